@@ -1,0 +1,285 @@
+"""Datasets: create, read, update, delete, and the evolution of their schemas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pydantic
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
+from tortoise.transactions import in_transaction
+
+from resolvers.errors import Conflict, NotFound, PreconditionFailed, SchemaIncompatible, ValidationError
+from resolvers.pagination import Page, PageRequest, paginate
+from resolvers.principal import Principal
+from resolvers.schema_compat import MODES, CompatibilityReport, check_compatibility, parse_schema
+from resolvers.sources import SOURCE_TYPES, check_source
+from resolvers.validation import StrictInput, parse
+from server.models.base import new_id
+from server.models.datasets import Dataset, DatasetTag, SchemaVersion
+
+READ, WRITE = "read:datasets", "write:datasets"
+Status = Literal["active", "inactive", "deprecated"]
+Mode = Literal[MODES]  # type: ignore[valid-type]
+Tag = pydantic.constr(strip_whitespace=True, min_length=1, max_length=64)  # type: ignore[valid-type]
+Name = pydantic.constr(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")  # type: ignore[valid-type]
+
+
+class DatasetCreate(StrictInput):
+    name: Name
+    description: str = pydantic.Field(default="", max_length=10_000)
+    source: dict[str, Any]
+    schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
+    tags: list[Tag] = pydantic.Field(default_factory=list, max_length=50)
+    status: Status = "active"
+    compatibility: Mode = "BACKWARD"
+
+
+class DatasetUpdate(StrictInput):
+    name: Name | None = None
+    description: str | None = pydantic.Field(default=None, max_length=10_000)
+    source: dict[str, Any] | None = None
+    schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
+    tags: list[Tag] | None = pydantic.Field(default=None, max_length=50)
+    status: Status | None = None
+    compatibility: Mode | None = None
+
+
+@dataclass(frozen=True)
+class DatasetFilter:
+    """List filter: every given criterion must hold; tags must all be present."""
+
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    source_type: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class SchemaUpdateResult:
+    dataset: Dataset
+    version: SchemaVersion
+    report: CompatibilityReport
+
+
+def _unique_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+async def _load(principal: Principal, dataset_id: str) -> Dataset:
+    row = await Dataset.get_or_none(id=dataset_id, workspace_id=principal.workspace_id)
+    if row is None:
+        raise NotFound("dataset", dataset_id)
+    return row
+
+
+async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
+    query = Dataset.filter(workspace_id=principal.workspace_id, name=name)
+    if exclude_id:
+        query = query.exclude(id=exclude_id)
+    if await query.exists():
+        raise Conflict(f"A dataset named '{name}' already exists", {"field": "name", "name": name})
+
+
+def _check_revision(row: Dataset, expected: int | None) -> None:
+    if expected is not None and expected != row.revision:
+        raise PreconditionFailed("The dataset was changed since you read it",
+                                 {"expected_revision": expected, "current_revision": row.revision})
+
+
+async def create_dataset(principal: Principal, data: Any) -> Dataset:
+    """Create a dataset and its first schema version; raises ValidationError, Conflict."""
+    principal.require(WRITE)
+    spec = parse(DatasetCreate, data, "dataset configuration")
+    source = check_source(spec.source)
+    fields = parse_schema(spec.schema_) if spec.schema_ is not None else []
+    await _ensure_name_free(principal, spec.name)
+    tags = _unique_tags(spec.tags)
+    try:
+        async with in_transaction():
+            row = await Dataset.create(
+                id=new_id("ds"), workspace_id=principal.workspace_id, name=spec.name,
+                description=spec.description, status=spec.status, source_type=source["type"],
+                source=source, schema_fields=fields, compatibility=spec.compatibility, tags=tags)
+            await SchemaVersion.create(id=new_id("sv"), dataset=row, version=1, schema_fields=fields,
+                                       compatibility=spec.compatibility, created_by=principal.subject)
+            await DatasetTag.bulk_create([DatasetTag(dataset=row, tag=tag) for tag in tags])
+    except IntegrityError:
+        raise Conflict(f"A dataset named '{spec.name}' already exists",
+                       {"field": "name", "name": spec.name}) from None
+    return row
+
+
+async def get_dataset(principal: Principal, dataset_id: str) -> Dataset:
+    """One dataset of the caller's workspace; raises NotFound."""
+    principal.require(READ)
+    return await _load(principal, dataset_id)
+
+
+async def get_datasets(principal: Principal, dataset_ids: list[str]) -> list[Dataset | None]:
+    """Datasets by id in the order asked, None where missing (for DataLoaders)."""
+    principal.require(READ)
+    rows = await Dataset.filter(id__in=dataset_ids, workspace_id=principal.workspace_id)
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(dataset_id) for dataset_id in dataset_ids]
+
+
+async def list_datasets(principal: Principal, filters: DatasetFilter, page: PageRequest) -> Page[Dataset]:
+    """A page of the workspace's datasets, newest first; raises ValidationError."""
+    principal.require(READ)
+    if filters.source_type is not None and filters.source_type not in SOURCE_TYPES:
+        raise ValidationError("Invalid filter", field="source_type",
+                              reason=f"Expected one of {', '.join(SOURCE_TYPES)}")
+    query = Dataset.filter(workspace_id=principal.workspace_id)
+    if filters.name:
+        query = query.filter(name__icontains=filters.name)
+    if filters.source_type:
+        query = query.filter(source_type=filters.source_type)
+    if filters.status:
+        query = query.filter(status=filters.status)
+    for tag in filters.tags:
+        query = query.filter(id__in=Subquery(DatasetTag.filter(tag=tag).values("dataset_id")))
+    return await paginate(query, page)
+
+
+async def update_dataset(principal: Principal, dataset_id: str, data: Any,
+                         expected_revision: int | None = None, force: bool = False) -> Dataset:
+    """Change a dataset's settings (a schema given here is versioned as by update_schema).
+
+    Raises NotFound, ValidationError, Conflict, PreconditionFailed, SchemaIncompatible.
+    """
+    principal.require(WRITE)
+    spec = parse(DatasetUpdate, data, "dataset configuration")
+    changes = spec.model_dump(exclude_unset=True, by_alias=False)
+    if not changes:
+        raise ValidationError("Nothing to update", field="body", reason="Give at least one field")
+    row = await _load(principal, dataset_id)
+    _check_revision(row, expected_revision)
+    values: dict[str, Any] = {}
+    if spec.name is not None and spec.name != row.name:
+        await _ensure_name_free(principal, spec.name, exclude_id=row.id)
+        values["name"] = spec.name
+    if spec.description is not None:
+        values["description"] = spec.description
+    if spec.status is not None:
+        values["status"] = spec.status
+    if spec.compatibility is not None:
+        values["compatibility"] = spec.compatibility
+    if spec.source is not None:
+        source = check_source(spec.source)
+        values.update(source=source, source_type=source["type"])
+    tags = _unique_tags(spec.tags) if spec.tags is not None else None
+    if tags is not None:
+        values["tags"] = tags
+    proposed = parse_schema(spec.schema_) if spec.schema_ is not None else None
+    report = None
+    if proposed is not None and proposed != row.schema_fields:
+        report = await _checked_report(row, proposed, values.get("compatibility"), force)
+    async with in_transaction():
+        if report is not None and proposed is not None:
+            await _store_version(row, proposed, report, force, principal)
+            values.update(schema_fields=proposed, schema_version=row.schema_version + 1)
+        await _write(row, values)
+        if tags is not None:
+            await DatasetTag.filter(dataset_id=row.id).delete()
+            await DatasetTag.bulk_create([DatasetTag(dataset_id=row.id, tag=tag) for tag in tags])
+    return await _load(principal, dataset_id)
+
+
+async def _write(row: Dataset, values: dict[str, Any]) -> None:
+    """Conditional write: only if nobody bumped the revision since `row` was read."""
+    values = {**values, "revision": row.revision + 1, "updated_at": datetime.now(UTC)}
+    try:
+        updated = await Dataset.filter(id=row.id, revision=row.revision).update(**values)
+    except IntegrityError:
+        raise Conflict(f"A dataset named '{values.get('name')}' already exists",
+                       {"field": "name", "name": values.get("name")}) from None
+    if updated != 1:
+        raise Conflict("The dataset was changed by another request; read it again and retry",
+                       {"dataset_id": row.id})
+
+
+async def delete_dataset(principal: Principal, dataset_id: str, expected_revision: int | None = None) -> None:
+    """Delete a dataset and its schema history; raises NotFound, PreconditionFailed."""
+    principal.require(WRITE)
+    row = await _load(principal, dataset_id)
+    _check_revision(row, expected_revision)
+    deleted = await Dataset.filter(id=row.id, revision=row.revision).delete()
+    if deleted != 1:
+        raise Conflict("The dataset was changed by another request; read it again and retry",
+                       {"dataset_id": row.id})
+
+
+async def _history(row: Dataset) -> list[list[dict[str, Any]]]:
+    versions = await SchemaVersion.filter(dataset_id=row.id).order_by("version").values_list(
+        "schema_fields", flat=True)
+    return list(versions)
+
+
+async def _checked_report(row: Dataset, proposed: list[dict[str, Any]], mode: str | None,
+                          force: bool) -> CompatibilityReport:
+    report = check_compatibility(await _history(row), proposed, mode or row.compatibility)
+    if not report.compatible and not force:
+        raise SchemaIncompatible(
+            f"The schema change is not {report.compatibility} compatible",
+            report.as_dict())
+    return report
+
+
+async def _store_version(row: Dataset, fields: list[dict[str, Any]], report: CompatibilityReport,
+                         force: bool, principal: Principal) -> SchemaVersion:
+    try:
+        return await SchemaVersion.create(
+            id=new_id("sv"), dataset_id=row.id, version=row.schema_version + 1, schema_fields=fields,
+            compatibility=report.compatibility,
+            changes=[change.__dict__ for change in report.changes],
+            forced=force and not report.compatible, created_by=principal.subject)
+    except IntegrityError:
+        raise Conflict("Another schema version was stored at the same time; retry",
+                       {"dataset_id": row.id}) from None
+
+
+async def get_schema(principal: Principal, dataset_id: str) -> SchemaVersion:
+    """The current schema version of a dataset; raises NotFound."""
+    principal.require(READ)
+    row = await _load(principal, dataset_id)
+    return await SchemaVersion.get(dataset_id=row.id, version=row.schema_version)
+
+
+async def validate_schema(principal: Principal, dataset_id: str, schema: Any,
+                          compatibility: str | None = None) -> CompatibilityReport:
+    """Dry run of a schema change: the report, nothing stored; raises NotFound, ValidationError."""
+    principal.require(READ)
+    row = await _load(principal, dataset_id)
+    proposed = parse_schema(schema)
+    return check_compatibility(await _history(row), proposed, compatibility or row.compatibility)
+
+
+async def update_schema(principal: Principal, dataset_id: str, schema: Any,
+                        compatibility: str | None = None, force: bool = False,
+                        expected_revision: int | None = None) -> SchemaUpdateResult:
+    """Store a new schema version if compatible (or forced).
+
+    Raises NotFound, ValidationError, SchemaIncompatible, PreconditionFailed, Conflict.
+    """
+    principal.require(WRITE)
+    row = await _load(principal, dataset_id)
+    _check_revision(row, expected_revision)
+    proposed = parse_schema(schema)
+    if compatibility is not None and compatibility not in MODES:
+        raise ValidationError("Invalid compatibility mode", field="compatibility",
+                              reason=f"Expected one of {', '.join(MODES)}")
+    report = await _checked_report(row, proposed, compatibility, force)
+    async with in_transaction():
+        version = await _store_version(row, proposed, report, force, principal)
+        await _write(row, {"schema_fields": proposed, "schema_version": row.schema_version + 1})
+    return SchemaUpdateResult(await _load(principal, dataset_id), version, report)
+
+
+async def schema_history(principal: Principal, dataset_id: str, page: PageRequest) -> Page[SchemaVersion]:
+    """Stored schema versions of a dataset, newest first; raises NotFound."""
+    principal.require(READ)
+    row = await _load(principal, dataset_id)
+    return await paginate(SchemaVersion.filter(dataset_id=row.id), page)

@@ -1,0 +1,87 @@
+"""Paging of lists: offsets for REST, opaque keyset cursors for GraphQL connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from resolvers.errors import ValidationError
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which slice of a list to return; `after` is a cursor and wins over `offset`."""
+
+    limit: int = DEFAULT_PAGE_SIZE
+    offset: int = 0
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValidationError("Invalid page size", field="limit",
+                                  reason=f"Must be between 1 and {MAX_PAGE_SIZE}")
+        if self.offset < 0:
+            raise ValidationError("Invalid offset", field="offset", reason="Must not be negative")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One slice of a list and where it sits in the whole."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def encode_cursor(row: Any) -> str:
+    """An opaque cursor naming the row's place in (created_at, id) order."""
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, row_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), row_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationError("Invalid cursor", field="after",
+                              reason="Not a cursor returned by this server") from None
+
+
+async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True) -> Page[Any]:
+    """Run `query` for one page, in (created_at, id) order, with the total count."""
+    total = await query.count()
+    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
+    window = query.order_by(*order)
+    offset = request.offset
+    if request.after is not None:
+        stamp, row_id = _decode_cursor(request.after)
+        if newest_first:
+            after = Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=row_id)
+        else:
+            after = Q(created_at__gt=stamp) | Q(created_at=stamp, id__gt=row_id)
+        remaining = await query.filter(after).count()
+        offset = total - remaining
+        window = window.filter(after)
+    else:
+        window = window.offset(offset)
+    rows = await window.limit(request.limit + 1)
+    return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
+                has_next=len(rows) > request.limit)

@@ -1,0 +1,44 @@
+"""The GraphQL context: who asks, the request id, and this request's DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from resolvers import datasets
+from resolvers.principal import Principal
+
+
+class Loaders:
+    """DataLoaders for one request (or one subscription): results in key order, never shared."""
+
+    def __init__(self, principal: Principal) -> None:
+        async def load_datasets(keys: list[str]) -> list[Any]:
+            return await datasets.get_datasets(principal, keys)
+
+        self.dataset: DataLoader[str, Any] = DataLoader(load_fn=load_datasets)
+
+
+@dataclass
+class Context:
+    """Built once per HTTP request, once per websocket connection."""
+
+    principal: Principal
+    request_id: str
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.principal)
+
+    def fresh_loaders(self) -> Loaders:
+        """Loaders for one subscription on a long-lived socket, so cached rows never go stale."""
+        return Loaders(self.principal)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,191 @@
+"""Dataset queries and mutations: parse, call one resolver, shape the result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import datasets as domain
+from resolvers.errors import NotFound
+from schema.context import Info
+from schema.datasets import (
+    CompatibilityMode,
+    CompatibilityReport,
+    Dataset,
+    DatasetStatus,
+    FieldType,
+    SchemaVersion,
+    SourceType,
+)
+from schema.errors import (
+    ConflictError,
+    NotFoundError,
+    PreconditionFailedError,
+    SchemaIncompatibleError,
+    ValidationError,
+)
+from schema.inputs import to_plain
+from schema.pagination import Connection, connection, page_request
+
+
+@strawberry.input(description="Where a dataset reads from.")
+class DatasetSourceInput:
+    type: SourceType = strawberry.field(description="database or file.")
+    connection: str | None = strawberry.field(default=strawberry.UNSET, description="Database URL.")
+    table: str | None = strawberry.field(default=strawberry.UNSET, description="Table of a database source.")
+    path: str | None = strawberry.field(default=strawberry.UNSET, description="Path of a file source.")
+    format: str | None = strawberry.field(default=strawberry.UNSET, description="csv, parquet or jsonl.")
+    options: JSON | None = strawberry.field(default=strawberry.UNSET, description="csv options.")
+
+
+@strawberry.input(description="One column of a schema.")
+class SchemaFieldInput:
+    name: str = strawberry.field(description="Column name.")
+    type: FieldType = strawberry.field(description="Field type.")
+    nullable: bool = strawberry.field(default=True, description="Whether nulls are allowed.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="Meaning.")
+    precision: int | None = strawberry.field(default=strawberry.UNSET, description="Decimal digits.")
+    scale: int | None = strawberry.field(default=strawberry.UNSET, description="Decimal digits after the point.")
+    items: FieldType | None = strawberry.field(default=strawberry.UNSET, description="Array element type.")
+    values: FieldType | None = strawberry.field(default=strawberry.UNSET, description="Map value type.")
+
+
+@strawberry.input(description="A schema: its columns in order.")
+class SchemaInput:
+    fields: list[SchemaFieldInput] = strawberry.field(description="The columns.")
+
+
+@strawberry.input(description="A new dataset.")
+class CreateDatasetInput:
+    name: str = strawberry.field(description="Unique in the workspace.")
+    source: DatasetSourceInput = strawberry.field(description="Where the data lives.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="Free text.")
+    schema: SchemaInput | None = strawberry.field(default=strawberry.UNSET, description="Initial schema.")
+    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description="Labels.")
+    status: DatasetStatus | None = strawberry.field(default=strawberry.UNSET, description="Initial status.")
+    compatibility: CompatibilityMode | None = strawberry.field(default=strawberry.UNSET,
+                                                               description="Mode for schema changes.")
+
+
+@strawberry.input(description="Changes to a dataset: only the fields given change.")
+class UpdateDatasetInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="New name.")
+    source: DatasetSourceInput | None = strawberry.field(default=strawberry.UNSET, description="New source.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="New description.")
+    schema: SchemaInput | None = strawberry.field(default=strawberry.UNSET, description="New schema (versioned).")
+    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description="New labels.")
+    status: DatasetStatus | None = strawberry.field(default=strawberry.UNSET, description="New status.")
+    compatibility: CompatibilityMode | None = strawberry.field(default=strawberry.UNSET,
+                                                               description="New mode.")
+
+
+@strawberry.input(description="Which datasets to list; every given criterion must hold.")
+class DatasetFilter:
+    name: str | None = strawberry.field(default=None, description="Part of the name, any case.")
+    tags: list[str] | None = strawberry.field(default=None, description="Datasets carrying all these tags.")
+    source_type: SourceType | None = strawberry.field(default=None, description="database or file.")
+    status: DatasetStatus | None = strawberry.field(default=None, description="Lifecycle state.")
+
+
+@strawberry.type(description="The dataset was created.")
+class CreateDatasetSuccess:
+    dataset: Dataset = strawberry.field(description="The new dataset.")
+
+
+@strawberry.type(description="The dataset was updated.")
+class UpdateDatasetSuccess:
+    dataset: Dataset = strawberry.field(description="The dataset after the change.")
+
+
+@strawberry.type(description="The dataset was deleted.")
+class DeleteDatasetSuccess:
+    deleted_id: strawberry.ID = strawberry.field(description="Id of the deleted dataset.")
+
+
+@strawberry.type(description="A new schema version was stored.")
+class UpdateDatasetSchemaSuccess:
+    dataset: Dataset = strawberry.field(description="The dataset with its new schema.")
+    version: SchemaVersion = strawberry.field(description="The stored version.")
+    report: CompatibilityReport = strawberry.field(description="The compatibility check that was applied.")
+
+
+@strawberry.type(description="The outcome of a dry-run schema check.")
+class ValidateDatasetSchemaSuccess:
+    report: CompatibilityReport = strawberry.field(description="Changes and whether they are compatible.")
+
+
+CreateDatasetResult = Annotated[CreateDatasetSuccess | ValidationError | ConflictError,
+                                strawberry.union("CreateDatasetResult")]
+UpdateDatasetResult = Annotated[
+    UpdateDatasetSuccess | NotFoundError | ValidationError | ConflictError | PreconditionFailedError
+    | SchemaIncompatibleError, strawberry.union("UpdateDatasetResult")]
+DeleteDatasetResult = Annotated[DeleteDatasetSuccess | NotFoundError | PreconditionFailedError | ConflictError,
+                                strawberry.union("DeleteDatasetResult")]
+UpdateDatasetSchemaResult = Annotated[
+    UpdateDatasetSchemaSuccess | NotFoundError | ValidationError | SchemaIncompatibleError
+    | PreconditionFailedError | ConflictError, strawberry.union("UpdateDatasetSchemaResult")]
+ValidateDatasetSchemaResult = Annotated[ValidateDatasetSchemaSuccess | NotFoundError | ValidationError,
+                                        strawberry.union("ValidateDatasetSchemaResult")]
+
+
+@strawberry.type
+class DatasetQuery:
+    @strawberry.field(description="One dataset by id, or null when it does not exist in your workspace.")
+    async def dataset(self, info: Info, id: strawberry.ID) -> Dataset | None:
+        try:
+            return Dataset.from_model(await domain.get_dataset(info.context.principal, str(id)))
+        except NotFound:
+            return None
+
+    @strawberry.field(description="Datasets of your workspace, newest first.")
+    async def datasets(self, info: Info, first: int = 20, after: str | None = None,
+                       filter: DatasetFilter | None = None) -> Connection[Dataset]:
+        wanted = filter or DatasetFilter()
+        filters = domain.DatasetFilter(
+            name=wanted.name, tags=tuple(wanted.tags or ()),
+            source_type=wanted.source_type.value if wanted.source_type else None,
+            status=wanted.status.value if wanted.status else None)
+        page = await domain.list_datasets(info.context.principal, filters, page_request(first, after))
+        return connection(page, Dataset.from_model)
+
+
+@strawberry.type
+class DatasetMutation:
+    @strawberry.mutation(description="Create a dataset with its first schema version.")
+    async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetResult:
+        row = await domain.create_dataset(info.context.principal, to_plain(input))
+        return CreateDatasetSuccess(dataset=Dataset.from_model(row))
+
+    @strawberry.mutation(description="Change a dataset; a schema given here is checked and versioned.")
+    async def update_dataset(self, info: Info, id: strawberry.ID, input: UpdateDatasetInput,
+                             expected_revision: int | None = None, force: bool = False) -> UpdateDatasetResult:
+        row = await domain.update_dataset(info.context.principal, str(id), to_plain(input), expected_revision,
+                                          force)
+        return UpdateDatasetSuccess(dataset=Dataset.from_model(row))
+
+    @strawberry.mutation(description="Delete a dataset and its schema history.")
+    async def delete_dataset(self, info: Info, id: strawberry.ID,
+                             expected_revision: int | None = None) -> DeleteDatasetResult:
+        await domain.delete_dataset(info.context.principal, str(id), expected_revision)
+        return DeleteDatasetSuccess(deleted_id=id)
+
+    @strawberry.mutation(description="Store a new schema version if it is compatible (or forced).")
+    async def update_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,
+                                    compatibility: CompatibilityMode | None = None, force: bool = False,
+                                    expected_revision: int | None = None) -> UpdateDatasetSchemaResult:
+        result = await domain.update_schema(
+            info.context.principal, str(dataset_id), to_plain(schema),
+            compatibility.value if compatibility else None, force, expected_revision)
+        return UpdateDatasetSchemaSuccess(dataset=Dataset.from_model(result.dataset),
+                                          version=SchemaVersion.from_model(result.version),
+                                          report=CompatibilityReport.from_report(result.report))
+
+    @strawberry.mutation(description="Check a schema change without storing it.")
+    async def validate_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,
+                                      compatibility: CompatibilityMode | None = None
+                                      ) -> ValidateDatasetSchemaResult:
+        report = await domain.validate_schema(info.context.principal, str(dataset_id), to_plain(schema),
+                                              compatibility.value if compatibility else None)
+        return ValidateDatasetSchemaSuccess(report=CompatibilityReport.from_report(report))

@@ -1,0 +1,164 @@
+"""GraphQL types, queries and mutations of the dataset domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import datasets as domain
+from resolvers.schema_compat import CompatibilityReport as Report
+from resolvers.sources import masked_source
+from schema.context import Info
+from schema.pagination import Connection, connection, page_request
+from server.models.datasets import Dataset as DatasetRow
+from server.models.datasets import SchemaVersion as VersionRow
+
+
+@strawberry.enum(description="Where a dataset's data lives.")
+class SourceType(Enum):
+    DATABASE = "database"
+    FILE = "file"
+
+
+@strawberry.enum(description="Lifecycle state of a dataset.")
+class DatasetStatus(Enum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DEPRECATED = "deprecated"
+
+
+@strawberry.enum(description="Type of a schema field.")
+class FieldType(Enum):
+    STRING = "string"
+    INTEGER = "integer"
+    BIGINT = "bigint"
+    FLOAT = "float"
+    DOUBLE = "double"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    ARRAY = "array"
+    MAP = "map"
+    OBJECT = "object"
+
+
+@strawberry.enum(description="Which readers a schema change must keep working.")
+class CompatibilityMode(Enum):
+    BACKWARD = "BACKWARD"
+    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
+    FORWARD = "FORWARD"
+    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
+    FULL = "FULL"
+    FULL_TRANSITIVE = "FULL_TRANSITIVE"
+    NONE = "NONE"
+
+
+@strawberry.type(description="Where a dataset reads from; the connection password is masked.")
+class DatasetSource:
+    type: str = strawberry.field(description="`database` or `file`.")
+    connection: str | None = strawberry.field(description="Database URL with the password masked.")
+    table: str | None = strawberry.field(description="Table of a database source.")
+    path: str | None = strawberry.field(description="Path of a file source.")
+    format: str | None = strawberry.field(description="csv, parquet or jsonl for file sources.")
+
+
+@strawberry.type(description="One column of a dataset schema.")
+class SchemaField:
+    name: str = strawberry.field(description="Column name.")
+    type: str = strawberry.field(description="Field type, e.g. integer or timestamp.")
+    nullable: bool = strawberry.field(description="Whether the column may hold nulls.")
+    description: str | None = strawberry.field(description="What the column means.")
+    precision: int | None = strawberry.field(description="Digits of a decimal.")
+    scale: int | None = strawberry.field(description="Digits after the point of a decimal.")
+    items: str | None = strawberry.field(description="Element type of an array.")
+    values: str | None = strawberry.field(description="Value type of a map.")
+
+
+def _fields(raw: list[dict[str, Any]]) -> list[SchemaField]:
+    return [SchemaField(name=f["name"], type=f["type"], nullable=f.get("nullable", True),
+                        description=f.get("description"), precision=f.get("precision"),
+                        scale=f.get("scale"), items=f.get("items"), values=f.get("values")) for f in raw]
+
+
+@strawberry.type(description="One difference between two schema versions.")
+class SchemaChange:
+    change: str = strawberry.field(description="added, removed, type_changed or nullability_changed.")
+    field: str = strawberry.field(description="The field concerned.")
+    old: JSON | None = strawberry.field(description="Before the change.")
+    new: JSON | None = strawberry.field(description="After the change.")
+    breaks_backward: bool = strawberry.field(description="New readers cannot read old data.")
+    breaks_forward: bool = strawberry.field(description="Old readers cannot read new data.")
+    reason: str = strawberry.field(description="Why the change is or is not compatible.")
+
+
+@strawberry.type(description="The outcome of checking a schema change.")
+class CompatibilityReport:
+    compatibility: str = strawberry.field(description="The mode applied.")
+    compatible: bool = strawberry.field(description="Whether the change is allowed under the mode.")
+    current_version: int = strawberry.field(description="The version compared against.")
+    changes: list[SchemaChange] = strawberry.field(description="Every change from the current version.")
+    violations: JSON = strawberry.field(description="Changes that break the mode, with the version they break.")
+
+    @classmethod
+    def from_report(cls, report: Report) -> CompatibilityReport:
+        return cls(compatibility=report.compatibility, compatible=report.compatible,
+                   current_version=report.current_version,
+                   changes=[SchemaChange(**change.__dict__) for change in report.changes],
+                   violations=report.violations)
+
+
+@strawberry.type(description="A stored version of a dataset schema.")
+class SchemaVersion:
+    version: int = strawberry.field(description="1 for the first schema, then one more per change.")
+    fields: list[SchemaField] = strawberry.field(description="The columns.")
+    compatibility: str = strawberry.field(description="Mode the version was checked under.")
+    forced: bool = strawberry.field(description="Stored despite being incompatible.")
+    created_by: str = strawberry.field(description="Who stored it.")
+    created_at: datetime = strawberry.field(description="When it was stored.")
+
+    @classmethod
+    def from_model(cls, row: VersionRow) -> SchemaVersion:
+        return cls(version=row.version, fields=_fields(row.schema_fields), compatibility=row.compatibility,
+                   forced=row.forced, created_by=row.created_by, created_at=row.created_at)
+
+
+@strawberry.type(description="A dataset: where data lives, its schema and its metadata.")
+class Dataset:
+    id: strawberry.ID = strawberry.field(description="Opaque id, `ds_...`.")
+    name: str = strawberry.field(description="Unique in the workspace.")
+    description: str = strawberry.field(description="Free text.")
+    status: str = strawberry.field(description="active, inactive or deprecated.")
+    source: DatasetSource = strawberry.field(description="Where the data is read from.")
+    fields: list[SchemaField] = strawberry.field(description="Columns of the current schema.")
+    schema_version: int = strawberry.field(description="Number of the current schema version.")
+    compatibility: str = strawberry.field(description="Compatibility mode applied to schema changes.")
+    tags: list[str] = strawberry.field(description="Labels for search.")
+    quality_score: float | None = strawberry.field(description="Last quality score, 0 to 1.")
+    last_profiled: datetime | None = strawberry.field(description="When the data was last profiled.")
+    revision: int = strawberry.field(description="Bumped on every change; pass as expectedRevision.")
+    created_at: datetime = strawberry.field(description="Creation time.")
+    updated_at: datetime = strawberry.field(description="Last change.")
+
+    @classmethod
+    def from_model(cls, row: DatasetRow) -> Dataset:
+        source = masked_source(row.source)
+        return cls(
+            id=strawberry.ID(row.id), name=row.name, description=row.description, status=row.status,
+            source=DatasetSource(type=source["type"], connection=source.get("connection"),
+                                 table=source.get("table"), path=source.get("path"),
+                                 format=source.get("format")),
+            fields=_fields(row.schema_fields), schema_version=row.schema_version,
+            compatibility=row.compatibility, tags=list(row.tags), quality_score=row.quality_score,
+            last_profiled=row.last_profiled, revision=row.revision, created_at=row.created_at,
+            updated_at=row.updated_at)
+
+    @strawberry.field(description="Stored schema versions, newest first.")
+    async def schema_history(self, info: Info, first: int = 20, after: str | None = None
+                             ) -> Connection[SchemaVersion]:
+        page = await domain.schema_history(info.context.principal, str(self.id), page_request(first, after))
+        return connection(page, SchemaVersion.from_model)

@@ -1,0 +1,51 @@
+"""GraphQL error shaping: the REST codes in `extensions`, and nothing internal ever leaks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from resolvers.errors import DoccError
+
+log = logging.getLogger("docc.graphql")
+
+
+def _request_id(context: Any) -> str | None:
+    return getattr(context, "request_id", None)
+
+
+class ErrorCodes(MaskErrors):
+    """Every error gets `extensions.code`; unexpected ones are masked as INTERNAL_ERROR."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        request_id = _request_id(self.execution_context.context)
+        return [self._shape(error, request_id) for error in errors]
+
+    @staticmethod
+    def _shape(error: GraphQLError, request_id: str | None) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DoccError):
+            message, extensions = original.message, {"code": original.code, "details": original.details}
+        elif original is None:
+            message, extensions = error.message, {"code": "GRAPHQL_VALIDATION_FAILED"}
+        else:
+            message, extensions = "Internal server error", {"code": "INTERNAL_ERROR"}
+        extensions["request_id"] = request_id
+        return GraphQLError(message=message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, path=error.path, extensions=extensions)
+
+
+class DoccSchema(strawberry.Schema):
+    """Logs only unexpected failures; expected domain errors are answers, not incidents."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, DoccError):
+                continue
+            log.error("Unexpected GraphQL error: %s", error.message, exc_info=original,
+                      extra={"request_id": _request_id(getattr(execution_context, "context", None))})

@@ -1,0 +1,77 @@
+"""Command line: `docc-server [serve]`, `docc-server migrate`, `docc-server export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from server.config import Settings, SettingsError
+from server.logs import configure_logging
+
+log = logging.getLogger("docc")
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.app import create_app
+
+    log.info("Starting DOCC server on http://%s:%s", settings.host, settings.port)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.db import database
+
+    async def run() -> None:
+        async with database(settings.database_url):
+            log.info("Database is up to date")
+
+    asyncio.run(run())
+    return 0
+
+
+def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
+    from schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(sdl)
+    return 0
+
+
+COMMANDS = {"serve": _serve, "migrate": _migrate, "export-schema": _export_schema}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docc-server", description="The DOCC control plane server.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="Run the HTTP server (the default).")
+    commands.add_parser("migrate", help="Apply pending database migrations and exit.")
+    export = commands.add_parser("export-schema", help="Print the GraphQL SDL.")
+    export.add_argument("--output", "-o", default="-", help="File to write (default: stdout).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `docc-server` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"docc-server: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    return COMMANDS[args.command or "serve"](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

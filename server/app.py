@@ -1,0 +1,61 @@
+"""create_app(settings): the one aiohttp factory, for production and tests alike."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from tortoise import connections
+
+from server.config import Settings
+from server.context import AUTHENTICATOR, SETTINGS, local_authenticator
+from server.db import database
+from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
+from server.rest import datasets as rest_datasets
+from server.rest.common import json_response
+from server.rest.errors import request_middleware
+from server.rest.openapi import openapi_document
+from server.rest.routes import Route, add_routes
+
+API_PREFIX = "/api/v1"
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES]
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(_request: web.Request) -> web.Response:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:
+        return json_response({"status": "unavailable", "database": "down"}, status=503)
+    return json_response({"status": "ok", "database": "up"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application; the database opens and migrates when the app starts."""
+    app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[AUTHENTICATOR] = local_authenticator
+    app[OPEN_SOCKETS] = weakref.WeakSet()
+
+    async def storage(_app: web.Application) -> AsyncIterator[None]:
+        async with database(settings.database_url):
+            yield
+
+    app.cleanup_ctx.append(storage)
+    app.on_shutdown.append(close_sockets)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    add_routes(app, API_PREFIX, REST_ROUTES)
+    document = openapi_document(API_PREFIX, REST_ROUTES)
+    app.router.add_get(f"{API_PREFIX}/openapi.json", lambda _request: _serve(document))
+    app.router.add_route("*", "/graphql", DoccGraphQLView(settings))
+    return app
+
+
+async def _serve(document: dict) -> web.Response:
+    return json_response(document)

@@ -1,0 +1,49 @@
+"""The per-request context both surfaces share: who asks, and under which request id."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from resolvers.principal import Principal, local_principal
+from server.config import Settings
+
+_CALLER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass
+class RequestContext:
+    """Built once per request by the middleware."""
+
+    request_id: str
+    principal: Principal | None = None
+
+
+Authenticator = Callable[[web.Request], Awaitable[Principal]]
+
+SETTINGS = web.AppKey("settings", Settings)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+REQUEST_CONTEXT = web.RequestKey("docc_context", RequestContext)
+
+
+def request_id_for(request: web.Request) -> str:
+    """The caller's X-Request-ID when it is sane, else a new one."""
+    given = request.headers.get("X-Request-ID", "")
+    return given if _CALLER_ID.match(given) else f"req_{secrets.token_hex(12)}"
+
+
+async def local_authenticator(_request: web.Request) -> Principal:
+    """Until credentials are configured, every request acts in the default workspace."""
+    return local_principal()
+
+
+async def principal_of(request: web.Request) -> Principal:
+    """The authenticated principal of a request, authenticating on first use."""
+    ctx = request[REQUEST_CONTEXT]
+    if ctx.principal is None:
+        ctx.principal = await request.app[AUTHENTICATOR](request)
+    return ctx.principal

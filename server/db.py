@@ -1,0 +1,57 @@
+"""Tortoise set-up and migrations: one app per domain, each with its own migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.migrations.executor import MigrationExecutor
+
+# One Tortoise app per domain keeps each domain's migrations independent.
+APPS: dict[str, str] = {
+    "core": "server.models.core",
+    "datasets": "server.models.datasets",
+}
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for a database URL."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            label: {
+                "models": [module],
+                "migrations": f"server.migrations.{label}",
+                "default_connection": "default",
+            }
+            for label, module in APPS.items()
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# Read by the `tortoise` command line (makemigrations) through `-c server.db.TORTOISE_ORM`.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+
+
+async def apply_migrations(config: dict[str, Any]) -> None:
+    """Apply every pending migration on the initialised default connection."""
+    executor = MigrationExecutor(get_connection("default"), config["apps"])
+    await executor.migrate()
+
+
+@asynccontextmanager
+async def database(database_url: str, migrate: bool = True) -> AsyncIterator[None]:
+    """Open the database (migrating it first) for the lifetime of the block."""
+    config = tortoise_config(database_url)
+    ctx = await Tortoise.init(config=config)
+    try:
+        if migrate:
+            await apply_migrations(config)
+        yield
+    finally:
+        await ctx.close_connections()

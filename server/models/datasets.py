@@ -1,0 +1,59 @@
+"""Datasets and the stored versions of their schemas."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from server.models.base import WorkspaceRow
+
+
+class Dataset(WorkspaceRow):
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    status = fields.CharField(max_length=20, default="active")
+    source_type = fields.CharField(max_length=20, db_index=True)
+    # Holds the unmasked connection: only the domain layer reads it, responses mask it.
+    source = fields.JSONField()
+    schema_fields = fields.JSONField()
+    schema_version = fields.IntField(default=1)
+    compatibility = fields.CharField(max_length=30, default="BACKWARD")
+    tags = fields.JSONField(default=list)
+    quality_score = fields.FloatField(null=True)
+    last_profiled = fields.DatetimeField(null=True)
+    # Bumped on every write: the ETag of REST and the expectedVersion of GraphQL.
+    revision = fields.IntField(default=1)
+
+    class Meta:
+        table = "datasets"
+        unique_together = (("workspace_id", "name"),)
+
+
+class SchemaVersion(Model):
+    id = fields.CharField(pk=True, max_length=40)
+    dataset = fields.ForeignKeyField("datasets.Dataset", related_name="schema_versions",
+                                     on_delete=fields.CASCADE)
+    version = fields.IntField()
+    schema_fields = fields.JSONField()
+    compatibility = fields.CharField(max_length=30)
+    changes = fields.JSONField(default=list)
+    forced = fields.BooleanField(default=False)
+    created_by = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "dataset_schema_versions"
+        unique_together = (("dataset", "version"),)
+
+
+class DatasetTag(Model):
+    """One tag of a dataset, kept beside `Dataset.tags` so tag filters are indexed joins."""
+
+    id = fields.IntField(pk=True)
+    dataset = fields.ForeignKeyField("datasets.Dataset", related_name="tag_rows",
+                                     on_delete=fields.CASCADE)
+    tag = fields.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        table = "dataset_tags"
+        unique_together = (("dataset", "tag"),)

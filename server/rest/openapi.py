@@ -1,0 +1,86 @@
+"""The OpenAPI 3.1 document, generated from the route table so it cannot miss a route."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from server.rest.routes import Route
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "details", "request_id"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "details": {"type": "object"}, "request_id": {"type": "string"}},
+    }},
+}
+LIST_ENVELOPE = {
+    "type": "object",
+    "required": ["data", "meta", "links"],
+    "properties": {
+        "data": {"type": "array", "items": {}},
+        "meta": {"type": "object", "properties": {k: {"type": "integer"} for k in
+                                                  ("total", "limit", "offset", "page", "per_page")}},
+        "links": {"type": "object", "properties": {k: {"type": ["string", "null"]} for k in
+                                                   ("self", "next", "prev")}},
+    },
+}
+PAGING = ("page", "per_page", "limit", "offset")
+_ERRORS = {"400": "Invalid request", "401": "Authentication required", "403": "Insufficient permissions",
+           "404": "Not found", "429": "Rate limit exceeded", "500": "Server error"}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", route.path)]
+    query = list(route.query)
+    if route.method == "GET" and "{" not in route.path.rsplit("/", 1)[-1] and not route.path.endswith("/schema"):
+        query = [*query, *PAGING]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                   for name in query]
+    ok: dict[str, Any] = {"description": route.summary}
+    if route.status != 204:
+        ok["content"] = {"application/json": {"schema": route.extra.get("response", {"type": "object"})}}
+    responses = {str(route.status): ok}
+    for status, text in _ERRORS.items():
+        responses[status] = {"description": text,
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation: dict[str, Any] = {
+        "operationId": route.handler.__name__,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if route.scope:
+        operation["security"] = [{"bearer": [route.scope]}, {"privateToken": [route.scope]}]
+        operation["x-required-scope"] = route.scope
+    if route.body is not None:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": route.body}}}
+    return operation
+
+
+def openapi_document(prefix: str, routes: list[Route]) -> dict[str, Any]:
+    """Every route of the table as an OpenAPI 3.1 document."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(prefix + route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "DOCC REST API", "version": "1.0.0",
+                 "description": "Datasets, pipelines, jobs and quality rules of a data team."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_ENVELOPE, "List": LIST_ENVELOPE},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "privateToken": {"type": "apiKey", "in": "header", "name": "private-token"},
+            },
+        },
+    }
