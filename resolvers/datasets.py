@@ -68,6 +68,11 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+async def _store_tags(dataset_id: str, tags: list[str]) -> None:
+    if tags:
+        await DatasetTag.bulk_create([DatasetTag(dataset_id=dataset_id, tag=tag) for tag in tags])
+
+
 async def _load(principal: Principal, dataset_id: str) -> Dataset:
     row = await Dataset.get_or_none(id=dataset_id, workspace_id=principal.workspace_id)
     if row is None:
@@ -105,7 +110,7 @@ async def create_dataset(principal: Principal, data: Any) -> Dataset:
                 source=source, schema_fields=fields, compatibility=spec.compatibility, tags=tags)
             await SchemaVersion.create(id=new_id("sv"), dataset=row, version=1, schema_fields=fields,
                                        compatibility=spec.compatibility, created_by=principal.subject)
-            await DatasetTag.bulk_create([DatasetTag(dataset=row, tag=tag) for tag in tags])
+            await _store_tags(row.id, tags)
     except IntegrityError:
         raise Conflict(f"A dataset named '{spec.name}' already exists",
                        {"field": "name", "name": spec.name}) from None
@@ -184,7 +189,7 @@ async def update_dataset(principal: Principal, dataset_id: str, data: Any,
         await _write(row, values)
         if tags is not None:
             await DatasetTag.filter(dataset_id=row.id).delete()
-            await DatasetTag.bulk_create([DatasetTag(dataset_id=row.id, tag=tag) for tag in tags])
+            await _store_tags(row.id, tags)
     return await _load(principal, dataset_id)
 
 

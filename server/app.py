@@ -52,10 +52,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     add_routes(app, API_PREFIX, REST_ROUTES)
     document = openapi_document(API_PREFIX, REST_ROUTES)
-    app.router.add_get(f"{API_PREFIX}/openapi.json", lambda _request: _serve(document))
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get(f"{API_PREFIX}/openapi.json", openapi)
     app.router.add_route("*", "/graphql", DoccGraphQLView(settings))
     return app
-
-
-async def _serve(document: dict) -> web.Response:
-    return json_response(document)

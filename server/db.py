@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base import executor as tortoise_executor
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -48,6 +49,9 @@ async def apply_migrations(config: dict[str, Any]) -> None:
 async def database(database_url: str, migrate: bool = True) -> AsyncIterator[None]:
     """Open the database (migrating it first) for the lifetime of the block."""
     config = tortoise_config(database_url)
+    # Tortoise caches INSERT statements per connection *name*, not per dialect: a process that
+    # opens SQLite and then PostgreSQL under "default" (the test suite) would reuse `?` markers.
+    tortoise_executor.EXECUTOR_CACHE.clear()
     ctx = await Tortoise.init(config=config)
     try:
         if migrate:

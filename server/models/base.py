@@ -16,7 +16,7 @@ def new_id(prefix: str) -> str:
 class WorkspaceRow(Model):
     """Abstract base: a row owned by one workspace."""
 
-    id = fields.CharField(pk=True, max_length=40)
+    id = fields.CharField(primary_key=True, max_length=40)
     workspace_id = fields.CharField(max_length=40, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -30,7 +30,7 @@ class Dataset(WorkspaceRow):
 
 
 class SchemaVersion(Model):
-    id = fields.CharField(pk=True, max_length=40)
+    id = fields.CharField(primary_key=True, max_length=40)
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="schema_versions",
                                      on_delete=fields.CASCADE)
     version = fields.IntField()
@@ -49,7 +49,7 @@ class SchemaVersion(Model):
 class DatasetTag(Model):
     """One tag of a dataset, kept beside `Dataset.tags` so tag filters are indexed joins."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="tag_rows",
                                      on_delete=fields.CASCADE)
     tag = fields.CharField(max_length=64, db_index=True)
