@@ -28,6 +28,7 @@ from schema.errors import (
 )
 from schema.inputs import to_plain
 from schema.pagination import Connection, connection, page_request
+from schema.permissions import needs
 
 
 @strawberry.input(description="Where a dataset reads from.")
@@ -132,14 +133,14 @@ ValidateDatasetSchemaResult = Annotated[ValidateDatasetSchemaSuccess | NotFoundE
 
 @strawberry.type
 class DatasetQuery:
-    @strawberry.field(description="One dataset by id, or null when it does not exist in your workspace.")
+    @strawberry.field(extensions=needs(domain.READ), description="One dataset by id, or null if not in your workspace.")
     async def dataset(self, info: Info, id: strawberry.ID) -> Dataset | None:
         try:
             return Dataset.from_model(await domain.get_dataset(info.context.principal, str(id)))
         except NotFound:
             return None
 
-    @strawberry.field(description="Datasets of your workspace, newest first.")
+    @strawberry.field(extensions=needs(domain.READ), description="Datasets of your workspace, newest first.")
     async def datasets(self, info: Info, first: int = 20, after: str | None = None,
                        filter: DatasetFilter | None = None) -> Connection[Dataset]:
         wanted = filter or DatasetFilter()
@@ -153,25 +154,25 @@ class DatasetQuery:
 
 @strawberry.type
 class DatasetMutation:
-    @strawberry.mutation(description="Create a dataset with its first schema version.")
+    @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a dataset with its first schema version.")
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetResult:
         row = await domain.create_dataset(info.context.principal, to_plain(input))
         return CreateDatasetSuccess(dataset=Dataset.from_model(row))
 
-    @strawberry.mutation(description="Change a dataset; a schema given here is checked and versioned.")
+    @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a dataset; a schema given is versioned.")
     async def update_dataset(self, info: Info, id: strawberry.ID, input: UpdateDatasetInput,
                              expected_revision: int | None = None, force: bool = False) -> UpdateDatasetResult:
         row = await domain.update_dataset(info.context.principal, str(id), to_plain(input), expected_revision,
                                           force)
         return UpdateDatasetSuccess(dataset=Dataset.from_model(row))
 
-    @strawberry.mutation(description="Delete a dataset and its schema history.")
+    @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a dataset and its schema history.")
     async def delete_dataset(self, info: Info, id: strawberry.ID,
                              expected_revision: int | None = None) -> DeleteDatasetResult:
         await domain.delete_dataset(info.context.principal, str(id), expected_revision)
         return DeleteDatasetSuccess(deleted_id=id)
 
-    @strawberry.mutation(description="Store a new schema version if it is compatible (or forced).")
+    @strawberry.mutation(extensions=needs(domain.WRITE), description="Store a compatible (or forced) schema version.")
     async def update_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,
                                     compatibility: CompatibilityMode | None = None, force: bool = False,
                                     expected_revision: int | None = None) -> UpdateDatasetSchemaResult:
@@ -182,7 +183,7 @@ class DatasetMutation:
                                           version=SchemaVersion.from_model(result.version),
                                           report=CompatibilityReport.from_report(result.report))
 
-    @strawberry.mutation(description="Check a schema change without storing it.")
+    @strawberry.mutation(extensions=needs(domain.READ), description="Check a schema change without storing it.")
     async def validate_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,
                                       compatibility: CompatibilityMode | None = None
                                       ) -> ValidateDatasetSchemaResult:

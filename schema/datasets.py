@@ -14,6 +14,7 @@ from resolvers.schema_compat import CompatibilityReport as Report
 from resolvers.sources import masked_source
 from schema.context import Info
 from schema.pagination import Connection, connection, page_request
+from schema.permissions import needs
 from server.models.datasets import Dataset as DatasetRow
 from server.models.datasets import SchemaVersion as VersionRow
 
@@ -157,7 +158,7 @@ class Dataset:
             last_profiled=row.last_profiled, revision=row.revision, created_at=row.created_at,
             updated_at=row.updated_at)
 
-    @strawberry.field(description="Stored schema versions, newest first.")
+    @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None
                              ) -> Connection[SchemaVersion]:
         page = await domain.schema_history(info.context.principal, str(self.id), page_request(first, after))
