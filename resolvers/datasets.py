@@ -211,8 +211,9 @@ async def delete_dataset(principal: Principal, dataset_id: str, expected_revisio
     principal.require(WRITE)
     row = await _load(principal, dataset_id)
     _check_revision(row, expected_revision)
+    # SQLite counts cascaded rows too, so only "nothing deleted" means a lost race.
     deleted = await Dataset.filter(id=row.id, revision=row.revision).delete()
-    if deleted != 1:
+    if deleted == 0:
         raise Conflict("The dataset was changed by another request; read it again and retry",
                        {"dataset_id": row.id})
 
