@@ -42,7 +42,7 @@ class PreconditionFailedError(Error):
 
 @strawberry.type(description="A schema change breaks the dataset's compatibility mode.")
 class SchemaIncompatibleError(Error):
-    report: JSON = strawberry.field(description="The compatibility report: changes and violations.")
+    details: JSON = strawberry.field(description="The compatibility report: mode, changes and violations.")
 
 
 def _not_found(exc: domain.NotFound) -> NotFoundError:
@@ -66,7 +66,7 @@ def _precondition(exc: domain.PreconditionFailed) -> PreconditionFailedError:
 
 
 def _incompatible(exc: domain.SchemaIncompatible) -> SchemaIncompatibleError:
-    return SchemaIncompatibleError(code=exc.code, message=exc.message, report=exc.details)
+    return SchemaIncompatibleError(code=exc.code, message=exc.message, details=exc.details)
 
 
 class _Handler(strawberry.ExceptionHandler):

@@ -1,0 +1,42 @@
+"""Storage: migrations create and upgrade the database, never regenerate it; the default workspace exists."""
+
+from __future__ import annotations
+
+from tortoise import connections
+
+from server.__main__ import main
+from server.db import database
+from server.models.core import Workspace
+from server.models.datasets import Dataset
+
+
+async def test_migrations_apply_once_and_keep_data(database_url):
+    # given: a migrated database with a row in it
+    async with database(database_url):
+        assert await Workspace.filter(id="ws_default", name="default").exists()
+        await Dataset.create(id="ds_keep", workspace_id="ws_default", name="kept", source_type="file",
+                             source={"type": "file", "path": "/a.csv", "format": "csv"}, schema_fields=[])
+    # when: the server starts again on the same database
+    async with database(database_url):
+        # then: nothing was recreated and every migration is recorded once
+        assert await Dataset.filter(id="ds_keep").exists()
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT app, name FROM tortoise_migrations ORDER BY app, name")
+        names = [(r["app"], r["name"]) for r in rows]
+        assert len(names) == len(set(names)) and ("core", "0002_default_workspace") in names
+
+
+def test_migrate_command_creates_the_database_file(tmp_path, monkeypatch):
+    # given
+    target = tmp_path / "fresh.db"
+    monkeypatch.setenv("DOCC_DATABASE_URL", f"sqlite://{target}")
+    # when
+    code = main(["migrate"])
+    # then
+    assert code == 0 and target.exists()
+
+
+def test_bad_setting_is_refused_with_its_name(monkeypatch, capsys):
+    monkeypatch.setenv("DOCC_PORT", "eighty")
+    assert main(["migrate"]) == 2
+    assert "DOCC_PORT" in capsys.readouterr().err
