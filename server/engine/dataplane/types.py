@@ -67,7 +67,7 @@ def to_json_text(expr: pl.Expr) -> pl.Expr:
 
 
 def cast_expr(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
-    """A non-strict cast of column `name` from `source` to `target`; failures become null (see `lost_expr`)."""
+    """A non-strict cast of column `name` to `target`; values that do not fit become null (`lost_expr`)."""
     return _cast(pl.col(name), source, target).alias(name)
 
 

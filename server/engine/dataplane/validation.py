@@ -1,4 +1,4 @@
-"""Validation of pipeline steps, without any I/O: every refusal names its field, e.g. `steps[1].config.trim`."""
+"""Validation of pipeline steps without any I/O: every refusal names its field (`steps[1].config.trim`)."""
 
 from __future__ import annotations
 
@@ -128,10 +128,11 @@ def _check_sink(config: dict[str, Any], at: str) -> None:
         dest = config["destination"]
         parts = dest.split(".") if isinstance(dest, str) else []
         if len(parts) not in (2, 3) or not _CONNECTION_NAME.match(parts[0]) or not all(parts[1:]):
-            raise _refuse(f"{at}.destination", "Must be '<connection>.<table>' or '<connection>.<schema>.<table>'")
+            raise _refuse(f"{at}.destination",
+                          "Must be '<connection>.<table>' or '<connection>.<schema>.<table>'")
         split_table(".".join(parts[1:]), dialect="postgresql", field=f"{at}.destination")
     elif "path" in config:
-        from .sources import file_format  # noqa: PLC0415 - sources is heavier; keep it off the import path
+        from .sources import file_format  # Imported here: sources pulls in the database drivers.
 
         file_format({k: config[k] for k in ("path", "format") if k in config}, field=at)
     elif not isinstance(config["dataset_id"], str) or not config["dataset_id"]:
