@@ -72,6 +72,7 @@ class TableScan:
         self.schema_name, self.table = split_table(table, dialect=self.conn.dialect, field="table")
         self.columns, self.where = columns, where
         self._db: Any = None
+        self._cur: Any = None
         self._reader: pa.RecordBatchReader | None = None
         self._flagged: list[str] = []
 
@@ -82,7 +83,8 @@ class TableScan:
     def open(self) -> pa.Schema:
         """Execute the SELECT and return its Arrow schema."""
         self._db = connect(self.conn)
-        cur = self._db.cursor()
+        # Keep the cursor: when it is collected its statement closes, and the stream with it.
+        cur = self._cur = self._db.cursor()
         if self.conn.dialect == "postgresql":
             cur.execute("SET TRANSACTION READ ONLY")  # A pushed-down filter can never write.
             select = ", ".join(quote_ident(c) for c in self.columns) if self.columns else "*"
@@ -115,8 +117,9 @@ class TableScan:
     def close(self) -> None:
         """Release the connection (idempotent)."""
         if self._db is not None:
-            db, self._db, self._reader = self._db, None, None
+            db, cur, self._db, self._cur, self._reader = self._db, self._cur, None, None, None
             try:
+                cur.close()
                 db.rollback()
             finally:
                 db.close()
