@@ -11,8 +11,10 @@ from server.engine.dataplane import DataPlaneConfigError, mask_connection, parse
     ("url", "masked"),
     [
         ("postgresql://user:pass@host:5432/db", "postgresql://user:***@host:5432/db"),
-        ("postgres://u:s3cr%40t@db.internal/warehouse?sslmode=require",
-         "postgres://u:***@db.internal/warehouse?sslmode=require"),
+        (
+            "postgres://u:s3cr%40t@db.internal/warehouse?sslmode=require",
+            "postgres://u:***@db.internal/warehouse?sslmode=require",
+        ),
         ("postgresql://user@host/db", "postgresql://user@host/db"),
         ("postgresql://host/db", "postgresql://host/db"),
         ("sqlite:///data/x.db", "sqlite:///data/x.db"),
@@ -27,11 +29,19 @@ def test_postgres_url_is_parsed_into_its_parts():
     conn = parse_connection("postgres://u:s3cr%40t@db.internal:6543/warehouse")
     # then
     assert (conn.dialect, conn.host, conn.port, conn.database, conn.user, conn.password) == (
-        "postgresql", "db.internal", 6543, "warehouse", "u", "s3cr@t")
+        "postgresql",
+        "db.internal",
+        6543,
+        "warehouse",
+        "u",
+        "s3cr@t",
+    )
     assert conn.masked == "postgres://u:***@db.internal:6543/warehouse"
 
 
-@pytest.mark.parametrize(("url", "path"), [("sqlite:///rel/x.db", "rel/x.db"), ("sqlite:////abs/x.db", "/abs/x.db")])
+@pytest.mark.parametrize(
+    ("url", "path"), [("sqlite:///rel/x.db", "rel/x.db"), ("sqlite:////abs/x.db", "/abs/x.db")]
+)
 def test_sqlite_paths_are_relative_with_three_slashes_and_absolute_with_four(url, path):
     assert parse_connection(url).path == path
 
