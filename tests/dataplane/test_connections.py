@@ -53,3 +53,18 @@ def test_a_malformed_url_is_refused_under_the_given_field():
     # then
     assert (info.value.field, info.value.reason) == ("source.connection", "Invalid connection string format")
     assert "pw" not in str(info.value)
+
+
+def test_the_data_plane_imports_no_web_or_orm_framework():
+    # given a fresh interpreter
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, server.engine.dataplane; "
+        "print(sorted(m for m in ('tortoise', 'aiohttp', 'strawberry') if m in sys.modules))"
+    )
+    # when
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # then
+    assert out.stdout.strip() == "[]"
