@@ -68,3 +68,12 @@ def test_the_data_plane_imports_no_web_or_orm_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # then
     assert out.stdout.strip() == "[]"
+
+
+def test_named_connections_come_from_docc_connection_variables():
+    # given
+    from server.engine.dataplane import connections_from_env
+
+    env = {"DOCC_CONNECTION_WAREHOUSE": "postgresql://h/db", "DOCC_DATABASE_URL": "sqlite:///x.db"}
+    # when / then
+    assert connections_from_env(env) == {"warehouse": "postgresql://h/db"}
