@@ -68,9 +68,10 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-async def _store_tags(dataset_id: str, tags: list[str]) -> None:
+async def _store_tags(row: Dataset, tags: list[str]) -> None:
     if tags:
-        await DatasetTag.bulk_create([DatasetTag(dataset_id=dataset_id, tag=tag) for tag in tags])
+        await DatasetTag.bulk_create([DatasetTag(dataset_id=row.id, workspace_id=row.workspace_id, tag=tag)
+                                      for tag in tags])
 
 
 async def _load(principal: Principal, dataset_id: str) -> Dataset:
@@ -108,9 +109,10 @@ async def create_dataset(principal: Principal, data: Any) -> Dataset:
                 id=new_id("ds"), workspace_id=principal.workspace_id, name=spec.name,
                 description=spec.description, status=spec.status, source_type=source["type"],
                 source=source, schema_fields=fields, compatibility=spec.compatibility, tags=tags)
-            await SchemaVersion.create(id=new_id("sv"), dataset=row, version=1, schema_fields=fields,
+            await SchemaVersion.create(id=new_id("sv"), workspace_id=row.workspace_id, dataset=row, version=1,
+                                       schema_fields=fields,
                                        compatibility=spec.compatibility, created_by=principal.subject)
-            await _store_tags(row.id, tags)
+            await _store_tags(row, tags)
     except IntegrityError:
         raise Conflict(f"A dataset named '{spec.name}' already exists",
                        {"field": "name", "name": spec.name}) from None
@@ -189,7 +191,7 @@ async def update_dataset(principal: Principal, dataset_id: str, data: Any,
         await _write(row, values)
         if tags is not None:
             await DatasetTag.filter(dataset_id=row.id).delete()
-            await _store_tags(row.id, tags)
+            await _store_tags(row, tags)
     return await _load(principal, dataset_id)
 
 
@@ -238,7 +240,8 @@ async def _store_version(row: Dataset, fields: list[dict[str, Any]], report: Com
                          force: bool, principal: Principal) -> SchemaVersion:
     try:
         return await SchemaVersion.create(
-            id=new_id("sv"), dataset_id=row.id, version=row.schema_version + 1, schema_fields=fields,
+            id=new_id("sv"), workspace_id=row.workspace_id, dataset_id=row.id, version=row.schema_version + 1,
+            schema_fields=fields,
             compatibility=report.compatibility,
             changes=[change.__dict__ for change in report.changes],
             forced=force and not report.compatible, created_by=principal.subject)

@@ -29,8 +29,7 @@ class Dataset(WorkspaceRow):
         unique_together = (("workspace_id", "name"),)
 
 
-class SchemaVersion(Model):
-    id = fields.CharField(primary_key=True, max_length=40)
+class SchemaVersion(WorkspaceRow):
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="schema_versions",
                                      on_delete=fields.CASCADE)
     version = fields.IntField()
@@ -39,7 +38,6 @@ class SchemaVersion(Model):
     changes = fields.JSONField(default=list)
     forced = fields.BooleanField(default=False)
     created_by = fields.CharField(max_length=200)
-    created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "dataset_schema_versions"
@@ -50,6 +48,9 @@ class DatasetTag(Model):
     """One tag of a dataset, kept beside `Dataset.tags` so tag filters are indexed joins."""
 
     id = fields.IntField(primary_key=True)
+    workspace_id = fields.CharField(max_length=40)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="tag_rows",
                                      on_delete=fields.CASCADE)
     tag = fields.CharField(max_length=64, db_index=True)

@@ -36,6 +36,9 @@ class Migration(migrations.Migration):
             name='DatasetTag',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('workspace_id', fields.CharField(max_length=40)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('dataset', fields.ForeignKeyField('datasets.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='tag_rows', on_delete=OnDelete.CASCADE)),
                 ('tag', fields.CharField(db_index=True, max_length=64)),
             ],
@@ -46,6 +49,9 @@ class Migration(migrations.Migration):
             name='SchemaVersion',
             fields=[
                 ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=40)),
+                ('workspace_id', fields.CharField(db_index=True, max_length=40)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('dataset', fields.ForeignKeyField('datasets.Dataset', source_field='dataset_id', db_constraint=True, to_field='id', related_name='schema_versions', on_delete=OnDelete.CASCADE)),
                 ('version', fields.IntField()),
                 ('schema_fields', fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
@@ -53,9 +59,8 @@ class Migration(migrations.Migration):
                 ('changes', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
                 ('forced', fields.BooleanField(default=False)),
                 ('created_by', fields.CharField(max_length=200)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'dataset_schema_versions', 'app': 'datasets', 'unique_together': (('dataset', 'version'),), 'pk_attr': 'id'},
-            bases=['Model'],
+            bases=['WorkspaceRow'],
         ),
     ]
