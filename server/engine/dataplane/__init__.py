@@ -1,0 +1,42 @@
+"""The DOCC data plane: validates and runs the data steps of pipelines on real data with Polars.
+
+Pure Python and Polars: no web framework and no ORM here. See docs/dataplane.md for the config reference.
+"""
+
+from .connections import Connection, mask_connection, parse_connection
+from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
+from .graph import referenced_dataset_ids, validate_steps
+from .runner import (
+    MappingResolver,
+    Resolver,
+    RunContext,
+    RunResult,
+    StepStats,
+    connections_from_env,
+    run_pipeline,
+)
+from .sources import validate_source
+from .types import polars_dtype
+from .validation import validate_step
+
+__all__ = [
+    "Cancelled",
+    "Connection",
+    "DataPlaneConfigError",
+    "DataPlaneError",
+    "MappingResolver",
+    "Resolver",
+    "RunContext",
+    "RunResult",
+    "StepFailed",
+    "StepStats",
+    "connections_from_env",
+    "mask_connection",
+    "parse_connection",
+    "polars_dtype",
+    "referenced_dataset_ids",
+    "run_pipeline",
+    "validate_source",
+    "validate_step",
+    "validate_steps",
+]

@@ -1,0 +1,248 @@
+"""Arrow-native table I/O over ADBC (PostgreSQL and SQLite): streamed reads and staged, atomic writes.
+
+Reads run one SELECT carrying the projection and the filter, inside a read-only transaction on
+PostgreSQL, and hand its record batches to Polars one by one. The SQLite driver guesses column types
+from the first rows it sees, so a column that starts with NULLs and then holds text breaks the stream;
+reads from SQLite therefore select `COALESCE(col, <typed zero>)` plus an `IS NULL` flag per column,
+chosen from the declared type, and put the NULLs back in Polars.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import adbc_driver_postgresql.dbapi as pg_dbapi
+import adbc_driver_sqlite.dbapi as sqlite_dbapi
+import polars as pl
+import pyarrow as pa
+from polars.io.plugins import register_io_source
+
+from .connections import Connection, parse_connection, qualified, quote_ident, split_table
+
+if TYPE_CHECKING:
+    from .sources import Scan
+
+STAGING_PREFIX = "_docc_staging_"
+_NULL_FLAG = "__docc_null__"
+
+
+def connect(conn: Connection) -> Any:
+    """An ADBC DB-API connection (autocommit off: every change is explicit)."""
+    if conn.dialect == "sqlite":
+        return sqlite_dbapi.connect(conn.adbc_uri)
+    return pg_dbapi.connect(conn.adbc_uri)
+
+
+def _sqlite_select(cur: Any, table: str, columns: list[str] | None) -> tuple[list[str], list[str]]:
+    cur.execute(f"PRAGMA table_info({quote_ident(table)})")
+    declared = {row[1]: (row[2] or "").upper() for row in cur.fetchall()}
+    if not declared:
+        raise LookupError(f"table {table!r} does not exist")
+    names = columns or list(declared)
+    exprs, flagged = [], []
+    for name in names:
+        kind = declared.get(name)
+        if kind is None:
+            raise LookupError(f"column {name!r} does not exist in table {table!r}")
+        col = quote_ident(name)
+        if "INT" in kind or "BOOL" in kind:
+            value = f"COALESCE({col}, 0)"
+        elif any(word in kind for word in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL")):
+            value = f"COALESCE({col}, 0.0)"
+        else:
+            value = f"COALESCE(CAST({col} AS TEXT), '')"
+        exprs += [f"{value} AS {col}", f"{col} IS NULL AS {quote_ident(_NULL_FLAG + name)}"]
+        flagged.append(name)
+    return exprs, flagged
+
+
+def _plain(batch: pa.RecordBatch) -> pl.DataFrame:
+    # PostgreSQL numeric arrives as an opaque extension over text; keep the text, the cleaner casts it.
+    arrays = [a.storage if isinstance(a, pa.ExtensionArray) else a for a in batch.columns]
+    return pl.from_arrow(pa.RecordBatch.from_arrays(arrays, names=batch.schema.names))  # type: ignore[return-value]
+
+
+class TableScan:
+    """One streamed SELECT: executed when Polars asks for the schema, read when the plan runs."""
+
+    def __init__(self, url: str, table: str, columns: list[str] | None, where: str | None) -> None:
+        self.conn = parse_connection(url)
+        self.schema_name, self.table = split_table(table, dialect=self.conn.dialect, field="table")
+        self.columns, self.where = columns, where
+        self._db: Any = None
+        self._cur: Any = None
+        self._reader: pa.RecordBatchReader | None = None
+        self._flagged: list[str] = []
+
+    def _from_where(self) -> str:
+        where = f" WHERE ({self.where})" if self.where else ""
+        return f" FROM {qualified(self.schema_name, self.table)}{where}"
+
+    def open(self) -> pa.Schema:
+        """Execute the SELECT and return its Arrow schema."""
+        self._db = connect(self.conn)
+        # Keep the cursor: when it is collected its statement closes, and the stream with it.
+        cur = self._cur = self._db.cursor()
+        if self.conn.dialect == "postgresql":
+            cur.execute("SET TRANSACTION READ ONLY")  # A pushed-down filter can never write.
+            select = ", ".join(quote_ident(c) for c in self.columns) if self.columns else "*"
+        else:
+            exprs, self._flagged = _sqlite_select(cur, self.table, self.columns)
+            select = ", ".join(exprs)
+        cur.execute(f"SELECT {select}{self._from_where()}")
+        self._reader = cur.fetch_record_batch()
+        return self._reader.schema
+
+    def count(self) -> int:
+        """COUNT(*) of the same FROM/WHERE, run by the database."""
+        db = connect(self.conn)
+        try:
+            cur = db.cursor()
+            cur.execute(f"SELECT COUNT(*){self._from_where()}")
+            return int(cur.fetchone()[0])
+        finally:
+            db.close()
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The result's batches as DataFrames; closes the connection at the end."""
+        try:
+            assert self._reader is not None
+            for batch in self._reader:
+                yield _plain(batch)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the connection (idempotent)."""
+        if self._db is not None:
+            db, cur, self._db, self._cur, self._reader = self._db, self._cur, None, None, None
+            try:
+                cur.close()
+                db.rollback()
+            finally:
+                db.close()
+
+    def frame(self) -> pl.LazyFrame:
+        """A LazyFrame over this SELECT, with SQLite NULLs restored."""
+        arrow_schema = self.open()
+        empty = _plain(pa.RecordBatch.from_pylist([], schema=arrow_schema))
+
+        def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                   _batch_size: int | None) -> Iterator[pl.DataFrame]:
+            seen = 0
+            for df in self.batches():
+                # Polars leaves pushed predicates and projections to the source: apply them here.
+                if predicate is not None:
+                    df = df.filter(predicate)
+                if with_columns is not None:
+                    df = df.select(with_columns)
+                if n_rows is not None:
+                    df = df.head(n_rows - seen)
+                seen += df.height
+                yield df
+                if n_rows is not None and seen >= n_rows:
+                    break
+
+        frame = register_io_source(source, schema=empty.schema)
+        if self._flagged:
+            frame = frame.with_columns(
+                pl.when(pl.col(_NULL_FLAG + c).cast(pl.Boolean)).then(None).otherwise(pl.col(c)).alias(c)
+                for c in self._flagged
+            ).drop([_NULL_FLAG + c for c in self._flagged])
+        return frame
+
+
+def adapt_for(dialect: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Convert the columns a driver cannot ingest into the nearest type it can."""
+    from .types import to_json_text
+
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Struct) or (dialect == "sqlite" and isinstance(dtype, pl.List | pl.Array)):
+            exprs.append(to_json_text(col))
+        elif isinstance(dtype, pl.Categorical | pl.Enum | pl.Null | pl.Time | pl.Duration | pl.Object):
+            exprs.append(col.cast(pl.String))
+        elif dialect == "sqlite" and isinstance(dtype, pl.Decimal):
+            exprs.append(col.cast(pl.Float64))
+        elif dtype in (pl.UInt8(), pl.UInt16()):
+            exprs.append(col.cast(pl.Int32))
+        elif dtype in (pl.UInt32(), pl.UInt64()):
+            exprs.append(col.cast(pl.Int64))
+        elif isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
+            exprs.append(col.cast(pl.Datetime("us", dtype.time_zone)))
+    return df.with_columns(exprs) if exprs else df
+
+
+def write_staged(url: str, table: str, mode: str, batches: Iterator[pl.DataFrame], empty: pl.DataFrame,
+                 on_batch: Callable[[int], None]) -> int:
+    """Ingest batches into a staging table, then replace or append to `table` in one transaction.
+
+    The staging table is dropped in every outcome, so a failed or cancelled write (an exception from
+    `batches` or `on_batch`) leaves the target exactly as it was. Returns the number of rows written.
+    """
+    conn = parse_connection(url)
+    schema_name, name = split_table(table, dialect=conn.dialect, field="destination")
+    staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    target, stage = qualified(schema_name, name), qualified(schema_name, staging)
+    db = connect(conn)
+    written = 0
+    try:
+        cur = db.cursor()
+        created = False
+        for df in batches:
+            if df.height == 0 and created:
+                continue
+            cur.adbc_ingest(staging, adapt_for(conn.dialect, df).to_arrow(),
+                            mode="append" if created else "create", db_schema_name=schema_name)
+            db.commit()
+            created, written = True, written + df.height
+            on_batch(written)
+        if not created:  # An empty result still replaces the target by an empty table.
+            cur.adbc_ingest(staging, adapt_for(conn.dialect, empty).to_arrow(), mode="create",
+                            db_schema_name=schema_name)
+            db.commit()
+        exists = _table_exists(cur, conn.dialect, schema_name, name)
+        if mode == "append" and exists:
+            cols = ", ".join(quote_ident(c) for c in empty.columns)
+            cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        else:
+            if exists:
+                cur.execute(f"DROP TABLE {target}")
+            cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
+        db.commit()
+        return written
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        try:
+            cur = db.cursor()
+            cur.execute(f"DROP TABLE IF EXISTS {stage}")
+            db.commit()
+        finally:
+            db.close()
+
+
+def _table_exists(cur: Any, dialect: str, schema_name: str | None, name: str) -> bool:
+    if dialect == "sqlite":
+        cur.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    else:
+        cur.execute("SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = "
+                    "COALESCE($1, current_schema()) AND tablename = $2", (schema_name, name))
+    return bool(cur.fetchone()[0])
+
+
+def scan_table(url: str, table: str, *, columns: list[str] | None, where: str | None) -> Scan:
+    """A `sources.Scan` over a table; the database counts the rows for progress."""
+    from .sources import Scan  # Imported here: sources imports this module.
+
+    scan = TableScan(url, table, columns, where)
+    frame = scan.frame()
+    try:
+        expected = scan.count()
+    except Exception:
+        expected = None  # Progress is a courtesy: a failed count must not fail the read.
+    return Scan(frame, expected, scan.close)
