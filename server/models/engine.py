@@ -43,7 +43,7 @@ class PipelineVersion(Model):
 
 
 class Schedule(Model):
-    """A pipeline's cron schedule; at most one per pipeline."""
+    """A pipeline's cron schedule, at most one per pipeline."""
 
     id = fields.CharField(primary_key=True, max_length=40)
     workspace_id = fields.CharField(max_length=40, db_index=True)
@@ -109,7 +109,7 @@ class JobStep(Model):
 
 
 class JobLog(Model):
-    """One log line of a job; `seq` is monotonic per job and is the cursor of every reader."""
+    """One log line of a job: `seq` is monotonic per job and is the cursor of every reader."""
 
     id = fields.IntField(primary_key=True)
     job = fields.ForeignKeyField("engine.Job", related_name="log_rows", on_delete=fields.CASCADE)

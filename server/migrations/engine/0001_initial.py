@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('step_id', fields.CharField(null=True, max_length=200)),
                 ('message', fields.TextField(unique=False)),
             ],
-            options={'table': 'job_logs', 'app': 'engine', 'unique_together': (('job', 'seq'),), 'pk_attr': 'id', 'table_description': 'One log line of a job; `seq` is monotonic per job and is the cursor of every reader.'},
+            options={'table': 'job_logs', 'app': 'engine', 'unique_together': (('job', 'seq'),), 'pk_attr': 'id', 'table_description': 'One log line of a job: `seq` is monotonic per job and is the cursor of every reader.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -117,7 +117,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'pipeline_schedules', 'app': 'engine', 'pk_attr': 'id', 'table_description': "A pipeline's cron schedule; at most one per pipeline."},
+            options={'table': 'pipeline_schedules', 'app': 'engine', 'pk_attr': 'id', 'table_description': "A pipeline's cron schedule, at most one per pipeline."},
             bases=['Model'],
         ),
     ]
