@@ -34,10 +34,13 @@ class Claim:
 
 
 async def _claim_pending(owner: str, lease: timedelta) -> Claim | None:
-    async with in_transaction() as conn:
-        rows = await (Job.filter(status="pending", cancel_requested=False).order_by("created_at", "id")
-                      .limit(CANDIDATES).select_for_update(skip_locked=True).using_db(conn))
-        for row in rows:
+    # One locked candidate per try: racing claimers skip each other's row instead of all skipping a batch.
+    for _ in range(CANDIDATES):
+        async with in_transaction() as conn:
+            row = await (Job.filter(status="pending", cancel_requested=False).order_by("created_at", "id")
+                         .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
+            if row is None:
+                return None
             now, token = utcnow(), secrets.token_hex(10)
             won = await Job.filter(id=row.id, status="pending", cancel_requested=False).using_db(conn).update(
                 status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
@@ -55,10 +58,12 @@ class Expired:
 
 
 async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Claim | Expired | None:
-    async with in_transaction() as conn:
-        rows = await (Job.filter(status="running", lease_expires_at__lt=utcnow()).order_by("lease_expires_at")
-                      .limit(CANDIDATES).select_for_update(skip_locked=True).using_db(conn))
-        for row in rows:
+    for _ in range(CANDIDATES):
+        async with in_transaction() as conn:
+            row = await (Job.filter(status="running", lease_expires_at__lt=utcnow()).order_by("lease_expires_at")
+                         .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
+            if row is None:
+                return None
             if row.attempts >= max_attempts:
                 return Expired(row)
             now, token = utcnow(), secrets.token_hex(10)
