@@ -24,12 +24,14 @@ SCHEMA = {
     ]
 }
 # Two exact duplicates, one padded name, one missing age and one missing email.
-CUSTOMERS = pl.DataFrame({
-    "id": ["1", "1", "2", "3", "4"],
-    "name": ["  Ann ", "  Ann ", "Bob", "Cy", "Dee"],
-    "age": ["30", "30", None, "41", "25"],
-    "email": ["a@x.io", "a@x.io", "b@x.io", None, "d@x.io"],
-})
+CUSTOMERS = pl.DataFrame(
+    {
+        "id": ["1", "1", "2", "3", "4"],
+        "name": ["  Ann ", "  Ann ", "Bob", "Cy", "Dee"],
+        "age": ["30", "30", None, "41", "25"],
+        "email": ["a@x.io", "a@x.io", "b@x.io", None, "d@x.io"],
+    }
+)
 
 
 @dataclass
@@ -71,7 +73,7 @@ def write_customers(path: str, fmt: str, frame: pl.DataFrame = CUSTOMERS) -> dic
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, dropped afterwards; skips without DOCC_TEST_POSTGRES_URL."""
+    """A fresh PostgreSQL database for this run, dropped afterwards; skips without DOCC_TEST_POSTGRES_URL."""
     base = os.environ.get("DOCC_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("DOCC_TEST_POSTGRES_URL is not set")

@@ -17,20 +17,30 @@ BIG_ROWS = 200_000
 
 def big_source(tmp_path) -> dict:
     """Enough rows for many batches, so a run is still going when the test cancels it."""
-    frame = pl.DataFrame({"id": [str(i) for i in range(BIG_ROWS)], "name": [f" n{i} " for i in range(BIG_ROWS)],
-                          "age": ["30"] * BIG_ROWS, "email": ["e@x.io"] * BIG_ROWS})
+    frame = pl.DataFrame(
+        {
+            "id": [str(i) for i in range(BIG_ROWS)],
+            "name": [f" n{i} " for i in range(BIG_ROWS)],
+            "age": ["30"] * BIG_ROWS,
+            "email": ["e@x.io"] * BIG_ROWS,
+        }
+    )
     return write_customers(str(tmp_path / "big.csv"), "csv", frame)
 
 
 def seeded_warehouse(tmp_path) -> str:
     db = str(tmp_path / "wh.db")
-    pl.DataFrame({"id": [7], "name": ["before"]}).write_database("customers", f"sqlite:///{db}", engine="adbc")
+    pl.DataFrame({"id": [7], "name": ["before"]}).write_database(
+        "customers", f"sqlite:///{db}", engine="adbc"
+    )
     return db
 
 
 def test_a_value_that_cannot_be_cast_fails_the_cleaner_and_keeps_the_table(tmp_path, recorder):
     # given an age of 'abc' and a warehouse table that already holds a row
-    bad = CUSTOMERS.with_columns(pl.when(pl.col("id") == "4").then(pl.lit("abc")).otherwise("age").alias("age"))
+    bad = CUSTOMERS.with_columns(
+        pl.when(pl.col("id") == "4").then(pl.lit("abc")).otherwise("age").alias("age")
+    )
     source = write_customers(str(tmp_path / "in.csv"), "csv", bad)
     db = seeded_warehouse(tmp_path)
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
@@ -55,7 +65,9 @@ def test_a_failing_cast_leaves_the_target_file_untouched(tmp_path, recorder):
     before = out.read_bytes()
     # when
     with pytest.raises(StepFailed):
-        run_pipeline(steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx
+        )
     # then
     assert out.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["in.csv", "out.parquet"]
@@ -68,7 +80,9 @@ def test_a_failed_append_drops_its_staging_table(tmp_path, recorder):
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.customers", "mode": "append"}), resolve, recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"destination": "warehouse.customers", "mode": "append"}), resolve, recorder.ctx
+        )
     # then
     assert info.value.step_id == "output"
     assert sqlite_rows(db, "SELECT * FROM customers").rows() == [(7, "before")]
@@ -80,8 +94,11 @@ def test_an_unknown_connection_name_fails_the_sink(tmp_path, recorder):
     source = write_customers(str(tmp_path / "in.csv"), "csv")
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(steps(CLEAN, {"destination": "lake.t"}), MappingResolver({"ds_in": (source, SCHEMA)}),
-                     recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"destination": "lake.t"}),
+            MappingResolver({"ds_in": (source, SCHEMA)}),
+            recorder.ctx,
+        )
     # then
     assert info.value.step_id == "output"
     assert "DOCC_CONNECTION_LAKE" in info.value.message
@@ -118,7 +135,9 @@ def test_cancel_when_the_file_sink_starts_leaves_no_file(tmp_path, recorder):
     recorder.ctx.on_step_start = lambda sid: sid == "output" and recorder.ctx.cancel.set()
     # when
     with pytest.raises(Cancelled):
-        run_pipeline(steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx
+        )
     # then nothing was written, not even a temp file
     assert sorted(os.listdir(tmp_path)) == ["big.csv"]
 
@@ -129,6 +148,9 @@ def test_a_cancel_set_before_the_run_starts_runs_no_step(tmp_path, recorder):
     recorder.ctx.cancel.set()
     # when / then
     with pytest.raises(Cancelled):
-        run_pipeline(steps(CLEAN, {"path": str(tmp_path / "o.csv")}), MappingResolver({"ds_in": (source, SCHEMA)}),
-                     recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"path": str(tmp_path / "o.csv")}),
+            MappingResolver({"ds_in": (source, SCHEMA)}),
+            recorder.ctx,
+        )
     assert recorder.events == []

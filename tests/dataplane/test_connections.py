@@ -11,8 +11,10 @@ from server.engine.dataplane import DataPlaneConfigError, mask_connection, parse
     ("url", "masked"),
     [
         ("postgresql://user:pass@host:5432/db", "postgresql://user:***@host:5432/db"),
-        ("postgres://u:s3cr%40t@db.internal/warehouse?sslmode=require",
-         "postgres://u:***@db.internal/warehouse?sslmode=require"),
+        (
+            "postgres://u:s3cr%40t@db.internal/warehouse?sslmode=require",
+            "postgres://u:***@db.internal/warehouse?sslmode=require",
+        ),
         ("postgresql://user@host/db", "postgresql://user@host/db"),
         ("postgresql://host/db", "postgresql://host/db"),
         ("sqlite:///data/x.db", "sqlite:///data/x.db"),
@@ -27,11 +29,19 @@ def test_postgres_url_is_parsed_into_its_parts():
     conn = parse_connection("postgres://u:s3cr%40t@db.internal:6543/warehouse")
     # then
     assert (conn.dialect, conn.host, conn.port, conn.database, conn.user, conn.password) == (
-        "postgresql", "db.internal", 6543, "warehouse", "u", "s3cr@t")
+        "postgresql",
+        "db.internal",
+        6543,
+        "warehouse",
+        "u",
+        "s3cr@t",
+    )
     assert conn.masked == "postgres://u:***@db.internal:6543/warehouse"
 
 
-@pytest.mark.parametrize(("url", "path"), [("sqlite:///rel/x.db", "rel/x.db"), ("sqlite:////abs/x.db", "/abs/x.db")])
+@pytest.mark.parametrize(
+    ("url", "path"), [("sqlite:///rel/x.db", "rel/x.db"), ("sqlite:////abs/x.db", "/abs/x.db")]
+)
 def test_sqlite_paths_are_relative_with_three_slashes_and_absolute_with_four(url, path):
     assert parse_connection(url).path == path
 
@@ -43,3 +53,27 @@ def test_a_malformed_url_is_refused_under_the_given_field():
     # then
     assert (info.value.field, info.value.reason) == ("source.connection", "Invalid connection string format")
     assert "pw" not in str(info.value)
+
+
+def test_the_data_plane_imports_no_web_or_orm_framework():
+    # given a fresh interpreter
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, server.engine.dataplane; "
+        "print(sorted(m for m in ('tortoise', 'aiohttp', 'strawberry') if m in sys.modules))"
+    )
+    # when
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # then
+    assert out.stdout.strip() == "[]"
+
+
+def test_named_connections_come_from_docc_connection_variables():
+    # given
+    from server.engine.dataplane import connections_from_env
+
+    env = {"DOCC_CONNECTION_WAREHOUSE": "postgresql://h/db", "DOCC_DATABASE_URL": "sqlite:///x.db"}
+    # when / then
+    assert connections_from_env(env) == {"warehouse": "postgresql://h/db"}

@@ -38,8 +38,14 @@ def test_each_file_format_is_cleaned_into_sqlite(tmp_path, recorder, fmt):
     assert rows.rows() == EXPECTED
     assert rows.schema["id"] == pl.Int64 and rows.schema["age"] == pl.Int64
     assert [(s.rows_in, s.rows_out) for s in result.steps.values()] == [(5, 5), (5, 2), (2, 2)]
-    assert recorder.events == [("start", "input"), ("start", "clean"), ("start", "output"),
-                               ("end", "input"), ("end", "clean"), ("end", "output")]
+    assert recorder.events == [
+        ("start", "input"),
+        ("start", "clean"),
+        ("start", "output"),
+        ("end", "input"),
+        ("end", "clean"),
+        ("end", "output"),
+    ]
     assert recorder.progress[-1] == 1.0
 
 
@@ -47,44 +53,74 @@ def test_fill_rename_and_explicit_casts_into_parquet(tmp_path, recorder):
     # given
     source = write_customers(str(tmp_path / "in.csv"), "csv")
     out = tmp_path / "out.parquet"
-    cleaner = {"remove_duplicates": True, "trim": ["name"], "rename": {"name": "full_name"},
-               "handle_nulls": {"strategy": "fill", "values": {"age": "0", "email": "none"}},
-               "cast": {"id": "bigint", "age": "double"}}
+    cleaner = {
+        "remove_duplicates": True,
+        "trim": ["name"],
+        "rename": {"name": "full_name"},
+        "handle_nulls": {"strategy": "fill", "values": {"age": "0", "email": "none"}},
+        "cast": {"id": "bigint", "age": "double"},
+    }
     # when
-    run_pipeline(steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx)
+    run_pipeline(
+        steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx
+    )
     # then the filled values are typed like their columns and the rename applied last
     frame = pl.read_parquet(out).sort("id")
-    assert frame.schema == pl.Schema({"id": pl.Int64, "full_name": pl.String, "age": pl.Float64,
-                                      "email": pl.String})
-    assert frame.rows() == [(1, "Ann", 30.0, "a@x.io"), (2, "Bob", 0.0, "b@x.io"), (3, "Cy", 41.0, "none"),
-                            (4, "Dee", 25.0, "d@x.io")]
+    assert frame.schema == pl.Schema(
+        {"id": pl.Int64, "full_name": pl.String, "age": pl.Float64, "email": pl.String}
+    )
+    assert frame.rows() == [
+        (1, "Ann", 30.0, "a@x.io"),
+        (2, "Bob", 0.0, "b@x.io"),
+        (3, "Cy", 41.0, "none"),
+        (4, "Dee", 25.0, "d@x.io"),
+    ]
 
 
 def test_filter_subset_dedupe_and_drop_on_columns(tmp_path, recorder):
     # given
     source = write_customers(str(tmp_path / "in.jsonl"), "jsonl")
     out = tmp_path / "out.csv"
-    cleaner = {"trim": True, "cast": True, "handle_nulls": {"strategy": "drop", "columns": ["email"]},
-               "remove_duplicates": ["name"], "filter": "id >= 2 OR age = 30"}
+    cleaner = {
+        "trim": True,
+        "cast": True,
+        "handle_nulls": {"strategy": "drop", "columns": ["email"]},
+        "remove_duplicates": ["name"],
+        "filter": "id >= 2 OR age = 30",
+    }
     # when
-    result = run_pipeline(steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}),
-                          recorder.ctx)
+    result = run_pipeline(
+        steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx
+    )
     # then Cy (no email) is dropped, Bob (no age) kept, Ann kept once
-    assert pl.read_csv(out).sort("id").rows() == [(1, "Ann", 30, "a@x.io"), (2, "Bob", None, "b@x.io"),
-                                                  (4, "Dee", 25, "d@x.io")]
+    assert pl.read_csv(out).sort("id").rows() == [
+        (1, "Ann", 30, "a@x.io"),
+        (2, "Bob", None, "b@x.io"),
+        (4, "Dee", 25, "d@x.io"),
+    ]
     assert result.steps["clean"].rows_out == 3
 
 
 def test_source_projection_and_filter_reach_a_sqlite_table(tmp_path, recorder):
     # given a SQLite table whose text column starts with NULLs (the driver would guess a number)
     db = tmp_path / "src.db"
-    pl.DataFrame({"id": list(range(3000)), "note": [None] * 2000 + [f"n{i}" for i in range(1000)],
-                  "extra": [1.5] * 3000}).write_database("notes", f"sqlite:///{db}", engine="adbc")
+    pl.DataFrame(
+        {
+            "id": list(range(3000)),
+            "note": [None] * 2000 + [f"n{i}" for i in range(1000)],
+            "extra": [1.5] * 3000,
+        }
+    ).write_database("notes", f"sqlite:///{db}", engine="adbc")
     source = {"type": "database", "connection": f"sqlite:///{db}", "table": "notes"}
     out = tmp_path / "out.parquet"
-    pipeline = [{"id": "input", "type": "data_source",
-                 "config": {"dataset_id": "ds_in", "columns": ["id", "note"], "filter": "id >= 1998"}},
-                {"id": "output", "type": "data_sink", "config": {"path": str(out)}}]
+    pipeline = [
+        {
+            "id": "input",
+            "type": "data_source",
+            "config": {"dataset_id": "ds_in", "columns": ["id", "note"], "filter": "id >= 1998"},
+        },
+        {"id": "output", "type": "data_sink", "config": {"path": str(out)}},
+    ]
     # when
     result = run_pipeline(pipeline, MappingResolver({"ds_in": (source, {})}), recorder.ctx)
     # then only the projected columns and filtered rows arrive, NULLs intact
@@ -97,9 +133,15 @@ def test_source_projection_and_filter_reach_a_sqlite_table(tmp_path, recorder):
 def test_a_step_feeding_two_sinks_reads_its_source_once(tmp_path, recorder):
     # given one cleaner feeding a parquet and a jsonl sink
     source = write_customers(str(tmp_path / "in.csv"), "csv")
-    pipeline = steps(CLEAN, {"path": str(tmp_path / "a.parquet")}) + [
-        {"id": "copy", "type": "data_sink", "config": {"path": str(tmp_path / "b.jsonl")},
-         "depends_on": ["clean"]}]
+    pipeline = [
+        *steps(CLEAN, {"path": str(tmp_path / "a.parquet")}),
+        {
+            "id": "copy",
+            "type": "data_sink",
+            "config": {"path": str(tmp_path / "b.jsonl")},
+            "depends_on": ["clean"],
+        },
+    ]
     # when
     result = run_pipeline(pipeline, MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx)
     # then both files hold the same rows and the source counted its rows once
@@ -117,7 +159,9 @@ def test_append_adds_rows_and_replace_swaps_them(tmp_path, recorder):
     file_out = tmp_path / "out.parquet"
     # when run twice in append mode, then once in replace mode
     for mode in ("append", "append"):
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.customers", "mode": mode}), resolve, recorder.ctx)
+        run_pipeline(
+            steps(CLEAN, {"destination": "warehouse.customers", "mode": mode}), resolve, recorder.ctx
+        )
         run_pipeline(steps(CLEAN, {"path": str(file_out), "mode": mode}), resolve, recorder.ctx)
     appended = sqlite_rows(str(db), "SELECT id FROM customers ORDER BY id")["id"].to_list()
     appended_file = sorted(pl.read_parquet(file_out)["id"].to_list())
@@ -132,7 +176,12 @@ def test_append_adds_rows_and_replace_swaps_them(tmp_path, recorder):
 def test_a_sink_to_a_file_dataset_uses_its_csv_options(tmp_path, recorder):
     # given a target dataset stored as semicolon-separated csv
     source = write_customers(str(tmp_path / "in.csv"), "csv")
-    target = {"type": "file", "path": str(tmp_path / "out.txt"), "format": "csv", "options": {"delimiter": ";"}}
+    target = {
+        "type": "file",
+        "path": str(tmp_path / "out.txt"),
+        "format": "csv",
+        "options": {"delimiter": ";"},
+    }
     resolve = MappingResolver({"ds_in": (source, SCHEMA), "ds_out": (target, SCHEMA)})
     # when
     run_pipeline(steps(CLEAN, {"dataset_id": "ds_out"}), resolve, recorder.ctx)

@@ -6,15 +6,8 @@ Pure Python and Polars: no web framework and no ORM here. See docs/dataplane.md 
 from .connections import Connection, mask_connection, parse_connection
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
 from .graph import referenced_dataset_ids, validate_steps
-from .runner import (
-    MappingResolver,
-    Resolver,
-    RunContext,
-    RunResult,
-    StepStats,
-    connections_from_env,
-    run_pipeline,
-)
+from .resolving import MappingResolver, connections_from_env
+from .runner import Resolver, RunContext, RunResult, StepStats, run_pipeline
 from .sources import validate_source
 from .types import polars_dtype
 from .validation import validate_step

@@ -287,28 +287,3 @@ def run_pipeline(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext
                     ctx.log("warning", None, f"closing a source failed: {type(exc).__name__}")
     return RunResult(steps=dict(run.stats), duration_s=time.monotonic() - started)
 
-
-@dataclass
-class MappingResolver:
-    """A Resolver over plain dicts (tests, tools, and callers that resolved everything up front)."""
-
-    datasets: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-    connections: dict[str, str] = field(default_factory=dict)
-
-    def dataset(self, dataset_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The dataset's source and schema; raises LookupError."""
-        if dataset_id not in self.datasets:
-            raise LookupError(f"unknown dataset {dataset_id!r}")
-        return self.datasets[dataset_id]
-
-    def connection(self, name: str) -> str:
-        """The URL of a named connection; raises LookupError."""
-        if name not in self.connections:
-            raise LookupError(f"unknown connection {name!r}")
-        return self.connections[name]
-
-
-def connections_from_env(environ: dict[str, str]) -> dict[str, str]:
-    """Named connections from `DOCC_CONNECTION_<NAME>` variables (names lower-cased)."""
-    prefix = "DOCC_CONNECTION_"
-    return {k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix) and v}

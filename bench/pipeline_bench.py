@@ -1,0 +1,126 @@
+"""Throughput of run_pipeline next to the same work written directly in Polars.
+
+    python -m bench.pipeline_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test]
+
+Generates a CSV (duplicates, NULLs, padded text, mixed types) under bench/data/, then times
+source -> cleaner (remove_duplicates, handle_nulls drop, trim, cast) -> sink into SQLite and, when a URL is
+given, PostgreSQL: once through run_pipeline, once as direct Polars (scan, clean, ADBC write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from server.engine.dataplane import MappingResolver, RunContext, run_pipeline
+
+DATA = Path(__file__).parent / "data"
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "bigint"},
+        {"name": "name", "type": "string"},
+        {"name": "age", "type": "integer"},
+        {"name": "score", "type": "double"},
+        {"name": "signup", "type": "date"},
+        {"name": "active", "type": "boolean"},
+    ]
+}
+CLEANER = {"remove_duplicates": True, "handle_nulls": "drop", "trim": True, "cast": True}
+
+
+def generate(rows: int) -> Path:
+    """A CSV of `rows` rows, about 5% exact duplicates and 5% rows with a NULL; reused when present."""
+    path = DATA / f"customers_{rows}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(42)
+    unique = int(rows * 0.95)
+    ids = list(range(unique)) + [rng.randrange(unique) for _ in range(rows - unique)]
+    frame = pl.DataFrame({"id": ids}).with_columns(
+        pl.format("  customer {} ", pl.col("id")).alias("name"),
+        pl.when(pl.col("id") % 20 == 3).then(None).otherwise(pl.col("id") % 90).alias("age"),
+        (pl.col("id") * 0.37 % 100).alias("score"),
+        (pl.date(2020, 1, 1) + pl.duration(days=pl.col("id") % 1500)).cast(pl.String).alias("signup"),
+        (pl.col("id") % 2 == 0).alias("active"),
+    )
+    tmp = path.with_suffix(".tmp")
+    frame.write_csv(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def direct(path: Path, uri: str, table: str) -> int:
+    """The same cleaning written by hand in Polars, written with ADBC."""
+    frame = (
+        pl.scan_csv(path, infer_schema_length=10_000)
+        .with_columns(pl.col(pl.String).str.strip_chars())
+        .with_columns(
+            pl.col("id").cast(pl.Int64),
+            pl.col("age").cast(pl.Int32),
+            pl.col("score").cast(pl.Float64),
+            pl.col("signup").str.to_date(),
+            pl.col("active").cast(pl.Boolean),
+        )
+        .drop_nulls()
+        .unique(keep="first", maintain_order=True)
+        .collect(engine="streaming")
+    )
+    return frame.write_database(table, uri, engine="adbc", if_table_exists="replace")
+
+
+def through_pipeline(path: Path, uri: str, table: str) -> int:
+    """The same work as a DOCC pipeline."""
+    resolve = MappingResolver({"ds_bench": ({"type": "file", "path": str(path)}, SCHEMA)}, {"bench": uri})
+    steps = [
+        {"id": "input", "type": "data_source", "config": {"dataset_id": "ds_bench"}},
+        {"id": "clean", "type": "data_cleaner", "config": CLEANER},
+        {"id": "output", "type": "data_sink", "config": {"destination": f"bench.{table}"}},
+    ]
+    result = run_pipeline(steps, resolve, RunContext())
+    return result.steps["output"].rows_out or 0
+
+
+def measure(label: str, rows: int, path: Path, uri: str, repeat: int) -> None:
+    """Best of `repeat` runs of each, alternating, so both see the same cache state."""
+    best = {"direct": float("inf"), "pipeline": float("inf")}
+    written = {}
+    for _ in range(repeat):
+        for name, fn in (("direct", direct), ("pipeline", through_pipeline)):
+            start = time.perf_counter()
+            written[name] = fn(path, uri, f"bench_{name}")
+            best[name] = min(best[name], time.perf_counter() - start)
+    rate = {k: rows / v for k, v in best.items()}
+    print(
+        f"{label:10} direct Polars {rate['direct']:>12,.0f} rows/s ({best['direct']:.2f} s)   "
+        f"run_pipeline {rate['pipeline']:>12,.0f} rows/s ({best['pipeline']:.2f} s)   "
+        f"ratio {rate['pipeline'] / rate['direct']:.2f}   rows written {written['pipeline']:,}"
+        f" / {written['direct']:,}"
+    )
+
+
+def main() -> None:
+    """Parse arguments, generate data, print both figures and their ratio per destination."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--postgres", help="PostgreSQL URL to write into (tables bench_direct, bench_pipeline)"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    path = generate(args.rows)
+    print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
+    with tempfile.TemporaryDirectory(prefix="docc-bench-") as tmp:
+        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat)
+    if args.postgres:
+        measure("postgresql", args.rows, path, args.postgres, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
