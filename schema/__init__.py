@@ -18,10 +18,12 @@ from strawberry.extensions import (
 from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.errors import EXCEPTION_HANDLERS, Error
 from schema.extensions import DoccSchema, ErrorCodes
+from schema.job_operations import JobMutation, JobQuery, JobSubscription
+from schema.pipeline_operations import PipelineMutation, PipelineQuery
 
-QUERIES: tuple[type, ...] = (DatasetQuery,)
-MUTATIONS: tuple[type, ...] = (DatasetMutation,)
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery)
+MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription,)
 
 
 @strawberry.type(description="Read operations.")

@@ -1,4 +1,4 @@
-"""Command line: `docc-server [serve]`, `docc-server migrate`, `docc-server export-schema`."""
+"""Command line: `docc-server [serve]`, `docc-server migrate`, `docc-server worker`, `docc-server export-schema`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.engine.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
 def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     from schema import build_schema
 
@@ -48,7 +55,7 @@ def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "migrate": _migrate, "export-schema": _export_schema}
+COMMANDS = {"serve": _serve, "migrate": _migrate, "worker": _worker, "export-schema": _export_schema}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="Run the HTTP server (the default).")
     commands.add_parser("migrate", help="Apply pending database migrations and exit.")
+    commands.add_parser("worker", help="Run jobs from the database (no HTTP); stop with SIGTERM or Ctrl-C.")
     export = commands.add_parser("export-schema", help="Print the GraphQL SDL.")
     export.add_argument("--output", "-o", default="-", help="File to write (default: stdout).")
     return parser

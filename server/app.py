@@ -11,15 +11,18 @@ from tortoise import connections
 from server.config import Settings
 from server.context import AUTHENTICATOR, SETTINGS, local_authenticator
 from server.db import database
+from server.engine.service import ENGINE, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import datasets as rest_datasets
+from server.rest import jobs as rest_jobs
+from server.rest import pipelines as rest_pipelines
 from server.rest.common import json_response
 from server.rest.errors import request_middleware
 from server.rest.openapi import openapi_document
 from server.rest.routes import Route, add_routes
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES]
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -42,7 +45,8 @@ def create_app(settings: Settings) -> web.Application:
     app[OPEN_SOCKETS] = weakref.WeakSet()
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
-        async with database(settings.database_url):
+        async with database(settings.database_url), engine(settings) as parts:
+            _app[ENGINE] = parts
             yield
 
     app.cleanup_ctx.append(storage)

@@ -23,6 +23,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -48,6 +61,12 @@ class Settings:
     graphql_max_tokens: int = 5_000
     graphql_introspection: bool = True
     connections: Mapping[str, str] = field(default_factory=dict)
+    run_jobs: bool = True
+    run_schedules: bool = True
+    max_concurrent_jobs: int = 2
+    job_lease_seconds: float = 30.0
+    job_poll_seconds: float = 1.0
+    job_max_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,4 +88,10 @@ class Settings:
             graphql_max_tokens=_int(env, "DOCC_GRAPHQL_MAX_TOKENS", 5_000),
             graphql_introspection=_bool(env, "DOCC_GRAPHQL_INTROSPECTION", True),
             connections=connections,
+            run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
+            run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
+            max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),
+            job_lease_seconds=_float(env, "DOCC_JOB_LEASE_SECONDS", 30.0),
+            job_poll_seconds=_float(env, "DOCC_JOB_POLL_SECONDS", 1.0),
+            job_max_attempts=_int(env, "DOCC_JOB_MAX_ATTEMPTS", 3),
         )

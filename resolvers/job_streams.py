@@ -1,0 +1,121 @@
+"""Live streams of a job: its log lines after a cursor, then its state, each ending when the job ends.
+
+Hand-over without gap or duplicate: the subscription opens before the store is read, and every line
+carries its sequence number, so a live line at or below the cursor is dropped and a jump past
+`cursor + 1` (or a dropped event) sends the reader back to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from resolvers.errors import NotFound, ValidationError
+from resolvers.jobs import READ
+from resolvers.principal import Principal
+from server.engine.bus import BUS, Event, Subscription, job_topic
+from server.models.engine import FINISHED, Job, JobLog
+
+BATCH = 500
+# A safety net: without any event for this long, look at the store again.
+IDLE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One stored log line of a job."""
+
+    seq: int
+    time: datetime
+    level: str
+    step_id: str | None
+    message: str
+
+    @classmethod
+    def from_row(cls, row: JobLog) -> LogLine:
+        return cls(row.seq, row.time, row.level, row.step_id, row.message)
+
+    @classmethod
+    def from_event(cls, event: Event) -> LogLine:
+        data = event.data
+        return cls(data["seq"], datetime.fromisoformat(data["time"]), data["level"], data.get("step_id"),
+                   data["message"])
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """The last message of a stream: the job in its final state."""
+
+    job: Job
+
+
+async def _open(principal: Principal, job_id: str) -> Subscription:
+    principal.require(READ)
+    # Subscribe before anything is read, so nothing published from now on can be missed.
+    subscription = BUS.subscribe(job_topic(job_id))
+    if not await Job.filter(id=job_id, workspace_id=principal.workspace_id).exists():
+        subscription.close()
+        raise NotFound("job", job_id)
+    return subscription
+
+
+async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> AsyncIterator[LogLine | JobEnded]:
+    """Stored lines after `after`, then live ones, then JobEnded; raises NotFound, ValidationError."""
+    if after < 0:
+        raise ValidationError("Invalid cursor", field="after", reason="Must not be negative")
+    subscription = await _open(principal, job_id)
+    cursor = after
+    try:
+        while True:
+            # The status is read before the lines: a finished job has stored all its lines by then.
+            job = await Job.get(id=job_id)
+            while rows := await JobLog.filter(job_id=job_id, seq__gt=cursor).order_by("seq").limit(BATCH):
+                for row in rows:
+                    yield LogLine.from_row(row)
+                cursor = rows[-1].seq
+            if job.status in FINISHED:
+                yield JobEnded(job)
+                return
+            async for line in _live_lines(subscription, cursor):
+                yield line
+                cursor = line.seq
+    finally:
+        subscription.close()
+
+
+async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLine]:
+    """Consecutive live lines after `cursor`; returns when the reader must look at the store again."""
+    while True:
+        event = await subscription.get(timeout=IDLE_SECONDS)
+        if event is None:
+            return
+        if event.kind == "log":
+            seq = event.data.get("seq", 0)
+            if seq <= cursor:
+                continue
+            if seq != cursor + 1 or "message" not in event.data:
+                return
+            line = LogLine.from_event(event)
+            yield line
+            cursor = line.seq
+        elif event.kind == "status" and event.data.get("finished"):
+            return
+
+
+async def watch_job(principal: Principal, job_id: str) -> AsyncIterator[Job]:
+    """The job now, then again after each change (bursts coalesced), ending with its final state.
+
+    Raises NotFound.
+    """
+    subscription = await _open(principal, job_id)
+    try:
+        while True:
+            job = await Job.get(id=job_id)
+            yield job
+            if job.status in FINISHED:
+                return
+            await subscription.get(timeout=IDLE_SECONDS)
+            subscription.drain()
+    finally:
+        subscription.close()

@@ -1,0 +1,258 @@
+"""Jobs: run a pipeline (manually, on schedule or as a retry), list, read, cancel, and read logs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from resolvers.errors import Conflict, NotFound, ValidationError
+from resolvers.pagination import Page, PageRequest, paginate
+from resolvers.pipelines import RUN
+from resolvers.principal import Principal
+from server.engine.bus import BUS, JOBS_TOPIC, Event
+from server.engine.dataplane.graph import plan_steps
+from server.engine.journal import Journal, step_rows
+from server.engine.leases import utcnow
+from server.models.base import new_id
+from server.models.engine import (
+    FINISHED,
+    JOB_STATUSES,
+    TRIGGERS,
+    Job,
+    JobLog,
+    JobStep,
+    Pipeline,
+    PipelineVersion,
+    Schedule,
+)
+
+READ = "read:jobs"
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+MAX_LOG_LINES = 5_000
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """List filter: every given criterion must hold; times bound `created_at`."""
+
+    pipeline_id: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def _load(principal: Principal, job_id: str) -> Job:
+    row = await Job.get_or_none(id=job_id, workspace_id=principal.workspace_id)
+    if row is None:
+        raise NotFound("job", job_id)
+    return row
+
+
+async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]], all_steps: list[dict[str, Any]],
+                  created_by: str, **extra: Any) -> Job:
+    skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
+    async with in_transaction():
+        job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
+                               pipeline_version=version, steps=steps, created_by=created_by, **extra)
+        await JobStep.bulk_create(step_rows(job.id, all_steps, skipped))
+    await BUS.publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
+    return job
+
+
+async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> Job:
+    """Queue a job of the pipeline's current version; the same key returns the same job.
+
+    Raises NotFound, ValidationError, Conflict (the key was used for another pipeline).
+    """
+    principal.require(RUN)
+    if idempotency_key is not None and not _KEY.match(idempotency_key):
+        raise ValidationError("Invalid Idempotency-Key", field="idempotency_key",
+                              reason="1 to 200 printable characters without spaces")
+    pipeline = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
+    if pipeline is None:
+        raise NotFound("pipeline", pipeline_id)
+    if idempotency_key is not None:
+        existing = await _keyed(principal, pipeline_id, idempotency_key)
+        if existing is not None:
+            return existing
+    try:
+        return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, principal.subject,
+                             trigger="manual", idempotency_key=idempotency_key)
+    except IntegrityError:
+        # Two requests with one key at once: the other one stored its job first.
+        existing = await _keyed(principal, pipeline_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing
+
+
+async def _keyed(principal: Principal, pipeline_id: str, key: str) -> Job | None:
+    existing = await Job.get_or_none(workspace_id=principal.workspace_id, idempotency_key=key)
+    if existing is not None and existing.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
+        raise Conflict("This Idempotency-Key was already used to run another pipeline",
+                       {"idempotency_key": key, "job_id": existing.id})
+    return existing
+
+
+async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> Job | None:
+    """The job of one scheduled tick, or None when paused, removed, or already made by another process."""
+    schedule = await Schedule.get_or_none(id=schedule_id)
+    if schedule is None or schedule.paused:
+        return None
+    pipeline = await Pipeline.get(id=schedule.pipeline_id)  # type: ignore[attr-defined]
+    try:
+        return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, "schedule",
+                             trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
+    except IntegrityError:
+        return None
+
+
+async def get_job(principal: Principal, job_id: str) -> Job:
+    """One job of the caller's workspace; raises NotFound."""
+    principal.require(READ)
+    return await _load(principal, job_id)
+
+
+async def get_jobs(principal: Principal, job_ids: list[str]) -> list[Job | None]:
+    """Jobs by id in the order asked, None where missing (for DataLoaders)."""
+    principal.require(READ)
+    rows = await Job.filter(id__in=job_ids, workspace_id=principal.workspace_id)
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(job_id) for job_id in job_ids]
+
+
+async def job_steps(principal: Principal, job_ids: list[str]) -> list[list[JobStep]]:
+    """The step records of each job, in step order (for DataLoaders)."""
+    principal.require(READ)
+    rows = await JobStep.filter(job_id__in=job_ids, job__workspace_id=principal.workspace_id).order_by("position")
+    by_job: dict[str, list[JobStep]] = {job_id: [] for job_id in job_ids}
+    for row in rows:
+        by_job[row.job_id].append(row)  # type: ignore[attr-defined]
+    return [by_job[job_id] for job_id in job_ids]
+
+
+async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest) -> Page[Job]:
+    """A page of the workspace's jobs, newest first; raises ValidationError."""
+    principal.require(READ)
+    if filters.status is not None and filters.status not in JOB_STATUSES:
+        raise ValidationError("Invalid filter", field="status", reason=f"Expected one of {', '.join(JOB_STATUSES)}")
+    if filters.trigger is not None and filters.trigger not in TRIGGERS:
+        raise ValidationError("Invalid filter", field="trigger", reason=f"Expected one of {', '.join(TRIGGERS)}")
+    query = Job.filter(workspace_id=principal.workspace_id)
+    if filters.pipeline_id:
+        query = query.filter(pipeline_id=filters.pipeline_id)
+    if filters.status:
+        query = query.filter(status=filters.status)
+    if filters.trigger:
+        query = query.filter(trigger=filters.trigger)
+    if filters.created_after:
+        query = query.filter(created_at__gte=filters.created_after)
+    if filters.created_before:
+        query = query.filter(created_at__lt=filters.created_before)
+    return await paginate(query, page)
+
+
+async def cancel_job(principal: Principal, job_id: str) -> Job:
+    """Cancel a pending job at once, or ask a running one to stop; raises NotFound, Conflict."""
+    principal.require(RUN)
+    job = await _load(principal, job_id)
+    if job.status in FINISHED:
+        raise Conflict(f"The job already {job.status}", {"job_id": job.id, "status": job.status})
+    now = utcnow()
+    if await Job.filter(id=job.id, status="pending").update(status="cancelled", cancel_requested=True,
+                                                             finished_at=now, updated_at=now) == 1:
+        journal = Journal(job.id)
+        await journal.close_open_steps("cancelled", "cancelled")
+        await journal.log("warning", None, f"job cancelled by {principal.subject} before it started")
+        await journal.update_job()
+        return await Job.get(id=job.id)
+    # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
+    await Job.filter(id=job.id, status="running").update(cancel_requested=True)
+    await BUS.publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
+    return await Job.get(id=job.id)
+
+
+def without_steps(steps: list[dict[str, Any]], skip: set[str]) -> list[dict[str, Any]]:
+    """The steps minus `skip`, each remaining step wired to its nearest kept input."""
+    plan = plan_steps(steps)
+    kept: list[dict[str, Any]] = []
+    for step in plan.order:
+        if step["id"] in skip:
+            continue
+        copy = dict(step)
+        if step["type"] == "data_source":
+            copy["depends_on"] = [d for d in step.get("depends_on", []) if d not in skip]
+        else:
+            source = plan.inputs[step["id"]]
+            while source in skip:
+                source = plan.inputs[source]
+            copy["depends_on"] = [source]
+        kept.append(copy)
+    return kept
+
+
+async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = False) -> Job:
+    """Run a finished job's pipeline version again: all steps, or from the failed step on.
+
+    From the failed step, sinks that already succeeded are not written again (their data is recomputed
+    only where a later step needs it). Raises NotFound, Conflict, ValidationError.
+    """
+    principal.require(RUN)
+    job = await _load(principal, job_id)
+    if job.status not in FINISHED:
+        raise Conflict("Only a finished job can be retried", {"job_id": job.id, "status": job.status})
+    pipeline = await Pipeline.get(id=job.pipeline_id)  # type: ignore[attr-defined]
+    version = await PipelineVersion.get(pipeline_id=pipeline.id, version=job.pipeline_version)
+    steps = version.steps
+    failed_step = None
+    if from_failed_step:
+        rows = await JobStep.filter(job_id=job.id).order_by("position")
+        failed = [row for row in rows if row.status == "failed"]
+        if job.status != "failed" or not failed:
+            raise ValidationError("The job has no failed step to retry from", field="from_failed_step",
+                                  reason="Only a failed job can be retried from its failed step")
+        failed_step = failed[0].step_id
+        done = {row.step_id for row in rows if row.status in ("succeeded", "skipped") and row.type == "data_sink"}
+        steps = without_steps(steps, done)
+    return await _create(pipeline, job.pipeline_version, steps, version.steps, principal.subject,
+                         trigger="retry", retry_of=job.id, from_step=failed_step)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Log lines in sequence order, the cursor after them, and whether the job has finished."""
+
+    lines: list[JobLog]
+    next_after: int
+    finished: bool
+
+
+async def job_logs(principal: Principal, job_id: str, after: int | None = None, since: datetime | None = None,
+                   tail: int | None = None, limit: int = 1_000) -> LogPage:
+    """Stored log lines: after a sequence number, since a time, or the last `tail`; raises NotFound, ValidationError."""
+    principal.require(READ)
+    for name, value in (("after", after), ("tail", tail)):
+        if value is not None and value < 0:
+            raise ValidationError(f"Invalid {name}", field=name, reason="Must not be negative")
+    if not 1 <= limit <= MAX_LOG_LINES:
+        raise ValidationError("Invalid limit", field="limit", reason=f"Must be between 1 and {MAX_LOG_LINES}")
+    job = await _load(principal, job_id)
+    finished = job.status in FINISHED
+    query = JobLog.filter(job_id=job.id)
+    if after is not None:
+        query = query.filter(seq__gt=after)
+    if since is not None:
+        query = query.filter(time__gte=since)
+    if tail is not None:
+        lines = list(reversed(await query.order_by("-seq").limit(min(tail, limit))))
+    else:
+        lines = list(await query.order_by("seq").limit(limit))
+    next_after = lines[-1].seq if lines else (after or 0)
+    return LogPage(lines, next_after, finished)
+

@@ -1,0 +1,210 @@
+"""Pipelines: create, read, update (each save a new version) and delete, validated before any write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from resolvers.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from resolvers.pagination import Page, PageRequest, paginate
+from resolvers.principal import Principal
+from resolvers.schedules import ScheduleSpec as ScheduleSpec
+from resolvers.schedules import announce, check_cron, store_schedule, zone
+from resolvers.validation import StrictInput, parse
+from server.engine.dataplane import DataPlaneConfigError, validate_steps
+from server.models.base import new_id
+from server.models.datasets import Dataset
+from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
+
+READ, WRITE, RUN = "read:pipelines", "write:pipelines", "run:pipelines"
+Name = pydantic.constr(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")  # type: ignore[valid-type]
+MAX_STEPS = 100
+
+
+class PipelineCreate(StrictInput):
+    name: Name
+    description: str = pydantic.Field(default="", max_length=10_000)
+    steps: list[dict[str, Any]] = pydantic.Field(max_length=MAX_STEPS)
+    schedule: ScheduleSpec | None = None
+
+
+class PipelineUpdate(StrictInput):
+    name: Name | None = None
+    description: str | None = pydantic.Field(default=None, max_length=10_000)
+    steps: list[dict[str, Any]] | None = pydantic.Field(default=None, max_length=MAX_STEPS)
+    schedule: ScheduleSpec | None = None
+
+
+@dataclass(frozen=True)
+class PipelineFilter:
+    """List filter: every given criterion must hold."""
+
+    name: str | None = None
+    scheduled: bool | None = None
+    dataset_id: str | None = None
+
+
+async def check_steps(principal: Principal, steps: list[dict[str, Any]]) -> None:
+    """Data plane validation, then every referenced dataset must exist here; raises ValidationError."""
+    try:
+        validate_steps(steps)
+    except DataPlaneConfigError as exc:
+        raise ValidationError("Invalid pipeline configuration", field=exc.field, reason=exc.reason) from None
+    wanted = [(i, step["config"]["dataset_id"]) for i, step in enumerate(steps)
+              if "dataset_id" in step.get("config", {})]
+    found = set(await Dataset.filter(workspace_id=principal.workspace_id,
+                                     id__in=[dataset_id for _, dataset_id in wanted]).values_list("id", flat=True))
+    for i, dataset_id in wanted:
+        if dataset_id not in found:
+            raise ValidationError("Invalid pipeline configuration", field=f"steps[{i}].config.dataset_id",
+                                  reason=f"Dataset '{dataset_id}' does not exist in this workspace")
+
+
+def _check_schedule(spec: ScheduleSpec | None) -> None:
+    if spec is not None:
+        check_cron(spec.cron, zone(spec.timezone), "schedule.cron")
+
+
+async def _load(principal: Principal, pipeline_id: str) -> Pipeline:
+    row = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
+    if row is None:
+        raise NotFound("pipeline", pipeline_id)
+    return row
+
+
+async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
+    query = Pipeline.filter(workspace_id=principal.workspace_id, name=name)
+    if exclude_id:
+        query = query.exclude(id=exclude_id)
+    if await query.exists():
+        raise Conflict(f"A pipeline named '{name}' already exists", {"field": "name", "name": name})
+
+
+async def create_pipeline(principal: Principal, data: Any) -> Pipeline:
+    """Create a pipeline (version 1) and its schedule if given; raises ValidationError, Conflict."""
+    principal.require(WRITE)
+    spec = parse(PipelineCreate, data, "pipeline configuration")
+    _check_schedule(spec.schedule)
+    await check_steps(principal, spec.steps)
+    await _ensure_name_free(principal, spec.name)
+    try:
+        async with in_transaction():
+            row = await Pipeline.create(id=new_id("pl"), workspace_id=principal.workspace_id, name=spec.name,
+                                        description=spec.description, steps=spec.steps, version=1,
+                                        created_by=principal.subject)
+            await PipelineVersion.create(id=new_id("plv"), pipeline=row, version=1, name=row.name,
+                                         description=row.description, steps=row.steps, created_by=principal.subject)
+            schedule = await store_schedule(row, spec.schedule) if spec.schedule else None
+    except IntegrityError:
+        raise Conflict(f"A pipeline named '{spec.name}' already exists",
+                       {"field": "name", "name": spec.name}) from None
+    if schedule is not None:
+        await announce(schedule.id, row.id)
+    return row
+
+
+async def get_pipeline(principal: Principal, pipeline_id: str) -> Pipeline:
+    """One pipeline of the caller's workspace; raises NotFound."""
+    principal.require(READ)
+    return await _load(principal, pipeline_id)
+
+
+async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[Pipeline | None]:
+    """Pipelines by id in the order asked, None where missing (for DataLoaders)."""
+    principal.require(READ)
+    rows = await Pipeline.filter(id__in=pipeline_ids, workspace_id=principal.workspace_id)
+    by_id = {row.id: row for row in rows}
+    return [by_id.get(pipeline_id) for pipeline_id in pipeline_ids]
+
+
+async def list_pipelines(principal: Principal, filters: PipelineFilter, page: PageRequest) -> Page[Pipeline]:
+    """A page of the workspace's pipelines, newest first."""
+    principal.require(READ)
+    query = Pipeline.filter(workspace_id=principal.workspace_id)
+    if filters.name:
+        query = query.filter(name__icontains=filters.name)
+    if filters.scheduled is not None:
+        scheduled = Schedule.filter(workspace_id=principal.workspace_id).values_list("pipeline_id", flat=True)
+        ids = list(await scheduled)
+        query = query.filter(id__in=ids) if filters.scheduled else query.exclude(id__in=ids)
+    if filters.dataset_id:
+        # Steps are JSON: match the id as a quoted string inside them (ids are opaque hex, no escaping).
+        rows = await query.values_list("id", "steps")
+        ids = [row_id for row_id, steps in rows if any(
+            (s.get("config") or {}).get("dataset_id") == filters.dataset_id for s in steps)]
+        query = Pipeline.filter(id__in=ids)
+    return await paginate(query, page)
+
+
+async def update_pipeline(principal: Principal, pipeline_id: str, data: Any,
+                          expected_version: int | None = None) -> Pipeline:
+    """Save a change as a new version (a `schedule` of null removes it).
+
+    Raises NotFound, ValidationError, Conflict, PreconditionFailed.
+    """
+    principal.require(WRITE)
+    spec = parse(PipelineUpdate, data, "pipeline configuration")
+    if not spec.model_fields_set:
+        raise ValidationError("Nothing to update", field="body", reason="Give at least one field")
+    _check_schedule(spec.schedule)
+    row = await _load(principal, pipeline_id)
+    if expected_version is not None and expected_version != row.version:
+        raise PreconditionFailed("The pipeline was changed since you read it",
+                                 {"expected_revision": expected_version, "current_revision": row.version})
+    if spec.steps is not None:
+        await check_steps(principal, spec.steps)
+    if spec.name is not None and spec.name != row.name:
+        await _ensure_name_free(principal, spec.name, exclude_id=row.id)
+    values = {k: v for k, v in (("name", spec.name), ("description", spec.description), ("steps", spec.steps))
+              if v is not None}
+    definition_changed = any(values.get(k, getattr(row, k)) != getattr(row, k) for k in values)
+    schedule_id: str | None = None
+    async with in_transaction():
+        if definition_changed:
+            version = row.version + 1
+            try:
+                updated = await Pipeline.filter(id=row.id, version=row.version).update(**values, version=version)
+                await PipelineVersion.create(
+                    id=new_id("plv"), pipeline_id=row.id, version=version, name=values.get("name", row.name),
+                    description=values.get("description", row.description), steps=values.get("steps", row.steps),
+                    created_by=principal.subject)
+            except IntegrityError:
+                raise Conflict("The pipeline name is taken or it was changed at the same time; retry",
+                               {"pipeline_id": row.id}) from None
+            if updated != 1:
+                raise Conflict("The pipeline was changed by another request; read it again and retry",
+                               {"pipeline_id": row.id})
+        if "schedule" in spec.model_fields_set:
+            if spec.schedule is None:
+                existing = await Schedule.get_or_none(pipeline_id=row.id)
+                if existing is not None:
+                    schedule_id = existing.id
+                    await existing.delete()
+            else:
+                schedule_id = (await store_schedule(row, spec.schedule)).id
+    if schedule_id is not None:
+        await announce(schedule_id, row.id)
+    return await _load(principal, pipeline_id)
+
+
+async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:
+    """Delete a pipeline with its versions, schedule and finished jobs; raises NotFound, Conflict."""
+    principal.require(WRITE)
+    row = await _load(principal, pipeline_id)
+    if await Job.filter(pipeline_id=row.id, status__in=("pending", "running")).exists():
+        raise Conflict("The pipeline has pending or running jobs; cancel them first", {"pipeline_id": row.id})
+    schedule = await Schedule.get_or_none(pipeline_id=row.id)
+    await row.delete()
+    if schedule is not None:
+        await announce(schedule.id, row.id)
+
+
+async def pipeline_versions(principal: Principal, pipeline_id: str, page: PageRequest) -> Page[PipelineVersion]:
+    """Saved versions of a pipeline, newest first; raises NotFound."""
+    principal.require(READ)
+    row = await _load(principal, pipeline_id)
+    return await paginate(PipelineVersion.filter(pipeline_id=row.id), page)

@@ -1,0 +1,130 @@
+"""Job queries, mutations and subscriptions: parse, call one resolver, shape the result."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from resolvers import job_streams
+from resolvers import jobs as domain
+from resolvers.errors import NotFound
+from resolvers.pipelines import RUN
+from schema.context import Info
+from schema.errors import ConflictError, NotFoundError, ValidationError
+from schema.pagination import Connection, connection, page_request
+from schema.permissions import needs
+from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
+
+
+@strawberry.input(description="Which jobs to list; every given criterion must hold.")
+class JobFilter:
+    pipeline_id: strawberry.ID | None = strawberry.field(default=None, description="Jobs of this pipeline.")
+    status: JobStatus | None = strawberry.field(default=None, description="Jobs in this state.")
+    trigger: JobTrigger | None = strawberry.field(default=None, description="Jobs started this way.")
+    created_after: datetime | None = strawberry.field(default=None, description="Queued at or after.")
+    created_before: datetime | None = strawberry.field(default=None, description="Queued before.")
+
+
+@strawberry.type(description="A job was queued, cancelled or retried.")
+class JobSuccess:
+    job: Job = strawberry.field(description="The job now.")
+
+
+@strawberry.type(description="Stored log lines of a job.")
+class JobLogPage:
+    lines: list[JobLogLine] = strawberry.field(description="In sequence order.")
+    next_after: int = strawberry.field(description="Pass as `after` to read on.")
+    finished: bool = strawberry.field(description="The job has ended: no more lines will come.")
+
+
+@strawberry.type(description="The last message of a log stream: the job has ended.")
+class JobFinished:
+    job: Job = strawberry.field(description="The job in its final state.")
+
+
+RunPipelineResult = Annotated[JobSuccess | NotFoundError | ValidationError | ConflictError,
+                              strawberry.union("RunPipelineResult")]
+CancelJobResult = Annotated[JobSuccess | NotFoundError | ConflictError, strawberry.union("CancelJobResult")]
+RetryJobResult = Annotated[JobSuccess | NotFoundError | ConflictError | ValidationError,
+                           strawberry.union("RetryJobResult")]
+JobLogEvent = Annotated[JobLogLine | JobFinished, strawberry.union("JobLogEvent")]
+
+
+@strawberry.type
+class JobQuery:
+    @strawberry.field(extensions=needs(domain.READ), description="One job by id, or null if not in your workspace.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        try:
+            return Job.from_model(await domain.get_job(info.context.principal, str(id)))
+        except NotFound:
+            return None
+
+    @strawberry.field(extensions=needs(domain.READ), description="Jobs of your workspace, newest first.")
+    async def jobs(self, info: Info, first: int = 20, after: str | None = None,
+                   filter: JobFilter | None = None) -> Connection[Job]:
+        wanted = filter or JobFilter()
+        filters = domain.JobFilter(
+            pipeline_id=str(wanted.pipeline_id) if wanted.pipeline_id else None,
+            status=wanted.status.value if wanted.status else None,
+            trigger=wanted.trigger.value if wanted.trigger else None,
+            created_after=wanted.created_after, created_before=wanted.created_before)
+        page = await domain.list_jobs(info.context.principal, filters, page_request(first, after))
+        return connection(page, Job.from_model)
+
+    @strawberry.field(extensions=needs(domain.READ),
+                      description="Stored log lines: after a sequence, since a time, or the last `tail`.")
+    async def job_logs(self, info: Info, job_id: strawberry.ID, after: int | None = None,
+                       since: datetime | None = None, tail: int | None = None, limit: int = 1_000) -> JobLogPage:
+        page = await domain.job_logs(info.context.principal, str(job_id), after, since, tail, limit)
+        return JobLogPage(lines=[JobLogLine.from_line(line) for line in page.lines], next_after=page.next_after,
+                          finished=page.finished)
+
+
+@strawberry.type
+class JobMutation:
+    @strawberry.mutation(extensions=needs(RUN),
+                         description="Queue a job of the pipeline now; the same idempotencyKey returns the same job.")
+    async def run_pipeline(self, info: Info, pipeline_id: strawberry.ID,
+                           idempotency_key: str | None = None) -> RunPipelineResult:
+        return JobSuccess(job=Job.from_model(
+            await domain.run_pipeline(info.context.principal, str(pipeline_id), idempotency_key)))
+
+    @strawberry.mutation(extensions=needs(RUN), description="Cancel a pending job, or stop a running one.")
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> CancelJobResult:
+        return JobSuccess(job=Job.from_model(await domain.cancel_job(info.context.principal, str(id))))
+
+    @strawberry.mutation(extensions=needs(RUN),
+                         description="Run a finished job's version again: all steps, or from the failed step.")
+    async def retry_job(self, info: Info, id: strawberry.ID, from_failed_step: bool = False) -> RetryJobResult:
+        return JobSuccess(job=Job.from_model(
+            await domain.retry_job(info.context.principal, str(id), from_failed_step)))
+
+
+@strawberry.type
+class JobSubscription:
+    @strawberry.subscription(extensions=needs(domain.READ),
+                             description="Log lines after `after`, stored then live, then JobFinished.")
+    async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0) -> AsyncGenerator[JobLogEvent, None]:
+        stream = job_streams.follow_logs(info.context.principal, str(job_id), after)
+        try:
+            async for item in stream:
+                if isinstance(item, job_streams.JobEnded):
+                    yield JobFinished(job=Job.from_model(item.job, info.context.fresh_loaders()))
+                else:
+                    yield JobLogLine.from_line(item)
+        finally:
+            await stream.aclose()
+
+    @strawberry.subscription(extensions=needs(domain.READ),
+                             description="The job now and after every change, until it ends.")
+    async def job_status(self, info: Info, job_id: strawberry.ID) -> AsyncGenerator[Job, None]:
+        stream = job_streams.watch_job(info.context.principal, str(job_id))
+        try:
+            async for row in stream:
+                # Fresh loaders per message: the job's steps change between messages.
+                yield Job.from_model(row, info.context.fresh_loaders())
+        finally:
+            await stream.aclose()

@@ -1,0 +1,144 @@
+"""The event bus: in-process fan-out to bounded subscriber queues, relayed between processes by PostgreSQL.
+
+Events are notices of something already stored (a log line, a status change, a new job, a schedule
+change), so a subscriber that misses some (a full queue, a reconnect) loses nothing: it reads the store
+again after its cursor. Topics: `job:<id>` (log, step, status), `jobs` (created, cancel) and `schedules`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger("docc.bus")
+
+DEFAULT_QUEUE_SIZE = 1_000
+JOBS_TOPIC = "jobs"
+SCHEDULES_TOPIC = "schedules"
+
+
+def job_topic(job_id: str) -> str:
+    """The topic of one job's log lines, step changes and status changes."""
+    return f"job:{job_id}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A notice on a topic; `data` is small JSON (a log line, a status, ids)."""
+
+    topic: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscription:
+    """A bounded queue of one subscriber; a full queue marks it overflowed instead of blocking the publisher."""
+
+    def __init__(self, bus: EventBus, topics: Iterable[str], maxsize: int) -> None:
+        self.bus, self.topics = bus, tuple(topics)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._loop = asyncio.get_running_loop()
+        self.overflowed = False
+
+    def deliver(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self, timeout: float | None = None) -> Event | None:  # noqa: ASYNC109
+        """The next event; None when events were dropped (re-read the store) or on timeout."""
+        if self.overflowed:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self.overflowed = False
+            return None
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def drain(self) -> int:
+        """Drop every queued event (a reader about to re-read the store); returns how many."""
+        count = 0
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            count += 1
+        self.overflowed = False
+        return count
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self.bus.unsubscribe(self)
+
+
+class Relay(Protocol):
+    """Carries events to the other processes that share the database."""
+
+    async def send(self, event: Event) -> None: ...
+
+
+class EventBus:
+    """Fan-out of events to the subscribers of this process, and to other processes through a relay."""
+
+    def __init__(self) -> None:
+        self.node_id = f"node_{secrets.token_hex(6)}"
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._relays: list[Relay] = []
+
+    def subscribe(self, *topics: str, maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+        """A new subscription to `topics`, bound to the running loop; close it in a finally."""
+        subscription = Subscription(self, topics, maxsize)
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        for topic in subscription.topics:
+            members = self._subscribers.get(topic)
+            if members is not None:
+                members.discard(subscription)
+                if not members:
+                    del self._subscribers[topic]
+
+    def deliver_local(self, event: Event) -> None:
+        """Hand an event to this process's subscribers (each on its own loop)."""
+        for subscription in list(self._subscribers.get(event.topic, ())):
+            loop = subscription._loop
+            if loop.is_closed():
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                subscription.deliver(event)
+            else:
+                loop.call_soon_threadsafe(subscription.deliver, event)
+
+    async def publish(self, event: Event) -> None:
+        """Deliver locally, then to other processes; call only after the fact is stored."""
+        self.deliver_local(event)
+        for relay in list(self._relays):
+            try:
+                await relay.send(event)
+            except Exception as exc:  # Remote readers catch up from the store; the job must go on.
+                log.warning("Relaying an event failed: %s", type(exc).__name__)
+
+    def attach(self, relay: Relay) -> None:
+        self._relays.append(relay)
+
+    def detach(self, relay: Relay) -> None:
+        with contextlib.suppress(ValueError):
+            self._relays.remove(relay)
+
+
+# One bus per process: the server, its executor, its scheduler and its subscribers share it.
+BUS = EventBus()

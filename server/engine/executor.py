@@ -1,0 +1,141 @@
+"""The executor: claims jobs from the database and runs up to N at once, in the server or in a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from server.config import Settings
+from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
+from server.engine.journal import Journal, LeaseLost
+from server.engine.leases import Claim, Expired, claim_next, utcnow
+from server.engine.runner import JobRun
+
+log = logging.getLogger("docc.engine")
+
+LOST_MESSAGE = "the process running this job stopped (its lease expired) and the job ran out of attempts"
+
+
+def default_owner() -> str:
+    """A name for this process in leases and logs: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+async def fail_expired(job_id: str, token: str | None) -> None:
+    """Fail a job whose lease expired too often; a no-op when another process got there first."""
+    journal = Journal(job_id, token)
+    try:
+        await journal.update_job(status="failed", error=LOST_MESSAGE, finished_at=utcnow(),
+                                 lease_expires_at=None)
+    except LeaseLost:
+        return
+    await journal.close_open_steps("failed", LOST_MESSAGE)
+    await journal.log("error", None, f"job failed: {LOST_MESSAGE}")
+
+
+class Executor:
+    """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
+
+    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS) -> None:
+        self.settings, self.bus = settings, bus
+        self.owner = owner or default_owner()
+        self.capacity = max(settings.max_concurrent_jobs, 1)
+        self.pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="docc-job")
+        self.runs: dict[str, JobRun] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        """Start claiming jobs in the background."""
+        self._subscription = self.bus.subscribe(JOBS_TOPIC)
+        self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen())]
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming; running jobs stop at their next batch and go back to the queue."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for run in self.runs.values():
+            run.shutdown = True
+            run.cancel.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace_seconds)
+        if self._subscription is not None:
+            self._subscription.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def cancel(self, job_id: str) -> bool:
+        """Signal a job running here to stop; False when it does not run in this process."""
+        run = self.runs.get(job_id)
+        if run is None:
+            return False
+        run.cancel.set()
+        return True
+
+    async def _listen(self) -> None:
+        assert self._subscription is not None
+        while True:
+            event = await self._subscription.get()
+            if event is None or event.kind == "created":
+                self._wake.set()
+            elif event.kind == "cancel":
+                self.cancel(str(event.data.get("job_id")))
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.fill()
+            except Exception:
+                log.exception("Claiming jobs failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+
+    async def fill(self) -> int:
+        """Claim and start jobs while there is room; returns how many were started."""
+        count = 0
+        while len(self.runs) < self.capacity:
+            claim = await claim_next(self.owner, self.settings.job_lease_seconds, self.settings.job_max_attempts)
+            if claim is None:
+                return count
+            if isinstance(claim, Expired):
+                await fail_expired(claim.job.id, claim.job.lease_token)
+                continue
+            self._start(claim)
+            count += 1
+        return count
+
+    def _start(self, claim: Claim) -> None:
+        job_id = claim.job.id
+        run = JobRun(claim, self.owner, self.pool, self.settings.connections, self.settings.job_lease_seconds,
+                     self.settings.job_poll_seconds)
+        self.runs[job_id] = run
+        task = asyncio.create_task(run.run())
+        self._tasks[job_id] = task
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self.runs.pop(job_id, None)
+            self._tasks.pop(job_id, None)
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    async def drain(self) -> int:
+        """Run claimable jobs until none is left (tests and one-shot tools); returns how many ran."""
+        total = 0
+        while True:
+            started = await self.fill()
+            if not started and not self._tasks:
+                return total
+            total += started
+            if self._tasks:
+                await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED)

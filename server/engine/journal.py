@@ -1,0 +1,87 @@
+"""A job's journal: every log line, step change and status change is stored first, then published."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.functions import Max
+
+from server.engine.bus import BUS, Event, EventBus, job_topic
+from server.engine.leases import utcnow
+from server.models.engine import FINISHED, Job, JobLog, JobStep
+
+
+class LeaseLost(Exception):
+    """Another process holds the job now; this one must stop writing to it."""
+
+
+def log_event(row: JobLog, job_id: str) -> Event:
+    """The bus event of a stored log line."""
+    return Event(job_topic(job_id), "log", {
+        "job_id": job_id, "seq": row.seq, "time": row.time.isoformat(), "level": row.level,
+        "step_id": row.step_id, "message": row.message})
+
+
+def status_event(job: Job, kind: str = "status") -> Event:
+    """The bus event of a job's state (`status` on a change of status, `progress` otherwise)."""
+    return Event(job_topic(job.id), kind, {"job_id": job.id, "status": job.status, "progress": job.progress,
+                                           "finished": job.status in FINISHED})
+
+
+class Journal:
+    """Writes of one job, in order; with a lease token, job updates only land while the lease is held."""
+
+    def __init__(self, job_id: str, token: str | None = None, bus: EventBus = BUS) -> None:
+        self.job_id, self.token, self.bus = job_id, token, bus
+        self.seq: int | None = None
+
+    async def _next_seq(self) -> int:
+        if self.seq is None:
+            found = await JobLog.filter(job_id=self.job_id).annotate(top=Max("seq")).first().values("top")
+            self.seq = (found or {}).get("top") or 0
+        self.seq += 1
+        return self.seq
+
+    async def log(self, level: str, step_id: str | None, message: str, at: datetime | None = None) -> None:
+        """Store a log line with the next sequence number, then publish it."""
+        row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
+                                  level=level, step_id=step_id, message=message)
+        await self.bus.publish(log_event(row, self.job_id))
+
+    async def update_job(self, kind: str = "status", **values: Any) -> Job:
+        """Change the job row and publish its state; raises LeaseLost when the lease is gone."""
+        query = Job.filter(id=self.job_id)
+        if self.token is not None:
+            query = query.filter(lease_token=self.token)
+        if await query.update(**values, updated_at=utcnow()) != 1:
+            raise LeaseLost(self.job_id)
+        job = await Job.get(id=self.job_id)
+        await self.bus.publish(status_event(job, kind))
+        return job
+
+    async def step(self, step_id: str, **values: Any) -> None:
+        """Change one step's record and publish that the job changed."""
+        await JobStep.filter(job_id=self.job_id, step_id=step_id).update(**values)
+        await self.bus.publish(Event(job_topic(self.job_id), "step", {"job_id": self.job_id, "step_id": step_id,
+                                                                      "status": values.get("status")}))
+
+    async def close_open_steps(self, status: str, error: str | None) -> None:
+        """Settle steps that never ended: `pending` ones become skipped, `running` ones `status`."""
+        now = utcnow()
+        await JobStep.filter(job_id=self.job_id, status="running").update(status=status, error=error,
+                                                                          finished_at=now)
+        await JobStep.filter(job_id=self.job_id, status="pending").update(status="skipped")
+
+
+def step_rows(job_id: str, steps: list[dict[str, Any]], skipped: set[str]) -> list[JobStep]:
+    """The step records of a new job: one per step of its version, `skipped` for those it will not run."""
+    return [JobStep(job_id=job_id, position=i, step_id=step["id"], type=step["type"],
+                    status="skipped" if step["id"] in skipped else "pending") for i, step in enumerate(steps)]
+
+
+async def reset_steps(job_id: str) -> None:
+    """Make every step the job runs pending again (a job taken over starts afresh)."""
+    await JobStep.filter(job_id=job_id).exclude(status="skipped").update(
+        status="pending", rows_in=None, rows_out=None, duration_s=None, error=None, started_at=None,
+        finished_at=None)

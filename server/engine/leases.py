@@ -1,0 +1,97 @@
+"""Claiming jobs with a lease: any number of processes share one database and never run a job twice at once.
+
+A claim is a conditional UPDATE (`... WHERE id = ? AND status = 'pending'`, or for a takeover
+`AND lease_token = <the expired token>`) whose row count says who won; on PostgreSQL the candidate is
+first locked with `SELECT ... FOR UPDATE SKIP LOCKED` so racing claimers pick different jobs instead of
+queueing on the same row (SQLite ignores the lock and relies on the conditional update alone).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from server.models.engine import Job
+
+CANDIDATES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this process now holds, with the token that proves it, and whether it took it over."""
+
+    job: Job
+    token: str
+    takeover: bool = False
+
+
+async def _claim_pending(owner: str, lease: timedelta) -> Claim | None:
+    # One locked candidate per try: racing claimers skip each other's row instead of all skipping a batch.
+    for _ in range(CANDIDATES):
+        async with in_transaction() as conn:
+            row = await (Job.filter(status="pending", cancel_requested=False).order_by("created_at", "id")
+                         .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
+            if row is None:
+                return None
+            now, token = utcnow(), secrets.token_hex(10)
+            won = await Job.filter(id=row.id, status="pending", cancel_requested=False).using_db(conn).update(
+                status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
+                started_at=now, attempts=F("attempts") + 1, updated_at=now)
+            if won == 1:
+                return Claim(await Job.get(id=row.id).using_db(conn), token)
+    return None
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A running job whose lease ran out: taken over by `claim`, or to be failed when out of attempts."""
+
+    job: Job
+
+
+async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Claim | Expired | None:
+    for _ in range(CANDIDATES):
+        async with in_transaction() as conn:
+            row = await (Job.filter(status="running", lease_expires_at__lt=utcnow()).order_by("lease_expires_at")
+                         .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
+            if row is None:
+                return None
+            if row.attempts >= max_attempts:
+                return Expired(row)
+            now, token = utcnow(), secrets.token_hex(10)
+            won = await Job.filter(id=row.id, status="running", lease_token=row.lease_token).using_db(conn).update(
+                lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
+                attempts=F("attempts") + 1, updated_at=now)
+            if won == 1:
+                return Claim(await Job.get(id=row.id).using_db(conn), token, takeover=True)
+    return None
+
+
+async def claim_next(owner: str, lease_seconds: float, max_attempts: int) -> Claim | Expired | None:
+    """The next job for `owner`: a pending one first, else one whose lease expired."""
+    lease = timedelta(seconds=lease_seconds)
+    return await _claim_pending(owner, lease) or await _claim_expired(owner, lease, max_attempts)
+
+
+async def renew(job_id: str, token: str, lease_seconds: float) -> bool:
+    """Extend the lease; False when another process holds the job now (the lease was lost)."""
+    now = utcnow()
+    renewed = await Job.filter(id=job_id, lease_token=token, status="running").update(
+        lease_expires_at=now + timedelta(seconds=lease_seconds))
+    return renewed == 1
+
+
+async def release(job_id: str, token: str) -> bool:
+    """Give a running job back to the queue (this process is stopping); False when no longer held."""
+    released = await Job.filter(id=job_id, lease_token=token, status="running").update(
+        status="pending", lease_owner=None, lease_token=None, lease_expires_at=None, started_at=None,
+        attempts=F("attempts") - 1, updated_at=utcnow())
+    return released == 1

@@ -1,0 +1,124 @@
+"""Pipelines, their versions and schedules, and the jobs that run them with their steps and logs."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from server.models.base import WorkspaceRow
+
+JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+TRIGGERS = ("manual", "schedule", "retry")
+
+
+class Pipeline(WorkspaceRow):
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    steps = fields.JSONField()
+    # The number of the current PipelineVersion; also the optimistic revision of the row.
+    version = fields.IntField(default=1)
+    created_by = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "pipelines"
+        unique_together = (("workspace_id", "name"),)
+
+
+class PipelineVersion(Model):
+    """Every saved change of a pipeline's definition, kept so a job can name what it ran."""
+
+    id = fields.CharField(primary_key=True, max_length=40)
+    pipeline = fields.ForeignKeyField("engine.Pipeline", related_name="versions", on_delete=fields.CASCADE)
+    version = fields.IntField()
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(default="")
+    steps = fields.JSONField()
+    created_by = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pipeline_versions"
+        unique_together = (("pipeline", "version"),)
+
+
+class Schedule(Model):
+    """A pipeline's cron schedule, at most one per pipeline."""
+
+    id = fields.CharField(primary_key=True, max_length=40)
+    workspace_id = fields.CharField(max_length=40, db_index=True)
+    pipeline = fields.OneToOneField("engine.Pipeline", related_name="schedule", on_delete=fields.CASCADE)
+    cron = fields.CharField(max_length=120)
+    timezone = fields.CharField(max_length=64, default="UTC")
+    paused = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "pipeline_schedules"
+
+
+class Job(WorkspaceRow):
+    pipeline = fields.ForeignKeyField("engine.Pipeline", related_name="jobs", on_delete=fields.CASCADE)
+    pipeline_version = fields.IntField()
+    # The steps this job runs: the version's steps, or fewer for a retry from the failed step.
+    steps = fields.JSONField()
+    status = fields.CharField(max_length=20, default="pending", db_index=True)
+    trigger = fields.CharField(max_length=20, default="manual")
+    retry_of = fields.CharField(max_length=40, null=True)
+    from_step = fields.CharField(max_length=200, null=True)
+    # A scheduled tick makes at most one job: the (schedule_id, scheduled_for) pair is unique.
+    schedule_id = fields.CharField(max_length=40, null=True)
+    scheduled_for = fields.DatetimeField(null=True)
+    idempotency_key = fields.CharField(max_length=200, null=True)
+    created_by = fields.CharField(max_length=200, default="")
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    progress = fields.FloatField(default=0.0)
+    statistics = fields.JSONField(default=dict)
+    error = fields.TextField(null=True)
+    cancel_requested = fields.BooleanField(default=False)
+    # The lease of the process running the job: its owner, a token per claim, and when it expires.
+    lease_owner = fields.CharField(max_length=120, null=True)
+    lease_token = fields.CharField(max_length=40, null=True)
+    lease_expires_at = fields.DatetimeField(null=True, db_index=True)
+    attempts = fields.IntField(default=0)
+
+    class Meta:
+        table = "jobs"
+        unique_together = (("schedule_id", "scheduled_for"), ("workspace_id", "idempotency_key"))
+
+
+class JobStep(Model):
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("engine.Job", related_name="step_rows", on_delete=fields.CASCADE)
+    position = fields.IntField()
+    step_id = fields.CharField(max_length=200)
+    type = fields.CharField(max_length=40)
+    status = fields.CharField(max_length=20, default="pending")
+    rows_in = fields.BigIntField(null=True)
+    rows_out = fields.BigIntField(null=True)
+    duration_s = fields.FloatField(null=True)
+    error = fields.TextField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job_steps"
+        unique_together = (("job", "step_id"),)
+
+
+class JobLog(Model):
+    """One log line of a job: `seq` is monotonic per job and is the cursor of every reader."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("engine.Job", related_name="log_rows", on_delete=fields.CASCADE)
+    seq = fields.IntField()
+    time = fields.DatetimeField()
+    level = fields.CharField(max_length=10)
+    step_id = fields.CharField(max_length=200, null=True)
+    message = fields.TextField()
+
+    class Meta:
+        table = "job_logs"
+        unique_together = (("job", "seq"),)

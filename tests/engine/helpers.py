@@ -1,0 +1,64 @@
+"""Shared helpers of the engine tests: sample data, pipelines over it, and waiting on jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import polars as pl
+
+from resolvers import datasets, pipelines
+from resolvers.principal import Principal, local_principal
+from server.models.engine import FINISHED, Job
+
+PRINCIPAL = local_principal()
+SCHEMA = {"fields": [
+    {"name": "id", "type": "integer", "nullable": False},
+    {"name": "name", "type": "string", "nullable": False},
+    {"name": "age", "type": "integer", "nullable": True},
+]}
+# One exact duplicate, one padded name and one missing age.
+CUSTOMERS = pl.DataFrame({"id": ["1", "1", "2", "3"], "name": [" Ann", " Ann", "Bob", "Cy "],
+                          "age": ["30", "30", None, "41"]})
+CLEANED = [(1, "Ann", 30), (3, "Cy", 41)]
+
+
+def write_csv(path: str, frame: pl.DataFrame = CUSTOMERS) -> str:
+    frame.write_csv(path)
+    return path
+
+
+async def csv_dataset(path: str, principal: Principal = PRINCIPAL, name: str = "customers") -> str:
+    """A dataset over a CSV file; returns its id."""
+    row = await datasets.create_dataset(principal, {"name": name, "source": {"type": "file", "path": path},
+                                                    "schema": SCHEMA})
+    return row.id
+
+
+def clean_steps(dataset_id: str, sink: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"id": "input", "type": "data_source", "config": {"dataset_id": dataset_id}},
+        {"id": "clean", "type": "data_cleaner",
+         "config": {"remove_duplicates": True, "handle_nulls": "drop", "trim": True, "cast": True}},
+        {"id": "output", "type": "data_sink", "config": sink},
+    ]
+
+
+async def pipeline(dataset_id: str, sink: dict[str, Any], principal: Principal = PRINCIPAL,
+                   name: str = "customer_data_processing") -> str:
+    row = await pipelines.create_pipeline(principal, {"name": name, "steps": clean_steps(dataset_id, sink)})
+    return row.id
+
+
+async def wait_finished(job_id: str, attempts: int = 400) -> Job:
+    """Poll the store until the job ends (a bounded wait: fails instead of hanging)."""
+    for _ in range(attempts):
+        job = await Job.get(id=job_id)
+        if job.status in FINISHED:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish; status {job.status}")
+
+
+def sqlite_rows(db: str, sql: str) -> list[tuple[Any, ...]]:
+    return pl.read_database_uri(sql, f"sqlite:///{db}", engine="adbc").rows()

@@ -1,0 +1,57 @@
+"""Jobs over database tables: a SQLite table source, and a PostgreSQL destination when PostgreSQL is given."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from resolvers import datasets, jobs
+from server.config import Settings
+from server.engine.executor import Executor
+
+from .helpers import CLEANED, PRINCIPAL, SCHEMA, csv_dataset, pipeline, sqlite_rows, write_csv
+
+
+async def test_a_sqlite_table_is_cleaned_into_another_table(db, tmp_path):
+    # given a source table with a duplicate and a null
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE people (id INTEGER, name TEXT, age INTEGER)")
+        conn.executemany("INSERT INTO people VALUES (?, ?, ?)",
+                         [(1, " Ann", 30), (1, " Ann", 30), (2, "Bob", None), (3, "Cy ", 41)])
+    row = await datasets.create_dataset(PRINCIPAL, {"name": "people", "schema": SCHEMA, "source": {
+        "type": "database", "connection": f"sqlite:///{source}", "table": "people"}})
+    job = await jobs.run_pipeline(PRINCIPAL, await pipeline(row.id, {"destination": "warehouse.people_clean"}))
+    settings = replace(Settings(), database_url=db, connections={"warehouse": f"sqlite:///{source}"})
+    # when
+    await Executor(settings).drain()
+    # then
+    assert (await jobs.get_job(PRINCIPAL, job.id)).status == "succeeded"
+    assert sqlite_rows(str(source), "SELECT id, name, age FROM people_clean ORDER BY id") == CLEANED
+
+
+async def test_a_csv_file_is_cleaned_into_a_postgres_table(db, tmp_path):
+    # given a PostgreSQL warehouse (this test runs on the PostgreSQL backend only)
+    if not db.startswith("postgres"):
+        pytest.skip("needs DOCC_TEST_POSTGRES_URL")
+    url = urlsplit(db)._replace(scheme="postgresql", query="").geturl()
+    table = f"cleaned_{secrets.token_hex(4)}"
+    dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
+    job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"destination": f"warehouse.{table}"}))
+    settings = replace(Settings(), database_url=db, connections={"warehouse": url})
+    # when
+    await Executor(settings).drain()
+    # then
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(f'SELECT id, name, age FROM "{table}" ORDER BY id')
+        await conn.execute(f'DROP TABLE "{table}"')
+    finally:
+        await conn.close()
+    assert (await jobs.get_job(PRINCIPAL, job.id)).status == "succeeded"
+    assert [tuple(r) for r in rows] == CLEANED
