@@ -14,13 +14,15 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 
+from schema.access import AccessMutation, AccessQuery
 from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.errors import EXCEPTION_HANDLERS, Error
-from schema.extensions import DoccSchema, ErrorCodes
+from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 
-QUERIES: tuple[type, ...] = (DatasetQuery,)
-MUTATIONS: tuple[type, ...] = (DatasetMutation,)
+QUERIES: tuple[type, ...] = (DatasetQuery, AccessQuery)
+MUTATIONS: tuple[type, ...] = (DatasetMutation, AccessMutation)
 SUBSCRIPTIONS: tuple[type, ...] = ()
 
 
@@ -35,7 +37,7 @@ class Mutation(*MUTATIONS):  # type: ignore[misc]
 
 
 def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000,
-                 introspection: bool = True) -> DoccSchema:
+                 introspection: bool = True, suggestions: bool = True, max_batch: int = 10) -> DoccSchema:
     """The schema with its request bounds and caches."""
     extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=max_depth),
@@ -43,7 +45,7 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        ErrorCodes,
+        ErrorCodes if suggestions else ErrorCodesWithoutSuggestions,
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
@@ -52,4 +54,5 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         subscription = strawberry.type(type("Subscription", SUBSCRIPTIONS, {}),
                                        description="Live streams over websocket.")
     return DoccSchema(query=Query, mutation=Mutation, subscription=subscription, types=[Error],
-                             extensions=extensions, exception_handlers=EXCEPTION_HANDLERS)
+                      extensions=extensions, exception_handlers=EXCEPTION_HANDLERS,
+                      config=StrawberryConfig(batching_config={"max_operations": max_batch}))

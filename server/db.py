@@ -15,6 +15,7 @@ from tortoise.migrations.executor import MigrationExecutor
 APPS: dict[str, str] = {
     "core": "server.models.core",
     "datasets": "server.models.datasets",
+    "access": "server.models.access",
 }
 
 
