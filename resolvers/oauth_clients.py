@@ -98,6 +98,7 @@ async def register_client(workspace_id: str, data: Any) -> CreatedClient:
         client = await OAuthClient.create(id=new_id("oc"), workspace_id=workspace_id, name=spec.name,
                                           scopes=scopes, redirect_uris=redirects)
         secret = await _store_secret(client.id, "initial", expires_at)
+    await client.fetch_related("secrets")
     return CreatedClient(client, secret)
 
 

@@ -75,7 +75,7 @@ class OAuthClient:
     def from_model(cls, row: rows.OAuthClient) -> OAuthClient:
         return cls(client_id=strawberry.ID(row.id), name=row.name, scopes=row.scopes,
                    redirect_uris=row.redirect_uris, revoked_at=row.revoked_at,
-                   secrets=[OAuthClientSecret.from_model(s) for s in getattr(row, "secrets", [])])
+                   secrets=[OAuthClientSecret.from_model(s) for s in row.secrets])
 
 
 @strawberry.input(description="A new API key.")

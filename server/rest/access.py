@@ -40,7 +40,7 @@ def secret_json(row: OAuthClientSecret) -> dict[str, Any]:
 def client_json(row: OAuthClient) -> dict[str, Any]:
     return {"client_id": row.id, "workspace_id": row.workspace_id, "name": row.name, "scopes": row.scopes,
             "redirect_uris": row.redirect_uris, "revoked_at": row.revoked_at, "created_at": row.created_at,
-            "secrets": [secret_json(s) for s in getattr(row, "secrets", [])]}
+            "secrets": [secret_json(s) for s in row.secrets]}
 
 
 def _created_key(created: CreatedKey) -> web.Response:
@@ -100,13 +100,14 @@ async def list_clients(request: web.Request) -> web.Response:
 
 async def create_client(request: web.Request) -> web.Response:
     created = await domain.register_client(await principal_of(request), _ws(request), await read_json(request))
-    body = {**client_json(created.client), "secrets": [_created_secret(created.secret)]}
+    shown = _created_secret(created.secret)
+    body = {**client_json(created.client), "secrets": [shown]}
     return json_response(body, status=201, headers=NO_STORE)
 
 
 async def revoke_client(request: web.Request) -> web.Response:
     row = await domain.revoke_client(await principal_of(request), _ws(request), request.match_info["client_id"])
-    return json_response({**client_json(row), "secrets": []})
+    return json_response(client_json(row))
 
 
 async def add_secret(request: web.Request) -> web.Response:
