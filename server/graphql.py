@@ -53,8 +53,9 @@ class DoccGraphQLView(GraphQLView):
         self.settings = settings
 
     async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
-        # A websocket gets its context before connection_init: nobody until on_ws_connect says otherwise.
-        principal = NOBODY if isinstance(response, web.WebSocketResponse) else await principal_of(request)
+        # __call__ authenticated every operation request already. The GraphiQL page needs no one, and a
+        # websocket gets its context before connection_init: nobody until on_ws_connect says otherwise.
+        principal = request[REQUEST_CONTEXT].principal or NOBODY
         return Context(principal=principal, request_id=request[REQUEST_CONTEXT].request_id,
                        request=request, response=response)
 
