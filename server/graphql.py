@@ -123,11 +123,12 @@ class DoccGraphQLView(GraphQLView):
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, f"addr:{request.remote}")
         else:
-            await principal_of(request)
-            schema = self.schema._schema
-            cost = request_cost(schema, await self._body(request), self.settings.graphql_max_tokens,
+            principal = await principal_of(request)
+            identity = request[REQUEST_CONTEXT].identity
+            key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
+            cost = request_cost(self.schema._schema, await self._body(request), self.settings.graphql_max_tokens,
                                 self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
-            await limits.charge(request, STANDARD, request[REQUEST_CONTEXT].identity.rate_key, cost)
+            await limits.charge(request, STANDARD, key, cost)
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type != "application/json" and not response.prepared:
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

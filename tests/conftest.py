@@ -117,9 +117,9 @@ class Caller:
     def ws_connect(self, path: str, **kwargs: Any) -> Any:
         return self.http.ws_connect(path, **self._with(kwargs))
 
-    @property
-    def app(self) -> Any:
-        return self.http.app
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (app, server, session, ...) is the underlying TestClient's.
+        return getattr(self.http, name)
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -7,7 +7,9 @@ import hashlib
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from resolvers.jwt_tokens import OWN_KID
+import jwt
+
+from resolvers.jwt_tokens import OWN_KID, load_signing_secret
 from tests.conftest import bearer
 
 CLIENTS = "/api/v1/workspaces/ws_default/oauth-clients"
@@ -110,7 +112,6 @@ async def test_revoked_client_tokens_stop_working(client, anonymous):
 
 
 async def test_tampered_own_token_is_refused(client, anonymous):
-    import jwt
     client_id, secret = await _register(client)
     token = (await (await _token(anonymous, grant_type="client_credentials", client_id=client_id,
                                  client_secret=secret)).json())["access_token"]
@@ -189,3 +190,10 @@ async def test_clients_are_listed_without_secret_values(client):
     assert [c["client_id"] for c in listed["data"]] == [client_id]
     assert secret not in str(listed)
     assert listed["data"][0]["secrets"][0]["prefix"] == secret[:14]
+
+
+async def test_signing_key_is_generated_once_and_kept(db):
+    first, again = await load_signing_secret(""), await load_signing_secret("")
+    configured = await load_signing_secret("x" * 40)
+    assert first == again and len(first) >= 48
+    assert configured == "x" * 40
