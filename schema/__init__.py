@@ -14,15 +14,17 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 
+from schema.access import AccessMutation, AccessQuery
 from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.errors import EXCEPTION_HANDLERS, Error
-from schema.extensions import DoccSchema, ErrorCodes
+from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
 
-QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery)
-MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation)
+QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery)
+MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription,)
 
 
@@ -37,7 +39,7 @@ class Mutation(*MUTATIONS):  # type: ignore[misc]
 
 
 def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000,
-                 introspection: bool = True) -> DoccSchema:
+                 introspection: bool = True, suggestions: bool = True, max_batch: int = 10) -> DoccSchema:
     """The schema with its request bounds and caches."""
     extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=max_depth),
@@ -45,7 +47,7 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        ErrorCodes,
+        ErrorCodes if suggestions else ErrorCodesWithoutSuggestions,
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
@@ -54,4 +56,5 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         subscription = strawberry.type(type("Subscription", SUBSCRIPTIONS, {}),
                                        description="Live streams over websocket.")
     return DoccSchema(query=Query, mutation=Mutation, subscription=subscription, types=[Error],
-                             extensions=extensions, exception_handlers=EXCEPTION_HANDLERS)
+                      extensions=extensions, exception_handlers=EXCEPTION_HANDLERS,
+                      config=StrawberryConfig(batching_config={"max_operations": max_batch}))

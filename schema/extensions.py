@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import strawberry
@@ -12,6 +13,7 @@ from strawberry.extensions import MaskErrors
 from resolvers.errors import DoccError
 
 log = logging.getLogger("docc.graphql")
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def _request_id(context: Any) -> str | None:
@@ -19,24 +21,34 @@ def _request_id(context: Any) -> str | None:
 
 
 class ErrorCodes(MaskErrors):
-    """Every error gets `extensions.code`; unexpected ones are masked as INTERNAL_ERROR."""
+    """Every error gets `extensions.code`; unexpected ones are masked as INTERNAL_ERROR.
+
+    With `suggestions=False`, "Did you mean ...?" hints are cut from validation messages so a
+    production schema cannot be guessed field by field.
+    """
+
+    suggestions = True
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         request_id = _request_id(self.execution_context.context)
         return [self._shape(error, request_id) for error in errors]
 
-    @staticmethod
-    def _shape(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    def _shape(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
         if isinstance(original, DoccError):
             message, extensions = original.message, {"code": original.code, "details": original.details}
         elif original is None:
-            message, extensions = error.message, {"code": "GRAPHQL_VALIDATION_FAILED"}
+            message = error.message if self.suggestions else _SUGGESTION.sub("", error.message)
+            extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
         else:
             message, extensions = "Internal server error", {"code": "INTERNAL_ERROR"}
         extensions["request_id"] = request_id
         return GraphQLError(message=message, nodes=error.nodes, source=error.source,
                             positions=error.positions, path=error.path, extensions=extensions)
+
+
+class ErrorCodesWithoutSuggestions(ErrorCodes):
+    suggestions = False
 
 
 class DoccSchema(strawberry.Schema):

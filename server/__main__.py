@@ -1,4 +1,4 @@
-"""Command line: `docc-server [serve]`, `docc-server migrate`, `docc-server worker`, `docc-server export-schema`."""
+"""Command line: `docc-server [serve]`, `migrate`, `worker`, `create-key`, `export-schema`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,34 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_key(settings: Settings, args: argparse.Namespace) -> int:
+    from resolvers.errors import DoccError
+    from resolvers.keys import store_key
+    from server.db import database
+    from server.models.core import Workspace
+
+    data = {"name": args.name, "scopes": [s.strip() for s in args.scopes.split(",") if s.strip()]}
+    if args.expires_in:
+        data["expires_in"] = args.expires_in
+
+    async def run() -> str:
+        async with database(settings.database_url):
+            if not await Workspace.filter(id=args.workspace).exists():
+                raise SystemExit(f"docc-server: no workspace '{args.workspace}'")
+            created = await store_key(args.workspace, data, "cli")
+            print(f"Created API key {created.key.id} ({created.key.prefix}...) in {args.workspace} "
+                  f"with scopes {','.join(created.key.scopes)}; it is shown only once:")
+            return created.secret
+
+    try:
+        secret = asyncio.run(run())
+    except DoccError as exc:
+        print(f"docc-server: {exc.message}: {exc.details.get('reason', '')}", file=sys.stderr)
+        return 2
+    print(secret)
+    return 0
+
+
 def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     from schema import build_schema
 
@@ -55,7 +83,8 @@ def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": _serve, "migrate": _migrate, "worker": _worker, "export-schema": _export_schema}
+COMMANDS = {"serve": _serve, "migrate": _migrate, "worker": _worker, "export-schema": _export_schema,
+            "create-key": _create_key}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="Run the HTTP server (the default).")
     commands.add_parser("migrate", help="Apply pending database migrations and exit.")
     commands.add_parser("worker", help="Run jobs from the database (no HTTP); stop with SIGTERM or Ctrl-C.")
+    key = commands.add_parser("create-key", help="Create an API key and print it on the last line.")
+    key.add_argument("--name", required=True, help="What the key is for.")
+    key.add_argument("--scopes", required=True, help="Comma-separated scopes, e.g. admin or read:datasets.")
+    key.add_argument("--workspace", default="ws_default", help="Workspace id (default: ws_default).")
+    key.add_argument("--expires-in", default=None, help="Lifetime such as 30d, 12h or 90m (default: none).")
     export = commands.add_parser("export-schema", help="Print the GraphQL SDL.")
     export.add_argument("--output", "-o", default="-", help="File to write (default: stdout).")
     return parser

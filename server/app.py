@@ -8,11 +8,15 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from tortoise import connections
 
+from server.auth import oauth as oauth_endpoints
+from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
+from server.auth.ratelimit import RateLimits
 from server.config import Settings
-from server.context import AUTHENTICATOR, SETTINGS, local_authenticator
+from server.context import AUTHENTICATOR, SETTINGS
 from server.db import database
 from server.engine.service import ENGINE, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
+from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
@@ -22,7 +26,8 @@ from server.rest.openapi import openapi_document
 from server.rest.routes import Route, add_routes
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES]
+OAUTH_ROUTES: list[Route] = oauth_endpoints.ROUTES
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -41,7 +46,8 @@ def create_app(settings: Settings) -> web.Application:
     """Build the application; the database opens and migrates when the app starts."""
     app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app[AUTHENTICATOR] = local_authenticator
+    app[AUTHENTICATOR] = authenticate
+    app[AUTH] = AuthState(limits=RateLimits(settings))
     app[OPEN_SOCKETS] = weakref.WeakSet()
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
@@ -50,16 +56,18 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(auth_lifecycle)
     app.on_shutdown.append(close_sockets)
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", public(healthz))
+    app.router.add_get("/readyz", public(readyz))
     add_routes(app, API_PREFIX, REST_ROUTES)
+    add_routes(app, "", OAUTH_ROUTES)
     document = openapi_document(API_PREFIX, REST_ROUTES)
 
     async def openapi(_request: web.Request) -> web.Response:
         return json_response(document)
 
-    app.router.add_get(f"{API_PREFIX}/openapi.json", openapi)
+    app.router.add_get(f"{API_PREFIX}/openapi.json", public(openapi))
     app.router.add_route("*", "/graphql", DoccGraphQLView(settings))
     return app

@@ -47,6 +47,69 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+# Only asymmetric algorithms verify tokens of an external identity provider: never `none`,
+# never an HMAC whose "secret" would be the provider's public key.
+EXTERNAL_JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Credentials: the server's own token signing key and an optional external identity provider."""
+
+    jwt_signing_key: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = "docc-api"
+    jwt_jwks_url: str = ""
+    jwt_public_key_file: str = ""
+    jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwt_workspace: str = "ws_default"
+    jwt_workspace_claim: str = "workspace"
+    jwt_leeway_seconds: int = 30
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 86_400
+    ws_auth_check_seconds: float = 30.0
+    key_usage_flush_seconds: float = 60.0
+
+    @property
+    def external_jwt(self) -> bool:
+        """True when an external identity provider is configured."""
+        return bool(self.jwt_issuer and (self.jwt_jwks_url or self.jwt_public_key_file))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AuthSettings:
+        """Read the DOCC_JWT_*, DOCC_OAUTH_* and DOCC_WS_* variables."""
+        algorithms = tuple(a.strip() for a in (env.get("DOCC_JWT_ALGORITHMS") or "RS256,ES256").split(",")
+                           if a.strip())
+        refused = [a for a in algorithms if a not in EXTERNAL_JWT_ALGORITHMS]
+        if refused or not algorithms:
+            raise SettingsError(f"DOCC_JWT_ALGORITHMS allows only {', '.join(EXTERNAL_JWT_ALGORITHMS)}")
+        signing_key = env.get("DOCC_JWT_SIGNING_KEY") or ""
+        if signing_key and len(signing_key) < 32:
+            raise SettingsError("DOCC_JWT_SIGNING_KEY must be at least 32 characters")
+        return cls(
+            jwt_signing_key=signing_key,
+            jwt_issuer=env.get("DOCC_JWT_ISSUER") or "",
+            jwt_audience=env.get("DOCC_JWT_AUDIENCE") or "docc-api",
+            jwt_jwks_url=env.get("DOCC_JWT_JWKS_URL") or "",
+            jwt_public_key_file=env.get("DOCC_JWT_PUBLIC_KEY_FILE") or "",
+            jwt_algorithms=algorithms,
+            jwt_workspace=env.get("DOCC_JWT_WORKSPACE") or "ws_default",
+            jwt_workspace_claim=env.get("DOCC_JWT_WORKSPACE_CLAIM") or "workspace",
+            jwt_leeway_seconds=_int(env, "DOCC_JWT_LEEWAY_SECONDS", 30),
+            access_token_ttl_seconds=_positive(env, "DOCC_OAUTH_ACCESS_TOKEN_TTL", 900),
+            refresh_token_ttl_seconds=_positive(env, "DOCC_OAUTH_REFRESH_TOKEN_TTL", 30 * 86_400),
+            ws_auth_check_seconds=_float(env, "DOCC_WS_AUTH_CHECK_SECONDS", 30.0),
+            key_usage_flush_seconds=_float(env, "DOCC_KEY_USAGE_FLUSH_SECONDS", 60.0),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server can be told at start-up."""
@@ -60,6 +123,10 @@ class Settings:
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5_000
     graphql_introspection: bool = True
+    graphql_suggestions: bool = True
+    graphql_max_cost: int = 10_000
+    graphql_cost_unit: int = 100
+    graphql_max_batch: int = 10
     connections: Mapping[str, str] = field(default_factory=dict)
     run_jobs: bool = True
     run_schedules: bool = True
@@ -67,6 +134,10 @@ class Settings:
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 1.0
     job_max_attempts: int = 3
+    rate_limit_per_minute: int = 1_000
+    rate_limit_bulk_per_minute: int = 100
+    rate_limit_auth_per_minute: int = 10
+    auth: AuthSettings = field(default_factory=lambda: AuthSettings())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +158,10 @@ class Settings:
             graphql_max_aliases=_int(env, "DOCC_GRAPHQL_MAX_ALIASES", 30),
             graphql_max_tokens=_int(env, "DOCC_GRAPHQL_MAX_TOKENS", 5_000),
             graphql_introspection=_bool(env, "DOCC_GRAPHQL_INTROSPECTION", True),
+            graphql_suggestions=_bool(env, "DOCC_GRAPHQL_SUGGESTIONS", True),
+            graphql_max_cost=_int(env, "DOCC_GRAPHQL_MAX_COST", 10_000),
+            graphql_cost_unit=_int(env, "DOCC_GRAPHQL_COST_UNIT", 100),
+            graphql_max_batch=_int(env, "DOCC_GRAPHQL_MAX_BATCH", 10),
             connections=connections,
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
@@ -94,4 +169,8 @@ class Settings:
             job_lease_seconds=_float(env, "DOCC_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_float(env, "DOCC_JOB_POLL_SECONDS", 1.0),
             job_max_attempts=_int(env, "DOCC_JOB_MAX_ATTEMPTS", 3),
+            rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
+            rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
+            rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),
+            auth=AuthSettings.from_env(env),
         )

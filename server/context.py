@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +22,9 @@ class RequestContext:
 
     request_id: str
     principal: Principal | None = None
+    # The authenticated credential (resolvers.tokens.Identity) and this request's rate-limit headers.
+    identity: Any = None
+    rate_headers: dict[str, str] = field(default_factory=dict)
 
 
 Authenticator = Callable[[web.Request], Awaitable[Principal]]

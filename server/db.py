@@ -16,6 +16,7 @@ APPS: dict[str, str] = {
     "core": "server.models.core",
     "datasets": "server.models.datasets",
     "engine": "server.models.engine",
+    "access": "server.models.access",
 }
 
 

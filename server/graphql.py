@@ -1,51 +1,134 @@
-"""The Strawberry view at /graphql: HTTP queries, GraphiQL, and subscriptions over websocket."""
+"""The Strawberry view at /graphql: HTTP queries, GraphiQL, and subscriptions over websocket.
+
+HTTP requests are authenticated and charged their computed cost before the schema runs.
+Websockets authenticate in `connection_init` (payload `{"authorization": "Bearer ..."}` or
+`{"private-token": ...}`) or with the upgrade request's headers, and are closed (4401) as
+soon as a periodic re-check finds their credential expired or revoked.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import weakref
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from resolvers.errors import DoccError, Unauthorized
+from resolvers.principal import Principal
 from schema import build_schema
-from schema.context import Context
+from schema.context import Context, Loaders
+from server.auth.authenticate import AUTH, credential_of, identify
+from server.auth.graphql_cost import request_cost
+from server.auth.ratelimit import STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
 from server.rest.errors import error_response
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
+WATCHER = web.RequestKey("docc_ws_watcher", asyncio.Task)
+NOBODY = Principal(subject="anonymous", workspace_id="", scopes=frozenset())
+CLOSE_CREDENTIAL = 4401
 
 
 class DoccGraphQLView(GraphQLView):
-    """Builds the shared Context, keeps track of sockets and answers HTTP failures with the envelope."""
+    """Authenticates and charges each request, builds the shared Context, answers HTTP failures with the envelope."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             schema=build_schema(settings.graphql_max_depth, settings.graphql_max_aliases,
-                                settings.graphql_max_tokens, settings.graphql_introspection),
+                                settings.graphql_max_tokens, settings.graphql_introspection,
+                                suggestions=settings.graphql_suggestions, max_batch=settings.graphql_max_batch),
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=10),
             max_subscriptions_per_connection=20,
         )
+        self.settings = settings
 
     async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
-        principal = await principal_of(request)
+        # __call__ authenticated every operation request already. The GraphiQL page needs no one, and a
+        # websocket gets its context before connection_init: nobody until on_ws_connect says otherwise.
+        principal = request[REQUEST_CONTEXT].principal or NOBODY
         return Context(principal=principal, request_id=request[REQUEST_CONTEXT].request_id,
                        request=request, response=response)
 
-    async def create_websocket_response(self, request: web.Request, subprotocol: str | None
-                                        ) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [], heartbeat=20,
-                                   max_msg_size=64 * 1024)
-        await ws.prepare(request)
-        request.app[OPEN_SOCKETS].add(ws)
-        return ws
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        request: web.Request = context.request
+        params = context.connection_params or {}
+        try:
+            credential = credential_of(params) or credential_of(request.headers)
+            if credential is None:
+                raise Unauthorized("Authentication required", {"reason": "missing"})
+            identity = await identify(request.app, credential, request.remote)
+            await request.app[AUTH].limits.charge(request, STANDARD, identity.rate_key)
+        except DoccError as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        context.principal = identity.principal
+        context.loaders = Loaders(identity.principal)
+        request[WATCHER] = asyncio.create_task(self._watch(request, context.response, credential,
+                                                           identity.expires_at))
+        return None
+
+    async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,
+                     expires_at: datetime | None) -> None:
+        """Re-check the socket's credential periodically (and at its expiry); close the socket when it fails."""
+        every = self.settings.auth.ws_auth_check_seconds
+        while not ws.closed:
+            wait = every
+            if expires_at is not None:
+                wait = min(wait, max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.01)
+            await asyncio.sleep(wait)
+            try:
+                identity = await identify(request.app, credential, request.remote)
+            except Unauthorized:
+                await ws.close(code=CLOSE_CREDENTIAL, message=b"Credential expired or revoked")
+                return
+            expires_at = identity.expires_at
+
+    def _wants_ide(self, request: web.Request) -> bool:
+        return request.method == "GET" and "text/html" in request.headers.get("Accept", "") \
+            and "query" not in request.query
+
+    async def _body(self, request: web.Request) -> Any:
+        if request.method == "GET":
+            variables = request.query.get("variables")
+            try:
+                parsed = orjson.loads(variables) if variables else None
+            except orjson.JSONDecodeError:
+                parsed = None
+            return {"query": request.query.get("query"), "variables": parsed}
+        try:
+            return orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return None  # the view answers the parse error itself
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
+        limits = request.app[AUTH].limits
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            try:
+                return await super().__call__(request)
+            finally:
+                watcher = request.get(WATCHER)
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+        if self._wants_ide(request):
+            await limits.charge(request, STANDARD, f"addr:{request.remote}")
+        else:
+            principal = await principal_of(request)
+            identity = request[REQUEST_CONTEXT].identity
+            key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
+            cost = request_cost(self.schema._schema, await self._body(request), self.settings.graphql_max_tokens,
+                                self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
+            await limits.charge(request, STANDARD, key, cost)
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type != "application/json" and not response.prepared:
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

@@ -11,16 +11,19 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from resolvers.keys import store_key
 from server.app import create_app
 from server.config import Settings
 from server.db import database
+from server.models.core import Workspace
 
 POSTGRES_URL = os.environ.get("DOCC_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
@@ -83,7 +86,94 @@ async def db(database_url: str) -> AsyncIterator[str]:
         yield database_url
 
 
+OTHER_WORKSPACE = "ws_other"
+
+
+@dataclass
+class Caller:
+    """A test client that sends one credential's headers with every request (and websocket)."""
+
+    http: TestClient
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def _with(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "headers": {**self.headers, **(kwargs.get("headers") or {})}}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.http.request(method, path, **self._with(kwargs))
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.http.get(path, **self._with(kwargs))
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.http.post(path, **self._with(kwargs))
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.http.put(path, **self._with(kwargs))
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.http.delete(path, **self._with(kwargs))
+
+    def ws_connect(self, path: str, **kwargs: Any) -> Any:
+        return self.http.ws_connect(path, **self._with(kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (app, server, session, ...) is the underlying TestClient's.
+        return getattr(self.http, name)
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
-async def client(aiohttp_client, settings: Settings) -> TestClient:
-    """An HTTP client of a running app on its own database."""
+async def credentials(settings: Settings) -> dict[str, str]:
+    """API keys stored before the app starts: admin and reader of ws_default, admin of ws_other."""
+    async with database(settings.database_url):
+        await Workspace.create(id=OTHER_WORKSPACE, name="other")
+        made = {
+            "admin": await store_key("ws_default", {"name": "tests-admin", "scopes": ["admin"]}, "tests"),
+            "reader": await store_key("ws_default", {"name": "tests-reader", "scopes": ["read:datasets"]}, "tests"),
+            "other": await store_key(OTHER_WORKSPACE, {"name": "other-admin", "scopes": ["admin"]}, "tests"),
+        }
+    return {name: created.secret for name, created in made.items()}
+
+
+@pytest.fixture
+async def http(aiohttp_client, settings: Settings, credentials: dict[str, str]) -> TestClient:
+    """The raw test client of a running app on its own database: sends no credential by itself."""
     return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def client(http: TestClient, credentials: dict[str, str]) -> Caller:
+    """An authenticated client: an admin API key of the default workspace."""
+    return Caller(http, bearer(credentials["admin"]))
+
+
+@pytest.fixture
+def start_app(aiohttp_client, credentials: dict[str, str]):
+    """Start another app on the same database with other settings; returns an admin Caller of it."""
+
+    async def start(custom: Settings) -> Caller:
+        return Caller(await aiohttp_client(create_app(custom)), bearer(credentials["admin"]))
+
+    return start
+
+
+@pytest.fixture
+def anonymous(http: TestClient) -> Caller:
+    """The same app, with no credential."""
+    return Caller(http)
+
+
+@pytest.fixture
+def reader(http: TestClient, credentials: dict[str, str]) -> Caller:
+    """The same app, as a key of the default workspace holding only read:datasets."""
+    return Caller(http, bearer(credentials["reader"]))
+
+
+@pytest.fixture
+def other_client(http: TestClient, credentials: dict[str, str]) -> Caller:
+    """The same app, as an admin key of another workspace (ws_other)."""
+    return Caller(http, bearer(credentials["other"]))

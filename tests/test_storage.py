@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from tortoise import connections
 
 from server.__main__ import main
 from server.db import database
 from server.models.core import Workspace
 from server.models.datasets import Dataset
+
+
+@pytest.fixture(autouse=True)
+def keep_log_handlers():
+    """`main()` installs the JSON handler on the root logger; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").disabled = False
 
 
 async def test_migrations_apply_once_and_keep_data(database_url):

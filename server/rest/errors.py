@@ -85,6 +85,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                                   {}, request_id)
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
+        response.headers.update(request[REQUEST_CONTEXT].rate_headers)
     resource = request.match_info.route.resource
     log.info("%s %s %s", request.method, request.path, response.status, extra={
         "request_id": request_id, "method": request.method,

@@ -9,7 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from server.context import principal_of
+from resolvers.errors import Forbidden
+from server.auth.authenticate import AUTH, insufficient_scope
+from server.auth.ratelimit import BULK, STANDARD
+from server.context import REQUEST_CONTEXT, principal_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -28,16 +31,29 @@ class Route:
     body: dict[str, Any] | None = None
     query: tuple[str, ...] = ()
     bulk: bool = False
+    # Public routes skip authentication (the OAuth token endpoints); every other route needs `scope`.
+    public: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _guarded(route: Route) -> Handler:
     @wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
+        if route.public:
+            return await route.handler(request)
         principal = await principal_of(request)
-        if route.scope is not None:
-            principal.require(route.scope)
-        return await route.handler(request)
+        identity = request[REQUEST_CONTEXT].identity
+        key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
+        await request.app[AUTH].limits.charge(request, BULK if route.bulk else STANDARD, key)
+        try:
+            if route.scope is not None:
+                principal.require(route.scope)
+            return await route.handler(request)
+        except Forbidden as exc:
+            scope = exc.details.get("required_scope")
+            if scope and getattr(exc, "headers", None) is None:
+                exc.headers = insufficient_scope(scope)  # type: ignore[attr-defined]
+            raise
 
     return handler
 

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from server.app import create_app
 from server.engine.journal import Journal
 from server.models.engine import Job
 
@@ -47,9 +46,9 @@ async def gql(client, query: str, **variables) -> dict:
 
 
 @pytest.fixture
-async def quiet_client(aiohttp_client, settings):
+async def quiet_client(start_app, settings):
     """An app that runs no jobs itself: the tests write a job's journal by hand."""
-    return await aiohttp_client(create_app(replace(settings, run_jobs=False, run_schedules=False)))
+    return await start_app(replace(settings, run_jobs=False, run_schedules=False))
 
 
 async def make_pipeline(client, tmp_path, sink: dict | None = None) -> tuple[str, str]:
@@ -84,7 +83,7 @@ async def test_job_logs_subscription_gets_stored_then_live_lines_and_the_end(qui
     await journal.log("info", "input", "two")
     nxt = "next" if protocol == "graphql-transport-ws" else "data"
     async with client.ws_connect("/graphql", protocols=[protocol]) as ws:
-        await ws.send_json({"type": "connection_init"})
+        await ws.send_json({"type": "connection_init", "payload": {"authorization": client.headers["Authorization"]}})
         await receive(ws, "connection_ack")
         start = "subscribe" if protocol == "graphql-transport-ws" else "start"
         await ws.send_json({"id": "1", "type": start, "payload": {"query": LOGS,

@@ -1,0 +1,186 @@
+"""API keys: create, list, revoke, rotate, and authenticate one presented by a caller."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic
+from tortoise.transactions import in_transaction
+
+from resolvers.errors import NotFound, Unauthorized, ValidationError
+from resolvers.principal import Principal
+from resolvers.scopes import check_scopes
+from resolvers.tokens import API_KEY, Identity, new_secret, secret_hash, visible_prefix, well_formed
+from resolvers.validation import StrictInput, parse
+from server.models.access import ApiKey
+from server.models.base import new_id
+
+_DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+class KeyCreate(StrictInput):
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    scopes: list[str] = pydantic.Field(max_length=20)
+    expires_in: str | None = None
+    expires_at: str | None = None
+    allowed_cidrs: list[str] = pydantic.Field(default_factory=list, max_length=50)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A stored key and its secret, which is shown this once and never again."""
+
+    key: ApiKey
+    secret: str
+
+
+def parse_duration(text: str, field: str = "expires_in") -> timedelta:
+    """`30d`, `12h`, `15m`, `90s`, `2w` as a timedelta; raises ValidationError."""
+    match = _DURATION.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValidationError("Invalid duration", field=field, reason="Expected e.g. 30d, 12h, 15m or 90s")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_instant(text: str, field: str) -> datetime:
+    """An RFC 3339 instant (a naive one is taken as UTC); raises ValidationError."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("Invalid date-time", field=field, reason="Expected RFC 3339") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _networks(cidrs: list[str]) -> list[str]:
+    networks = []
+    for index, cidr in enumerate(cidrs):
+        try:
+            networks.append(str(ipaddress.ip_network(cidr, strict=False)))
+        except ValueError:
+            raise ValidationError("Invalid network", field=f"allowed_cidrs[{index}]",
+                                  reason="Expected a CIDR such as 10.0.0.0/8") from None
+    return networks
+
+
+def _expiry(spec: KeyCreate, now: datetime) -> datetime | None:
+    if spec.expires_in and spec.expires_at:
+        raise ValidationError("Give expires_in or expires_at, not both", field="expires_at",
+                              reason="Both given")
+    if spec.expires_in:
+        return now + parse_duration(spec.expires_in)
+    if spec.expires_at:
+        when = parse_instant(spec.expires_at, "expires_at")
+        if when <= now:
+            raise ValidationError("The expiry is in the past", field="expires_at", reason="Must be in the future")
+        return when
+    return None
+
+
+async def store_key(workspace_id: str, data: Any, created_by: str) -> CreatedKey:
+    """Validate and store a new key of a workspace (no permission check); raises ValidationError."""
+    spec = parse(KeyCreate, data, "API key")
+    scopes = check_scopes(spec.scopes)
+    now = datetime.now(UTC)
+    expires_at, networks = _expiry(spec, now), _networks(spec.allowed_cidrs)
+    secret = new_secret(API_KEY)
+    row = await ApiKey.create(id=new_id("key"), workspace_id=workspace_id, name=spec.name,
+                              prefix=visible_prefix(secret), key_hash=secret_hash(secret), scopes=scopes,
+                              allowed_cidrs=networks, expires_at=expires_at, created_by=created_by)
+    return CreatedKey(row, secret)
+
+
+async def list_keys(workspace_id: str) -> list[ApiKey]:
+    """Every key of a workspace, newest first, revoked ones included."""
+    return await ApiKey.filter(workspace_id=workspace_id).order_by("-created_at", "-id")
+
+
+async def _key(workspace_id: str, key_id: str) -> ApiKey:
+    row = await ApiKey.get_or_none(id=key_id, workspace_id=workspace_id)
+    if row is None:
+        raise NotFound("api key", key_id)
+    return row
+
+
+async def revoke_key(workspace_id: str, key_id: str) -> ApiKey:
+    """Revoke a key at once (idempotent); raises NotFound."""
+    row = await _key(workspace_id, key_id)
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        await row.save(update_fields=["revoked_at", "updated_at"])
+    return row
+
+
+async def rotate_key(workspace_id: str, key_id: str, grace_seconds: int, created_by: str) -> CreatedKey:
+    """A new key like the old one; the old one keeps working `grace_seconds` more. Raises NotFound, ValidationError."""
+    if not 0 <= grace_seconds <= 30 * 86_400:
+        raise ValidationError("Invalid grace period", field="grace_seconds", reason="Between 0 and 2592000")
+    old = await _key(workspace_id, key_id)
+    now = datetime.now(UTC)
+    if old.revoked_at is not None or (old.expires_at is not None and old.expires_at <= now):
+        raise ValidationError("A revoked or expired key cannot be rotated", field="key_id", reason="Not active")
+    secret = new_secret(API_KEY)
+    until = now + timedelta(seconds=grace_seconds)
+    async with in_transaction():
+        row = await ApiKey.create(id=new_id("key"), workspace_id=workspace_id, name=old.name,
+                                  prefix=visible_prefix(secret), key_hash=secret_hash(secret), scopes=old.scopes,
+                                  allowed_cidrs=old.allowed_cidrs, expires_at=old.expires_at,
+                                  rotated_from=old.id, created_by=created_by)
+        await ApiKey.filter(id=old.id).update(
+            expires_at=until if old.expires_at is None else min(until, old.expires_at), updated_at=now)
+    return CreatedKey(row, secret)
+
+
+def _refused(reason: str, message: str) -> Unauthorized:
+    return Unauthorized(message, {"reason": reason})
+
+
+def _network_allowed(row: ApiKey, address: str | None) -> bool:
+    if not row.allowed_cidrs:
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(cidr) for cidr in row.allowed_cidrs)
+
+
+async def authenticate_key(secret: str, address: str | None, now: datetime | None = None) -> Identity:
+    """The identity of a presented API key; raises Unauthorized (malformed, unknown, revoked, expired, network)."""
+    if not well_formed(secret, API_KEY):
+        raise _refused("malformed", "The API key is malformed")
+    row = await ApiKey.get_or_none(key_hash=secret_hash(secret))
+    now = now or datetime.now(UTC)
+    if row is None:
+        raise _refused("unknown", "The API key is not valid")
+    if row.revoked_at is not None:
+        raise _refused("revoked", "The API key was revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise _refused("expired", "The API key has expired")
+    if not _network_allowed(row, address):
+        raise _refused("network", "The API key may not be used from this network")
+    principal = Principal(subject=f"key:{row.id}", workspace_id=row.workspace_id,
+                          scopes=frozenset(row.scopes), credential_id=row.id)
+    return Identity(principal=principal, expires_at=row.expires_at, rate_key=row.id, kind="api_key")
+
+
+class UsageRecorder:
+    """Collects `last_used_at` in memory so the hot path never writes; `flush` stores it."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, datetime] = {}
+
+    def touch(self, key_id: str, when: datetime | None = None) -> None:
+        """Remember that a key was used (no I/O)."""
+        self._pending[key_id] = when or datetime.now(UTC)
+
+    async def flush(self) -> int:
+        """Write the pending times, one UPDATE per key; returns how many keys were written."""
+        pending, self._pending = self._pending, {}
+        for key_id, when in pending.items():
+            await ApiKey.filter(id=key_id).update(last_used_at=when)
+        return len(pending)

@@ -1,0 +1,164 @@
+"""OAuth clients of a workspace: register, list, revoke; each holds several expiring secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pydantic
+from tortoise.transactions import in_transaction
+
+from resolvers.errors import DoccError, NotFound, ValidationError
+from resolvers.keys import parse_duration, parse_instant
+from resolvers.scopes import check_scopes
+from resolvers.tokens import CLIENT_SECRET, new_secret, secret_hash, visible_prefix, well_formed
+from resolvers.validation import StrictInput, parse
+from server.models.access import OAuthClient, OAuthClientSecret
+from server.models.base import new_id
+
+DEFAULT_SECRET_LIFETIME = timedelta(days=90)
+
+
+class OAuthError(DoccError):
+    """A token-endpoint failure in the terms of RFC 6749 section 5.2."""
+
+    code = "OAUTH_ERROR"
+    status = 400
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description, {"error": error})
+        self.error = error
+        self.status = status
+
+
+class ClientCreate(StrictInput):
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    scopes: list[str] = pydantic.Field(max_length=20)
+    redirect_uris: list[str] = pydantic.Field(default_factory=list, max_length=20)
+    secret_expires_in: str | None = None
+
+
+class SecretCreate(StrictInput):
+    description: str = pydantic.Field(default="", max_length=200)
+    expires_in: str | None = None
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedSecret:
+    """A stored client secret and its value, shown this once."""
+
+    row: OAuthClientSecret
+    secret: str
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    client: OAuthClient
+    secret: CreatedSecret
+
+
+def _redirects(uris: list[str]) -> list[str]:
+    for index, uri in enumerate(uris):
+        parts = urlsplit(uri)
+        local = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if parts.fragment or not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+            raise ValidationError("Invalid redirect URI", field=f"redirect_uris[{index}]",
+                                  reason="Expected an absolute https URL (http only for localhost), no fragment")
+    return list(dict.fromkeys(uris))
+
+
+def _secret_expiry(expires_in: str | None, expires_at: str | None, now: datetime) -> datetime:
+    if expires_in and expires_at:
+        raise ValidationError("Give expires_in or expires_at, not both", field="expires_at", reason="Both given")
+    if expires_at:
+        when = parse_instant(expires_at, "expires_at")
+        if when <= now:
+            raise ValidationError("The expiry is in the past", field="expires_at", reason="Must be in the future")
+        return when
+    return now + (parse_duration(expires_in) if expires_in else DEFAULT_SECRET_LIFETIME)
+
+
+async def _store_secret(client_id: str, description: str, expires_at: datetime) -> CreatedSecret:
+    secret = new_secret(CLIENT_SECRET)
+    row = await OAuthClientSecret.create(id=new_id("ocs"), client_id=client_id, prefix=visible_prefix(secret),
+                                         secret_hash=secret_hash(secret), description=description,
+                                         expires_at=expires_at)
+    return CreatedSecret(row, secret)
+
+
+async def register_client(workspace_id: str, data: Any) -> CreatedClient:
+    """A new client with its first secret; raises ValidationError."""
+    spec = parse(ClientCreate, data, "OAuth client")
+    scopes, redirects = check_scopes(spec.scopes), _redirects(spec.redirect_uris)
+    expires_at = _secret_expiry(spec.secret_expires_in, None, datetime.now(UTC))
+    async with in_transaction():
+        client = await OAuthClient.create(id=new_id("oc"), workspace_id=workspace_id, name=spec.name,
+                                          scopes=scopes, redirect_uris=redirects)
+        secret = await _store_secret(client.id, "initial", expires_at)
+    await client.fetch_related("secrets")
+    return CreatedClient(client, secret)
+
+
+async def get_client(workspace_id: str, client_id: str) -> OAuthClient:
+    """One client of a workspace with its secrets; raises NotFound."""
+    client = await OAuthClient.get_or_none(id=client_id, workspace_id=workspace_id).prefetch_related("secrets")
+    if client is None:
+        raise NotFound("oauth client", client_id)
+    return client
+
+
+async def list_clients(workspace_id: str) -> list[OAuthClient]:
+    """Every client of a workspace with its secrets, newest first."""
+    return await OAuthClient.filter(workspace_id=workspace_id).order_by("-created_at", "-id").prefetch_related(
+        "secrets")
+
+
+async def revoke_client(workspace_id: str, client_id: str) -> OAuthClient:
+    """Revoke a client: its tokens stop working at once (idempotent); raises NotFound."""
+    client = await get_client(workspace_id, client_id)
+    if client.revoked_at is None:
+        client.revoked_at = datetime.now(UTC)
+        await client.save(update_fields=["revoked_at", "updated_at"])
+    return client
+
+
+async def add_secret(workspace_id: str, client_id: str, data: Any) -> CreatedSecret:
+    """Another secret for a client; raises NotFound, ValidationError."""
+    spec = parse(SecretCreate, data, "client secret")
+    client = await get_client(workspace_id, client_id)
+    if client.revoked_at is not None:
+        raise ValidationError("The client is revoked", field="client_id", reason="Not active")
+    if len([s for s in client.secrets if s.revoked_at is None]) >= 10:
+        raise ValidationError("Too many secrets", field="client_id", reason="At most 10 active secrets")
+    expires_at = _secret_expiry(spec.expires_in, spec.expires_at, datetime.now(UTC))
+    return await _store_secret(client.id, spec.description, expires_at)
+
+
+async def revoke_secret(workspace_id: str, client_id: str, secret_id: str) -> OAuthClientSecret:
+    """Revoke one secret of a client (idempotent); raises NotFound."""
+    client = await get_client(workspace_id, client_id)
+    row = next((s for s in client.secrets if s.id == secret_id), None)
+    if row is None:
+        raise NotFound("client secret", secret_id)
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        await row.save(update_fields=["revoked_at"])
+    return row
+
+
+async def authenticate_client(client_id: str | None, secret: str | None) -> OAuthClient:
+    """The client whose id and an active secret were presented; raises OAuthError(invalid_client)."""
+    refused = OAuthError("invalid_client", "Client authentication failed", status=401)
+    if not client_id or not secret or not well_formed(secret, CLIENT_SECRET):
+        raise refused
+    row = await OAuthClientSecret.get_or_none(secret_hash=secret_hash(secret)).select_related("client")
+    now = datetime.now(UTC)
+    if row is None or row.client_id != client_id or row.revoked_at is not None or (
+            row.expires_at is not None and row.expires_at <= now):
+        raise refused
+    if row.client.revoked_at is not None:
+        raise refused
+    return row.client

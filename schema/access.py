@@ -1,0 +1,187 @@
+"""Access management over GraphQL: workspaces, API keys and OAuth clients (admin credentials only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from resolvers import access as domain
+from resolvers.keys import CreatedKey
+from resolvers.principal import ADMIN_SCOPE
+from schema.context import Info
+from schema.errors import ConflictError, NotFoundError, ValidationError
+from schema.inputs import to_plain
+from schema.permissions import needs
+from server.models import access as rows
+from server.models.core import Workspace as WorkspaceRow
+
+
+@strawberry.type(description="A unit of isolation: every object and credential belongs to one.")
+class Workspace:
+    id: strawberry.ID = strawberry.field(description="Opaque id (ws_...).")
+    name: str = strawberry.field(description="Unique name.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def from_model(cls, row: WorkspaceRow) -> Workspace:
+        return cls(id=strawberry.ID(row.id), name=row.name, created_at=row.created_at)
+
+
+@strawberry.type(description="An API key; the secret itself is shown only when created or rotated.")
+class ApiKey:
+    id: strawberry.ID = strawberry.field(description="Opaque id (key_...).")
+    name: str = strawberry.field(description="What the key is for.")
+    prefix: str = strawberry.field(description="The visible start of the key, to tell keys apart.")
+    scopes: list[str] = strawberry.field(description="Granted scopes.")
+    allowed_cidrs: list[str] = strawberry.field(description="Networks the key may be used from (empty: any).")
+    expires_at: datetime | None = strawberry.field(description="When the key stops working.")
+    revoked_at: datetime | None = strawberry.field(description="When the key was revoked.")
+    last_used_at: datetime | None = strawberry.field(description="Last use, recorded within a minute or so.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def from_model(cls, row: rows.ApiKey) -> ApiKey:
+        return cls(id=strawberry.ID(row.id), name=row.name, prefix=row.prefix, scopes=row.scopes,
+                   allowed_cidrs=row.allowed_cidrs, expires_at=row.expires_at, revoked_at=row.revoked_at,
+                   last_used_at=row.last_used_at, created_at=row.created_at)
+
+
+@strawberry.type(description="A secret of an OAuth client; its value is shown only when created.")
+class OAuthClientSecret:
+    id: strawberry.ID = strawberry.field(description="Opaque id (ocs_...).")
+    prefix: str = strawberry.field(description="The visible start of the secret.")
+    description: str = strawberry.field(description="What the secret is for.")
+    expires_at: datetime | None = strawberry.field(description="When the secret stops working.")
+    revoked_at: datetime | None = strawberry.field(description="When the secret was revoked.")
+
+    @classmethod
+    def from_model(cls, row: rows.OAuthClientSecret) -> OAuthClientSecret:
+        return cls(id=strawberry.ID(row.id), prefix=row.prefix, description=row.description,
+                   expires_at=row.expires_at, revoked_at=row.revoked_at)
+
+
+@strawberry.type(description="An application that obtains tokens at /oauth/token.")
+class OAuthClient:
+    client_id: strawberry.ID = strawberry.field(description="The client id (oc_...).")
+    name: str = strawberry.field(description="What the client is.")
+    scopes: list[str] = strawberry.field(description="The most a token of this client may hold.")
+    redirect_uris: list[str] = strawberry.field(description="Where authorization codes may be sent.")
+    revoked_at: datetime | None = strawberry.field(description="When the client was revoked.")
+    secrets: list[OAuthClientSecret] = strawberry.field(description="Its secrets (values never shown again).")
+
+    @classmethod
+    def from_model(cls, row: rows.OAuthClient) -> OAuthClient:
+        return cls(client_id=strawberry.ID(row.id), name=row.name, scopes=row.scopes,
+                   redirect_uris=row.redirect_uris, revoked_at=row.revoked_at,
+                   secrets=[OAuthClientSecret.from_model(s) for s in row.secrets])
+
+
+@strawberry.input(description="A new API key.")
+class CreateApiKeyInput:
+    name: str = strawberry.field(description="What the key is for.")
+    scopes: list[str] = strawberry.field(description="Scopes, e.g. read:datasets.")
+    expires_in: str | None = strawberry.field(default=strawberry.UNSET, description="Lifetime, e.g. 30d.")
+    expires_at: str | None = strawberry.field(default=strawberry.UNSET, description="Expiry (RFC 3339).")
+    allowed_cidrs: list[str] | None = strawberry.field(default=strawberry.UNSET, description="Allowed networks.")
+
+
+@strawberry.input(description="A new OAuth client.")
+class CreateOAuthClientInput:
+    name: str = strawberry.field(description="What the client is.")
+    scopes: list[str] = strawberry.field(description="The most its tokens may hold.")
+    redirect_uris: list[str] | None = strawberry.field(default=strawberry.UNSET, description="For code flows.")
+    secret_expires_in: str | None = strawberry.field(default=strawberry.UNSET,
+                                                     description="Lifetime of the first secret (default 90d).")
+
+
+@strawberry.type(description="The key was created or rotated; `key` is shown this once.")
+class ApiKeySecretSuccess:
+    api_key: ApiKey = strawberry.field(description="The stored key.")
+    key: str = strawberry.field(description="The secret key: store it now, it is never shown again.")
+
+
+@strawberry.type(description="The key was revoked.")
+class RevokeApiKeySuccess:
+    api_key: ApiKey = strawberry.field(description="The revoked key.")
+
+
+@strawberry.type(description="The workspace was created.")
+class CreateWorkspaceSuccess:
+    workspace: Workspace = strawberry.field(description="The new workspace.")
+
+
+@strawberry.type(description="The client was registered; `secret` is shown this once.")
+class CreateOAuthClientSuccess:
+    client: OAuthClient = strawberry.field(description="The new client.")
+    secret: str = strawberry.field(description="Its first secret: store it now, it is never shown again.")
+
+
+@strawberry.type(description="The client was revoked: its tokens stop working.")
+class RevokeOAuthClientSuccess:
+    client: OAuthClient = strawberry.field(description="The revoked client.")
+
+
+KeyResult = Annotated[ApiKeySecretSuccess | NotFoundError | ValidationError, strawberry.union("ApiKeySecretResult")]
+RevokeKeyResult = Annotated[RevokeApiKeySuccess | NotFoundError, strawberry.union("RevokeApiKeyResult")]
+WorkspaceResult = Annotated[CreateWorkspaceSuccess | ValidationError | ConflictError,
+                            strawberry.union("CreateWorkspaceResult")]
+ClientResult = Annotated[CreateOAuthClientSuccess | NotFoundError | ValidationError,
+                         strawberry.union("CreateOAuthClientResult")]
+RevokeClientResult = Annotated[RevokeOAuthClientSuccess | NotFoundError, strawberry.union("RevokeOAuthClientResult")]
+
+
+def _key_success(created: CreatedKey) -> ApiKeySecretSuccess:
+    return ApiKeySecretSuccess(api_key=ApiKey.from_model(created.key), key=created.secret)
+
+
+@strawberry.type
+class AccessQuery:
+    @strawberry.field(extensions=needs(ADMIN_SCOPE), description="Workspaces you administer.")
+    async def workspaces(self, info: Info) -> list[Workspace]:
+        return [Workspace.from_model(row) for row in await domain.list_workspaces(info.context.principal)]
+
+    @strawberry.field(extensions=needs(ADMIN_SCOPE), description="API keys of a workspace, newest first.")
+    async def api_keys(self, info: Info, workspace_id: strawberry.ID) -> list[ApiKey]:
+        return [ApiKey.from_model(row) for row in await domain.list_keys(info.context.principal, str(workspace_id))]
+
+    @strawberry.field(extensions=needs(ADMIN_SCOPE), description="OAuth clients of a workspace, newest first.")
+    async def oauth_clients(self, info: Info, workspace_id: strawberry.ID) -> list[OAuthClient]:
+        found = await domain.list_clients(info.context.principal, str(workspace_id))
+        return [OAuthClient.from_model(row) for row in found]
+
+
+@strawberry.type
+class AccessMutation:
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Create a workspace (default-workspace admins).")
+    async def create_workspace(self, info: Info, name: str) -> WorkspaceResult:
+        row = await domain.create_workspace(info.context.principal, {"name": name})
+        return CreateWorkspaceSuccess(workspace=Workspace.from_model(row))
+
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Create an API key; the key is shown once.")
+    async def create_api_key(self, info: Info, workspace_id: strawberry.ID, input: CreateApiKeyInput) -> KeyResult:
+        return _key_success(await domain.create_key(info.context.principal, str(workspace_id), to_plain(input)))
+
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Revoke an API key now.")
+    async def revoke_api_key(self, info: Info, workspace_id: strawberry.ID, id: strawberry.ID) -> RevokeKeyResult:
+        row = await domain.revoke_key(info.context.principal, str(workspace_id), str(id))
+        return RevokeApiKeySuccess(api_key=ApiKey.from_model(row))
+
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Replace a key; the old works graceSeconds more.")
+    async def rotate_api_key(self, info: Info, workspace_id: strawberry.ID, id: strawberry.ID,
+                             grace_seconds: int = 3600) -> KeyResult:
+        created = await domain.rotate_key(info.context.principal, str(workspace_id), str(id), grace_seconds)
+        return _key_success(created)
+
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Register an OAuth client (secret shown once).")
+    async def create_oauth_client(self, info: Info, workspace_id: strawberry.ID,
+                                  input: CreateOAuthClientInput) -> ClientResult:
+        created = await domain.register_client(info.context.principal, str(workspace_id), to_plain(input))
+        return CreateOAuthClientSuccess(client=OAuthClient.from_model(created.client), secret=created.secret.secret)
+
+    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Revoke an OAuth client and its tokens.")
+    async def revoke_oauth_client(self, info: Info, workspace_id: strawberry.ID,
+                                  client_id: strawberry.ID) -> RevokeClientResult:
+        row = await domain.revoke_client(info.context.principal, str(workspace_id), str(client_id))
+        return RevokeOAuthClientSuccess(client=OAuthClient.from_model(row))

@@ -1,0 +1,109 @@
+"""The cost of a GraphQL document, computed before it runs and counted toward the rate limit.
+
+Every field costs 1, and the selections under a paginated field (one with a `first` argument)
+count once per requested item: `datasets(first: 100) { nodes { id name } }` costs
+1 + 100 * (1 + 2) = 301. The request is charged ceil(cost / DOCC_GRAPHQL_COST_UNIT) requests,
+at least 1 per operation, so a batch of N operations counts as at least N requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    parse,
+)
+
+from resolvers.errors import DoccError
+
+PAGE_ARGUMENT = "first"
+
+
+class QueryTooComplex(DoccError):
+    code = "QUERY_TOO_COMPLEX"
+    status = 400
+
+
+class _Walker:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode],
+                 variables: Mapping[str, Any]) -> None:
+        self.schema, self.fragments, self.variables = schema, fragments, variables
+
+    def _items(self, node: FieldNode, field_def: Any) -> int:
+        if field_def is None or PAGE_ARGUMENT not in field_def.args:
+            return 1
+        for argument in node.arguments or ():
+            if argument.name.value != PAGE_ARGUMENT:
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return max(1, int(value.value))
+            if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
+                return max(1, self.variables[value.name.value])
+        default = field_def.args[PAGE_ARGUMENT].default_value
+        return default if isinstance(default, int) else 1
+
+    def cost(self, selections: SelectionSetNode | None, parent: Any, seen: frozenset[str]) -> int:
+        total = 0
+        for node in selections.selections if selections else ():
+            if isinstance(node, FieldNode):
+                fields = getattr(parent, "fields", None) or {}
+                field_def = fields.get(node.name.value)
+                child = get_named_type(field_def.type) if field_def is not None else None
+                total += 1 + self._items(node, field_def) * self.cost(node.selection_set, child, seen)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(node.selection_set, target, seen)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:  # validation reports these; do not loop
+                    continue
+                target = self.schema.get_type(fragment.type_condition.name.value)
+                total += self.cost(fragment.selection_set, target, seen | {name})
+        return total
+
+
+def document_cost(schema: GraphQLSchema, query: Any, variables: Any, max_tokens: int) -> int:
+    """The field cost of one operation's document (0 when it does not parse: the executor reports that)."""
+    if not isinstance(query, str):
+        return 0
+    try:
+        document = parse(query, max_tokens=max_tokens, no_location=True)
+    except GraphQLError:
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    walker = _Walker(schema, fragments, variables if isinstance(variables, dict) else {})
+    roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
+    return sum(walker.cost(d.selection_set, roots.get(d.operation.value), frozenset())
+               for d in document.definitions if isinstance(d, OperationDefinitionNode))
+
+
+def request_cost(schema: GraphQLSchema, body: Any, max_tokens: int, max_cost: int, unit: int) -> int:
+    """How many requests a GraphQL HTTP body counts as; raises QueryTooComplex past `max_cost`."""
+    operations = body if isinstance(body, list) else [body]
+    charged = 0
+    for operation in operations:
+        if not isinstance(operation, dict):
+            charged += 1
+            continue
+        cost = document_cost(schema, operation.get("query"), operation.get("variables"), max_tokens)
+        if cost > max_cost:
+            raise QueryTooComplex(f"The query costs {cost}, more than the allowed {max_cost}",
+                                  {"cost": cost, "max_cost": max_cost})
+        charged += max(1, math.ceil(cost / unit))
+    return charged

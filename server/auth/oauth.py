@@ -1,0 +1,118 @@
+"""OAuth 2.0 endpoints: /oauth/token, /oauth/refresh (RFC 6749) and /oauth/authorize (for PKCE codes).
+
+Token responses and errors follow RFC 6749 section 5 (`{"error", "error_description"}`, never
+the API envelope) and carry `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from resolvers import oauth
+from resolvers.oauth_clients import OAuthError, authenticate_client
+from resolvers.principal import ADMIN_SCOPE
+from server.auth.authenticate import AUTH
+from server.auth.ratelimit import AUTH as AUTH_BUCKET
+from server.context import principal_of
+from server.rest.common import json_response, read_json
+from server.rest.routes import Route
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+GRANTS = ("client_credentials", "authorization_code", "refresh_token")
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if request.content_type == "application/x-www-form-urlencoded":
+        return {key: str(value) for key, value in (await request.post()).items()}
+    if request.content_type == "application/json":
+        return {key: value for key, value in (await read_json(request)).items() if isinstance(value, str)}
+    raise OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded")
+
+
+def _client_auth(request: web.Request, form: dict[str, str]) -> tuple[str | None, str | None, bool]:
+    """The client id and secret from HTTP Basic or the body, and whether Basic was used."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401) from None
+        client_id, _, secret = decoded.partition(":")
+        return unquote(client_id), unquote(secret), True
+    return form.get("client_id"), form.get("client_secret"), False
+
+
+def oauth_error(exc: OAuthError, basic: bool) -> web.Response:
+    """An RFC 6749 section 5.2 error response."""
+    headers = dict(NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="docc"' if basic else 'Bearer realm="docc"'
+    return json_response({"error": exc.error, "error_description": exc.message}, status=exc.status,
+                         headers=headers)
+
+
+async def _grant(request: web.Request, form: dict[str, str], client_id: str | None, secret: str | None
+                 ) -> dict[str, Any]:
+    grant = form.get("grant_type")
+    if not grant:
+        raise OAuthError("invalid_request", "grant_type is required")
+    if grant not in GRANTS:
+        raise OAuthError("unsupported_grant_type", f"Unsupported grant type '{grant}'")
+    client = await authenticate_client(client_id, secret)
+    tokens = request.app[AUTH].tokens
+    assert tokens is not None
+    if grant == "client_credentials":
+        return await oauth.client_credentials(tokens, client, form.get("scope"))
+    if grant == "authorization_code":
+        return await oauth.exchange_code(tokens, client, form.get("code"), form.get("redirect_uri"),
+                                         form.get("code_verifier"))
+    return await oauth.refresh(tokens, client, form.get("refresh_token"), form.get("scope"))
+
+
+async def _token_endpoint(request: web.Request, forced_grant: str | None) -> web.Response:
+    basic = False
+    try:
+        form = await _form(request)
+        if forced_grant is not None:
+            form.setdefault("grant_type", forced_grant)
+            if form["grant_type"] != forced_grant:
+                raise OAuthError("unsupported_grant_type", f"This endpoint only accepts {forced_grant}")
+        client_id, secret, basic = _client_auth(request, form)
+        await request.app[AUTH].limits.charge(request, AUTH_BUCKET, f"{client_id or '-'}@{request.remote}")
+        body = await _grant(request, form, client_id, secret)
+    except OAuthError as exc:
+        return oauth_error(exc, basic)
+    return json_response(body, headers=NO_STORE)
+
+
+async def token(request: web.Request) -> web.Response:
+    return await _token_endpoint(request, None)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    return await _token_endpoint(request, "refresh_token")
+
+
+async def authorize(request: web.Request) -> web.Response:
+    form = await _form(request)
+    result = await oauth.authorize(await principal_of(request), form)
+    return json_response(result, headers=NO_STORE)
+
+
+_TOKEN_BODY = {"type": "object", "required": ["grant_type"], "properties": {
+    name: {"type": "string"} for name in ("grant_type", "client_id", "client_secret", "scope", "code",
+                                          "redirect_uri", "code_verifier", "refresh_token")}}
+
+ROUTES = [
+    Route("POST", "/oauth/token", token, None, "Issue tokens (client_credentials, authorization_code, "
+          "refresh_token)", "oauth", body=_TOKEN_BODY, public=True),
+    Route("POST", "/oauth/refresh", refresh, None, "Rotate a refresh token", "oauth", body=_TOKEN_BODY,
+          public=True),
+    Route("POST", "/oauth/authorize", authorize, ADMIN_SCOPE, "Approve a client: an authorization code "
+          "for a redirect URI, scopes and a PKCE S256 challenge", "oauth", body={"type": "object"}),
+]

@@ -1,0 +1,102 @@
+"""Rate limits per credential with aiolimiter: leaky buckets per key, per app, with eviction.
+
+Headers: `X-RateLimit-Limit` / `RateLimit-Limit` is the budget a minute, `-Remaining` what the
+bucket can still take now, and `-Reset` the Unix time at which the bucket will have drained
+completely (the full budget is available again if no request comes in meanwhile).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiolimiter import AsyncLimiter
+
+from resolvers.errors import RateLimited
+from server.config import Settings
+from server.context import REQUEST_CONTEXT
+
+STANDARD, BULK, AUTH, ANONYMOUS = "standard", "bulk", "auth", "anonymous"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The state of one bucket after a request was counted (or refused)."""
+
+    limit: int
+    remaining: int
+    reset: int
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The X-RateLimit-* and RateLimit-* headers (plus Retry-After when refused)."""
+        values = {"Limit": str(self.limit), "Remaining": str(self.remaining), "Reset": str(self.reset)}
+        headers = {f"{prefix}RateLimit-{name}": value for prefix in ("X-", "") for name, value in values.items()}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def _level(limiter: AsyncLimiter) -> float:
+    # aiolimiter keeps its level private; has_capacity() has just leaked it up to now.
+    return float(getattr(limiter, "_level", 0.0))
+
+
+class Buckets:
+    """One AsyncLimiter per key at `per_minute`; the least recently used keys are evicted past `max_keys`."""
+
+    def __init__(self, per_minute: int, max_keys: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self.max_keys = max_keys
+        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._limiters)
+
+    def _limiter(self, key: str) -> AsyncLimiter:
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = AsyncLimiter(self.per_minute, 60)
+            while len(self._limiters) > self.max_keys:
+                self._limiters.popitem(last=False)
+        else:
+            self._limiters.move_to_end(key)
+        return limiter
+
+    async def take(self, key: str, amount: float = 1) -> Decision:
+        """Count `amount` requests for `key` now, or refuse without waiting."""
+        limiter = self._limiter(key)
+        amount = min(max(amount, 1), self.per_minute)
+        rate = self.per_minute / 60
+        if not limiter.has_capacity(amount):
+            level = _level(limiter)
+            wait = max(1, math.ceil((level + amount - self.per_minute) / rate))
+            return Decision(self.per_minute, 0, math.ceil(time.time() + level / rate), wait)
+        await limiter.acquire(amount)  # has capacity: returns without waiting
+        level = _level(limiter)
+        return Decision(self.per_minute, max(0, math.floor(self.per_minute - level)),
+                        math.ceil(time.time() + level / rate))
+
+
+class RateLimits:
+    """The buckets of one app: standard, bulk and authentication, plus failed authentications by address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.buckets = {STANDARD: Buckets(settings.rate_limit_per_minute),
+                        BULK: Buckets(settings.rate_limit_bulk_per_minute),
+                        AUTH: Buckets(settings.rate_limit_auth_per_minute),
+                        ANONYMOUS: Buckets(settings.rate_limit_auth_per_minute)}
+
+    async def charge(self, request: web.Request, bucket: str, key: str, amount: float = 1) -> Decision:
+        """Count a request; its headers go on the response. Raises RateLimited when the bucket is full."""
+        decision = await self.buckets[bucket].take(key, amount)
+        request[REQUEST_CONTEXT].rate_headers = decision.headers()
+        if decision.retry_after is not None:
+            error = RateLimited("Rate limit exceeded; retry after the time given in Retry-After",
+                                {"limit": decision.limit, "retry_after": decision.retry_after, "bucket": bucket})
+            error.headers = decision.headers()  # type: ignore[attr-defined]
+            raise error
+        return decision

@@ -1,0 +1,131 @@
+"""Rate limits per credential (standard, bulk, authentication) and their headers; the default 1,000/min."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from aiohttp import web
+
+from server.app import create_app
+from server.auth.ratelimit import Buckets, RateLimits
+from server.config import Settings
+from server.rest.common import json_response
+from server.rest.routes import Route, add_routes
+from tests.conftest import Caller, bearer
+
+DATASETS = "/api/v1/datasets"
+LIMIT, BULK, AUTH = 6, 2, 3
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return replace(Settings(), database_url=database_url, rate_limit_per_minute=LIMIT,
+                   rate_limit_bulk_per_minute=BULK, rate_limit_auth_per_minute=AUTH)
+
+
+async def bulk_import(_request: web.Request) -> web.Response:
+    return json_response({"imported": 0})
+
+
+@pytest.fixture
+async def http(aiohttp_client, settings, credentials):
+    app = create_app(settings)
+    add_routes(app, "/test", [Route("POST", "/bulk", bulk_import, "write:datasets", "Bulk", "test", bulk=True)])
+    return await aiohttp_client(app)
+
+
+def _remaining(resp) -> int:
+    assert resp.headers["X-RateLimit-Remaining"] == resp.headers["RateLimit-Remaining"]
+    return int(resp.headers["X-RateLimit-Remaining"])
+
+
+async def test_every_response_carries_the_headers(client, anonymous):
+    for resp in (await client.get(DATASETS), await client.get(f"{DATASETS}/ds_missing"),
+                 await anonymous.get(DATASETS), await anonymous.get("/healthz")):
+        assert resp.headers["X-RateLimit-Limit"] == resp.headers["RateLimit-Limit"]
+        assert int(resp.headers["X-RateLimit-Reset"]) == int(resp.headers["RateLimit-Reset"]) > 0
+
+
+async def test_the_request_past_the_limit_is_refused(client, reader):
+    # given the whole minute's budget spent
+    seen = [_remaining(await client.get(DATASETS)) for _ in range(LIMIT)]
+    # when
+    refused = await client.get(DATASETS)
+    # then
+    assert seen == list(range(LIMIT - 1, -1, -1))
+    body = await refused.json()
+    assert refused.status == 429
+    assert body["error"]["code"] == "RATE_LIMITED"
+    assert body["error"]["request_id"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["X-RateLimit-Limit"] == str(LIMIT) and _remaining(refused) == 0
+    # and another credential keeps its own budget
+    assert (await reader.get(DATASETS)).status == 200
+
+
+async def test_bulk_routes_have_their_own_smaller_budget(client):
+    statuses = [(await client.post("/test/bulk")).status for _ in range(BULK + 1)]
+    assert statuses == [200] * BULK + [429]
+    assert (await client.get(DATASETS)).status == 200
+
+
+async def test_token_endpoint_is_limited_by_client_and_address(client, anonymous):
+    # given
+    made = await (await client.post("/api/v1/workspaces/ws_default/oauth-clients",
+                                    json={"name": "c", "scopes": ["read:datasets"]})).json()
+    form = {"grant_type": "client_credentials", "client_id": made["client_id"],
+            "client_secret": made["secrets"][0]["secret"]}
+    # when
+    statuses = [(await anonymous.post("/oauth/token", data=form)).status for _ in range(AUTH + 1)]
+    other = await anonymous.post("/oauth/token", data={**form, "client_id": "oc_other"})
+    # then
+    assert statuses == [200] * AUTH + [429]
+    assert other.status == 401  # another client id has its own bucket
+
+
+async def test_failed_authentications_are_limited_by_address(anonymous, client):
+    statuses = [(await anonymous.get(DATASETS, headers=bearer("docc_nope"))).status for _ in range(AUTH + 1)]
+    assert statuses == [401] * AUTH + [429]
+    assert (await client.get(DATASETS)).status == 200  # valid credentials are not affected
+
+
+async def test_graphql_cost_counts_toward_the_budget(client):
+    # given a query of cost 1 + 20 * (1 + 2) = 61 fields: one request unit (100 fields a unit)... and a big one
+    small = await client.post("/graphql", json={"query": "{ datasets { nodes { id name } } }"})
+    big = await client.post("/graphql", json={"query": "{ datasets(first: 100) { nodes { id name } } }"})
+    # then the big one (1 + 100 * 3 = 301 fields) counts as 4 requests
+    assert _remaining(small) == LIMIT - 1
+    assert _remaining(big) == LIMIT - 1 - 4
+
+
+async def test_a_graphql_batch_counts_as_several_requests(client):
+    batch = [{"query": "{ datasets { totalCount } }"}] * 3
+    resp = await client.post("/graphql", json=batch)
+    assert resp.status == 200, await resp.text()
+    assert len(await resp.json()) == 3
+    assert _remaining(resp) == LIMIT - 3
+
+
+async def test_default_limit_refuses_the_1001st_request_of_a_minute():
+    # given the default settings' standard bucket
+    buckets = RateLimits(Settings()).buckets["standard"]
+    # when
+    decisions = [await buckets.take("key_a") for _ in range(1001)]
+    # then
+    assert buckets.per_minute == 1000
+    assert all(d.retry_after is None for d in decisions[:1000])
+    assert decisions[999].remaining == 0
+    assert decisions[1000].retry_after is not None and decisions[1000].retry_after >= 1
+
+
+async def test_least_recently_used_buckets_are_evicted():
+    buckets = Buckets(per_minute=10, max_keys=2)
+    for key in ("a", "b", "a", "c"):
+        await buckets.take(key)
+    assert len(buckets) == 2
+    assert (await buckets.take("b")).remaining == 9  # b was evicted: a fresh bucket
+
+
+async def test_caller_fixture_sends_its_credential(http, credentials):
+    assert (await Caller(http, bearer(credentials["reader"])).get(DATASETS)).status == 200
