@@ -11,7 +11,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, NotFound, PreconditionFailed, SchemaIncompatible, ValidationError
+from resolvers.errors import Conflict, PreconditionFailed, SchemaIncompatible, ValidationError
+from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.schema_compat import MODES, CompatibilityReport, check_compatibility, parse_schema
@@ -75,10 +76,7 @@ async def _store_tags(row: Dataset, tags: list[str]) -> None:
 
 
 async def _load(principal: Principal, dataset_id: str) -> Dataset:
-    row = await Dataset.get_or_none(id=dataset_id, workspace_id=principal.workspace_id)
-    if row is None:
-        raise NotFound("dataset", dataset_id)
-    return row
+    return await load_owned(Dataset, "dataset", principal, dataset_id)
 
 
 async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
@@ -128,9 +126,7 @@ async def get_dataset(principal: Principal, dataset_id: str) -> Dataset:
 async def get_datasets(principal: Principal, dataset_ids: list[str]) -> list[Dataset | None]:
     """Datasets by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    rows = await Dataset.filter(id__in=dataset_ids, workspace_id=principal.workspace_id)
-    by_id = {row.id: row for row in rows}
-    return [by_id.get(dataset_id) for dataset_id in dataset_ids]
+    return await load_many_owned(Dataset, principal, dataset_ids)
 
 
 async def list_datasets(principal: Principal, filters: DatasetFilter, page: PageRequest) -> Page[Dataset]:

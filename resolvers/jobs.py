@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import Conflict, NotFound, ValidationError
+from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
@@ -48,10 +49,7 @@ class JobFilter:
 
 
 async def _load(principal: Principal, job_id: str) -> Job:
-    row = await Job.get_or_none(id=job_id, workspace_id=principal.workspace_id)
-    if row is None:
-        raise NotFound("job", job_id)
-    return row
+    return await load_owned(Job, "job", principal, job_id)
 
 
 async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]], all_steps: list[dict[str, Any]],
@@ -122,9 +120,7 @@ async def get_job(principal: Principal, job_id: str) -> Job:
 async def get_jobs(principal: Principal, job_ids: list[str]) -> list[Job | None]:
     """Jobs by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    rows = await Job.filter(id__in=job_ids, workspace_id=principal.workspace_id)
-    by_id = {row.id: row for row in rows}
-    return [by_id.get(job_id) for job_id in job_ids]
+    return await load_many_owned(Job, principal, job_ids)
 
 
 async def job_steps(principal: Principal, job_ids: list[str]) -> list[list[JobStep]]:

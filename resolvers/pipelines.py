@@ -9,7 +9,8 @@ import pydantic
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from resolvers.errors import Conflict, PreconditionFailed, ValidationError
+from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
@@ -70,10 +71,7 @@ def _check_schedule(spec: ScheduleSpec | None) -> None:
 
 
 async def _load(principal: Principal, pipeline_id: str) -> Pipeline:
-    row = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
-    if row is None:
-        raise NotFound("pipeline", pipeline_id)
-    return row
+    return await load_owned(Pipeline, "pipeline", principal, pipeline_id)
 
 
 async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
@@ -116,9 +114,7 @@ async def get_pipeline(principal: Principal, pipeline_id: str) -> Pipeline:
 async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[Pipeline | None]:
     """Pipelines by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    rows = await Pipeline.filter(id__in=pipeline_ids, workspace_id=principal.workspace_id)
-    by_id = {row.id: row for row in rows}
-    return [by_id.get(pipeline_id) for pipeline_id in pipeline_ids]
+    return await load_many_owned(Pipeline, principal, pipeline_ids)
 
 
 async def list_pipelines(principal: Principal, filters: PipelineFilter, page: PageRequest) -> Page[Pipeline]:
