@@ -25,8 +25,8 @@ from resolvers.principal import Principal
 from schema import build_schema
 from schema.context import Context, Loaders
 from server.auth.authenticate import AUTH, credential_of, identify
-from server.auth.graphql_cost import request_cost
-from server.auth.ratelimit import STANDARD
+from server.auth.graphql_cost import bulk_count, request_cost
+from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
 from server.rest.errors import error_response
@@ -126,9 +126,13 @@ class DoccGraphQLView(GraphQLView):
             principal = await principal_of(request)
             identity = request[REQUEST_CONTEXT].identity
             key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
-            cost = request_cost(self.schema._schema, await self._body(request), self.settings.graphql_max_tokens,
+            body = await self._body(request)
+            cost = request_cost(self.schema._schema, body, self.settings.graphql_max_tokens,
                                 self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
             await limits.charge(request, STANDARD, key, cost)
+            jobs = bulk_count(body, self.settings.graphql_max_tokens)
+            if jobs:
+                await limits.charge(request, BULK, key, jobs)
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type != "application/json" and not response.prepared:
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

@@ -30,6 +30,8 @@ from graphql import (
 from resolvers.errors import DoccError
 
 PAGE_ARGUMENT = "first"
+# Mutations that start data jobs: they also count on the bulk budget, as `POST /pipelines/{id}/run` does.
+BULK_MUTATIONS = frozenset({"runPipeline", "retryJob"})
 
 
 class QueryTooComplex(DoccError):
@@ -78,13 +80,19 @@ class _Walker:
         return total
 
 
+def _parsed(query: Any, max_tokens: int) -> Any:
+    if not isinstance(query, str):
+        return None
+    try:
+        return parse(query, max_tokens=max_tokens, no_location=True)
+    except GraphQLError:
+        return None
+
+
 def document_cost(schema: GraphQLSchema, query: Any, variables: Any, max_tokens: int) -> int:
     """The field cost of one operation's document (0 when it does not parse: the executor reports that)."""
-    if not isinstance(query, str):
-        return 0
-    try:
-        document = parse(query, max_tokens=max_tokens, no_location=True)
-    except GraphQLError:
+    document = _parsed(query, max_tokens)
+    if document is None:
         return 0
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walker = _Walker(schema, fragments, variables if isinstance(variables, dict) else {})
@@ -107,3 +115,15 @@ def request_cost(schema: GraphQLSchema, body: Any, max_tokens: int, max_cost: in
                                   {"cost": cost, "max_cost": max_cost})
         charged += max(1, math.ceil(cost / unit))
     return charged
+
+
+def bulk_count(body: Any, max_tokens: int) -> int:
+    """How many job-starting mutations (BULK_MUTATIONS) a GraphQL HTTP body asks for."""
+    count = 0
+    for operation in body if isinstance(body, list) else [body]:
+        document = _parsed(operation.get("query") if isinstance(operation, dict) else None, max_tokens)
+        for definition in document.definitions if document is not None else ():
+            if isinstance(definition, OperationDefinitionNode) and definition.operation.value == "mutation":
+                count += sum(1 for node in definition.selection_set.selections
+                             if isinstance(node, FieldNode) and node.name.value in BULK_MUTATIONS)
+    return count

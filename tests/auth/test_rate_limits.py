@@ -70,6 +70,25 @@ async def test_bulk_routes_have_their_own_smaller_budget(client):
     assert (await client.get(DATASETS)).status == 200
 
 
+async def test_running_a_pipeline_counts_on_the_bulk_budget(client, tmp_path):
+    # given
+    dataset = await (await client.post(DATASETS, json={"name": "in", "source": {
+        "type": "file", "path": str(tmp_path / "in.csv")}})).json()
+    pipeline = await (await client.post("/api/v1/pipelines", json={"name": "p", "steps": [
+        {"id": "read", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
+        {"id": "write", "type": "data_sink", "config": {"path": str(tmp_path / "out.csv")}}]})).json()
+    # when
+    runs = [await client.post(f"/api/v1/pipelines/{pipeline['id']}/run") for _ in range(BULK + 1)]
+    # then
+    assert [r.status for r in runs] == [202] * BULK + [429]
+    assert runs[0].headers["X-RateLimit-Limit"] == str(BULK)
+    # and GraphQL's runPipeline draws on the same, now empty, bulk budget
+    mutation = "mutation($id: ID!) { runPipeline(id: $id) { __typename } }"
+    refused = await client.post("/graphql", json={"query": mutation, "variables": {"id": pipeline["id"]}})
+    assert refused.status == 429
+    assert (await refused.json())["error"]["code"] == "RATE_LIMITED"
+
+
 async def test_token_endpoint_is_limited_by_client_and_address(client, anonymous):
     # given
     made = await (await client.post("/api/v1/workspaces/ws_default/oauth-clients",
