@@ -14,6 +14,7 @@ from tortoise.exceptions import IntegrityError
 
 from resolvers import keys, oauth_clients
 from resolvers.errors import Conflict, Forbidden, NotFound
+from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
 from resolvers.validation import StrictInput, parse
 from server.models.access import ApiKey, OAuthClient, OAuthClientSecret
@@ -39,11 +40,11 @@ async def _managed(principal: Principal, workspace_id: str) -> Workspace:
     return row
 
 
-async def list_workspaces(principal: Principal) -> list[Workspace]:
-    """Workspaces the caller administers (all of them for operators); raises Forbidden."""
+async def list_workspaces(principal: Principal, page: PageRequest) -> Page[Workspace]:
+    """A page of the workspaces the caller administers (all for operators), oldest first; raises Forbidden."""
     principal.require(ADMIN_SCOPE)
     query = Workspace.all() if _operator(principal) else Workspace.filter(id=principal.workspace_id)
-    return await query.order_by("created_at", "id")
+    return await paginate(query, page, newest_first=False)
 
 
 async def get_workspace(principal: Principal, workspace_id: str) -> Workspace:
@@ -69,10 +70,10 @@ async def create_key(principal: Principal, workspace_id: str, data: Any) -> keys
     return await keys.store_key(workspace_id, data, principal.subject)
 
 
-async def list_keys(principal: Principal, workspace_id: str) -> list[ApiKey]:
-    """The workspace's API keys; raises Forbidden, NotFound."""
+async def list_keys(principal: Principal, workspace_id: str, page: PageRequest) -> Page[ApiKey]:
+    """A page of the workspace's API keys; raises Forbidden, NotFound."""
     await _managed(principal, workspace_id)
-    return await keys.list_keys(workspace_id)
+    return await keys.list_keys(workspace_id, page)
 
 
 async def revoke_key(principal: Principal, workspace_id: str, key_id: str) -> ApiKey:
@@ -93,10 +94,10 @@ async def register_client(principal: Principal, workspace_id: str, data: Any) ->
     return await oauth_clients.register_client(workspace_id, data)
 
 
-async def list_clients(principal: Principal, workspace_id: str) -> list[OAuthClient]:
-    """The workspace's OAuth clients with their secrets; raises Forbidden, NotFound."""
+async def list_clients(principal: Principal, workspace_id: str, page: PageRequest) -> Page[OAuthClient]:
+    """A page of the workspace's OAuth clients with their secrets; raises Forbidden, NotFound."""
     await _managed(principal, workspace_id)
-    return await oauth_clients.list_clients(workspace_id)
+    return await oauth_clients.list_clients(workspace_id, page)
 
 
 async def revoke_client(principal: Principal, workspace_id: str, client_id: str) -> OAuthClient:

@@ -12,6 +12,7 @@ import pydantic
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import NotFound, Unauthorized, ValidationError
+from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
 from resolvers.tokens import API_KEY, Identity, new_secret, secret_hash, visible_prefix, well_formed
@@ -94,9 +95,9 @@ async def store_key(workspace_id: str, data: Any, created_by: str) -> CreatedKey
     return CreatedKey(row, secret)
 
 
-async def list_keys(workspace_id: str) -> list[ApiKey]:
-    """Every key of a workspace, newest first, revoked ones included."""
-    return await ApiKey.filter(workspace_id=workspace_id).order_by("-created_at", "-id")
+async def list_keys(workspace_id: str, page: PageRequest) -> Page[ApiKey]:
+    """A page of a workspace's keys, newest first, revoked ones included."""
+    return await paginate(ApiKey.filter(workspace_id=workspace_id), page)
 
 
 async def _key(workspace_id: str, key_id: str) -> ApiKey:

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from resolvers.errors import DoccError, NotFound, ValidationError
 from resolvers.keys import parse_duration, parse_instant
+from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.scopes import check_scopes
 from resolvers.tokens import CLIENT_SECRET, new_secret, secret_hash, visible_prefix, well_formed
 from resolvers.validation import StrictInput, parse
@@ -110,10 +111,9 @@ async def get_client(workspace_id: str, client_id: str) -> OAuthClient:
     return client
 
 
-async def list_clients(workspace_id: str) -> list[OAuthClient]:
-    """Every client of a workspace with its secrets, newest first."""
-    return await OAuthClient.filter(workspace_id=workspace_id).order_by("-created_at", "-id").prefetch_related(
-        "secrets")
+async def list_clients(workspace_id: str, page: PageRequest) -> Page[OAuthClient]:
+    """A page of a workspace's clients with their secrets, newest first."""
+    return await paginate(OAuthClient.filter(workspace_id=workspace_id).prefetch_related("secrets"), page)
 
 
 async def revoke_client(workspace_id: str, client_id: str) -> OAuthClient:

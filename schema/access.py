@@ -13,6 +13,7 @@ from resolvers.principal import ADMIN_SCOPE
 from schema.context import Info
 from schema.errors import ConflictError, NotFoundError, ValidationError
 from schema.inputs import to_plain
+from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from server.models import access as rows
 from server.models.core import Workspace as WorkspaceRow
@@ -138,18 +139,22 @@ def _key_success(created: CreatedKey) -> ApiKeySecretSuccess:
 
 @strawberry.type
 class AccessQuery:
-    @strawberry.field(extensions=needs(ADMIN_SCOPE), description="Workspaces you administer.")
-    async def workspaces(self, info: Info) -> list[Workspace]:
-        return [Workspace.from_model(row) for row in await domain.list_workspaces(info.context.principal)]
+    @strawberry.field(extensions=needs(ADMIN_SCOPE), description="Workspaces you administer, oldest first.")
+    async def workspaces(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Workspace]:
+        page = await domain.list_workspaces(info.context.principal, page_request(first, after))
+        return connection(page, Workspace.from_model)
 
     @strawberry.field(extensions=needs(ADMIN_SCOPE), description="API keys of a workspace, newest first.")
-    async def api_keys(self, info: Info, workspace_id: strawberry.ID) -> list[ApiKey]:
-        return [ApiKey.from_model(row) for row in await domain.list_keys(info.context.principal, str(workspace_id))]
+    async def api_keys(self, info: Info, workspace_id: strawberry.ID, first: int = 20,
+                       after: str | None = None) -> Connection[ApiKey]:
+        page = await domain.list_keys(info.context.principal, str(workspace_id), page_request(first, after))
+        return connection(page, ApiKey.from_model)
 
     @strawberry.field(extensions=needs(ADMIN_SCOPE), description="OAuth clients of a workspace, newest first.")
-    async def oauth_clients(self, info: Info, workspace_id: strawberry.ID) -> list[OAuthClient]:
-        found = await domain.list_clients(info.context.principal, str(workspace_id))
-        return [OAuthClient.from_model(row) for row in found]
+    async def oauth_clients(self, info: Info, workspace_id: strawberry.ID, first: int = 20,
+                            after: str | None = None) -> Connection[OAuthClient]:
+        page = await domain.list_clients(info.context.principal, str(workspace_id), page_request(first, after))
+        return connection(page, OAuthClient.from_model)
 
 
 @strawberry.type

@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", public(readyz))
     add_routes(app, API_PREFIX, REST_ROUTES)
     add_routes(app, "", OAUTH_ROUTES)
-    document = openapi_document(API_PREFIX, REST_ROUTES)
+    document = openapi_document([(API_PREFIX, REST_ROUTES), ("", OAUTH_ROUTES)])
 
     async def openapi(_request: web.Request) -> web.Response:
         return json_response(document)

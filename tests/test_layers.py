@@ -36,9 +36,22 @@ async def test_openapi_describes_every_rest_route(client):
     registered = {
         (route.method, route.resource.canonical)
         for route in client.app.router.routes()
-        if route.resource is not None and route.resource.canonical.startswith("/api/v1/")
+        if route.resource is not None and route.resource.canonical.startswith(("/api/v1/", "/oauth/"))
         and route.method != "HEAD" and not route.resource.canonical.endswith("openapi.json")
     }
     # then
     assert document["openapi"].startswith("3.1")
     assert registered and registered == documented
+    assert ("POST", "/oauth/token") in documented
+
+
+async def test_openapi_lists_paging_parameters_on_lists_only(client):
+    document = await (await client.get("/api/v1/openapi.json")).json()
+
+    def query_names(path: str) -> set[str]:
+        return {p["name"] for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+    assert {"page", "per_page", "limit", "offset"} <= query_names("/api/v1/datasets")
+    assert {"page", "per_page", "limit", "offset"} <= query_names("/api/v1/workspaces/{workspace_id}/keys")
+    assert "page" not in query_names("/api/v1/datasets/{id}")
+    assert "page" not in query_names("/api/v1/jobs/{id}/logs")

@@ -14,7 +14,7 @@ from resolvers.principal import ADMIN_SCOPE
 from server.context import principal_of
 from server.models.access import ApiKey, OAuthClient, OAuthClientSecret
 from server.models.core import Workspace
-from server.rest.common import json_response, read_json
+from server.rest.common import json_response, page_request, page_response, read_json
 from server.rest.routes import Route
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -56,8 +56,8 @@ def _ws(request: web.Request) -> str:
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
-    rows = await domain.list_workspaces(await principal_of(request))
-    return json_response({"data": [workspace_json(row) for row in rows]})
+    page = await domain.list_workspaces(await principal_of(request), page_request(request))
+    return page_response(request, page, workspace_json)
 
 
 async def create_workspace(request: web.Request) -> web.Response:
@@ -70,8 +70,8 @@ async def get_workspace(request: web.Request) -> web.Response:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    rows = await domain.list_keys(await principal_of(request), _ws(request))
-    return json_response({"data": [key_json(row) for row in rows]})
+    page = await domain.list_keys(await principal_of(request), _ws(request), page_request(request))
+    return page_response(request, page, key_json)
 
 
 async def create_key(request: web.Request) -> web.Response:
@@ -94,8 +94,8 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 
 async def list_clients(request: web.Request) -> web.Response:
-    rows = await domain.list_clients(await principal_of(request), _ws(request))
-    return json_response({"data": [client_json(row) for row in rows]})
+    page = await domain.list_clients(await principal_of(request), _ws(request), page_request(request))
+    return page_response(request, page, client_json)
 
 
 async def create_client(request: web.Request) -> web.Response:
@@ -128,18 +128,18 @@ def _schema(model: Any) -> dict[str, Any]:
 
 A, WS, CLIENT = ADMIN_SCOPE, "/workspaces/{workspace_id}", "/workspaces/{workspace_id}/oauth-clients/{client_id}"
 ROUTES = [
-    Route("GET", "/workspaces", list_workspaces, A, "List the workspaces you administer", "access"),
+    Route("GET", "/workspaces", list_workspaces, A, "List the workspaces you administer", "access", paged=True),
     Route("POST", "/workspaces", create_workspace, A, "Create a workspace (default-workspace admins)", "access",
           status=201, body={"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}),
     Route("GET", WS, get_workspace, A, "Get a workspace", "access"),
-    Route("GET", f"{WS}/keys", list_keys, A, "List API keys", "access"),
+    Route("GET", f"{WS}/keys", list_keys, A, "List API keys", "access", paged=True),
     Route("POST", f"{WS}/keys", create_key, A, "Create an API key (the key is shown once)", "access", status=201,
           body=_schema(KeyCreate)),
     Route("DELETE", f"{WS}/keys/{{key_id}}", revoke_key, A, "Revoke an API key", "access"),
     Route("POST", f"{WS}/keys/{{key_id}}/rotate", rotate_key, A, "Replace an API key; the old one works "
           "grace_seconds more", "access", status=201, body={"type": "object", "properties": {
               "grace_seconds": {"type": "integer"}}}),
-    Route("GET", f"{WS}/oauth-clients", list_clients, A, "List OAuth clients", "access"),
+    Route("GET", f"{WS}/oauth-clients", list_clients, A, "List OAuth clients", "access", paged=True),
     Route("POST", f"{WS}/oauth-clients", create_client, A, "Register an OAuth client (first secret shown once)",
           "access", status=201, body=_schema(ClientCreate)),
     Route("DELETE", CLIENT, revoke_client, A, "Revoke an OAuth client and its tokens", "access"),

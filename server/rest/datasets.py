@@ -161,7 +161,7 @@ def _body_schema(model: Any) -> dict[str, Any]:
 
 ROUTES = [
     Route("GET", "/datasets", list_datasets, domain.READ, "List datasets", "datasets",
-          query=("name", "tags", "source_type", "status")),
+          query=("name", "tags", "source_type", "status"), paged=True),
     Route("POST", "/datasets", create_dataset, domain.WRITE, "Create a dataset", "datasets", status=201,
           body=_body_schema(domain.DatasetCreate)),
     Route("GET", "/datasets/{id}", get_dataset, domain.READ, "Get a dataset", "datasets"),
@@ -172,7 +172,7 @@ ROUTES = [
     Route("PUT", "/datasets/{id}/schema", update_schema, domain.WRITE, "Store a new schema version", "schemas",
           body={"type": "object"}, query=("force",)),
     Route("GET", "/datasets/{id}/schema/history", schema_history, domain.READ, "Schema versions, newest first",
-          "schemas"),
+          "schemas", paged=True),
     Route("POST", "/datasets/{id}/schema/validate", validate_schema, domain.READ,
           "Check a schema change without storing it", "schemas", body={"type": "object"}),
 ]

@@ -133,7 +133,7 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int)
 
 ROUTES = [
     Route("GET", "/jobs", list_jobs, domain.READ, "List jobs, newest first", "jobs",
-          query=("pipeline_id", "status", "trigger", "created_after", "created_before")),
+          query=("pipeline_id", "status", "trigger", "created_after", "created_before"), paged=True),
     Route("GET", "/jobs/{id}", get_job, domain.READ, "Get a job with its steps", "jobs"),
     Route("POST", "/jobs/{id}/cancel", cancel_job, RUN, "Cancel a pending or running job", "jobs", status=202),
     Route("GET", "/jobs/{id}/logs", job_logs, domain.READ,

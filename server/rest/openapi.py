@@ -37,9 +37,7 @@ def _operation(route: Route) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"{(\w+)}", route.path)]
-    query = list(route.query)
-    if route.method == "GET" and "{" not in route.path.rsplit("/", 1)[-1] and not route.path.endswith("/schema"):
-        query = [*query, *PAGING]
+    query = [*route.query, *(PAGING if route.paged else ())]
     parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
                    for name in query]
     ok: dict[str, Any] = {"description": route.summary}
@@ -65,11 +63,12 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(prefix: str, routes: list[Route]) -> dict[str, Any]:
-    """Every route of the table as an OpenAPI 3.1 document."""
+def openapi_document(tables: list[tuple[str, list[Route]]]) -> dict[str, Any]:
+    """Every route of the (prefix, routes) tables as an OpenAPI 3.1 document."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = _operation(route)
+    for prefix, routes in tables:
+        for route in routes:
+            paths.setdefault(prefix + route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
         "info": {"title": "DOCC REST API", "version": "1.0.0",

@@ -141,7 +141,7 @@ def _body(model: Any) -> dict[str, Any]:
 
 ROUTES = [
     Route("GET", "/pipelines", list_pipelines, domain.READ, "List pipelines", "pipelines",
-          query=("name", "scheduled", "dataset_id")),
+          query=("name", "scheduled", "dataset_id"), paged=True),
     Route("POST", "/pipelines", create_pipeline, domain.WRITE, "Create a pipeline", "pipelines", status=201,
           body=_body(domain.PipelineCreate)),
     Route("GET", "/pipelines/{id}", get_pipeline, domain.READ, "Get a pipeline", "pipelines"),
@@ -149,7 +149,7 @@ ROUTES = [
           "pipelines", body=_body(domain.PipelineUpdate)),
     Route("DELETE", "/pipelines/{id}", delete_pipeline, domain.WRITE, "Delete a pipeline", "pipelines", status=204),
     Route("GET", "/pipelines/{id}/versions", pipeline_versions, domain.READ, "Saved versions, newest first",
-          "pipelines"),
+          "pipelines", paged=True),
     Route("POST", "/pipelines/{id}/run", run_pipeline, domain.RUN,
           "Run a pipeline now (answers at once with the pending job; honours Idempotency-Key)", "jobs", status=202,
           bulk=True),

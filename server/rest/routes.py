@@ -31,6 +31,8 @@ class Route:
     body: dict[str, Any] | None = None
     query: tuple[str, ...] = ()
     bulk: bool = False
+    # A list answered by page_response: page/per_page and limit/offset apply.
+    paged: bool = False
     # Public routes skip authentication (the OAuth token endpoints); every other route needs `scope`.
     public: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -86,6 +86,19 @@ async def test_key_is_shown_once_and_listed_by_prefix_only(client):
     assert created["key"] not in str(listed)
 
 
+async def test_key_lists_are_paged(client):
+    # given: the two fixture keys of ws_default (admin, reader) plus two more
+    for _ in range(2):
+        await _new_key(client)
+    # when
+    first = await (await client.get("/api/v1/workspaces/ws_default/keys?per_page=2")).json()
+    last = await (await client.get("/api/v1/workspaces/ws_default/keys?page=2&per_page=2")).json()
+    # then
+    assert first["meta"]["total"] == 4 and len(first["data"]) == 2 and first["links"]["next"]
+    assert len(last["data"]) == 2 and last["links"]["next"] is None
+    assert not {k["id"] for k in first["data"]} & {k["id"] for k in last["data"]}
+
+
 async def test_revoked_key_is_refused(client, anonymous):
     # given
     created = await _new_key(client)

@@ -91,7 +91,7 @@ async def test_graphql_key_management(client, anonymous):
 async def test_graphql_key_validation_and_foreign_workspace(client, other_client):
     bad = 'mutation { createApiKey(workspaceId: "ws_default", input: {name: "g", scopes: ["nope"]}) ' \
           '{ __typename ... on ValidationError { field } } }'
-    foreign = '{ apiKeys(workspaceId: "ws_default") { id } }'
+    foreign = '{ apiKeys(workspaceId: "ws_default") { nodes { id } } }'
     invalid = (await (await client.post("/graphql", json={"query": bad})).json())["data"]["createApiKey"]
     hidden = await (await other_client.post("/graphql", json={"query": foreign})).json()
     assert invalid == {"__typename": "ValidationError", "field": "scopes"}
