@@ -97,6 +97,24 @@ class CreateOAuthClientInput:
                                                      description="Lifetime of the first secret (default 90d).")
 
 
+@strawberry.input(description="Another secret for an OAuth client.")
+class AddOAuthClientSecretInput:
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="What the secret is for.")
+    expires_in: str | None = strawberry.field(default=strawberry.UNSET, description="Lifetime, e.g. 90d.")
+    expires_at: str | None = strawberry.field(default=strawberry.UNSET, description="Expiry (RFC 3339).")
+
+
+@strawberry.type(description="The secret was added; `secret` is shown this once.")
+class AddOAuthClientSecretSuccess:
+    client_secret: OAuthClientSecret = strawberry.field(description="The stored secret.")
+    secret: str = strawberry.field(description="The secret value: store it now, it is never shown again.")
+
+
+@strawberry.type(description="The secret was revoked.")
+class RevokeOAuthClientSecretSuccess:
+    client_secret: OAuthClientSecret = strawberry.field(description="The revoked secret.")
+
+
 @strawberry.type(description="The key was created or rotated; `key` is shown this once.")
 class ApiKeySecretSuccess:
     api_key: ApiKey = strawberry.field(description="The stored key.")
@@ -131,6 +149,10 @@ WorkspaceResult = Annotated[CreateWorkspaceSuccess | ValidationError | ConflictE
 ClientResult = Annotated[CreateOAuthClientSuccess | NotFoundError | ValidationError,
                          strawberry.union("CreateOAuthClientResult")]
 RevokeClientResult = Annotated[RevokeOAuthClientSuccess | NotFoundError, strawberry.union("RevokeOAuthClientResult")]
+AddSecretResult = Annotated[AddOAuthClientSecretSuccess | NotFoundError | ValidationError,
+                            strawberry.union("AddOAuthClientSecretResult")]
+RevokeSecretResult = Annotated[RevokeOAuthClientSecretSuccess | NotFoundError,
+                               strawberry.union("RevokeOAuthClientSecretResult")]
 
 
 def _key_success(created: CreatedKey) -> ApiKeySecretSuccess:
@@ -179,14 +201,32 @@ class AccessMutation:
         created = await domain.rotate_key(info.context.principal, str(workspace_id), str(id), grace_seconds)
         return _key_success(created)
 
-    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Register an OAuth client (secret shown once).")
+    @strawberry.mutation(name="createOAuthClient", extensions=needs(ADMIN_SCOPE),
+                         description="Register an OAuth client (secret shown once).")
     async def create_oauth_client(self, info: Info, workspace_id: strawberry.ID,
                                   input: CreateOAuthClientInput) -> ClientResult:
         created = await domain.register_client(info.context.principal, str(workspace_id), to_plain(input))
         return CreateOAuthClientSuccess(client=OAuthClient.from_model(created.client), secret=created.secret.secret)
 
-    @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Revoke an OAuth client and its tokens.")
+    @strawberry.mutation(name="revokeOAuthClient", extensions=needs(ADMIN_SCOPE),
+                         description="Revoke an OAuth client and its tokens.")
     async def revoke_oauth_client(self, info: Info, workspace_id: strawberry.ID,
                                   client_id: strawberry.ID) -> RevokeClientResult:
         row = await domain.revoke_client(info.context.principal, str(workspace_id), str(client_id))
         return RevokeOAuthClientSuccess(client=OAuthClient.from_model(row))
+
+    @strawberry.mutation(name="addOAuthClientSecret", extensions=needs(ADMIN_SCOPE),
+                         description="Add a secret to an OAuth client (shown once).")
+    async def add_oauth_client_secret(self, info: Info, workspace_id: strawberry.ID, client_id: strawberry.ID,
+                                      input: AddOAuthClientSecretInput | None = None) -> AddSecretResult:
+        created = await domain.add_client_secret(info.context.principal, str(workspace_id), str(client_id),
+                                                 to_plain(input) if input else {})
+        return AddOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_model(created.row),
+                                           secret=created.secret)
+
+    @strawberry.mutation(name="revokeOAuthClientSecret", extensions=needs(ADMIN_SCOPE),
+                         description="Revoke one secret of an OAuth client.")
+    async def revoke_oauth_client_secret(self, info: Info, workspace_id: strawberry.ID, client_id: strawberry.ID,
+                                         id: strawberry.ID) -> RevokeSecretResult:
+        row = await domain.revoke_client_secret(info.context.principal, str(workspace_id), str(client_id), str(id))
+        return RevokeOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_model(row))

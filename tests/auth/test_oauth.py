@@ -197,3 +197,32 @@ async def test_signing_key_is_generated_once_and_kept(db):
     configured = await load_signing_secret("x" * 40)
     assert first == again and len(first) >= 48
     assert configured == "x" * 40
+
+
+ADD_SECRET = """mutation($client: ID!) {
+  addOAuthClientSecret(workspaceId: "ws_default", clientId: $client, input: {description: "second"}) {
+    __typename ... on AddOAuthClientSecretSuccess { secret clientSecret { id description } } } }"""
+REVOKE_SECRET = """mutation($client: ID!, $id: ID!) {
+  revokeOAuthClientSecret(workspaceId: "ws_default", clientId: $client, id: $id) {
+    __typename ... on Error { code } ... on RevokeOAuthClientSecretSuccess { clientSecret { revokedAt } } } }"""
+
+
+async def test_client_secrets_are_managed_in_graphql_too(client, anonymous):
+    # given
+    client_id, _ = await _register(client)
+    # when
+    added = (await (await client.post("/graphql", json={"query": ADD_SECRET, "variables": {"client": client_id}}))
+             .json())["data"]["addOAuthClientSecret"]
+    works = await _token(anonymous, grant_type="client_credentials", client_id=client_id, client_secret=added["secret"])
+    revoked = (await (await client.post("/graphql", json={"query": REVOKE_SECRET, "variables": {
+        "client": client_id, "id": added["clientSecret"]["id"]}})).json())["data"]["revokeOAuthClientSecret"]
+    refused = await _token(anonymous, grant_type="client_credentials", client_id=client_id,
+                           client_secret=added["secret"])
+    missing = (await (await client.post("/graphql", json={"query": REVOKE_SECRET, "variables": {
+        "client": client_id, "id": "ocs_nope"}})).json())["data"]["revokeOAuthClientSecret"]
+    # then
+    assert added["__typename"] == "AddOAuthClientSecretSuccess" and added["clientSecret"]["description"] == "second"
+    assert works.status == 200
+    assert revoked["clientSecret"]["revokedAt"] is not None
+    assert refused.status == 401 and (await refused.json())["error"] == "invalid_client"
+    assert missing == {"__typename": "NotFoundError", "code": "NOT_FOUND"}
