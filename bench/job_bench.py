@@ -1,0 +1,100 @@
+"""End-to-end throughput: a pipeline run as a DOCC job over HTTP, next to the same work in direct Polars.
+
+    python -m bench.job_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test]
+
+Starts the server in this process on a temporary SQLite control database, creates the dataset and the
+pipeline through the REST API, then times `POST /pipelines/{id}/run` until the job's log stream reports
+the end: request handling, queueing, the executor thread, the data plane and the atomic sink swap.
+The direct figure is the same cleaning written by hand (bench.pipeline_bench.direct), in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+from aiohttp.test_utils import TestClient, TestServer
+
+from bench.pipeline_bench import CLEANER, SCHEMA, direct, generate
+from resolvers.keys import store_key
+from server.app import create_app
+from server.config import Settings
+from server.db import database
+
+
+async def _admin_key(database_url: str) -> str:
+    async with database(database_url):
+        return (await store_key("ws_default", {"name": "bench", "scopes": ["admin"]}, "bench")).secret
+
+
+async def _run_job(client: TestClient, headers: dict[str, str], pipeline_id: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    job = await (await client.post(f"/api/v1/pipelines/{pipeline_id}/run", headers=headers)).json()
+    async with client.get(f"/api/v1/jobs/{job['id']}/logs?follow=true", headers=headers) as stream:
+        async for line in stream.content:
+            event = orjson.loads(line)
+            if event["type"] == "end":
+                return time.perf_counter() - start, event["job"]
+    raise RuntimeError("the log stream ended without an end message")
+
+
+async def through_jobs(path: Path, uri: str, repeat: int) -> tuple[float, int]:
+    """Best wall time of `repeat` jobs, and the rows the last one wrote."""
+    with tempfile.TemporaryDirectory(prefix="docc-job-bench-") as control:
+        database_url = f"sqlite://{control}/docc.db"
+        key = await _admin_key(database_url)
+        settings = replace(Settings(), database_url=database_url, connections={"bench": uri},
+                           rate_limit_per_minute=100_000, rate_limit_bulk_per_minute=100_000)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with TestClient(TestServer(create_app(settings))) as client:
+            dataset = await (await client.post("/api/v1/datasets", headers=headers, json={
+                "name": "bench_customers", "source": {"type": "file", "path": str(path)}, "schema": SCHEMA})).json()
+            pipeline = await (await client.post("/api/v1/pipelines", headers=headers, json={
+                "name": "bench", "steps": [
+                    {"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
+                    {"id": "clean", "type": "data_cleaner", "config": CLEANER},
+                    {"id": "output", "type": "data_sink", "config": {"destination": "bench.bench_job"}}]})).json()
+            best, written = float("inf"), 0
+            for _ in range(repeat):
+                seconds, job = await _run_job(client, headers, pipeline["id"])
+                if job["status"] != "succeeded":
+                    raise RuntimeError(f"bench job ended {job['status']}: {job['error']}")
+                best, written = min(best, seconds), job["statistics"]["rows_written"]
+            return best, written
+
+
+def measure(label: str, rows: int, path: Path, uri: str, repeat: int) -> None:
+    """Print both rates and their ratio; direct runs are interleaved with the jobs' best."""
+    direct_best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        direct_written = direct(path, uri, "bench_direct")
+        direct_best = min(direct_best, time.perf_counter() - start)
+    job_best, job_written = asyncio.run(through_jobs(path, uri, repeat))
+    print(f"{label:10} direct Polars {rows / direct_best:>12,.0f} rows/s ({direct_best:.2f} s)   "
+          f"DOCC job {rows / job_best:>12,.0f} rows/s ({job_best:.2f} s)   "
+          f"ratio {direct_best / job_best:.2f}   rows written {job_written:,} / {direct_written:,}")
+
+
+def main() -> None:
+    """Parse arguments, generate data, print the figures per destination."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--postgres", help="PostgreSQL URL to write into (tables bench_direct, bench_job)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    path = generate(args.rows)
+    print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
+    with tempfile.TemporaryDirectory(prefix="docc-bench-") as tmp:
+        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat)
+    if args.postgres:
+        measure("postgresql", args.rows, path, args.postgres, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
