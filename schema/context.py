@@ -38,6 +38,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # The rate-limit key of a websocket's credential: each operation on the socket is charged to it.
+    rate_key: str | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

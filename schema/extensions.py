@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types.execution import PreExecutionError
 
 from resolvers.errors import DoccError
 
@@ -51,8 +53,31 @@ class ErrorCodesWithoutSuggestions(ErrorCodes):
     suggestions = False
 
 
+OperationGate = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+async def _refused(error: DoccError, context: Any) -> AsyncIterator[PreExecutionError]:
+    yield PreExecutionError(data=None, errors=[GraphQLError(error.message, extensions={
+        "code": error.code, "details": error.details, "request_id": _request_id(context)})])
+
+
 class DoccSchema(strawberry.Schema):
-    """Logs only unexpected failures; expected domain errors are answers, not incidents."""
+    """Logs only unexpected failures, and lets the transport admit each streamed (websocket) operation.
+
+    `operation_gate(context, query, variables)` runs before every operation started through `stream`
+    (both websocket protocols go through it); a DoccError it raises refuses that operation alone.
+    """
+
+    operation_gate: OperationGate | None = None
+
+    async def stream(self, query: Any, variable_values: Any = None, context_value: Any = None,
+                     *args: Any, **kwargs: Any) -> Any:
+        if self.operation_gate is not None:
+            try:
+                await self.operation_gate(context_value, query, variable_values)
+            except DoccError as error:
+                return _refused(error, context_value)
+        return await super().stream(query, variable_values, context_value, *args, **kwargs)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:

@@ -51,6 +51,7 @@ class DoccGraphQLView(GraphQLView):
             max_subscriptions_per_connection=20,
         )
         self.settings = settings
+        self.schema.operation_gate = self._charge_socket_operation  # type: ignore[attr-defined]
 
     async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
         # __call__ authenticated every operation request already. The GraphiQL page needs no one, and a
@@ -71,10 +72,26 @@ class DoccGraphQLView(GraphQLView):
         except DoccError as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
         context.principal = identity.principal
+        context.rate_key = identity.rate_key
         context.loaders = Loaders(identity.principal)
         request[WATCHER] = asyncio.create_task(self._watch(request, context.response, credential,
                                                            identity.expires_at))
         return None
+
+    async def _charge(self, request: web.Request, key: str, body: Any) -> None:
+        """Count a GraphQL body toward the key's budgets: its cost, and its job-starting mutations."""
+        limits = request.app[AUTH].limits
+        cost = request_cost(self.schema._schema, body, self.settings.graphql_max_tokens,
+                            self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
+        await limits.charge(request, STANDARD, key, cost)
+        jobs = bulk_count(body, self.settings.graphql_max_tokens)
+        if jobs:
+            await limits.charge(request, BULK, key, jobs)
+
+    async def _charge_socket_operation(self, context: Any, query: Any, variables: Any) -> None:
+        """Each operation on a websocket counts like an HTTP request of the socket's credential."""
+        if isinstance(getattr(context, "response", None), web.WebSocketResponse) and context.rate_key:
+            await self._charge(context.request, context.rate_key, {"query": query, "variables": variables})
 
     async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,
                      expires_at: datetime | None) -> None:
@@ -126,13 +143,7 @@ class DoccGraphQLView(GraphQLView):
             principal = await principal_of(request)
             identity = request[REQUEST_CONTEXT].identity
             key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
-            body = await self._body(request)
-            cost = request_cost(self.schema._schema, body, self.settings.graphql_max_tokens,
-                                self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
-            await limits.charge(request, STANDARD, key, cost)
-            jobs = bulk_count(body, self.settings.graphql_max_tokens)
-            if jobs:
-                await limits.charge(request, BULK, key, jobs)
+            await self._charge(request, key, await self._body(request))
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type != "application/json" and not response.prepared:
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

@@ -148,3 +148,22 @@ async def test_least_recently_used_buckets_are_evicted():
 
 async def test_caller_fixture_sends_its_credential(http, credentials):
     assert (await Caller(http, bearer(credentials["reader"])).get(DATASETS)).status == 200
+
+
+async def test_each_websocket_operation_counts_toward_the_budget(client):
+    # given a socket (the connection itself costs one request of the budget of LIMIT)
+    ws = await client.ws_connect("/graphql", protocols=["graphql-transport-ws"])
+    await ws.send_json({"type": "connection_init"})
+    assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+    # when the socket runs more operations than the rest of the budget
+    answers = []
+    for op in range(LIMIT):
+        await ws.send_json({"id": str(op), "type": "subscribe", "payload": {"query": "{ datasets { totalCount } }"}})
+        answers.append(await ws.receive_json(timeout=5))
+        if answers[-1]["type"] == "next":
+            assert (await ws.receive_json(timeout=5))["type"] == "complete"
+    # then the first LIMIT - 1 run and the next one is refused with RATE_LIMITED, the socket staying open
+    assert [a["type"] for a in answers] == ["next"] * (LIMIT - 1) + ["error"]
+    assert answers[-1]["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert not ws.closed
+    await ws.close()
