@@ -128,6 +128,7 @@ class Settings:
     graphql_cost_unit: int = 100
     graphql_max_batch: int = 10
     connections: Mapping[str, str] = field(default_factory=dict)
+    file_roots: tuple[str, ...] = ()
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
@@ -163,6 +164,7 @@ class Settings:
             graphql_cost_unit=_int(env, "DOCC_GRAPHQL_COST_UNIT", 100),
             graphql_max_batch=_int(env, "DOCC_GRAPHQL_MAX_BATCH", 10),
             connections=connections,
+            file_roots=tuple(part for part in (env.get("DOCC_FILE_ROOTS") or "").split(os.pathsep) if part),
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),

@@ -70,10 +70,14 @@ def test_the_data_plane_imports_no_web_or_orm_framework():
     assert out.stdout.strip() == "[]"
 
 
-def test_named_connections_come_from_docc_connection_variables():
+def test_named_connections_and_file_roots_come_from_settings():
     # given
-    from server.engine.dataplane import connections_from_env
+    from server.config import Settings
 
-    env = {"DOCC_CONNECTION_WAREHOUSE": "postgresql://h/db", "DOCC_DATABASE_URL": "sqlite:///x.db"}
-    # when / then
-    assert connections_from_env(env) == {"warehouse": "postgresql://h/db"}
+    env = {"DOCC_CONNECTION_WAREHOUSE": "postgresql://h/db", "DOCC_DATABASE_URL": "sqlite:///x.db",
+           "DOCC_FILE_ROOTS": "/data/in:/data/out"}
+    # when
+    settings = Settings.from_env(env)
+    # then
+    assert dict(settings.connections) == {"warehouse": "postgresql://h/db"}
+    assert settings.file_roots == ("/data/in", "/data/out")

@@ -6,7 +6,8 @@ Pure Python and Polars: no web framework and no ORM here. See docs/dataplane.md 
 from .connections import Connection, mask_connection, parse_connection
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
 from .graph import referenced_dataset_ids, validate_steps
-from .resolving import MappingResolver, connections_from_env
+from .paths import check_path, file_roots, set_file_roots
+from .resolving import MappingResolver
 from .runner import Resolver, RunContext, RunResult, StepStats, run_pipeline
 from .sources import validate_source
 from .types import polars_dtype
@@ -23,12 +24,14 @@ __all__ = [
     "RunResult",
     "StepFailed",
     "StepStats",
-    "connections_from_env",
+    "check_path",
+    "file_roots",
     "mask_connection",
     "parse_connection",
     "polars_dtype",
     "referenced_dataset_ids",
     "run_pipeline",
+    "set_file_roots",
     "validate_source",
     "validate_step",
     "validate_steps",

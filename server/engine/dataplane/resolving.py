@@ -25,8 +25,3 @@ class MappingResolver:
             raise LookupError(f"unknown connection {name!r}")
         return self.connections[name]
 
-
-def connections_from_env(environ: dict[str, str]) -> dict[str, str]:
-    """Named connections from `DOCC_CONNECTION_<NAME>` variables (names lower-cased)."""
-    prefix = "DOCC_CONNECTION_"
-    return {k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix) and v}

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from . import database
 from .connections import parse_connection, split_table
 from .errors import DataPlaneConfigError
+from .paths import check_path
 from .types import schema_dtypes
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -46,6 +47,8 @@ def validate_source(source: dict[str, Any], *, field: str = "source") -> None:
         if "connection" not in source:
             raise _refuse(f"{field}.connection", "Missing connection string")
         conn = parse_connection(source["connection"], field=f"{field}.connection")
+        if conn.dialect == "sqlite" and conn.path:
+            check_path(conn.path, field=f"{field}.connection")
         if "table" not in source:
             raise _refuse(f"{field}.table", "Missing table name")
         split_table(source["table"], dialect=conn.dialect, field=f"{field}.table")
@@ -72,6 +75,7 @@ def file_format(source: dict[str, Any], *, field: str = "source") -> str:
         raise _refuse(f"{field}.path", "Missing file path")
     if not os.path.isabs(path):
         raise _refuse(f"{field}.path", "File path must be absolute")
+    check_path(path, field=f"{field}.path")
     given = source.get("format")
     if given is None:
         inferred = FILE_FORMATS.get(os.path.splitext(path)[1].lower())
