@@ -29,8 +29,3 @@ class Principal:
         if not self.has_scope(scope):
             raise Forbidden(f"This operation needs the '{scope}' scope",
                             {"required_scope": scope})
-
-
-def local_principal(workspace_id: str = DEFAULT_WORKSPACE_ID) -> Principal:
-    """The principal used when authentication is not configured (local development)."""
-    return Principal(subject="local", workspace_id=workspace_id, scopes=frozenset({ADMIN_SCOPE}))

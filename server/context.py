@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from resolvers.principal import Principal, local_principal
+from resolvers.principal import Principal
 from server.config import Settings
 
 _CALLER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -38,11 +38,6 @@ def request_id_for(request: web.Request) -> str:
     """The caller's X-Request-ID when it is sane, else a new one."""
     given = request.headers.get("X-Request-ID", "")
     return given if _CALLER_ID.match(given) else f"req_{secrets.token_hex(12)}"
-
-
-async def local_authenticator(_request: web.Request) -> Principal:
-    """Until credentials are configured, every request acts in the default workspace."""
-    return local_principal()
 
 
 async def principal_of(request: web.Request) -> Principal:

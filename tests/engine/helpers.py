@@ -8,10 +8,10 @@ from typing import Any
 import polars as pl
 
 from resolvers import datasets, pipelines
-from resolvers.principal import Principal, local_principal
+from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
 from server.models.engine import FINISHED, Job
 
-PRINCIPAL = local_principal()
+PRINCIPAL = Principal(subject="tests", workspace_id=DEFAULT_WORKSPACE_ID, scopes=frozenset({ADMIN_SCOPE}))
 SCHEMA = {"fields": [
     {"name": "id", "type": "integer", "nullable": False},
     {"name": "name", "type": "string", "nullable": False},

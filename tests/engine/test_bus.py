@@ -26,7 +26,7 @@ async def test_a_slow_subscriber_overflows_without_blocking_the_publisher():
 async def test_events_cross_processes_through_postgres(db):
     # given two buses standing for two processes on one PostgreSQL database
     if not db.startswith("postgres"):
-        pytest.skip("needs DOCC_TEST_POSTGRES_URL")
+        pytest.skip("runs on the PostgreSQL backend only")
     sender, receiver = EventBus(), EventBus()
     relays = [PgRelay(sender, db), PgRelay(receiver, db)]
     for relay in relays:

@@ -38,7 +38,7 @@ async def test_a_sqlite_table_is_cleaned_into_another_table(db, tmp_path):
 async def test_a_csv_file_is_cleaned_into_a_postgres_table(db, tmp_path):
     # given a PostgreSQL warehouse (this test runs on the PostgreSQL backend only)
     if not db.startswith("postgres"):
-        pytest.skip("needs DOCC_TEST_POSTGRES_URL")
+        pytest.skip("runs on the PostgreSQL backend only")
     url = urlsplit(db)._replace(scheme="postgresql", query="").geturl()
     table = f"cleaned_{secrets.token_hex(4)}"
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
