@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from server.rest.common import json_response, page_request, page_response
 from server.rest.routes import Route
 
 NDJSON = "application/x-ndjson"
+KEEPALIVE_SECONDS = 15.0
 
 
 def step_json(row: JobStep) -> dict[str, Any]:
@@ -118,14 +121,28 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int)
     response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff"})
     await response.prepare(request)
+    pending = asyncio.ensure_future(anext(stream, None))
     try:
-        while (item := await anext(stream, None)) is not None:
+        while True:
+            # A quiet job still gets a line now and then, so proxies and clients see the stream is alive.
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                await response.write(b'{"type":"keepalive"}\n')
+                continue
+            item = pending.result()
+            if item is None:
+                break
             if isinstance(item, job_streams.JobEnded):
                 body = {"type": "end", "status": item.job.status, "job": await _with_steps(request, item.job)}
             else:
                 body = {"type": "log", **log_json(item)}
             await response.write(orjson.dumps(body, option=orjson.OPT_UTC_Z) + b"\n")
+            pending = asyncio.ensure_future(anext(stream, None))
     finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
         await stream.aclose()
     await response.write_eof()
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -198,3 +199,26 @@ async def test_job_refusals(client, tmp_path):
     other = await (await client.post("/api/v1/pipelines", json={**example(dataset_id), "name": "other"})).json()
     clash = await client.post(f"/api/v1/pipelines/{other['id']}/run", headers={"Idempotency-Key": "k"})
     assert reused.status == 202 and clash.status == 409
+
+
+async def test_a_quiet_followed_job_gets_keepalive_lines_until_it_ends(start_app, settings, tmp_path, monkeypatch):
+    # given a job held running by hand in an app that runs no jobs itself, and a short keep-alive period
+    from server.engine.journal import Journal
+    from server.models.engine import Job
+    from server.rest import jobs as rest_jobs
+
+    monkeypatch.setattr(rest_jobs, "KEEPALIVE_SECONDS", 0.05)
+    quiet = await start_app(replace(settings, run_jobs=False, run_schedules=False))
+    dataset_id = await make_dataset(quiet, tmp_path)
+    pipeline = await (await quiet.post("/api/v1/pipelines", json=example(dataset_id, {
+        "path": str(tmp_path / "o.csv")}))).json()
+    job = await (await quiet.post(f"/api/v1/pipelines/{pipeline['id']}/run")).json()
+    await Job.filter(id=job["id"]).update(status="running")
+    # when the stream has been quiet long enough for keep-alives, then the job ends
+    async with quiet.get(f"/api/v1/jobs/{job['id']}/logs?follow=true") as resp:
+        first, second = orjson.loads(await resp.content.readline()), orjson.loads(await resp.content.readline())
+        await Journal(job["id"]).update_job(status="succeeded")
+        rest = [orjson.loads(line) for line in (await resp.read()).splitlines()]
+    # then
+    assert first == second == {"type": "keepalive"}
+    assert rest[-1]["type"] == "end" and rest[-1]["status"] == "succeeded"
