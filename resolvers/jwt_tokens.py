@@ -22,7 +22,7 @@ from resolvers.principal import Principal
 from resolvers.scopes import known_scopes
 from resolvers.tokens import Identity
 from server.config import AuthSettings
-from server.models.access import OAuthClient, SigningKey
+from server.models.access import OAuthClient, RefreshToken, SigningKey
 from server.models.core import Workspace
 
 OWN_KID, OWN_ISSUER, OWN_ALGORITHM = "docc-hs1", "docc", "HS256"
@@ -90,13 +90,16 @@ class TokenService:
     secret: str
     provider: ProviderKeys | None = None
 
-    def issue(self, subject: str, workspace_id: str, scopes: list[str], client_id: str) -> tuple[str, int]:
-        """A signed access token and its lifetime in seconds."""
+    def issue(self, subject: str, workspace_id: str, scopes: list[str], client_id: str,
+              family_id: str | None = None) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds; `family_id` ties it to a refresh-token family."""
         now = datetime.now(UTC)
         ttl = self.settings.access_token_ttl_seconds
         claims = {"iss": OWN_ISSUER, "aud": self.settings.jwt_audience, "sub": subject, "ws": workspace_id,
                   "scope": " ".join(scopes), "cid": client_id, "jti": secrets.token_hex(12),
                   "iat": now, "exp": now + timedelta(seconds=ttl)}
+        if family_id is not None:
+            claims["fam"] = family_id
         token = jwt.encode(claims, self.secret, algorithm=OWN_ALGORITHM, headers={"kid": OWN_KID})
         return token, ttl
 
@@ -133,6 +136,10 @@ class TokenService:
         client_id, workspace_id = claims.get("cid"), claims.get("ws")
         if not await OAuthClient.filter(id=client_id, workspace_id=workspace_id, revoked_at=None).exists():
             raise _refused("revoked", "The token's client was revoked")
+        family = claims.get("fam")
+        if family and await RefreshToken.filter(family_id=family, revoked_at__isnull=False).exists():
+            # A reused refresh token revoked the family: its access tokens stop too, not only at expiry.
+            raise _refused("revoked", "The token's grant was revoked")
         principal = Principal(subject=str(claims["sub"]), workspace_id=str(workspace_id),
                               scopes=known_scopes(claims.get("scope")), credential_id=str(client_id))
         return Identity(principal, datetime.fromtimestamp(claims["exp"], UTC), f"client:{client_id}", "oauth")

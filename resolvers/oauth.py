@@ -82,8 +82,8 @@ async def authorize(principal: Principal, data: Any) -> dict[str, str]:
 
 
 def _token_body(tokens: TokenService, subject: str, client: OAuthClient, scopes: list[str],
-                refresh: str | None = None) -> dict[str, Any]:
-    access, ttl = tokens.issue(subject, client.workspace_id, scopes, client.id)
+                refresh: str | None = None, family_id: str | None = None) -> dict[str, Any]:
+    access, ttl = tokens.issue(subject, client.workspace_id, scopes, client.id, family_id)
     body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
                             "scope": " ".join(scopes)}
     if refresh is not None:
@@ -132,7 +132,7 @@ async def exchange_code(tokens: TokenService, client: OAuthClient, code: str | N
         if claimed != 1:
             raise OAuthError("invalid_grant", "The authorization code was already used")
         refresh = await _new_refresh(tokens, family_id, client, row.subject, row.scopes)
-    return _token_body(tokens, row.subject, client, row.scopes, refresh)
+    return _token_body(tokens, row.subject, client, row.scopes, refresh, family_id)
 
 
 async def refresh(tokens: TokenService, client: OAuthClient, token: str | None, scope: str | None
@@ -158,4 +158,4 @@ async def refresh(tokens: TokenService, client: OAuthClient, token: str | None, 
     if claimed != 1:
         await _revoke_family(row.family_id)
         raise OAuthError("invalid_grant", "The refresh token was already used; its family is revoked")
-    return _token_body(tokens, row.subject, client, scopes, new)
+    return _token_body(tokens, row.subject, client, scopes, new, row.family_id)

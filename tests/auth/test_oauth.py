@@ -163,12 +163,16 @@ async def test_reused_refresh_token_revokes_the_family(client, anonymous):
                                 code_verifier=verifier, **auth)).json()
     second = await (await _token(anonymous, grant_type="refresh_token", refresh_token=first["refresh_token"],
                                  **auth)).json()
+    latest_access = {"Authorization": f"Bearer {second['access_token']}"}
+    assert (await anonymous.get("/api/v1/datasets", headers=latest_access)).status == 200
     # when the first refresh token is presented again
     reuse = await _token(anonymous, grant_type="refresh_token", refresh_token=first["refresh_token"], **auth)
     after = await _token(anonymous, grant_type="refresh_token", refresh_token=second["refresh_token"], **auth)
-    # then the reuse fails and so does the legitimate latest token of the family
+    api = await anonymous.get("/api/v1/datasets", headers=latest_access)
+    # then the reuse fails, so does the legitimate latest token of the family, and its access token stops now
     assert reuse.status == 400 and (await reuse.json())["error"] == "invalid_grant"
     assert after.status == 400 and (await after.json())["error"] == "invalid_grant"
+    assert api.status == 401 and (await api.json())["error"]["details"]["reason"] == "revoked"
 
 
 async def test_authorize_needs_admin_and_a_registered_redirect(client, reader):
