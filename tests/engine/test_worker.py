@@ -1,4 +1,5 @@
-"""`docc-server worker` as a real separate process: it runs queued jobs and stops on SIGTERM."""
+"""`docc-server worker` as a real separate process: it runs queued jobs, stops on SIGTERM, and when killed
+mid-job its job is finished by another process once the lease runs out."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import polars as pl
 
 from resolvers import jobs
+from server.config import Settings
+from server.engine.executor import Executor
+from server.models.engine import Job, JobLog
 
-from .helpers import PRINCIPAL, csv_dataset, pipeline, wait_finished, write_csv
+from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, wait_finished, write_csv
 
 
 async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
@@ -29,3 +37,38 @@ async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
     assert done.status == "succeeded" and done.attempts == 1, stderr.decode()
     assert done.lease_owner and done.lease_owner.split(":")[1] == str(worker.pid)
     assert worker.returncode == 0, stderr.decode()
+
+
+async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_path):
+    # given a worker process holding a job inside its cleaner step, with a one-second lease
+    dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
+    out = tmp_path / "out.csv"
+    job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"path": str(out)}))
+    env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING",
+           "DOCC_JOB_LEASE_SECONDS": "1"}
+    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.engine.held_worker", env=env,
+                                                  stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_for(lambda: JobLog.filter(job_id=job.id, message="held by the test worker").exists())
+    finally:
+        # when the worker dies without a word (no SIGTERM hand-back)
+        worker.kill()
+        await worker.wait()
+    held = await Job.get(id=job.id)
+    assert held.status == "running" and held.lease_owner.split(":")[1] == str(worker.pid)
+    await wait_for(lambda: Job.filter(id=job.id, lease_expires_at__lt=datetime.now(UTC)).exists())
+    ran = await Executor(replace(Settings(), database_url=db), owner="rescuer").drain()
+    # then another process takes it over and finishes it, with the cleaned rows and no trace of the dead run
+    done = await Job.get(id=job.id)
+    assert ran == 1 and (done.status, done.attempts, done.lease_owner) == ("succeeded", 2, "rescuer")
+    assert pl.read_csv(out).sort("id").rows() == CLEANED
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+async def wait_for(condition, attempts: int = 300) -> None:
+    """Poll an async condition every 50 ms (a bounded wait: fails instead of hanging)."""
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
