@@ -66,6 +66,16 @@ def to_json_text(expr: pl.Expr) -> pl.Expr:
     return pl.struct(expr.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}").alias(name)
 
 
+# Explicit formats on purpose: without one, Polars infers the format from the whole column, which takes
+# the plan out of the streaming engine (measured: memory then grows with the input, see bench/memory_bench).
+ISO_DATE = "%Y-%m-%d"
+ISO_TIMESTAMPS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.fZ")
+
+
+def _timestamps(col: pl.Expr) -> list[pl.Expr]:
+    return [col.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in ISO_TIMESTAMPS]
+
+
 def cast_expr(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     """A non-strict cast of column `name` to `target`; values that do not fit become null (`lost_expr`)."""
     return _cast(pl.col(name), source, target).alias(name)
@@ -78,10 +88,9 @@ def _cast(col: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
         return to_json_text(col) if isinstance(source, pl.List | pl.Struct) else col.cast(pl.String)
     if source == pl.String():
         if target == pl.Date():
-            return pl.coalesce(col.str.to_date(strict=False),
-                               col.str.to_datetime(strict=False, time_unit="us").dt.date())
+            return pl.coalesce(col.str.to_date(ISO_DATE, strict=False), *(t.dt.date() for t in _timestamps(col)))
         if target == pl.Datetime("us"):
-            return col.str.to_datetime(strict=False, time_unit="us")
+            return pl.coalesce(*_timestamps(col), col.str.to_date(ISO_DATE, strict=False).cast(pl.Datetime("us")))
         if target == pl.Boolean():
             low = col.str.to_lowercase()
             return (pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
