@@ -105,3 +105,18 @@ def page_response(request: web.Request, page: Page[Any], shape: Callable[[Any], 
     if rels:
         headers["Link"] = ", ".join(rels)
     return json_response(body, headers=headers)
+
+
+def etag(object_id: str, revision: int) -> str:
+    """The strong ETag of one revision of an object: `"<id>.<revision>"`."""
+    return f'"{object_id}.{revision}"'
+
+
+def if_match(request: web.Request, object_id: str) -> int | None:
+    """The revision an `If-Match` header names; None without one (or with `*`), -1 when it cannot match."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    owner, _, revision = header.strip().removeprefix("W/").strip('"').rpartition(".")
+    # An ETag of another object, or a malformed one, is stale by definition.
+    return int(revision) if owner == object_id and revision.isdigit() else -1

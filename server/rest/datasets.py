@@ -12,7 +12,7 @@ from resolvers.schema_compat import CompatibilityReport
 from resolvers.sources import masked_source
 from server.context import principal_of
 from server.models.datasets import Dataset, SchemaVersion
-from server.rest.common import json_response, page_request, page_response, read_json
+from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.routes import Route
 
 
@@ -46,23 +46,6 @@ def schema_json(dataset_id: str, version: SchemaVersion) -> dict[str, Any]:
     }
 
 
-def etag(row: Dataset) -> str:
-    return f'"{row.id}.{row.revision}"'
-
-
-def expected_revision(request: web.Request, dataset_id: str) -> int | None:
-    """The revision named by `If-Match`; `*` or no header means no precondition."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return None
-    tag = header.strip().removeprefix("W/").strip('"')
-    owner, _, revision = tag.rpartition(".")
-    if owner != dataset_id or not revision.isdigit():
-        # An ETag of another object can never match: treat it as stale.
-        return -1
-    return int(revision)
-
-
 def _flag(request: web.Request, name: str) -> bool:
     raw = request.query.get(name, "false").lower()
     if raw not in {"true", "false", "1", "0"}:
@@ -71,7 +54,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 def _with_etag(row: Dataset, status: int = 200) -> web.Response:
-    return json_response(dataset_json(row), status=status, headers={"ETag": etag(row)})
+    return json_response(dataset_json(row), status=status, headers={"ETag": etag(row.id, row.revision)})
 
 
 async def list_datasets(request: web.Request) -> web.Response:
@@ -98,13 +81,13 @@ async def update_dataset(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
     body = await read_json(request)
     row = await domain.update_dataset(await principal_of(request), dataset_id, body,
-                                      expected_revision(request, dataset_id), _flag(request, "force"))
+                                      if_match(request, dataset_id), _flag(request, "force"))
     return _with_etag(row)
 
 
 async def delete_dataset(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
-    await domain.delete_dataset(await principal_of(request), dataset_id, expected_revision(request, dataset_id))
+    await domain.delete_dataset(await principal_of(request), dataset_id, if_match(request, dataset_id))
     return web.Response(status=204)
 
 
@@ -137,9 +120,9 @@ async def update_schema(request: web.Request) -> web.Response:
     schema, compatibility = _schema_body(await read_json(request))
     result = await domain.update_schema(
         await principal_of(request), dataset_id, schema, compatibility,
-        force=_flag(request, "force"), expected_revision=expected_revision(request, dataset_id))
+        force=_flag(request, "force"), expected_revision=if_match(request, dataset_id))
     body = {**schema_json(dataset_id, result.version), "compatibility_report": report_json(result.report)}
-    return json_response(body, headers={"ETag": etag(result.dataset)})
+    return json_response(body, headers={"ETag": etag(result.dataset.id, result.dataset.revision)})
 
 
 async def schema_history(request: web.Request) -> web.Response:

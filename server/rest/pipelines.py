@@ -12,7 +12,7 @@ from resolvers import schedules
 from resolvers.errors import ValidationError
 from server.context import principal_of
 from server.models.engine import Pipeline, PipelineVersion, Schedule
-from server.rest.common import json_response, page_request, page_response, read_json
+from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.jobs import job_json
 from server.rest.routes import Route
 
@@ -37,22 +37,10 @@ def version_json(row: PipelineVersion) -> dict[str, Any]:
             "created_by": row.created_by, "created_at": row.created_at}
 
 
-def _etag(row: Pipeline) -> str:
-    return f'"{row.id}.{row.version}"'
-
-
-def _expected_version(request: web.Request, pipeline_id: str) -> int | None:
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return None
-    owner, _, version = header.strip().removeprefix("W/").strip('"').rpartition(".")
-    return int(version) if owner == pipeline_id and version.isdigit() else -1
-
-
 async def _one(request: web.Request, row: Pipeline, status: int = 200) -> web.Response:
     principal = await principal_of(request)
     [schedule] = await schedules.get_schedules(principal, [row.id])
-    return json_response(pipeline_json(row, schedule), status=status, headers={"ETag": _etag(row)})
+    return json_response(pipeline_json(row, schedule), status=status, headers={"ETag": etag(row.id, row.version)})
 
 
 def _flag(request: web.Request, name: str) -> bool | None:
@@ -87,7 +75,7 @@ async def get_pipeline(request: web.Request) -> web.Response:
 async def update_pipeline(request: web.Request) -> web.Response:
     pipeline_id = request.match_info["id"]
     row = await domain.update_pipeline(await principal_of(request), pipeline_id, await read_json(request),
-                                       _expected_version(request, pipeline_id))
+                                       if_match(request, pipeline_id))
     return await _one(request, row)
 
 
