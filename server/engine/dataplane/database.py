@@ -9,6 +9,8 @@ chosen from the declared type, and put the NULLs back in Polars.
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from .sources import Scan
 
 STAGING_PREFIX = "_docc_staging_"
+# Staging tables carry their creation time; one older than this was left by a process that died between
+# staging and the swap, and the next write into the same database drops it.
+STALE_STAGING_SECONDS = 24 * 3600
+_STAGING_NAME = re.compile(rf"^{STAGING_PREFIX}(\d+)_[0-9a-f]+$")
 _NULL_FLAG = "__docc_null__"
 
 
@@ -185,12 +191,14 @@ def write_staged(url: str, table: str, mode: str, batches: Iterator[pl.DataFrame
     """
     conn = parse_connection(url)
     schema_name, name = split_table(table, dialect=conn.dialect, field="destination")
-    staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging = f"{STAGING_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
     target, stage = qualified(schema_name, name), qualified(schema_name, staging)
     db = connect(conn)
     written = 0
     try:
         cur = db.cursor()
+        _drop_stale_staging(cur, conn.dialect, schema_name)
+        db.commit()
         created = False
         for df in batches:
             if df.height == 0 and created:
@@ -224,6 +232,19 @@ def write_staged(url: str, table: str, mode: str, batches: Iterator[pl.DataFrame
             db.commit()
         finally:
             db.close()
+
+
+def _drop_stale_staging(cur: Any, dialect: str, schema_name: str | None) -> None:
+    if dialect == "sqlite":
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        cur.execute("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = COALESCE($1, current_schema())",
+                    (schema_name,))
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for (table,) in cur.fetchall():
+        match = _STAGING_NAME.match(table)
+        if match and int(match.group(1)) < cutoff:
+            cur.execute(f"DROP TABLE IF EXISTS {qualified(schema_name, table)}")
 
 
 def _table_exists(cur: Any, dialect: str, schema_name: str | None, name: str) -> bool:
