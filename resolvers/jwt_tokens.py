@@ -26,6 +26,8 @@ from server.models.access import OAuthClient, RefreshToken, SigningKey
 from server.models.core import Workspace
 
 OWN_KID, OWN_ISSUER, OWN_ALGORITHM = "docc-hs1", "docc", "HS256"
+# An unknown `kid` refetches the JWKS (key rotation) at most this often, so forged kids cannot flood the IdP.
+JWKS_REFETCH_COOLDOWN_SECONDS = 30.0
 
 
 def _refused(reason: str, message: str) -> Unauthorized:
@@ -60,7 +62,8 @@ class ProviderKeys:
                 self._static[None] = handle.read()
         url = source.jwt_jwks_url
         if url.startswith(("http://", "https://")):
-            self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+            self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5,
+                                           cooldown_duration=JWKS_REFETCH_COOLDOWN_SECONDS)
         elif url:
             with open(url.removeprefix("file://"), encoding="utf-8") as handle:
                 for key in jwt.PyJWKSet.from_dict(json.load(handle)).keys:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -163,6 +164,41 @@ async def test_es256_from_a_jwks_file(database_url, tmp_path, aiohttp_client, ec
     resp = await http.get(DATASETS, headers=bearer(token))
     # then
     assert resp.status == 200, await resp.text()
+
+
+async def test_rs256_from_a_jwks_url_with_key_rotation(database_url, aiohttp_client, aiohttp_server, rsa_key,
+                                                       monkeypatch):
+    # given a provider serving its JWKS over HTTP (a real server), first with key k1 only, and no refetch
+    # cooldown (30 s by default) so the test need not wait for it
+    from resolvers import jwt_tokens
+
+    monkeypatch.setattr(jwt_tokens, "JWKS_REFETCH_COOLDOWN_SECONDS", 0.0)
+    second = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published = {"keys": [{**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "k1"}]}
+    served = []
+
+    async def jwks(_request: web.Request) -> web.Response:
+        served.append(1)
+        return web.json_response(published)
+
+    idp = web.Application()
+    idp.router.add_get("/.well-known/jwks.json", jwks)
+    server = await aiohttp_server(idp)
+    settings = replace(Settings(), database_url=database_url, auth=AuthSettings(
+        jwt_issuer=ISSUER, jwt_jwks_url=str(server.make_url("/.well-known/jwks.json"))))
+    http = await aiohttp_client(create_app(settings))
+    # when a token of k1 comes, then the provider rotates to k2 and a token of k2 comes
+    first = await http.get(DATASETS, headers=bearer(jwt.encode(_claims(), rsa_key, "RS256", headers={"kid": "k1"})))
+    published["keys"].append({**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(second.public_key())), "kid": "k2"})
+    rotated = await http.get(DATASETS, headers=bearer(jwt.encode(_claims(), second, "RS256", headers={"kid": "k2"})))
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    unknown = await http.get(DATASETS, headers=bearer(jwt.encode(_claims(), stranger, "RS256",
+                                                                 headers={"kid": "k9"})))
+    # then both keys verify (the new one after a refetch) and an unknown key is refused
+    assert first.status == 200, await first.text()
+    assert rotated.status == 200, await rotated.text()
+    assert len(served) >= 2
+    assert unknown.status == 401 and await _reason(unknown) == "unknown_key"
 
 
 def test_hmac_and_none_cannot_be_allowed_for_external_tokens():
