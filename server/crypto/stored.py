@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from server.config import Settings
 from server.crypto.fields import PREFIX, SealedJSONField, SealedTextField, is_sealed
-from server.crypto.keys import Keyring, SecretsError, load_keyring, use_keyring
+from server.crypto.keys import Keyring, SecretsError, load_keyring, secret_key_path, use_keyring
 
 log = logging.getLogger("docc.secrets")
 
@@ -140,7 +140,18 @@ async def reseal(keyring: Keyring, only_plaintext: bool) -> tuple[int, int]:
                     written += 1
                 else:
                     skipped += 1
+    if written:
+        await _compact(connections.get("default"))
     return written, skipped
+
+
+async def _compact(conn: BaseDBAsyncClient) -> None:
+    # An UPDATE leaves the old value in free pages and in the WAL: on SQLite, rebuild the file so the
+    # plaintext (or the tokens of a retired key) is gone from it. PostgreSQL's dead tuples and WAL are
+    # the operator's to handle (see the README).
+    if conn.capabilities.dialect == "sqlite":
+        await conn.execute_script("VACUUM")
+        await conn.execute_script("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @asynccontextmanager
@@ -152,8 +163,8 @@ async def secrets_at_rest(settings: Settings, seal_plaintext: bool = True) -> As
     """
     keyring, created = load_keyring(settings, may_create=await count_sealed() == 0)
     if created:
-        log.warning("Created the secret key file %s (mode 0600): back it up; without it the stored "
-                     "secrets cannot be read", keyring.origin)
+        log.warning("Created the secret key file %s (mode 0600): back it up apart from the database; "
+                    "without it the stored secrets cannot be read", secret_key_path(settings))
     await check_keys(keyring)
     with use_keyring(keyring):
         if seal_plaintext:
