@@ -161,10 +161,13 @@ async def secrets_at_rest(settings: Settings, seal_plaintext: bool = True) -> As
     Raises SecretsError (naming the setting) before anything is served when the key cannot decrypt what
     is stored, so a wrong key stops the server at start and not at the first request that needs a secret.
     """
-    keyring, created = load_keyring(settings, may_create=await count_sealed() == 0)
+    path = secret_key_path(settings)
+    # Only a key file about to be created needs to know whether anything is sealed already.
+    about_to_create = not settings.secret_keys and path is not None and not path.exists()
+    keyring, created = load_keyring(settings, may_create=not about_to_create or await count_sealed() == 0)
     if created:
         log.warning("Created the secret key file %s (mode 0600): back it up apart from the database; "
-                    "without it the stored secrets cannot be read", secret_key_path(settings))
+                    "without it the stored secrets cannot be read", path)
     await check_keys(keyring)
     with use_keyring(keyring):
         if seal_plaintext:
