@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite://./docc.db"
+DEFAULT_DATA_DIR = "./docc-data"
+# DOCC_CONNECTION_<NAME> names a connection; these DOCC_CONNECTION_* variables are settings instead.
+_CONNECTION_SETTINGS = {"DOCC_CONNECTION_HOSTS"}
 
 
 class SettingsError(ValueError):
@@ -52,6 +55,15 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    from server.engine.dataplane.hosts import parse_allow_list  # The data plane owns the vocabulary.
+
+    try:
+        return parse_allow_list(env.get("DOCC_CONNECTION_HOSTS") or "")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 # Only asymmetric algorithms verify tokens of an external identity provider: never `none`,
@@ -128,7 +140,10 @@ class Settings:
     graphql_cost_unit: int = 100
     graphql_max_batch: int = 10
     connections: Mapping[str, str] = field(default_factory=dict)
+    # Empty means "the data folder": file sources and sinks are confined to data_dir unless widened.
     file_roots: tuple[str, ...] = ()
+    data_dir: str = DEFAULT_DATA_DIR
+    connection_hosts: tuple[str, ...] = ()
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
@@ -147,7 +162,7 @@ class Settings:
         connections = {
             key[len("DOCC_CONNECTION_"):].lower(): value
             for key, value in env.items()
-            if key.startswith("DOCC_CONNECTION_") and value
+            if key.startswith("DOCC_CONNECTION_") and key not in _CONNECTION_SETTINGS and value
         }
         return cls(
             database_url=env.get("DOCC_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -165,6 +180,8 @@ class Settings:
             graphql_max_batch=_int(env, "DOCC_GRAPHQL_MAX_BATCH", 10),
             connections=connections,
             file_roots=tuple(part for part in (env.get("DOCC_FILE_ROOTS") or "").split(os.pathsep) if part),
+            data_dir=env.get("DOCC_DATA_DIR") or DEFAULT_DATA_DIR,
+            connection_hosts=_hosts(env),
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),

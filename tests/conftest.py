@@ -75,8 +75,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path, postgres_run_da
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return replace(Settings(), database_url=database_url)
+def settings(database_url: str, tmp_path) -> Settings:
+    """Files confined to the test's own folder, as DOCC_FILE_ROOTS would on a server."""
+    return replace(Settings(), database_url=database_url, file_roots=(str(tmp_path),),
+                   data_dir=str(tmp_path / "docc-data"))
 
 
 @pytest.fixture

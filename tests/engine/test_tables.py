@@ -14,7 +14,17 @@ from resolvers import datasets, jobs
 from server.config import Settings
 from server.engine.executor import Executor
 
-from .helpers import CLEANED, PRINCIPAL, SCHEMA, csv_dataset, pipeline, sqlite_rows, write_csv
+from .helpers import (
+    CLEANED,
+    PRINCIPAL,
+    SCHEMA,
+    TEST_POLICY,
+    TEST_ROOTS,
+    csv_dataset,
+    pipeline,
+    sqlite_rows,
+    write_csv,
+)
 
 
 async def test_a_sqlite_table_is_cleaned_into_another_table(db, tmp_path):
@@ -25,9 +35,9 @@ async def test_a_sqlite_table_is_cleaned_into_another_table(db, tmp_path):
         conn.executemany("INSERT INTO people VALUES (?, ?, ?)",
                          [(1, " Ann", 30), (1, " Ann", 30), (2, "Bob", None), (3, "Cy ", 41)])
     row = await datasets.create_dataset(PRINCIPAL, {"name": "people", "schema": SCHEMA, "source": {
-        "type": "database", "connection": f"sqlite:///{source}", "table": "people"}})
+        "type": "database", "connection": f"sqlite:///{source}", "table": "people"}}, policy=TEST_POLICY)
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(row.id, {"destination": "warehouse.people_clean"}))
-    settings = replace(Settings(), database_url=db, connections={"warehouse": f"sqlite:///{source}"})
+    settings = replace(Settings(), database_url=db, file_roots=TEST_ROOTS, connections={"warehouse": f"sqlite:///{source}"})
     # when
     await Executor(settings).drain()
     # then
@@ -43,7 +53,7 @@ async def test_a_csv_file_is_cleaned_into_a_postgres_table(db, tmp_path):
     table = f"cleaned_{secrets.token_hex(4)}"
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"destination": f"warehouse.{table}"}))
-    settings = replace(Settings(), database_url=db, connections={"warehouse": url})
+    settings = replace(Settings(), database_url=db, file_roots=TEST_ROOTS, connections={"warehouse": url})
     # when
     await Executor(settings).drain()
     # then
