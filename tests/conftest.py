@@ -74,11 +74,22 @@ async def database_url(request: pytest.FixtureRequest, tmp_path, postgres_run_da
         await conn.close()
 
 
+# Example sources name files under /data (they need not exist to be saved); real files live in tmp_path.
+EXAMPLE_ROOT = "/data"
+
+
+def test_settings(database_url: str, tmp_path: Any, **values: Any) -> Settings:
+    """Settings of a test: files confined to its own folder and /data, as DOCC_FILE_ROOTS would on a server."""
+    return replace(Settings(), database_url=database_url, file_roots=(str(tmp_path), EXAMPLE_ROOT),
+                   data_dir=str(tmp_path / "docc-data"), **values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # A helper, not a test.
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    """Files confined to the test's own folder, as DOCC_FILE_ROOTS would on a server."""
-    return replace(Settings(), database_url=database_url, file_roots=(str(tmp_path),),
-                   data_dir=str(tmp_path / "docc-data"))
+    return test_settings(database_url, tmp_path)
 
 
 @pytest.fixture
