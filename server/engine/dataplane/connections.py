@@ -26,7 +26,7 @@ OWN_DATABASE = "The server's own database cannot be used"
 
 # Unquoted identifiers only: what survives quoting on both PostgreSQL and SQLite and cannot smuggle SQL.
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$|^[0-9a-f:.]+$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.?$|^[0-9a-f:.]+$")
 PG_OPTIONS = frozenset((
     "sslmode", "connect_timeout", "application_name", "target_session_attrs", "keepalives", "keepalives_idle",
     "keepalives_interval", "keepalives_count", "tcp_user_timeout", "gssencmode", "channel_binding", "options",
