@@ -30,7 +30,7 @@ _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.?$|^[0-9a-f:.]+$")
 PG_OPTIONS = frozenset((
     "sslmode", "connect_timeout", "application_name", "target_session_attrs", "keepalives", "keepalives_idle",
     "keepalives_interval", "keepalives_count", "tcp_user_timeout", "gssencmode", "channel_binding", "options",
-    "user", "password", "client_encoding"))
+    "user", "password", "sslpassword", "client_encoding"))
 SQLITE_MODES = ("ro", "rw", "rwc")
 
 
