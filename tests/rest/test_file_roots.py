@@ -179,3 +179,21 @@ async def test_the_cast_error_leak_is_closed_when_a_job_opens_the_servers_own_fi
     messages = [row.message for row in await JobLog.filter(job_id=job["id"])]
     assert not any("hash" in message for message in messages)
     assert not (tmp_path / "out.csv").exists()
+
+
+async def test_graphql_saves_meet_the_same_policy(client, settings, tmp_path):
+    from tests.graphql.helpers import create_dataset as gql_create_dataset
+
+    # given paths the policy refuses, through createDataset
+    outside = await gql_create_dataset(client, name="passwd", source={"type": "FILE", "path": "/etc/passwd",
+                                                                      "format": "csv"})
+    escape = await gql_create_dataset(client, name="escape", source={
+        "type": "DATABASE", "connection": f"sqlite:///file:{tmp_path}/../x.db", "table": "t"})
+    # then each is a ValidationError naming the field and the rule, as on REST
+    assert (outside["__typename"], outside["field"], outside["reason"]) == ("ValidationError", "source.path", OUTSIDE)
+    assert (escape["field"], escape["reason"]) == ("source.connection", OUTSIDE)
+    if settings.database_url.startswith("sqlite"):
+        own = await gql_create_dataset(client, name="own", source={
+            "type": "DATABASE", "connection": f"sqlite:///file:{settings.database_url[len('sqlite://'):]}",
+            "table": "signing_keys"})
+        assert (own["field"], own["reason"]) == ("source.connection", OWN)
