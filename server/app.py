@@ -15,7 +15,7 @@ from server.config import Settings
 from server.context import AUTHENTICATOR, SETTINGS
 from server.crypto.stored import secrets_at_rest
 from server.db import database
-from server.engine.service import ENGINE, engine
+from server.engine.service import ENGINE, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     async def storage(_app: web.Application) -> AsyncIterator[None]:
         async with database(settings.database_url), secrets_at_rest(settings), engine(settings) as parts:
             _app[ENGINE] = parts
+            _app[POLICY] = parts.policy
             yield
 
     app.cleanup_ctx.append(storage)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 
 DEFAULT_DATABASE_URL = "sqlite://./docc.db"
+DEFAULT_DATA_DIR = "./docc-data"
+# DOCC_CONNECTION_<NAME> names a connection; these DOCC_CONNECTION_* variables are settings instead.
+_CONNECTION_SETTINGS = {"DOCC_CONNECTION_HOSTS"}
 
 
 class SettingsError(ValueError):
@@ -75,6 +78,15 @@ def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
             raise SettingsError(f"DOCC_SECRET_KEY: key {position} is not a Fernet key (32 bytes in url-safe "
                                 "base64); make one with `docc-server generate-secret-key`")
     return keys
+
+
+def _hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    from server.engine.dataplane.hosts import parse_allow_list  # The data plane owns the vocabulary.
+
+    try:
+        return parse_allow_list(env.get("DOCC_CONNECTION_HOSTS") or "")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 # Only asymmetric algorithms verify tokens of an external identity provider: never `none`,
@@ -151,7 +163,10 @@ class Settings:
     graphql_cost_unit: int = 100
     graphql_max_batch: int = 10
     connections: Mapping[str, str] = field(default_factory=dict)
+    # Empty means "the data folder": file sources and sinks are confined to data_dir unless widened.
     file_roots: tuple[str, ...] = ()
+    data_dir: str = DEFAULT_DATA_DIR
+    connection_hosts: tuple[str, ...] = ()
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
@@ -174,7 +189,7 @@ class Settings:
         connections = {
             key[len("DOCC_CONNECTION_"):].lower(): value
             for key, value in env.items()
-            if key.startswith("DOCC_CONNECTION_") and value
+            if key.startswith("DOCC_CONNECTION_") and key not in _CONNECTION_SETTINGS and value
         }
         return cls(
             database_url=env.get("DOCC_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -192,6 +207,8 @@ class Settings:
             graphql_max_batch=_int(env, "DOCC_GRAPHQL_MAX_BATCH", 10),
             connections=connections,
             file_roots=tuple(part for part in (env.get("DOCC_FILE_ROOTS") or "").split(os.pathsep) if part),
+            data_dir=env.get("DOCC_DATA_DIR") or DEFAULT_DATA_DIR,
+            connection_hosts=_hosts(env),
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from server.config import Settings
 from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
+from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
 from server.engine.runner import JobRun
@@ -41,8 +42,11 @@ async def fail_expired(job_id: str, token: str | None) -> None:
 class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
-    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS) -> None:
+    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS,
+                 policy: Policy | None = None) -> None:
         self.settings, self.bus = settings, bus
+        # The engine passes the policy it built (with the own database's identity); tools get one from settings.
+        self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
         self.pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="docc-job")
@@ -117,7 +121,7 @@ class Executor:
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
         run = JobRun(claim, self.owner, self.pool, self.settings.connections, self.settings.job_lease_seconds,
-                     self.settings.job_poll_seconds)
+                     self.settings.job_poll_seconds, self.policy)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

@@ -14,6 +14,7 @@ from server.engine.dataplane import (
     Cancelled,
     DataPlaneConfigError,
     MappingResolver,
+    Policy,
     RunContext,
     StepFailed,
     StepStats,
@@ -61,8 +62,9 @@ class JobRun:
     """Runs one claimed job to its end, renewing the lease and watching for a cancel request."""
 
     def __init__(self, claim: Claim, owner: str, pool: ThreadPool, connections: Mapping[str, str],
-                 lease_seconds: float, poll_seconds: float) -> None:
+                 lease_seconds: float, poll_seconds: float, policy: Policy) -> None:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
+        self.policy = policy
         self.owner, self.pool, self.connections = owner, pool, connections
         self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
         self.cancel = threading.Event()
@@ -104,7 +106,8 @@ class JobRun:
         outcome, error = "succeeded", None
         try:
             resolver = await build_resolver(self.job, self.connections)
-            await loop.run_in_executor(self.pool, run_pipeline, self.job.steps, resolver, ctx)
+            await loop.run_in_executor(self.pool, run_pipeline, self.job.steps, resolver, ctx,
+                                       self.policy)
         except Cancelled:
             outcome = "cancelled"
         except StepFailed as exc:

@@ -22,7 +22,7 @@ from server.crypto.keys import SecretsError, secret_key_path
 from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.models.datasets import Dataset
-from tests.engine.helpers import PRINCIPAL, SCHEMA
+from tests.engine.helpers import PRINCIPAL, SCHEMA, TEST_POLICY
 
 from .secrets_helpers import new_key, raw_store
 
@@ -36,7 +36,8 @@ def keyed(database_url: str, *keys: str) -> Settings:
 async def _store_secrets(settings: Settings) -> tuple[str, str]:
     """A dataset with a password and the signing key, sealed with the settings' key; (dataset id, signing key)."""
     async with database(settings.database_url), secrets_at_rest(settings):
-        row = await datasets.create_dataset(PRINCIPAL, {"name": "orders", "schema": SCHEMA, "source": SOURCE})
+        row = await datasets.create_dataset(PRINCIPAL, {"name": "orders", "schema": SCHEMA, "source": SOURCE},
+                                            policy=TEST_POLICY)
         return row.id, await load_signing_secret("")
 
 

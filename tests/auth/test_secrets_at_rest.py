@@ -24,7 +24,7 @@ from server.models.access import SigningKey
 from server.models.datasets import Dataset
 from server.models.engine import Job
 from tests.conftest import POSTGRES_URL, bearer
-from tests.engine.helpers import PRINCIPAL, SCHEMA
+from tests.engine.helpers import PRINCIPAL, SCHEMA, TEST_POLICY
 from tests.examples import dataset_body
 
 from .secrets_helpers import new_key, raw_store
@@ -67,7 +67,7 @@ async def test_no_secret_can_be_read_from_the_raw_database(client, anonymous, ht
 async def test_the_engine_is_given_the_real_connection(db):
     # given a dataset whose source holds a password, and a job that reads it
     row = await datasets.create_dataset(PRINCIPAL, {"name": "orders", "schema": SCHEMA, "source": {
-        "type": "database", "connection": CONNECTION, "table": "orders"}})
+        "type": "database", "connection": CONNECTION, "table": "orders"}}, policy=TEST_POLICY)
     job = Job(workspace_id=PRINCIPAL.workspace_id,
               steps=[{"id": "in", "type": "data_source", "config": {"dataset_id": row.id}}])
     # when the engine resolves the job's datasets
@@ -91,11 +91,11 @@ async def test_a_job_reads_a_source_whose_password_is_encrypted(db, tmp_path):
     try:
         url = f"postgresql://{parts.username}:{PASSWORD}@{parts.hostname}:{parts.port}{parts.path}"
         source = await datasets.create_dataset(PRINCIPAL, {"name": "pg_people", "schema": SCHEMA, "source": {
-            "type": "database", "connection": url, "table": table}})
+            "type": "database", "connection": url, "table": table}}, policy=TEST_POLICY)
         out = tmp_path / "people.csv"
         pipeline = await pipelines.create_pipeline(PRINCIPAL, {"name": "copy_people", "steps": [
             {"id": "in", "type": "data_source", "config": {"dataset_id": source.id}},
-            {"id": "out", "type": "data_sink", "config": {"path": str(out)}}]})
+            {"id": "out", "type": "data_sink", "config": {"path": str(out)}}]}, policy=TEST_POLICY)
         job = await jobs.run_pipeline(PRINCIPAL, pipeline.id)
         # when the job runs
         await Executor(replace(Settings(), database_url=db, file_roots=(str(tmp_path),))).drain()

@@ -15,7 +15,7 @@ from server.engine import runner
 _real = runner.run_pipeline
 
 
-def _held(steps: Any, resolve: Any, ctx: Any) -> Any:
+def _held(steps: Any, resolve: Any, ctx: Any, policy: Any) -> Any:
     on_start = ctx.on_step_start
 
     def start(step_id: str) -> None:
@@ -25,7 +25,7 @@ def _held(steps: Any, resolve: Any, ctx: Any) -> Any:
             threading.Event().wait()
 
     ctx.on_step_start = start
-    return _real(steps, resolve, ctx)
+    return _real(steps, resolve, ctx, policy)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from server.engine.executor import LOST_MESSAGE, Executor
 from server.engine.leases import claim_next
 from server.models.engine import Job, JobLog, JobStep
 
-from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, sqlite_rows, wait_finished, write_csv
+from .helpers import CLEANED, PRINCIPAL, TEST_ROOTS, csv_dataset, pipeline, sqlite_rows, wait_finished, write_csv
 
 
 def settings_for(db: str, **values) -> Settings:
-    return replace(Settings(), database_url=db, **values)
+    return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 
 
 async def test_a_job_cleans_a_csv_file_into_a_sqlite_table(db, tmp_path):
@@ -72,7 +72,7 @@ async def test_cancel_stops_a_running_job_and_leaves_no_output(db, tmp_path, mon
     reached = threading.Event()
     real = runner.run_pipeline
 
-    def held(steps, resolve, ctx):
+    def held(steps, resolve, ctx, policy):
         on_start = ctx.on_step_start
 
         def start(step_id):
@@ -82,7 +82,7 @@ async def test_cancel_stops_a_running_job_and_leaves_no_output(db, tmp_path, mon
                 ctx.cancel.wait(10)
 
         ctx.on_step_start = start
-        return real(steps, resolve, ctx)
+        return real(steps, resolve, ctx, policy)
 
     monkeypatch.setattr(runner, "run_pipeline", held)
     executor = Executor(settings_for(db))
