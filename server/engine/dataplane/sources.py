@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from . import database
 from .connections import parse_connection, split_table
 from .errors import DataPlaneConfigError
+from .expressions import check_expression, sql_expression
 from .paths import check_path
 from .types import schema_dtypes
 
@@ -102,6 +103,8 @@ def open_source(source: dict[str, Any], schema: dict[str, Any] | None, *, column
                 where: str | None = None) -> Scan:
     """A lazy read of a dataset source with the projection and filter applied (pushed down)."""
     validate_source(source)
+    if where:
+        check_expression(where, "filter")  # Bounded before the database's parser or Polars' sees it.
     if source["type"] == "database":
         return database.scan_table(source["connection"], source["table"], columns=columns, where=where)
     fmt = file_format(source)
@@ -121,7 +124,7 @@ def open_source(source: dict[str, Any], schema: dict[str, Any] | None, *, column
     if columns:
         frame = frame.select(columns)
     if where:
-        frame = frame.filter(pl.sql_expr(where))
+        frame = frame.filter(sql_expression(where))
         expected = None
     return Scan(frame, expected)
 
