@@ -116,7 +116,7 @@ def test_run_time_refuses_a_stored_oversized_filter_before_polars(tmp_path):
     frame = pl.LazyFrame({"age": [1, 2]})
     # when a job builds the cleaner, or opens a source with the filter pushed down
     with pytest.raises(StepFailed) as cleaner:
-        build_cleaner(frame, {"filter": HUGE_OR}, "clean")
+        build_cleaner(frame, {"filter": HUGE_OR}, "clean", None)
     path = tmp_path / "in.csv"
     frame.collect().write_csv(path)
     with pytest.raises(DataPlaneConfigError) as source:
