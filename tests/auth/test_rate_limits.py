@@ -31,7 +31,9 @@ async def bulk_import(_request: web.Request) -> web.Response:
 @pytest.fixture
 async def http(aiohttp_client, settings, credentials):
     app = create_app(settings)
-    add_routes(app, "/test", [Route("POST", "/bulk", bulk_import, "write:datasets", "Bulk", "test", bulk=True)])
+    # A route counts as bulk by the use case it runs (resolvers.scopes.BULK_OPERATIONS).
+    add_routes(app, "/test", [Route("POST", "/bulk", bulk_import, "write:datasets", "Bulk", "test",
+                                    operation="run_pipeline")])
     return await aiohttp_client(app)
 
 
