@@ -17,14 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLIncludeDirective,
     GraphQLSchema,
-    GraphQLSkipDirective,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -33,7 +32,6 @@ from graphql import (
     get_named_type,
     parse,
 )
-from graphql.execution.values import get_directive_values
 
 from resolvers.errors import DoccError
 from resolvers.scopes import BULK_OPERATIONS
@@ -49,14 +47,25 @@ class QueryTooComplex(DoccError):
     status = 400
 
 
+def _condition(node: Any, directive: str, variables: Mapping[str, Any]) -> bool | None:
+    """The `if:` of a @skip or @include on the node: a literal or a boolean variable; None if absent or unsure."""
+    for found in getattr(node, "directives", None) or ():
+        if found.name.value != directive:
+            continue
+        for argument in found.arguments or ():
+            value = argument.value
+            if argument.name.value != "if":
+                continue
+            if isinstance(value, BooleanValueNode):
+                return value.value
+            if isinstance(value, VariableNode) and isinstance(variables.get(value.name.value), bool):
+                return variables[value.name.value]
+    return None
+
+
 def _included(node: Any, variables: Mapping[str, Any]) -> bool:
     """False for a selection that @skip/@include leave out; unsure (an invalid use) means included."""
-    try:
-        skip = get_directive_values(GraphQLSkipDirective, node, variables)
-        include = get_directive_values(GraphQLIncludeDirective, node, variables)
-    except (GraphQLError, TypeError, ValueError):
-        return True
-    return not (skip and skip.get("if") is True) and not (include and include.get("if") is False)
+    return _condition(node, "skip", variables) is not True and _condition(node, "include", variables) is not False
 
 
 class _Walker:
