@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.app import REST_ROUTES
 from tests.auth.world import World, build_world
 
 
@@ -139,3 +140,10 @@ async def test_openapi_names_the_scope_of_the_full_response(world: World):
     document = await world.get("/api/v1/openapi.json")
     run = document["paths"]["/api/v1/pipelines/{id}/run"]["post"]
     assert (run["x-required-scope"], run["x-full-response-scope"]) == ("run:pipelines", "read:jobs")
+
+
+def test_every_effectful_route_names_the_scope_of_its_full_response():
+    writes = [route for route in REST_ROUTES if route.method in {"POST", "PUT", "PATCH"} and route.status != 204
+              and route.scope not in (None, "admin") and not route.scope.startswith("read:")]
+    assert len(writes) >= 9
+    assert [(r.method, r.path) for r in writes if r.read_scope is None] == []
