@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cryptography.fernet import Fernet
+
 DEFAULT_DATABASE_URL = "sqlite://./docc.db"
 
 
@@ -47,11 +49,32 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def is_fernet_key(key: str) -> bool:
+    """True when `key` is usable as a Fernet key."""
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in (env.get("DOCC_SECRET_KEY") or "").split(",") if part.strip())
+    if keys and env.get("DOCC_SECRET_KEY_FILE"):
+        raise SettingsError("Set DOCC_SECRET_KEY or DOCC_SECRET_KEY_FILE, not both")
+    for position, key in enumerate(keys, start=1):
+        if not is_fernet_key(key):
+            # The value itself is never echoed: it is a secret even when malformed.
+            raise SettingsError(f"DOCC_SECRET_KEY: key {position} is not a Fernet key (32 bytes in url-safe "
+                                "base64); make one with `docc-server generate-secret-key`")
+    return keys
 
 
 # Only asymmetric algorithms verify tokens of an external identity provider: never `none`,
@@ -138,6 +161,10 @@ class Settings:
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
+    # Secrets at rest: Fernet keys given directly (the first encrypts, all decrypt), or a key file; with
+    # neither, a key file beside the SQLite database (or ./docc.key for PostgreSQL) is created on first start.
+    secret_keys: tuple[str, ...] = ()
+    secret_key_file: str = ""
     auth: AuthSettings = field(default_factory=lambda: AuthSettings())
 
     @classmethod
@@ -174,5 +201,7 @@ class Settings:
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),
+            secret_keys=_secret_keys(env),
+            secret_key_file=env.get("DOCC_SECRET_KEY_FILE") or "",
             auth=AuthSettings.from_env(env),
         )

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from resolvers.keys import store_key
 from server.app import create_app
 from server.config import Settings
+from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.models.core import Workspace
 
@@ -81,8 +82,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    """A migrated database for tests that call resolvers directly."""
-    async with database(database_url):
+    """A migrated database, with its secret key loaded, for tests that call resolvers directly."""
+    async with database(database_url), secrets_at_rest(replace(Settings(), database_url=database_url)):
         yield database_url
 
 
