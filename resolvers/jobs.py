@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import Conflict, NotFound, ValidationError
-from resolvers.ownership import load_many_owned, load_owned
+from resolvers.ownership import load_many_owned, load_owned, require_id, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
@@ -47,6 +47,10 @@ class JobFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
 
+    def __post_init__(self) -> None:
+        if self.pipeline_id is not None and not well_formed_id(self.pipeline_id):
+            raise ValidationError("Invalid filter", field="pipeline_id", reason="Not a pipeline id")
+
 
 async def _load(principal: Principal, job_id: str) -> Job:
     return await load_owned(Job, "job", principal, job_id)
@@ -72,7 +76,7 @@ async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: 
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise ValidationError("Invalid Idempotency-Key", field="idempotency_key",
                               reason="1 to 200 printable characters without spaces")
-    pipeline = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
+    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id)
     if pipeline is None:
         raise NotFound("pipeline", pipeline_id)
     if idempotency_key is not None:

@@ -12,6 +12,7 @@ import pydantic
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import NotFound, Unauthorized, ValidationError
+from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
@@ -101,7 +102,7 @@ async def list_keys(workspace_id: str, page: PageRequest) -> Page[ApiKey]:
 
 
 async def _key(workspace_id: str, key_id: str) -> ApiKey:
-    row = await ApiKey.get_or_none(id=key_id, workspace_id=workspace_id)
+    row = await ApiKey.get_or_none(id=require_id("api key", key_id), workspace_id=workspace_id)
     if row is None:
         raise NotFound("api key", key_id)
     return row
