@@ -28,6 +28,7 @@ from graphql import (
 )
 
 from resolvers.errors import DoccError
+from resolvers.pagination import MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
 # Mutations that start data jobs: they also count on the bulk budget, as `POST /pipelines/{id}/run` does.
@@ -51,10 +52,12 @@ class _Walker:
             if argument.name.value != PAGE_ARGUMENT:
                 continue
             value = argument.value
+            # Pages are at most MAX_PAGE_SIZE (a larger `first` is refused when the field runs), so
+            # a huge `first` neither inflates the cost past what can run nor past what JSON can carry.
             if isinstance(value, IntValueNode):
-                return max(1, int(value.value))
+                return min(MAX_PAGE_SIZE, max(1, int(value.value)))
             if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
-                return max(1, self.variables[value.name.value])
+                return min(MAX_PAGE_SIZE, max(1, self.variables[value.name.value]))
         default = field_def.args[PAGE_ARGUMENT].default_value
         return default if isinstance(default, int) else 1
 
@@ -85,7 +88,7 @@ def _parsed(query: Any, max_tokens: int) -> Any:
         return None
     try:
         return parse(query, max_tokens=max_tokens, no_location=True)
-    except GraphQLError:
+    except (GraphQLError, RecursionError):  # a document nested too deeply is refused by the schema
         return None
 
 

@@ -64,13 +64,16 @@ def json_depth(value: Any) -> int:
 
 def loads_bounded(raw: bytes | str) -> Any:
     """Parse JSON nested at most MAX_JSON_DEPTH deep; raises InvalidJson."""
+    too_deep = InvalidJson("The body nests too deeply", {"reason": f"JSON nests more than {MAX_JSON_DEPTH} levels",
+                                                          "max_depth": MAX_JSON_DEPTH})
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidJson("The body is not valid JSON", {"reason": str(exc)}) from None
+        # orjson stops at 1024 levels by itself; report that as what it is.
+        raise (too_deep if "depth" in str(exc) else InvalidJson("The body is not valid JSON",
+                                                                 {"reason": str(exc)})) from None
     if json_depth(value) > MAX_JSON_DEPTH:
-        raise InvalidJson("The body nests too deeply",
-                          {"reason": f"JSON nests more than {MAX_JSON_DEPTH} levels", "max_depth": MAX_JSON_DEPTH})
+        raise too_deep
     return value
 
 
