@@ -28,9 +28,11 @@ from graphql import (
 )
 
 from resolvers.errors import DoccError
-from resolvers.pagination import MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
+MAX_INT = 2**31 - 1
+# Costs stop growing here: far past any budget, and an integer every JSON reader takes exactly.
+COST_CEILING = 2**53 - 1
 # Mutations that start data jobs: they also count on the bulk budget, as `POST /pipelines/{id}/run` does.
 BULK_MUTATIONS = frozenset({"runPipeline", "retryJob"})
 
@@ -52,12 +54,12 @@ class _Walker:
             if argument.name.value != PAGE_ARGUMENT:
                 continue
             value = argument.value
-            # Pages are at most MAX_PAGE_SIZE (a larger `first` is refused when the field runs), so
-            # a huge `first` neither inflates the cost past what can run nor past what JSON can carry.
+            # A `first` past GraphQL's 32-bit Int is refused by validation; counting it as the
+            # largest Int keeps the figure finite (the total saturates too, see `cost`).
             if isinstance(value, IntValueNode):
-                return min(MAX_PAGE_SIZE, max(1, int(value.value)))
+                return min(MAX_INT, max(1, int(value.value)))
             if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
-                return min(MAX_PAGE_SIZE, max(1, self.variables[value.name.value]))
+                return min(MAX_INT, max(1, self.variables[value.name.value]))
         default = field_def.args[PAGE_ARGUMENT].default_value
         return default if isinstance(default, int) else 1
 
@@ -69,17 +71,18 @@ class _Walker:
                 field_def = fields.get(node.name.value)
                 child = get_named_type(field_def.type) if field_def is not None else None
                 total += 1 + self._items(node, field_def) * self.cost(node.selection_set, child, seen)
+                total = min(total, COST_CEILING)
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(node.selection_set, target, seen)
+                total = min(total + self.cost(node.selection_set, target, seen), COST_CEILING)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in seen:  # validation reports these; do not loop
                     continue
                 target = self.schema.get_type(fragment.type_condition.name.value)
-                total += self.cost(fragment.selection_set, target, seen | {name})
+                total = min(total + self.cost(fragment.selection_set, target, seen | {name}), COST_CEILING)
         return total
 
 
@@ -100,8 +103,8 @@ def document_cost(schema: GraphQLSchema, query: Any, variables: Any, max_tokens:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walker = _Walker(schema, fragments, variables if isinstance(variables, dict) else {})
     roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
-    return sum(walker.cost(d.selection_set, roots.get(d.operation.value), frozenset())
-               for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return min(COST_CEILING, sum(walker.cost(d.selection_set, roots.get(d.operation.value), frozenset())
+                                 for d in document.definitions if isinstance(d, OperationDefinitionNode)))
 
 
 def request_cost(schema: GraphQLSchema, body: Any, max_tokens: int, max_cost: int, unit: int) -> int:
