@@ -169,9 +169,10 @@ async def test_a_thousand_tags_are_refused_not_a_recursion(client):
 
 
 async def test_filter_values_longer_than_their_columns_are_refused(client):
-    for path, field in (("/api/v1/datasets?tags=" + "x" * 65, "tags"), ("/api/v1/datasets?status=" + "x" * 100, "status"),
-                        ("/api/v1/datasets?name=" + "x" * 201, "name"), ("/api/v1/jobs?pipeline_id=" + "x" * 41,
-                                                                         "pipeline_id")):
+    for path, field in (("/api/v1/datasets?tags=" + "x" * 65, "tags"),
+                        ("/api/v1/datasets?status=" + "x" * 100, "status"),
+                        ("/api/v1/datasets?name=" + "x" * 201, "name"),
+                        ("/api/v1/jobs?pipeline_id=" + "x" * 41, "pipeline_id")):
         resp = await client.get(path)
         assert resp.status == 400, path
         assert (await resp.json())["error"]["details"]["field"] == field
