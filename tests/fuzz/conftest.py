@@ -10,11 +10,12 @@ import asyncio
 import secrets
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
 import pytest
+import requests
 from aiohttp import web
 
 from resolvers.keys import store_key
@@ -28,6 +29,23 @@ from tests.conftest import BACKENDS
 class LiveServer:
     base_url: str
     admin_key: str
+    # Ids of real objects by the path prefix that names them, so the fuzzer also reaches past the lookup.
+    known_ids: dict[str, str] = field(default_factory=dict)
+
+
+def _seed(base_url: str, key: str, root: Path) -> dict[str, str]:
+    """A dataset, a pipeline over it and a job of it, created through the API."""
+    headers = {"Authorization": f"Bearer {key}"}
+    (root / "in.csv").write_text("id,name\n1,Ann\n2,Bob\n")
+    dataset = requests.post(f"{base_url}/api/v1/datasets", headers=headers, timeout=30, json={
+        "name": "seed", "source": {"type": "file", "path": str(root / "in.csv")}}).json()["id"]
+    steps = [{"id": "input", "type": "data_source", "config": {"dataset_id": dataset}},
+             {"id": "output", "type": "data_sink", "config": {"path": str(root / "out.csv")}}]
+    pipeline = requests.post(f"{base_url}/api/v1/pipelines", headers=headers, timeout=30, json={
+        "name": "seed", "steps": steps}).json()["id"]
+    job = requests.post(f"{base_url}/api/v1/pipelines/{pipeline}/run", headers=headers, timeout=30).json()["id"]
+    return {"/api/v1/datasets/": dataset, "/api/v1/pipelines/": pipeline, "/api/v1/jobs/": job,
+            "/api/v1/workspaces/": "ws_default"}
 
 
 def _serve(settings: Settings, started: threading.Event, box: dict, stop: asyncio.Event | None = None) -> None:
@@ -85,7 +103,8 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     if "error" in box:
         raise box["error"]
     try:
-        yield LiveServer(base_url=f"http://127.0.0.1:{box['port']}", admin_key=box["key"])
+        base_url = f"http://127.0.0.1:{box['port']}"
+        yield LiveServer(base_url=base_url, admin_key=box["key"], known_ids=_seed(base_url, box["key"], root))
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(60)

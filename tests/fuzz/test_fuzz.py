@@ -14,6 +14,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.fuzz.conftest import LiveServer
@@ -71,21 +72,37 @@ def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
 CHECKS = [no_server_error, no_internal_error]
 
 
-def _fuzz(api: Any, call: Any) -> None:
-    """Run `call(case)` on MAX_EXAMPLES generated cases of every operation; fail with every operation that broke."""
+def _known_path(operation: Any, known_ids: dict[str, str]) -> dict[str, str] | None:
+    """Path parameters naming a real object for this operation, when one is known."""
+    path = operation.path
+    for prefix, object_id in known_ids.items():
+        if path.startswith(prefix + "{"):
+            name = path[len(prefix) + 1:].split("}", 1)[0]
+            return {name: object_id, **({"workspace_id": "ws_default"} if name != "workspace_id" else {})}
+    return None
+
+
+def _fuzz(api: Any, call: Any, modes: tuple[GenerationMode, ...], known_ids: dict[str, str] | None = None) -> None:
+    """Run `call(case)` on MAX_EXAMPLES generated cases of every operation in each mode (valid input, and
+    input that breaks the document's own constraints), and again with the ids of real objects where the
+    path names one; fail listing every operation that broke."""
     failures = []
     for result in api.get_all_operations():
         operation = result.ok()
+        known = _known_path(operation, known_ids or {})
+        runs = [(mode, None) for mode in modes] + [(mode, known) for mode in modes if known]
+        for mode, path_parameters in runs:
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
-        @FUZZ
-        @given(case=operation.as_strategy())
-        def run(case: Any) -> None:
-            call(case)
+            @FUZZ
+            @given(case=strategy)
+            def run(case: Any) -> None:
+                call(case)
 
-        try:
-            run()
-        except Exception as exc:  # gathered: one run reports every broken operation
-            failures.append(f"{operation.label}: {exc}")
+            try:
+                run()
+            except Exception as exc:  # gathered: one run reports every broken operation
+                failures.append(f"{operation.label} ({mode.value}, ids {path_parameters}): {exc}")
     assert not failures, "\n\n".join(failures)
 
 
@@ -100,11 +117,13 @@ def test_rest_never_fails_on_client_input(live_server: LiveServer, session: Any)
     headers = {"Authorization": f"Bearer {live_server.admin_key}"}
     _fuzz(api, lambda case: case.call_and_validate(base_url=live_server.base_url, session=session, timeout=30,
                                                    headers=headers,
-                                                   checks=[not_a_server_error, *CHECKS, errors_use_the_envelope]))
+                                                   checks=[not_a_server_error, *CHECKS, errors_use_the_envelope]),
+          (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), live_server.known_ids)
 
 
 def test_graphql_never_fails_on_client_input(live_server: LiveServer, session: Any) -> None:
     headers = {"Authorization": f"Bearer {live_server.admin_key}"}
     api = schemathesis.graphql.from_url(f"{live_server.base_url}/graphql", headers=headers)
     _fuzz(api, lambda case: case.call_and_validate(base_url=live_server.base_url, session=session, timeout=30,
-                                                   headers=headers, checks=CHECKS))
+                                                   headers=headers, checks=CHECKS),
+          (GenerationMode.POSITIVE,))
