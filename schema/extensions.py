@@ -60,9 +60,23 @@ def error_code(error: GraphQLError) -> str:
     return INTERNAL
 
 
+class DocumentRefused(DoccError):
+    """A document refused on its tokens, before the parser sees it."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @lru_cache(maxsize=256)
-def _nesting_error(query: str, max_tokens: int) -> str | None:
-    """Why `query` nests too deeply to parse safely, or None (also when it does not lex: the parser says why)."""
+def _document_error(query: str, max_tokens: int) -> DocumentRefused | None:
+    """Why `query` must not reach the parser, or None (also when it does not lex: the parser says why).
+
+    Too deep a nesting would exhaust the recursive parser's stack; a NUL inside a string literal could
+    not be stored by PostgreSQL (REST bodies and variables are refused the same way).
+    """
     lexer, depth, tokens = Lexer(Source(query)), 0, 0
     try:
         token = lexer.advance()
@@ -71,9 +85,12 @@ def _nesting_error(query: str, max_tokens: int) -> str | None:
             if token.kind in (TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L):
                 depth += 1
                 if depth > MAX_DOCUMENT_NESTING:
-                    return f"Syntax Error: Document nests more than {MAX_DOCUMENT_NESTING} levels deep."
+                    return DocumentRefused(PARSE_FAILED, "Syntax Error: Document nests more than "
+                                                         f"{MAX_DOCUMENT_NESTING} levels deep.")
             elif token.kind in (TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R):
                 depth -= 1
+            elif token.kind in (TokenKind.STRING, TokenKind.BLOCK_STRING) and "\x00" in (token.value or ""):
+                return DocumentRefused(BAD_USER_INPUT, "String values must not contain NUL characters.")
             token = lexer.advance()
     except GraphQLSyntaxError:
         return None
@@ -150,13 +167,13 @@ class DoccSchema(strawberry.Schema):
                                  allowed_operation_types=tuple(OperationType))
 
     async def _prepare_operation_async(self, context: Any, extensions_runner: Any) -> PreExecutionError | None:
-        # Two failures of parsing would otherwise escape the extension lifecycle (and so lose their
-        # code): a document nested deep enough to exhaust the parser's stack, and a syntax error raised
-        # from the parser-cache extension rather than from Strawberry's own parse.
+        # Refused here, inside the extension lifecycle so that they get their code: documents the parser
+        # must not see (see _document_error), and syntax errors, which the parser-cache extension raises
+        # from outside Strawberry's own handling.
         max_tokens = context.parse_options.get("max_tokens") or 1 << 20
-        reason = _nesting_error(context.query, max_tokens) if isinstance(context.query, str) else None
-        if reason is not None:
-            context.pre_execution_errors = [GraphQLError(reason)]
+        refused = _document_error(context.query, max_tokens) if isinstance(context.query, str) else None
+        if refused is not None:
+            context.pre_execution_errors = [GraphQLError(refused.message, original_error=refused)]
             return PreExecutionError(data=None, errors=context.pre_execution_errors)
         try:
             return await super()._prepare_operation_async(context, extensions_runner)

@@ -29,7 +29,7 @@ from server.auth.graphql_cost import bulk_count, request_cost
 from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
-from server.rest.common import loads_bounded
+from server.rest.common import MAX_JSON_DEPTH, InvalidJson, json_depth, loads_bounded
 from server.rest.errors import error_response
 
 
@@ -98,6 +98,9 @@ class DoccGraphQLView(GraphQLView):
     async def _charge_socket_operation(self, context: Any, query: Any, variables: Any) -> None:
         """Each operation on a websocket counts like an HTTP request of the socket's credential."""
         if isinstance(getattr(context, "response", None), web.WebSocketResponse) and context.rate_key:
+            # Variables are held to the bounds of an HTTP body: nesting, and no NUL in any string.
+            if json_depth(variables) > MAX_JSON_DEPTH:
+                raise InvalidJson("The variables nest too deeply", {"max_depth": MAX_JSON_DEPTH})
             await self._charge(context.request, context.rate_key, {"query": query, "variables": variables})
 
     async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,

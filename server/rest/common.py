@@ -22,6 +22,13 @@ _DIGITS = re.compile(r"[0-9]+")
 MAX_JSON_DEPTH = 64
 
 
+class NulCharacter(ValidationError):
+    """A NUL character in text: PostgreSQL cannot store one, so every backend refuses it alike."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__("Text must not contain NUL characters", field=field, reason="Contains U+0000")
+
+
 class InvalidJson(DoccError):
     code = "INVALID_JSON"
     status = 400
@@ -50,16 +57,27 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def json_depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0), without recursion.
+
+    Raises NulCharacter when a string (key or value) holds a NUL character.
+    """
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise NulCharacter("body")
+            continue
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
         if children is None:
             continue
         deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        if isinstance(item, dict) and any("\x00" in key for key in item):
+            raise NulCharacter("body")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | str))
     return deepest
+
+
 
 
 def loads_bounded(raw: bytes | str) -> Any:

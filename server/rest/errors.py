@@ -14,6 +14,7 @@ from resolvers.errors import DoccError
 from server.auth.authenticate import AUTH
 from server.auth.ratelimit import STANDARD
 from server.context import REQUEST_CONTEXT, RequestContext, request_id_for
+from server.rest.common import NulCharacter
 
 log = logging.getLogger("docc.access")
 errors_log = logging.getLogger("docc.errors")
@@ -79,13 +80,16 @@ def _from_http(exc: web.HTTPException, request_id: str) -> web.Response:
 
 
 def _check_size(request: web.Request) -> None:
-    """Refuse an over-long URL (414) or header (431) before anything reads them."""
+    """Refuse an over-long URL (414) or header (431), or a NUL in a query parameter, before anything reads them."""
     if len(request.raw_path) > MAX_URL_BYTES:
         raise UriTooLong("The URL is too long", {"max_bytes": MAX_URL_BYTES})
     for name, value in request.raw_headers:
         if len(name) + len(value) > MAX_HEADER_BYTES:
             raise HeadersTooLarge("A request header is too large",
                                   {"header": name[:64].decode("latin-1"), "max_bytes": MAX_HEADER_BYTES})
+    for name, value in request.query.items():
+        if "\x00" in name or "\x00" in value:
+            raise NulCharacter(name.replace("\x00", ""))
 
 
 async def _charge_unrouted(request: web.Request) -> None:

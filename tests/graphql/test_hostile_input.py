@@ -165,9 +165,21 @@ async def test_queries_and_mutations_run_over_both_websocket_protocols(client, p
         mutation = await operation_messages(ws, "2")
         await ws.send_json({"id": "3", "type": start, "payload": {"query": FIRST, "variables": {"n": "abc"}}})
         refused = await operation_messages(ws, "3")
+        by_name = "query($n: String) { datasets(filter: {name: $n}) { totalCount } }"
+        await ws.send_json({"id": "4", "type": start, "payload": {"query": by_name, "variables": {"n": "a\u0000"}}})
+        nul = await operation_messages(ws, "4")
     # then
     assert query[0]["type"] == data and query[0]["payload"]["data"]["datasets"]["totalCount"] == 0
     assert mutation[0]["type"] == data
     assert "createDataset" in mutation[0]["payload"]["data"]
     assert "INTERNAL_ERROR" not in json.dumps(query + mutation + refused)
     assert "BAD_USER_INPUT" in json.dumps(refused)
+    assert "VALIDATION_ERROR" in json.dumps(nul) and "INTERNAL_ERROR" not in json.dumps(nul)
+
+
+async def test_nul_characters_are_refused_in_literals_and_variables(client):
+    _, body = await post(client, {"query": '{ datasets(filter: {name: "a\\u0000b"}) { totalCount } }'})
+    assert codes(body) == ["BAD_USER_INPUT"]
+    status, body = await post(client, {"query": "query($n: String) { datasets(filter: {name: $n}) { totalCount } }",
+                                       "variables": {"n": "a\u0000b"}})
+    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"

@@ -6,7 +6,7 @@ import json
 import logging
 
 from resolvers import datasets
-from tests.examples import CREATE_DATASET
+from tests.examples import CREATE_DATASET, dataset_body
 
 
 def assert_envelope(body: dict, code: str, request_id: str) -> None:
@@ -221,3 +221,17 @@ async def test_hostile_input_is_not_logged_as_an_error(client, caplog):
     await client.get("/api/v1/datasets?tags=" + ",".join(f"t{i}" for i in range(1000)))
     # then
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_nul_characters_are_refused_on_every_backend(client):
+    # PostgreSQL cannot store U+0000 in text; SQLite could: both refuse it at the edge alike.
+    for path in ("/api/v1/datasets?name=a%00b", "/api/v1/pipelines?name=a%00b", "/api/v1/datasets?tags=a%00",
+                 "/api/v1/jobs?created_after=2026-01-01T00:00:00%00Z"):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert_envelope(await resp.json(), "VALIDATION_ERROR", resp.headers["X-Request-ID"])
+    for body in (dataset_body(description="a\u0000b"), dataset_body(tags=["a\u0000"]), {"a\u0000": 1}):
+        resp = await client.post("/api/v1/datasets", json=body)
+        assert resp.status == 400
+        assert (await resp.json())["error"]["details"]["reason"] == "Contains U+0000"
+    assert (await (await client.get("/api/v1/datasets")).json())["data"] == []
