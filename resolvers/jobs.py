@@ -15,6 +15,7 @@ from resolvers.ownership import load_many_owned, load_owned, require_id, well_fo
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
+from resolvers.validation import in_utc
 from server.engine.bus import BUS, JOBS_TOPIC, Event
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
@@ -50,6 +51,8 @@ class JobFilter:
     def __post_init__(self) -> None:
         if self.pipeline_id is not None and not well_formed_id(self.pipeline_id):
             raise ValidationError("Invalid filter", field="pipeline_id", reason="Not a pipeline id")
+        in_utc(self.created_after, "created_after")
+        in_utc(self.created_before, "created_before")
 
 
 async def _load(principal: Principal, job_id: str) -> Job:
@@ -244,6 +247,7 @@ async def job_logs(principal: Principal, job_id: str, after: int | None = None, 
         raise ValidationError("Invalid limit", field="limit", reason=f"Must be between 1 and {MAX_LOG_LINES}")
     job = await _load(principal, job_id)
     finished = job.status in FINISHED
+    since = in_utc(since, "since")
     query = JobLog.filter(job_id=job.id)
     if after is not None:
         query = query.filter(seq__gt=after)

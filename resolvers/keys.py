@@ -17,7 +17,7 @@ from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
 from resolvers.tokens import API_KEY, Identity, new_secret, secret_hash, visible_prefix, well_formed
-from resolvers.validation import StrictInput, parse
+from resolvers.validation import StrictInput, in_utc, parse
 from server.models.access import ApiKey
 from server.models.base import new_id
 
@@ -55,7 +55,7 @@ def parse_instant(text: str, field: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError("Invalid date-time", field=field, reason="Expected RFC 3339") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return in_utc(value, field)  # type: ignore[return-value]
 
 
 def _networks(cidrs: list[str]) -> list[str]:

@@ -166,5 +166,5 @@ def if_match(request: web.Request, object_id: str) -> int | None:
     if header is None or header.strip() == "*":
         return None
     owner, _, revision = header.strip().removeprefix("W/").strip('"').rpartition(".")
-    # An ETag of another object, or a malformed one, is stale by definition.
-    return int(revision) if owner == object_id and revision.isdigit() else -1
+    # An ETag of another object, or a malformed one (other scripts' digits, past 64 bits), is stale by definition.
+    return int(revision) if owner == object_id and _DIGITS.fullmatch(revision) and len(revision) <= 18 else -1

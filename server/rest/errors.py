@@ -59,8 +59,14 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     """The reference's error envelope."""
     body = {"error": {"code": code, "message": message, "details": details or {},
                       "request_id": request_id}}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
-                        headers=headers)
+    try:
+        payload = orjson.dumps(body)
+    except TypeError:
+        # Details that cannot be serialised (an integer past 64 bits echoed back) must not turn a refusal
+        # into aiohttp's plain-text 500: the refusal stands, without them.
+        body["error"]["details"] = {}
+        payload = orjson.dumps(body)
+    return web.Response(status=status, body=payload, content_type="application/json", headers=headers)
 
 
 def _from_http(exc: web.HTTPException, request_id: str) -> web.Response:

@@ -235,3 +235,24 @@ async def test_nul_characters_are_refused_on_every_backend(client):
         assert resp.status == 400
         assert (await resp.json())["error"]["details"]["reason"] == "Contains U+0000"
     assert (await (await client.get("/api/v1/datasets")).json())["data"] == []
+
+
+async def test_instants_that_utc_cannot_hold_are_refused(client):
+    # given: offsets that push a valid local time past year 9999 or before year 1 in UTC
+    for path in ("/api/v1/jobs?created_after=9999-12-31T23:59:59-23:59",
+                 "/api/v1/jobs?created_before=0001-01-01T00:00:00%2B23:59"):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert (await resp.json())["error"]["details"]["reason"] == "Out of range in UTC"
+    resp = await client.post("/api/v1/workspaces/ws_default/keys", json={
+        "name": "k", "scopes": ["admin"], "expires_at": "9999-12-31T23:59:59-23:59"})
+    assert resp.status == 400
+
+
+async def test_if_match_with_a_revision_past_64_bits_is_stale_not_an_error(client):
+    dataset_id = (await (await client.post("/api/v1/datasets", json=CREATE_DATASET)).json())["id"]
+    for revision in ("9" * 40, "\u00b2"):
+        resp = await client.put(f"/api/v1/datasets/{dataset_id}", json={"description": "x"},
+                                headers={"If-Match": f'"{dataset_id}.{revision}"'})
+        assert resp.status == 412
+        assert_envelope(await resp.json(), "PRECONDITION_FAILED", resp.headers["X-Request-ID"])
