@@ -85,7 +85,7 @@ def _from_http(exc: web.HTTPException, request_id: str) -> web.Response:
     return error_response(exc.status, code, message, details, request_id, headers)
 
 
-def _check_size(request: web.Request) -> None:
+def _check_request(request: web.Request) -> None:
     """Refuse an over-long URL (414) or header (431), or a NUL in a query parameter, before anything reads them."""
     if len(request.raw_path) > MAX_URL_BYTES:
         raise UriTooLong("The URL is too long", {"max_bytes": MAX_URL_BYTES})
@@ -117,7 +117,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = request_id_for(request)
     request[REQUEST_CONTEXT] = RequestContext(request_id=request_id)
     try:
-        _check_size(request)
+        _check_request(request)
         await _charge_unrouted(request)
         response = await handler(request)
     except DoccError as exc:
