@@ -14,6 +14,7 @@ from tortoise.exceptions import IntegrityError
 
 from resolvers import keys, oauth_clients
 from resolvers.errors import Conflict, Forbidden, NotFound
+from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
 from resolvers.validation import StrictInput, parse
@@ -33,6 +34,7 @@ def _operator(principal: Principal) -> bool:
 async def _managed(principal: Principal, workspace_id: str) -> Workspace:
     principal.require(ADMIN_SCOPE)
     row = None
+    require_id("workspace", workspace_id)
     if _operator(principal) or workspace_id == principal.workspace_id:
         row = await Workspace.get_or_none(id=workspace_id)
     if row is None:

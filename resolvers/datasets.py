@@ -23,7 +23,9 @@ from server.models.base import new_id
 from server.models.datasets import Dataset, DatasetTag, SchemaVersion
 
 READ, WRITE = "read:datasets", "write:datasets"
-Status = Literal["active", "inactive", "deprecated"]
+STATUSES = ("active", "inactive", "deprecated")
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+MAX_TAGS, MAX_TAG_LENGTH, MAX_NAME_LENGTH = 50, 64, 200
 Mode = Literal[MODES]  # type: ignore[valid-type]
 Tag = pydantic.constr(strip_whitespace=True, min_length=1, max_length=64)  # type: ignore[valid-type]
 Name = pydantic.constr(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")  # type: ignore[valid-type]
@@ -34,7 +36,7 @@ class DatasetCreate(StrictInput):
     description: str = pydantic.Field(default="", max_length=10_000)
     source: dict[str, Any]
     schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
-    tags: list[Tag] = pydantic.Field(default_factory=list, max_length=50)
+    tags: list[Tag] = pydantic.Field(default_factory=list, max_length=MAX_TAGS)
     status: Status = "active"
     compatibility: Mode = "BACKWARD"
 
@@ -44,7 +46,7 @@ class DatasetUpdate(StrictInput):
     description: str | None = pydantic.Field(default=None, max_length=10_000)
     source: dict[str, Any] | None = None
     schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
-    tags: list[Tag] | None = pydantic.Field(default=None, max_length=50)
+    tags: list[Tag] | None = pydantic.Field(default=None, max_length=MAX_TAGS)
     status: Status | None = None
     compatibility: Mode | None = None
 
@@ -57,6 +59,18 @@ class DatasetFilter:
     tags: tuple[str, ...] = ()
     source_type: str | None = None
     status: str | None = None
+
+    def __post_init__(self) -> None:
+        # Each tag is one sub-query: bound their number (a dataset holds at most 50) and length
+        # before the query builder, which recurses once per tag, ever sees them.
+        if len(self.tags) > MAX_TAGS:
+            raise ValidationError("Invalid filter", field="tags", reason=f"At most {MAX_TAGS} tags")
+        if any(len(tag) > MAX_TAG_LENGTH for tag in self.tags):
+            raise ValidationError("Invalid filter", field="tags", reason=f"At most {MAX_TAG_LENGTH} characters a tag")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValidationError("Invalid filter", field="status", reason=f"Expected one of {', '.join(STATUSES)}")
+        if self.name is not None and len(self.name) > MAX_NAME_LENGTH:
+            raise ValidationError("Invalid filter", field="name", reason=f"At most {MAX_NAME_LENGTH} characters")
 
 
 @dataclass(frozen=True)

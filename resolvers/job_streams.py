@@ -13,6 +13,7 @@ from datetime import datetime
 
 from resolvers.errors import NotFound, ValidationError
 from resolvers.jobs import READ
+from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
 from server.engine.bus import BUS, Event, Subscription, job_topic
 from server.models.engine import FINISHED, Job, JobLog
@@ -54,7 +55,7 @@ async def _open(principal: Principal, job_id: str) -> Subscription:
     principal.require(READ)
     # Subscribe before anything is read, so nothing published from now on can be missed.
     subscription = BUS.subscribe(job_topic(job_id))
-    if not await Job.filter(id=job_id, workspace_id=principal.workspace_id).exists():
+    if not well_formed_id(job_id) or not await Job.filter(id=job_id, workspace_id=principal.workspace_id).exists():
         subscription.close()
         raise NotFound("job", job_id)
     return subscription

@@ -11,10 +11,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import Conflict, NotFound, ValidationError
-from resolvers.ownership import load_many_owned, load_owned
+from resolvers.ownership import load_many_owned, load_owned, require_id, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
+from resolvers.validation import in_utc
 from server.engine.bus import BUS, JOBS_TOPIC, Event
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
@@ -47,6 +48,12 @@ class JobFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
 
+    def __post_init__(self) -> None:
+        if self.pipeline_id is not None and not well_formed_id(self.pipeline_id):
+            raise ValidationError("Invalid filter", field="pipeline_id", reason="Not a pipeline id")
+        in_utc(self.created_after, "created_after")
+        in_utc(self.created_before, "created_before")
+
 
 async def _load(principal: Principal, job_id: str) -> Job:
     return await load_owned(Job, "job", principal, job_id)
@@ -72,7 +79,7 @@ async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: 
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise ValidationError("Invalid Idempotency-Key", field="idempotency_key",
                               reason="1 to 200 printable characters without spaces")
-    pipeline = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
+    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id)
     if pipeline is None:
         raise NotFound("pipeline", pipeline_id)
     if idempotency_key is not None:
@@ -240,6 +247,7 @@ async def job_logs(principal: Principal, job_id: str, after: int | None = None, 
         raise ValidationError("Invalid limit", field="limit", reason=f"Must be between 1 and {MAX_LOG_LINES}")
     job = await _load(principal, job_id)
     finished = job.status in FINISHED
+    since = in_utc(since, "since")
     query = JobLog.filter(job_id=job.id)
     if after is not None:
         query = query.filter(seq__gt=after)

@@ -12,11 +12,12 @@ import pydantic
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import NotFound, Unauthorized, ValidationError
+from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
 from resolvers.tokens import API_KEY, Identity, new_secret, secret_hash, visible_prefix, well_formed
-from resolvers.validation import StrictInput, parse
+from resolvers.validation import StrictInput, in_utc, parse
 from server.models.access import ApiKey
 from server.models.base import new_id
 
@@ -54,7 +55,7 @@ def parse_instant(text: str, field: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError("Invalid date-time", field=field, reason="Expected RFC 3339") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return in_utc(value, field)  # type: ignore[return-value]
 
 
 def _networks(cidrs: list[str]) -> list[str]:
@@ -101,7 +102,7 @@ async def list_keys(workspace_id: str, page: PageRequest) -> Page[ApiKey]:
 
 
 async def _key(workspace_id: str, key_id: str) -> ApiKey:
-    row = await ApiKey.get_or_none(id=key_id, workspace_id=workspace_id)
+    row = await ApiKey.get_or_none(id=require_id("api key", key_id), workspace_id=workspace_id)
     if row is None:
         raise NotFound("api key", key_id)
     return row

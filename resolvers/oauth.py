@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from resolvers.errors import NotFound, ValidationError
 from resolvers.jwt_tokens import TokenService
 from resolvers.oauth_clients import OAuthError
+from resolvers.ownership import require_id
 from resolvers.principal import ADMIN_SCOPE, Principal
 from resolvers.scopes import grantable, split_scope
 from resolvers.tokens import REFRESH_TOKEN, new_secret, secret_hash, well_formed
@@ -60,8 +61,8 @@ async def authorize(principal: Principal, data: Any) -> dict[str, str]:
     spec = parse(AuthorizeRequest, data, "authorization request")
     if spec.code_challenge_method != "S256":
         raise ValidationError("Only PKCE S256 is supported", field="code_challenge_method", reason="Expected S256")
-    client = await OAuthClient.get_or_none(id=spec.client_id, workspace_id=principal.workspace_id,
-                                           revoked_at=None)
+    client = await OAuthClient.get_or_none(id=require_id("oauth client", spec.client_id),
+                                           workspace_id=principal.workspace_id, revoked_at=None)
     if client is None:
         raise NotFound("oauth client", spec.client_id)
     if spec.redirect_uri not in client.redirect_uris:

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from resolvers.errors import DoccError, NotFound, ValidationError
 from resolvers.keys import parse_duration, parse_instant
+from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.scopes import check_scopes
 from resolvers.tokens import CLIENT_SECRET, new_secret, secret_hash, visible_prefix, well_formed
@@ -105,7 +106,8 @@ async def register_client(workspace_id: str, data: Any) -> CreatedClient:
 
 async def get_client(workspace_id: str, client_id: str) -> OAuthClient:
     """One client of a workspace with its secrets; raises NotFound."""
-    client = await OAuthClient.get_or_none(id=client_id, workspace_id=workspace_id).prefetch_related("secrets")
+    client = await OAuthClient.get_or_none(id=require_id("oauth client", client_id),
+                                           workspace_id=workspace_id).prefetch_related("secrets")
     if client is None:
         raise NotFound("oauth client", client_id)
     return client

@@ -1,17 +1,39 @@
-"""Workspace ownership: an object of another workspace does not exist for the caller."""
+"""Workspace ownership: an object of another workspace does not exist for the caller.
+
+Ids are checked for shape before any query: the ORM refuses over-long filter values with an
+exception of its own, and a malformed id can name nothing, so it gets the same NotFound as a
+missing one.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from resolvers.errors import NotFound
 from resolvers.principal import Principal
 
 M = TypeVar("M")
+# Every stored id is `<prefix>_<hex>` (or a fixed name such as `ws_default`), at most 40 characters.
+MAX_ID_LENGTH = 40
+_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
+
+
+def well_formed_id(value: Any) -> bool:
+    """Whether `value` could be an id this server issued."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def require_id(kind: str, object_id: Any) -> str:
+    """`object_id` when it is well formed; raises NotFound (as for a missing id) otherwise."""
+    if not well_formed_id(object_id):
+        raise NotFound(kind, str(object_id))
+    return object_id
 
 
 async def load_owned(model: type[M], kind: str, principal: Principal, object_id: str) -> M:
-    """The caller's row with this id; raises NotFound (the same for a missing or a foreign id)."""
+    """The caller's row with this id; raises NotFound (the same for a missing, malformed or foreign id)."""
+    require_id(kind, object_id)
     row = await model.get_or_none(id=object_id, workspace_id=principal.workspace_id)  # type: ignore[attr-defined]
     if row is None:
         raise NotFound(kind, object_id)
@@ -19,7 +41,8 @@ async def load_owned(model: type[M], kind: str, principal: Principal, object_id:
 
 
 async def load_many_owned(model: type[M], principal: Principal, ids: list[str]) -> list[M | None]:
-    """The caller's rows in the order of `ids`, None where missing or foreign (for DataLoaders)."""
-    rows: list[Any] = await model.filter(id__in=ids, workspace_id=principal.workspace_id)  # type: ignore[attr-defined]
+    """The caller's rows in the order of `ids`, None where missing, malformed or foreign (for DataLoaders)."""
+    valid = [object_id for object_id in ids if well_formed_id(object_id)]
+    rows: list[Any] = await model.filter(id__in=valid, workspace_id=principal.workspace_id) if valid else []  # type: ignore[attr-defined]
     by_id = {row.id: row for row in rows}
     return [by_id.get(object_id) for object_id in ids]

@@ -11,6 +11,7 @@ from cronsim import CronSim, CronSimError
 from tortoise.transactions import in_transaction
 
 from resolvers.errors import NotFound, ValidationError
+from resolvers.ownership import require_id
 from resolvers.principal import Principal
 from resolvers.validation import StrictInput, parse
 from server.engine.bus import BUS, SCHEDULES_TOPIC, Event
@@ -73,7 +74,7 @@ def tick_time(cron: str, timezone: str, now: datetime | None = None) -> datetime
 
 
 async def _pipeline(principal: Principal, pipeline_id: str) -> Pipeline:
-    row = await Pipeline.get_or_none(id=pipeline_id, workspace_id=principal.workspace_id)
+    row = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id)
     if row is None:
         raise NotFound("pipeline", pipeline_id)
     return row

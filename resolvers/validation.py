@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pydantic
@@ -16,6 +17,19 @@ class StrictInput(pydantic.BaseModel):
     """Base of input models: unknown keys and loose types are refused."""
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def in_utc(value: datetime | None, field: str) -> datetime | None:
+    """An aware instant moved to UTC (naive is taken as UTC); raises ValidationError when UTC cannot hold it.
+
+    `9999-12-31T23:59:59-23:59` parses, but is past year 9999 in UTC: the database drivers fail on it.
+    """
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValidationError("Invalid date-time", field=field, reason="Out of range in UTC") from None
 
 
 def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:

@@ -1,25 +1,100 @@
-"""GraphQL error shaping: the REST codes in `extensions`, and nothing internal ever leaks."""
+"""GraphQL error shaping: the REST codes in `extensions`, and nothing internal ever leaks.
+
+Codes of errors that are not domain errors (documented in the README):
+- `GRAPHQL_PARSE_FAILED`: the document does not parse (syntax, too many tokens, nested too deeply);
+- `GRAPHQL_VALIDATION_FAILED`: it parses but does not fit the schema or its bounds (depth, aliases);
+- `BAD_USER_INPUT`: the variables do not fit their declared types, or the operation type is not
+  allowed on this transport;
+- `INTERNAL_ERROR`: anything else; masked, logged at ERROR with the request id.
+Only INTERNAL_ERROR is logged at ERROR: the others are the caller's mistakes and are logged at INFO.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from graphql.language import Lexer, Source, TokenKind
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import DoccError
 
 log = logging.getLogger("docc.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+PARSE_FAILED, VALIDATION_FAILED, BAD_USER_INPUT, INTERNAL = (
+    "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", "INTERNAL_ERROR")
+# The parser recurses once per nesting level of braces, brackets and parentheses: a document of a few
+# thousand tokens could exhaust Python's stack. Far deeper than any real query (depth is bounded at 12).
+MAX_DOCUMENT_NESTING = 64
+# Mistakes in the request itself, not failures of the server.
+_CLIENT_FAULTS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 def _request_id(context: Any) -> str | None:
     return getattr(context, "request_id", None)
+
+
+def error_code(error: GraphQLError) -> str:
+    """The stable code of a GraphQL error (see the module docstring)."""
+    original = error.original_error
+    if isinstance(original, DoccError):
+        return original.code
+    if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+        return PARSE_FAILED
+    if original is None:
+        return PARSE_FAILED if error.message.startswith("Syntax Error:") else VALIDATION_FAILED
+    # graphql-core reports every variable coercion failure (wrong type, missing, unknown enum value,
+    # out-of-range Int) before execution, without a path, as "Variable '$name' ...".
+    if error.path is None and error.message.startswith("Variable '$"):
+        return BAD_USER_INPUT
+    if isinstance(original, _CLIENT_FAULTS):
+        return BAD_USER_INPUT
+    return INTERNAL
+
+
+class DocumentRefused(DoccError):
+    """A document refused on its tokens, before the parser sees it."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@lru_cache(maxsize=256)
+def _document_error(query: str, max_tokens: int) -> DocumentRefused | None:
+    """Why `query` must not reach the parser, or None (also when it does not lex: the parser says why).
+
+    Too deep a nesting would exhaust the recursive parser's stack; a NUL inside a string literal could
+    not be stored by PostgreSQL (REST bodies and variables are refused the same way).
+    """
+    lexer, depth, tokens = Lexer(Source(query)), 0, 0
+    try:
+        token = lexer.advance()
+        while token.kind is not TokenKind.EOF and tokens <= max_tokens:
+            tokens += 1
+            if token.kind in (TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L):
+                depth += 1
+                if depth > MAX_DOCUMENT_NESTING:
+                    return DocumentRefused(PARSE_FAILED, "Syntax Error: Document nests more than "
+                                                         f"{MAX_DOCUMENT_NESTING} levels deep.")
+            elif token.kind in (TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R):
+                depth -= 1
+            elif token.kind in (TokenKind.STRING, TokenKind.BLOCK_STRING) and "\x00" in (token.value or ""):
+                return DocumentRefused(BAD_USER_INPUT, "String values must not contain NUL characters.")
+            token = lexer.advance()
+    except GraphQLSyntaxError:
+        return None
+    return None
 
 
 class ErrorCodes(MaskErrors):
@@ -36,14 +111,17 @@ class ErrorCodes(MaskErrors):
         return [self._shape(error, request_id) for error in errors]
 
     def _shape(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        if error.extensions and "code" in error.extensions:
+            return error  # already shaped (a refusal of the operation gate, or shaped twice)
+        code = error_code(error)
         original = error.original_error
+        extensions: dict[str, Any] = {"code": code}
         if isinstance(original, DoccError):
-            message, extensions = original.message, {"code": original.code, "details": original.details}
-        elif original is None:
-            message = error.message if self.suggestions else _SUGGESTION.sub("", error.message)
-            extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
+            message, extensions["details"] = original.message, original.details
+        elif code == INTERNAL:
+            message = "Internal server error"
         else:
-            message, extensions = "Internal server error", {"code": "INTERNAL_ERROR"}
+            message = error.message if self.suggestions else _SUGGESTION.sub("", error.message)
         extensions["request_id"] = request_id
         return GraphQLError(message=message, nodes=error.nodes, source=error.source,
                             positions=error.positions, path=error.path, extensions=extensions)
@@ -80,10 +158,36 @@ class DoccSchema(strawberry.Schema):
         return await super().stream(query, variable_values, context_value, root_value, operation_name,
                                     *args, **kwargs)
 
+    async def subscribe(self, query: Any, variable_values: Any = None, context_value: Any = None,
+                        root_value: Any = None, operation_name: Any = None, operation_extensions: Any = None
+                        ) -> Any:
+        # The legacy `graphql-ws` protocol sends queries and mutations through `subscribe` as well;
+        # its clients expect them to run, as they do over `graphql-transport-ws`.
+        return await self.stream(query, variable_values, context_value, root_value=root_value,
+                                 operation_name=operation_name, operation_extensions=operation_extensions,
+                                 allowed_operation_types=tuple(OperationType))
+
+    async def _prepare_operation_async(self, context: Any, extensions_runner: Any) -> PreExecutionError | None:
+        # Refused here, inside the extension lifecycle so that they get their code: documents the parser
+        # must not see (see _document_error), and syntax errors, which the parser-cache extension raises
+        # from outside Strawberry's own handling.
+        max_tokens = context.parse_options.get("max_tokens") or 1 << 20
+        refused = _document_error(context.query, max_tokens) if isinstance(context.query, str) else None
+        if refused is not None:
+            context.pre_execution_errors = [GraphQLError(refused.message, original_error=refused)]
+            return PreExecutionError(data=None, errors=context.pre_execution_errors)
+        try:
+            return await super()._prepare_operation_async(context, extensions_runner)
+        except GraphQLError as error:
+            context.pre_execution_errors = [error]
+            return PreExecutionError(data=None, errors=[error])
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        request_id = _request_id(getattr(execution_context, "context", None))
         for error in errors:
-            original = error.original_error
-            if original is None or isinstance(original, DoccError):
-                continue
-            log.error("Unexpected GraphQL error: %s", error.message, exc_info=original,
-                      extra={"request_id": _request_id(getattr(execution_context, "context", None))})
+            code = error_code(error)
+            if code == INTERNAL:
+                log.error("Unexpected GraphQL error: %s", error.message, exc_info=error.original_error,
+                          extra={"request_id": request_id})
+            elif not isinstance(error.original_error, DoccError):
+                log.info("GraphQL request refused (%s): %s", code, error.message, extra={"request_id": request_id})

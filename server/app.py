@@ -22,7 +22,7 @@ from server.rest import datasets as rest_datasets
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
 from server.rest.common import json_response
-from server.rest.errors import request_middleware
+from server.rest.errors import HTTP_PARSER_LIMITS, request_middleware
 from server.rest.openapi import openapi_document
 from server.rest.routes import Route, add_routes
 
@@ -45,7 +45,8 @@ async def readyz(_request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application; the database opens and migrates when the app starts."""
-    app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes,
+                          handler_args=HTTP_PARSER_LIMITS)
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticate
     app[AUTH] = AuthState(limits=RateLimits(settings))

@@ -29,7 +29,14 @@ from server.auth.graphql_cost import bulk_count, request_cost
 from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
+from server.rest.common import MAX_JSON_DEPTH, InvalidJson, json_depth, loads_bounded
 from server.rest.errors import error_response
+
+
+class BadGraphQLRequest(DoccError):
+    code = "BAD_REQUEST"
+    status = 400
+
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
 WATCHER = web.RequestKey("docc_ws_watcher", asyncio.Task)
@@ -94,8 +101,11 @@ class DoccGraphQLView(GraphQLView):
                                        operation_name: Any = None) -> None:
         """Each operation on a websocket counts like an HTTP request of the socket's credential."""
         if isinstance(getattr(context, "response", None), web.WebSocketResponse) and context.rate_key:
-            await self._charge(context.request, context.rate_key,
-                               {"query": query, "variables": variables, "operationName": operation_name})
+            # Variables are held to the bounds of an HTTP body: nesting, and no NUL in any string.
+            if json_depth(variables) > MAX_JSON_DEPTH:
+                raise InvalidJson("The variables nest too deeply", {"max_depth": MAX_JSON_DEPTH})
+            await self._charge(context.request, context.rate_key, {"query": query, "variables": variables,
+                                "operationName": operation_name})
 
     async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,
                      expires_at: datetime | None) -> None:
@@ -118,17 +128,29 @@ class DoccGraphQLView(GraphQLView):
             and "query" not in request.query
 
     async def _body(self, request: web.Request) -> Any:
+        """The request's operations, refused (400, envelope) unless an object or a non-empty list of objects.
+
+        Checked here, before Strawberry sees the body: its own checks assume the shape (a batch
+        `[1, 2]` raised AttributeError) and its JSON decoder recurses without bound.
+        """
         if request.method == "GET":
             variables = request.query.get("variables")
-            try:
-                parsed = orjson.loads(variables) if variables else None
-            except orjson.JSONDecodeError:
-                parsed = None
+            parsed = loads_bounded(variables) if variables else None
+            if parsed is not None and not isinstance(parsed, dict):
+                raise BadGraphQLRequest("`variables` must be a JSON object", {"field": "variables"})
             return {"query": request.query.get("query"), "variables": parsed}
-        try:
-            return orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return None  # the view answers the parse error itself
+        if request.content_type != "application/json":
+            return None  # multipart uploads and the like: the view answers them itself
+        body = loads_bounded(await request.read())
+        operations = body if isinstance(body, list) else [body]
+        if not operations or not all(isinstance(operation, dict) for operation in operations):
+            raise BadGraphQLRequest("The body must be a GraphQL request object, or a non-empty list of them",
+                                    {"field": "body"})
+        return body
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Bodies were bounded in `_body` already; orjson is also what every other route parses with.
+        return orjson.loads(data)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         limits = request.app[AUTH].limits

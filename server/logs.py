@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.engine.dataplane.masking import mask_secrets
 
@@ -38,6 +39,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+class ClientFaultsAtInfo(logging.Filter):
+    """aiohttp logs a request it cannot parse (a line or header past its limits, a bad method, garbage on
+    the port) at ERROR with a traceback. That is the client's fault: keep one INFO line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and record.levelno > logging.INFO:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__} {exc.code}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure_logging(level: str) -> None:
     """Send every log record to stderr as JSON lines at `level`."""
     handler = logging.StreamHandler(sys.stderr)
@@ -46,3 +60,6 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").disabled = True
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientFaultsAtInfo) for f in server_log.filters):
+        server_log.addFilter(ClientFaultsAtInfo())

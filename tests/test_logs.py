@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
-from server.logs import JsonFormatter, scrub
+from aiohttp.http_exceptions import LineTooLong
+
+from server.logs import ClientFaultsAtInfo, JsonFormatter, scrub
 from tests.examples import dataset_body
 
 CANARY = "canary-Pw-7731"
@@ -43,3 +46,25 @@ async def test_dataset_password_never_reaches_a_log_line(client, caplog):
 async def test_graphiql_is_served_to_browsers(client):
     resp = await client.get("/graphql", headers={"Accept": "text/html"})
     assert resp.status == 200 and "graphiql" in (await resp.text()).lower()
+
+
+def test_unparsable_requests_are_logged_at_info_without_a_traceback():
+    # given: the record aiohttp writes for a request line past its limit
+    try:
+        raise LineTooLong(b"/x" * 10, "65536")
+    except LineTooLong:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+                                   ("127.0.0.1",), sys.exc_info())
+    # when
+    kept = ClientFaultsAtInfo().filter(record)
+    # then
+    assert kept and record.levelno == logging.INFO and record.exc_info is None
+    assert "127.0.0.1" in record.getMessage() and "LineTooLong" in record.getMessage()
+
+
+def test_other_server_errors_keep_their_level():
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error", (), sys.exc_info())
+    assert ClientFaultsAtInfo().filter(record) and record.levelno == logging.ERROR and record.exc_info

@@ -40,6 +40,9 @@ from resolvers.scopes import BULK_OPERATIONS
 DEFINITION_KEY = "strawberry-definition"
 
 PAGE_ARGUMENT = "first"
+MAX_INT = 2**31 - 1
+# Costs stop growing here: far past any budget, and an integer every JSON reader takes exactly.
+COST_CEILING = 2**53 - 1
 
 
 class QueryTooComplex(DoccError):
@@ -85,10 +88,12 @@ class _Walker:
             if argument.name.value != PAGE_ARGUMENT:
                 continue
             value = argument.value
+            # A `first` past GraphQL's 32-bit Int is refused by validation; counting it as the
+            # largest Int keeps the figure finite (the total saturates too, see `cost`).
             if isinstance(value, IntValueNode):
-                return max(1, int(value.value))
+                return min(MAX_INT, max(1, int(value.value)))
             if isinstance(value, VariableNode) and isinstance(self.variables.get(value.name.value), int):
-                return max(1, self.variables[value.name.value])
+                return min(MAX_INT, max(1, self.variables[value.name.value]))
         default = field_def.args[PAGE_ARGUMENT].default_value
         return default if isinstance(default, int) else 1
 
@@ -106,15 +111,16 @@ class _Walker:
                 field_def = fields.get(node.name.value)
                 child = get_named_type(field_def.type) if field_def is not None else None
                 total += 1 + self._items(node, field_def) * self.cost(node.selection_set, child, seen)
+                total = min(total, COST_CEILING)
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(node.selection_set, target, seen)
+                total = min(total + self.cost(node.selection_set, target, seen), COST_CEILING)
             elif isinstance(node, FragmentSpreadNode) and (found := self._fragment(node, seen)):
                 key = (node.name.value, getattr(parent, "name", ""))
                 if key not in self._costs:
                     self._costs[key] = self.cost(found[0].selection_set, found[1], seen | {node.name.value})
-                total += self._costs[key]
+                total = min(total + self._costs[key], COST_CEILING)
         return total
 
     def occurrences(self, selections: SelectionSetNode | None, parent: Any,
@@ -176,7 +182,7 @@ def _parsed(query: Any, max_tokens: int) -> Any:
         return None
     try:
         return parse(query, max_tokens=max_tokens, no_location=True)
-    except GraphQLError:
+    except (GraphQLError, RecursionError):  # a document nested too deeply is refused by the schema
         return None
 
 
@@ -188,8 +194,8 @@ def document_cost(schema: GraphQLSchema, query: Any, variables: Any, max_tokens:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walker = _Walker(schema, fragments, variables if isinstance(variables, dict) else {})
     roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
-    return sum(walker.cost(d.selection_set, roots.get(d.operation.value), frozenset())
-               for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return min(COST_CEILING, sum(walker.cost(d.selection_set, roots.get(d.operation.value), frozenset())
+                                 for d in document.definitions if isinstance(d, OperationDefinitionNode)))
 
 
 def request_cost(schema: GraphQLSchema, body: Any, max_tokens: int, max_cost: int, unit: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,6 +12,21 @@ from yarl import URL
 
 from resolvers.errors import DoccError, ValidationError
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+
+# Query integers are plain ASCII digits (no `+`, `_`, spaces or other scripts' digits) and, like a
+# GraphQL Int, fit in 32 bits: offsets derived from them stay far inside what SQL and orjson accept.
+MAX_QUERY_INT = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]+")
+# Deeper JSON than this is refused before it is used: nothing the API takes nests that far, and the
+# encoder (orjson stops at 255 levels) and recursive validators must never meet such a value.
+MAX_JSON_DEPTH = 64
+
+
+class NulCharacter(ValidationError):
+    """A NUL character in text: PostgreSQL cannot store one, so every backend refuses it alike."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__("Text must not contain NUL characters", field=field, reason="Contains U+0000")
 
 
 class InvalidJson(DoccError):
@@ -34,42 +50,74 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send the body as application/json",
                                    {"content_type": request.content_type})
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson("The body is not valid JSON", {"reason": str(exc)}) from None
+    body = loads_bounded(await request.read())
     if not isinstance(body, dict):
         raise ValidationError("Expected a JSON object", field="body", reason="Expected an object")
     return body
 
 
-def _int_param(request: web.Request, name: str) -> int | None:
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0), without recursion.
+
+    Raises NulCharacter when a string (key or value) holds a NUL character.
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise NulCharacter("body")
+            continue
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if isinstance(item, dict) and any("\x00" in key for key in item):
+            raise NulCharacter("body")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | str))
+    return deepest
+
+
+
+
+def loads_bounded(raw: bytes | str) -> Any:
+    """Parse JSON nested at most MAX_JSON_DEPTH deep; raises InvalidJson."""
+    too_deep = InvalidJson("The body nests too deeply", {"reason": f"JSON nests more than {MAX_JSON_DEPTH} levels",
+                                                          "max_depth": MAX_JSON_DEPTH})
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson stops at 1024 levels by itself; report that as what it is.
+        raise (too_deep if "depth" in str(exc) else InvalidJson("The body is not valid JSON",
+                                                                 {"reason": str(exc)})) from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
+
+
+def int_param(request: web.Request, name: str, minimum: int = 0, maximum: int = MAX_QUERY_INT) -> int | None:
+    """An integer query parameter within [minimum, maximum]; None when absent; raises ValidationError."""
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationError(f"Invalid query parameter {name}", field=name,
-                              reason="Expected an integer") from None
+    if not _DIGITS.fullmatch(raw.removeprefix("-")):
+        raise ValidationError(f"Invalid query parameter {name}", field=name, reason="Expected an integer")
+    # Past 10 digits it is out of range whatever the bounds; do not make Python build a huge int.
+    value = int(raw) if len(raw) <= 11 else (maximum + 1 if raw[0] != "-" else minimum - 1)
+    if value < minimum:
+        raise ValidationError(f"Invalid query parameter {name}", field=name, reason=f"Must be at least {minimum}")
+    if value > maximum:
+        raise ValidationError(f"Invalid query parameter {name}", field=name, reason=f"At most {maximum}")
+    return value
 
 
 def page_request(request: web.Request) -> PageRequest:
     """`page`/`per_page` or `limit`/`offset` (default 20 a page, at most 100)."""
-    page, per_page = _int_param(request, "page"), _int_param(request, "per_page")
-    limit, offset = _int_param(request, "limit"), _int_param(request, "offset")
+    page, per_page = int_param(request, "page", 1), int_param(request, "per_page", 1, MAX_PAGE_SIZE)
+    limit, offset = int_param(request, "limit", 1, MAX_PAGE_SIZE), int_param(request, "offset", 0)
     if (page is not None or per_page is not None) and (limit is not None or offset is not None):
         raise ValidationError("Use page/per_page or limit/offset, not both", field="page",
                               reason="Mixed paging styles")
-    for name, value in (("page", page), ("per_page", per_page), ("limit", limit)):
-        if value is not None and value < 1:
-            raise ValidationError(f"Invalid query parameter {name}", field=name, reason="Must be at least 1")
-    if per_page is not None and per_page > MAX_PAGE_SIZE:
-        raise ValidationError("Invalid query parameter per_page", field="per_page",
-                              reason=f"At most {MAX_PAGE_SIZE}")
-    if limit is not None and limit > MAX_PAGE_SIZE:
-        raise ValidationError("Invalid query parameter limit", field="limit", reason=f"At most {MAX_PAGE_SIZE}")
     if page is not None or per_page is not None:
         size = per_page or DEFAULT_PAGE_SIZE
         return PageRequest(limit=size, offset=((page or 1) - 1) * size)
@@ -118,5 +166,5 @@ def if_match(request: web.Request, object_id: str) -> int | None:
     if header is None or header.strip() == "*":
         return None
     owner, _, revision = header.strip().removeprefix("W/").strip('"').rpartition(".")
-    # An ETag of another object, or a malformed one, is stale by definition.
-    return int(revision) if owner == object_id and revision.isdigit() else -1
+    # An ETag of another object, or a malformed one (other scripts' digits, past 64 bits), is stale by definition.
+    return int(revision) if owner == object_id and _DIGITS.fullmatch(revision) and len(revision) <= 18 else -1

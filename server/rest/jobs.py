@@ -16,7 +16,7 @@ from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
 from server.context import principal_of
 from server.models.engine import Job, JobLog, JobStep
-from server.rest.common import json_response, page_request, page_response
+from server.rest.common import int_param, json_response, page_request, page_response
 from server.rest.routes import Route, full_response
 
 NDJSON = "application/x-ndjson"
@@ -68,12 +68,7 @@ def _time(request: web.Request, name: str) -> datetime | None:
 
 
 def _int(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise ValidationError(f"Invalid query parameter {name}", field=name, reason="Expected a non-negative integer")
-    return int(raw)
+    return int_param(request, name, minimum=0)
 
 
 async def _with_steps(request: web.Request, row: Job) -> dict[str, Any]:

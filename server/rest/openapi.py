@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from resolvers.ownership import MAX_ID_LENGTH
+from resolvers.pagination import MAX_PAGE_SIZE
+from server.rest.common import MAX_QUERY_INT
 from server.rest.routes import Route
 
 ERROR_ENVELOPE = {
@@ -30,16 +33,27 @@ LIST_ENVELOPE = {
 }
 PAGING = ("page", "per_page", "limit", "offset")
 _ERRORS = {"400": "Invalid request", "401": "Authentication required", "403": "Insufficient permissions",
-           "404": "Not found", "429": "Rate limit exceeded", "500": "Server error"}
+           "404": "Not found", "414": "URL too long", "429": "Rate limit exceeded",
+           "431": "Request header too large", "500": "Server error"}
+
+
+# What the edge accepts (see resolvers.ownership and server.rest.common), so clients and fuzzers know.
+ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": "^[A-Za-z0-9_-]+$"}
+PAGING_SCHEMAS = {
+    "page": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INT},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_QUERY_INT},
+}
 
 
 def _operation(route: Route) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
         for name in re.findall(r"{(\w+)}", route.path)]
     query = [*route.query, *(PAGING if route.paged else ())]
-    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                   for name in query]
+    parameters += [{"name": name, "in": "query", "required": False,
+                    "schema": PAGING_SCHEMAS.get(name, {"type": "string"})} for name in query]
     ok: dict[str, Any] = {"description": route.summary}
     if route.status != 204:
         ok["content"] = {"application/json": {"schema": route.extra.get("response", {"type": "object"})}}
@@ -66,12 +80,27 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
+def _hoist_definitions(schema: Any, components: dict[str, Any]) -> Any:
+    """Move pydantic's local `$defs` into the document's components, so `$ref`s resolve from the root."""
+    if isinstance(schema, list):
+        return [_hoist_definitions(item, components) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    for name, definition in schema.get("$defs", {}).items():
+        components[name] = _hoist_definitions(definition, components)
+    return {key: (value.replace("#/$defs/", "#/components/schemas/") if key == "$ref" and isinstance(value, str)
+                  else _hoist_definitions(value, components))
+            for key, value in schema.items() if key != "$defs"}
+
+
 def openapi_document(tables: list[tuple[str, list[Route]]]) -> dict[str, Any]:
     """Every route of the (prefix, routes) tables as an OpenAPI 3.1 document."""
     paths: dict[str, dict[str, Any]] = {}
+    definitions: dict[str, Any] = {}
     for prefix, routes in tables:
         for route in routes:
-            paths.setdefault(prefix + route.path, {})[route.method.lower()] = _operation(route)
+            operation = _hoist_definitions(_operation(route), definitions)
+            paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "DOCC REST API", "version": "1.0.0",
@@ -79,7 +108,7 @@ def openapi_document(tables: list[tuple[str, list[Route]]]) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_ENVELOPE, "List": LIST_ENVELOPE},
+            "schemas": {**definitions, "Error": ERROR_ENVELOPE, "List": LIST_ENVELOPE},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "privateToken": {"type": "apiKey", "in": "header", "name": "private-token"},

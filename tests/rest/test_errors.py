@@ -6,7 +6,7 @@ import json
 import logging
 
 from resolvers import datasets
-from tests.examples import CREATE_DATASET
+from tests.examples import CREATE_DATASET, dataset_body
 
 
 def assert_envelope(body: dict, code: str, request_id: str) -> None:
@@ -104,3 +104,155 @@ async def test_health_and_readiness(client, monkeypatch):
     resp = await client.get("/readyz")
     assert resp.status == 503
     assert (await client.get("/healthz")).status == 200
+
+
+# Hostile input: each answers a 4xx in the envelope, never a 5xx.
+
+LONG_ID = "ds_" + "a" * 60
+ID_ROUTES = [
+    ("GET", "/api/v1/datasets/{id}"), ("PUT", "/api/v1/datasets/{id}"), ("DELETE", "/api/v1/datasets/{id}"),
+    ("GET", "/api/v1/datasets/{id}/schema"), ("GET", "/api/v1/datasets/{id}/schema/history"),
+    ("GET", "/api/v1/pipelines/{id}"), ("DELETE", "/api/v1/pipelines/{id}"), ("POST", "/api/v1/pipelines/{id}/run"),
+    ("GET", "/api/v1/pipelines/{id}/versions"), ("POST", "/api/v1/pipelines/{id}/schedule/pause"),
+    ("GET", "/api/v1/jobs/{id}"), ("POST", "/api/v1/jobs/{id}/cancel"), ("GET", "/api/v1/jobs/{id}/logs"),
+    ("GET", "/api/v1/jobs/{id}/logs?follow=true"),
+    ("GET", "/api/v1/workspaces/{id}"), ("GET", "/api/v1/workspaces/{id}/keys"),
+    ("DELETE", "/api/v1/workspaces/ws_default/keys/{id}"),
+    ("DELETE", "/api/v1/workspaces/ws_default/oauth-clients/{id}"),
+]
+
+
+async def test_overlong_and_malformed_ids_are_not_found_on_every_id_route(client):
+    for method, template in ID_ROUTES:
+        for bad in (LONG_ID, "x" * 5000, "ds_%00nul", "ds_%E2%9C%93", "ds_'or'1'='1"):
+            # when
+            resp = await client.request(method, template.replace("{id}", bad), json={"name": "x"})
+            # then: the same answer as for an id that does not exist
+            assert resp.status == 404, (method, template, bad, await resp.text())
+            assert_envelope(await resp.json(), "NOT_FOUND", resp.headers["X-Request-ID"])
+
+
+async def test_malformed_id_gets_the_same_body_as_a_missing_one(client):
+    missing = await (await client.get("/api/v1/datasets/ds_nope")).json()
+    malformed = await (await client.get(f"/api/v1/datasets/{LONG_ID}")).json()
+    assert malformed["error"]["code"] == missing["error"]["code"] == "NOT_FOUND"
+    assert malformed["error"]["details"] == {"resource": "dataset", "id": LONG_ID}
+
+
+async def test_integers_beyond_bounds_are_validation_errors(client):
+    huge = "9" * 30
+    for path in (f"/api/v1/datasets?page={huge}", f"/api/v1/datasets?offset={huge}",
+                 f"/api/v1/datasets?per_page={huge}", f"/api/v1/datasets?limit={huge}",
+                 "/api/v1/datasets?page=9223372036854775808", "/api/v1/jobs?offset=99999999999",
+                 "/api/v1/pipelines?page=-1", "/api/v1/datasets?page=1_0", "/api/v1/datasets?page=%C2%B2",
+                 f"/api/v1/jobs/job_x/logs?after={huge}", f"/api/v1/jobs/job_x/logs?tail={huge}",
+                 "/api/v1/jobs/job_x/logs?after=%C2%B2"):
+        resp = await client.get(path)
+        assert resp.status == 400, (path, await resp.text())
+        body = await resp.json()
+        assert_envelope(body, "VALIDATION_ERROR", resp.headers["X-Request-ID"])
+
+
+async def test_largest_accepted_page_still_answers(client):
+    resp = await client.get("/api/v1/datasets?page=2147483647&per_page=100")
+    assert resp.status == 200
+    assert (await resp.json())["data"] == []
+
+
+async def test_a_thousand_tags_are_refused_not_a_recursion(client):
+    tags = ",".join(f"t{i}" for i in range(1000))
+    resp = await client.get(f"/api/v1/datasets?tags={tags}")
+    assert resp.status == 400
+    body = await resp.json()
+    assert_envelope(body, "VALIDATION_ERROR", resp.headers["X-Request-ID"])
+    assert body["error"]["details"]["field"] == "tags"
+
+
+async def test_filter_values_longer_than_their_columns_are_refused(client):
+    for path, field in (("/api/v1/datasets?tags=" + "x" * 65, "tags"),
+                        ("/api/v1/datasets?status=" + "x" * 100, "status"),
+                        ("/api/v1/datasets?name=" + "x" * 201, "name"),
+                        ("/api/v1/jobs?pipeline_id=" + "x" * 41, "pipeline_id")):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert (await resp.json())["error"]["details"]["field"] == field
+
+
+async def test_fifty_tags_still_filter(client):
+    await client.post("/api/v1/datasets", json={**CREATE_DATASET, "tags": [f"t{i}" for i in range(50)]})
+    resp = await client.get("/api/v1/datasets?tags=" + ",".join(f"t{i}" for i in range(50)))
+    assert resp.status == 200
+    assert len((await resp.json())["data"]) == 1
+
+
+async def test_deeply_nested_json_body_is_refused(client):
+    for depth in (65, 3000):
+        body = '{"name": ' + "[" * depth + "]" * depth + "}"
+        resp = await client.post("/api/v1/datasets", data=body, headers={"Content-Type": "application/json"})
+        assert resp.status == 400
+        payload = await resp.json()
+        assert_envelope(payload, "INVALID_JSON", resp.headers["X-Request-ID"])
+        assert payload["error"]["details"]["max_depth"] == 64
+
+
+async def test_long_url_and_header_get_the_envelope(client):
+    resp = await client.get("/api/v1/datasets?name=" + "a" * 9000)
+    assert resp.status == 414
+    assert_envelope(await resp.json(), "URI_TOO_LONG", resp.headers["X-Request-ID"])
+    resp = await client.get("/api/v1/datasets", headers={"X-Padding": "a" * 9000})
+    assert resp.status == 431
+    assert_envelope(await resp.json(), "HEADERS_TOO_LARGE", resp.headers["X-Request-ID"])
+
+
+async def test_unknown_route_and_method_carry_rate_limit_headers(client):
+    for resp in (await client.get("/api/v1/nothing-here"), await client.patch("/api/v1/datasets"),
+                 await client.get("/nothing")):
+        assert resp.status in (404, 405)
+        assert "X-RateLimit-Limit" in resp.headers and "X-RateLimit-Remaining" in resp.headers
+        assert (await resp.json())["error"]["request_id"] == resp.headers["X-Request-ID"]
+
+
+async def test_hostile_input_is_not_logged_as_an_error(client, caplog):
+    # given
+    caplog.set_level(logging.INFO)
+    # when
+    await client.get(f"/api/v1/datasets/{LONG_ID}")
+    await client.get("/api/v1/datasets?page=" + "9" * 30)
+    await client.get("/api/v1/datasets?tags=" + ",".join(f"t{i}" for i in range(1000)))
+    # then
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_nul_characters_are_refused_on_every_backend(client):
+    # PostgreSQL cannot store U+0000 in text; SQLite could: both refuse it at the edge alike.
+    for path in ("/api/v1/datasets?name=a%00b", "/api/v1/pipelines?name=a%00b", "/api/v1/datasets?tags=a%00",
+                 "/api/v1/jobs?created_after=2026-01-01T00:00:00%00Z"):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert_envelope(await resp.json(), "VALIDATION_ERROR", resp.headers["X-Request-ID"])
+    for body in (dataset_body(description="a\u0000b"), dataset_body(tags=["a\u0000"]), {"a\u0000": 1}):
+        resp = await client.post("/api/v1/datasets", json=body)
+        assert resp.status == 400
+        assert (await resp.json())["error"]["details"]["reason"] == "Contains U+0000"
+    assert (await (await client.get("/api/v1/datasets")).json())["data"] == []
+
+
+async def test_instants_that_utc_cannot_hold_are_refused(client):
+    # given: offsets that push a valid local time past year 9999 or before year 1 in UTC
+    for path in ("/api/v1/jobs?created_after=9999-12-31T23:59:59-23:59",
+                 "/api/v1/jobs?created_before=0001-01-01T00:00:00%2B23:59"):
+        resp = await client.get(path)
+        assert resp.status == 400, path
+        assert (await resp.json())["error"]["details"]["reason"] == "Out of range in UTC"
+    resp = await client.post("/api/v1/workspaces/ws_default/keys", json={
+        "name": "k", "scopes": ["admin"], "expires_at": "9999-12-31T23:59:59-23:59"})
+    assert resp.status == 400
+
+
+async def test_if_match_with_a_revision_past_64_bits_is_stale_not_an_error(client):
+    dataset_id = (await (await client.post("/api/v1/datasets", json=CREATE_DATASET)).json())["id"]
+    for revision in ("9" * 40, "\u00b2"):
+        resp = await client.put(f"/api/v1/datasets/{dataset_id}", json={"description": "x"},
+                                headers={"If-Match": f'"{dataset_id}.{revision}"'})
+        assert resp.status == 412
+        assert_envelope(await resp.json(), "PRECONDITION_FAILED", resp.headers["X-Request-ID"])
