@@ -8,13 +8,14 @@ import logging
 import os
 import secrets
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 from server.config import Settings
 from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
+from server.engine.child import Body
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
 from server.engine.runner import JobRun
+from server.engine.sandbox import start_forkserver
 
 log = logging.getLogger("docc.engine")
 
@@ -41,11 +42,13 @@ async def fail_expired(job_id: str, token: str | None) -> None:
 class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
-    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS) -> None:
+    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS,
+                 child_body: Body | None = None) -> None:
         self.settings, self.bus = settings, bus
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
-        self.pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="docc-job")
+        # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
+        self.child_body = child_body
         self.runs: dict[str, JobRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -53,12 +56,14 @@ class Executor:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        """Start claiming jobs in the background."""
+        """Start the job processes' forkserver and claim jobs in the background."""
+        await asyncio.to_thread(start_forkserver)
         self._subscription = self.bus.subscribe(JOBS_TOPIC)
         self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen())]
 
-    async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop claiming; running jobs stop at their next batch and go back to the queue."""
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming; running jobs stop at their next batch (or are killed) and go back to the queue."""
+        grace = self.settings.job_cancel_grace_seconds if grace_seconds is None else grace_seconds
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -68,10 +73,14 @@ class Executor:
             run.shutdown = True
             run.cancel.set()
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=grace_seconds)
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        # Past the grace period no job process outlives the server: kill, then let each run settle.
+        for run in self.runs.values():
+            run.kill()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=max(grace, 5.0))
         if self._subscription is not None:
             self._subscription.close()
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def cancel(self, job_id: str) -> bool:
         """Signal a job running here to stop; False when it does not run in this process."""
@@ -116,8 +125,7 @@ class Executor:
 
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
-        run = JobRun(claim, self.owner, self.pool, self.settings.connections, self.settings.job_lease_seconds,
-                     self.settings.job_poll_seconds)
+        run = JobRun(claim, self.owner, self.settings, self.child_body)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

@@ -17,7 +17,8 @@ from server.config import Settings
 from server.engine.executor import Executor
 from server.models.engine import Job, JobLog
 
-from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, wait_finished, write_csv
+from .child_bodies import HELD
+from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, wait_finished, wait_for, write_csv
 
 
 async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
@@ -49,7 +50,7 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.engine.held_worker", env=env,
                                                   stderr=asyncio.subprocess.PIPE)
     try:
-        await wait_for(lambda: JobLog.filter(job_id=job.id, message="held by the test worker").exists())
+        await wait_for(lambda: JobLog.filter(job_id=job.id, message=HELD).exists())
     finally:
         # when the worker dies without a word (no SIGTERM hand-back)
         worker.kill()
@@ -64,11 +65,3 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     assert pl.read_csv(out).sort("id").rows() == CLEANED
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
-
-async def wait_for(condition, attempts: int = 300) -> None:
-    """Poll an async condition every 50 ms (a bounded wait: fails instead of hanging)."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
