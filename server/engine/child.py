@@ -71,8 +71,20 @@ def run_plan(plan: JobPlan, ctx: RunContext) -> RunResult:
 
 
 def backstop_bytes(memory_mb: int) -> int:
-    """The RLIMIT_DATA of a job: a quarter above the limit, so the parent's watchdog (clear error) fires first."""
+    """What a job may reserve beyond its start: a quarter above the limit, so the watchdog (clear error) fires first."""
     return (memory_mb + memory_mb // 4) << 20
+
+
+def reserved_bytes() -> int:
+    """This process's private writable memory (VmData), what RLIMIT_DATA counts; 0 if unknown."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 class Channel:
@@ -110,8 +122,10 @@ def _isolate(plan: JobPlan) -> None:
         del os.environ[name]
     # The parent decides when a job stops (cancel, limits, shutdown); a terminal's SIGINT is not ours.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # RLIMIT_DATA, not RLIMIT_AS: Polars' allocator reserves address space per thread far beyond use.
-    limit = backstop_bytes(plan.memory_mb)
+    # RLIMIT_DATA, not RLIMIT_AS: allocators reserve address space far beyond use. Even RLIMIT_DATA counts
+    # the reservations made at import (Arrow's memory pool alone reserves about 1 GB it never touches), so
+    # the backstop is measured from here: the job may add a quarter more than its limit.
+    limit = reserved_bytes() + backstop_bytes(plan.memory_mb)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     if plan.temp_dir:
@@ -152,10 +166,11 @@ def _result(body: Body, plan: JobPlan, ctx: RunContext) -> tuple[Any, ...]:
 def main(plan: JobPlan, conn: Connection, body: Body | None = None) -> None:
     """The process target: isolate, run the body, report every callback and the outcome to the parent."""
     _die_with_parent()
+    cancel = threading.Event()
+    # Started before the memory backstop is set, so that a thread stack never counts against the job.
+    threading.Thread(target=_watch_parent, args=(conn, cancel), name="docc-parent", daemon=True).start()
     _isolate(plan)
     channel = Channel(conn)
-    cancel = threading.Event()
-    threading.Thread(target=_watch_parent, args=(conn, cancel), name="docc-parent", daemon=True).start()
 
     def step_end(step_id: str, stats: StepStats) -> None:
         channel.send("end", step_id, stats.rows_in, stats.rows_out, stats.duration_s, stats.error)

@@ -19,6 +19,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from typing import Any
@@ -74,11 +75,19 @@ def context() -> ForkServerContext:
 
 
 def start_forkserver() -> None:
-    """Start the forkserver now (it imports in the background), so the first job does not wait as long."""
-    context()
-    from multiprocessing import forkserver
+    """Start the forkserver if it is not running (it imports in the background), without the DOCC_* variables.
 
-    forkserver.ensure_running()
+    A process forked from it inherits its environment block as it was at exec time, visible in
+    /proc/self/environ whatever the child deletes later: so the server's settings (keys, database URL)
+    are kept out of the forkserver from the start. Settings were read at start-up; nothing else reads them.
+    """
+    context()
+    with _context_lock:
+        hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("DOCC_")}
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.update(hidden)
 
 
 def _seconds(value: float) -> str:
@@ -132,7 +141,7 @@ def resident_bytes(pid: int) -> int | None:
         return None
 
 
-def stderr_tail(temp_dir: str | None, size: int = 4_000) -> str:
+def stderr_tail(temp_dir: str | None, size: int = 65_536) -> str:
     """The end of what the child wrote to stderr (a native crash leaves its reason there)."""
     if not temp_dir:
         return ""
@@ -157,6 +166,7 @@ class ChildRun:
         self.killed: str | None = None  # why the parent killed it: memory, timeout, cancel, protocol, stop
         self.process: multiprocessing.process.BaseProcess | None = None
         self.exitcode: int | None = None
+        self.pid: int | None = None
 
     def kill(self, reason: str = "stop") -> None:
         """SIGKILL the child (idempotent); `reason` decides the job's error."""
@@ -170,6 +180,7 @@ class ChildRun:
     async def run(self) -> Outcome:
         """Run the child to its end and say how the job ended; the child never outlives this call."""
         ctx = context()
+        await asyncio.to_thread(start_forkserver)
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(target=child.main, args=(self.plan, child_conn, self.body),
                               name=f"docc-job-{self.plan.job_id}", daemon=True)
@@ -177,7 +188,7 @@ class ChildRun:
             await asyncio.to_thread(process.start)
         finally:
             child_conn.close()
-        self.process = process
+        self.process, self.pid = process, process.pid
         reader_done = asyncio.Event()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read, args=(parent_conn, loop, reader_done),
@@ -291,7 +302,9 @@ class ChildRun:
         return Outcome("failed", f"the job's process exited unexpectedly (exit code {code})")
 
     def _log_stderr(self, what: str) -> str:
+        # A native abort prints its reason first and then a long backtrace: read far enough back to find it.
         tail = stderr_tail(self.plan.temp_dir)
+        shown = tail[-2_000:]
         log.warning("Job %s: its process %s%s", self.plan.job_id, what,
-                    f"; last output:\n{tail}" if tail.strip() else "", extra={"job_id": self.plan.job_id})
+                    f"; last output:\n{shown}" if shown.strip() else "", extra={"job_id": self.plan.job_id})
         return tail

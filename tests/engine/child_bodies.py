@@ -15,6 +15,7 @@ from server.engine.child import JobPlan, run_plan
 from server.engine.dataplane import RunContext, RunResult
 
 HELD = "held by the test body"
+PID_PREFIX = "job process pid "
 
 
 def segfault(_plan: JobPlan, _ctx: RunContext) -> RunResult:
@@ -36,9 +37,10 @@ def exit_early(_plan: JobPlan, _ctx: RunContext) -> RunResult:
 
 
 def grow(plan: JobPlan, ctx: RunContext) -> RunResult:
-    """Touch 1.1 times the job's memory limit (under the RLIMIT backstop), then hold it until killed."""
+    """Touch as much as the job's memory limit (resident memory above it, reserved memory under the RLIMIT
+    backstop), then hold it until killed."""
     ctx.log("info", None, HELD)
-    held = b"\x01" * ((plan.memory_mb << 20) + (plan.memory_mb << 20) // 10)
+    held = b"\x01" * (plan.memory_mb << 20)
     threading.Event().wait()
     raise AssertionError(len(held))
 
@@ -54,13 +56,6 @@ def hang(_plan: JobPlan, ctx: RunContext) -> RunResult:
     ctx.log("info", None, HELD)
     threading.Event().wait()
     raise AssertionError("unreachable")
-
-
-def environment(plan: JobPlan, ctx: RunContext) -> RunResult:
-    """Log the DOCC_* variables the process can see, then run the real steps."""
-    names = sorted(name for name in os.environ if name.startswith("DOCC_"))
-    ctx.log("info", None, f"environment: {','.join(names) or 'none'}")
-    return run_plan(plan, ctx)
 
 
 def held_in_clean(plan: JobPlan, ctx: RunContext) -> RunResult:
@@ -84,8 +79,26 @@ def held_forever(plan: JobPlan, ctx: RunContext) -> RunResult:
     def start(step_id: str) -> None:
         on_start(step_id)
         if step_id == "clean":
+            ctx.log("info", step_id, f"{PID_PREFIX}{os.getpid()}")
             ctx.log("info", step_id, HELD)
             threading.Event().wait()
 
     ctx.on_step_start = start
+    return run_plan(plan, ctx)
+
+
+def polars_burst(plan: JobPlan, _ctx: RunContext) -> RunResult:
+    """Ask Polars (native code) for ten times the limit: its allocator aborts the process."""
+    import polars as pl
+
+    frame = pl.select(pl.int_range(0, (plan.memory_mb * 10 << 20) // 8, dtype=pl.Int64))
+    raise AssertionError(frame.height)
+
+
+def report_environment(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """Log which DOCC_* names the process holds, in os.environ and in its original environment block."""
+    with open("/proc/self/environ", "rb") as block:
+        original = [entry.split(b"=", 1)[0].decode() for entry in block.read().split(b"\0") if entry]
+    ctx.log("info", None, "os.environ: " + ",".join(sorted(n for n in os.environ if n.startswith("DOCC_"))))
+    ctx.log("info", None, "environ block: " + ",".join(sorted(n for n in original if n.startswith("DOCC_"))))
     return run_plan(plan, ctx)

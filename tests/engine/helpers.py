@@ -69,5 +69,14 @@ async def wait_for(condition, attempts: int = 300) -> None:
     raise AssertionError("condition not reached")
 
 
+def running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def sqlite_rows(db: str, sql: str) -> list[tuple[Any, ...]]:
     return pl.read_database_uri(sql, f"sqlite:///{db}", engine="adbc").rows()

@@ -17,8 +17,8 @@ from server.config import Settings
 from server.engine.executor import Executor
 from server.models.engine import Job, JobLog
 
-from .child_bodies import HELD
-from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, wait_finished, wait_for, write_csv
+from .child_bodies import HELD, PID_PREFIX
+from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, running, wait_finished, wait_for, write_csv
 
 
 async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
@@ -51,10 +51,15 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
                                                   stderr=asyncio.subprocess.PIPE)
     try:
         await wait_for(lambda: JobLog.filter(job_id=job.id, message=HELD).exists())
+        logged = await JobLog.filter(job_id=job.id, message__startswith=PID_PREFIX).first()
+        child = int(logged.message.removeprefix(PID_PREFIX))
+        assert running(child)
     finally:
         # when the worker dies without a word (no SIGTERM hand-back)
         worker.kill()
         await worker.wait()
+    # its job's process goes with it
+    await wait_for(lambda: _gone(child))
     held = await Job.get(id=job.id)
     assert held.status == "running" and held.lease_owner.split(":")[1] == str(worker.pid)
     await wait_for(lambda: Job.filter(id=job.id, lease_expires_at__lt=datetime.now(UTC)).exists())
@@ -65,3 +70,7 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     assert pl.read_csv(out).sort("id").rows() == CLEANED
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
+
+
+async def _gone(pid: int) -> bool:
+    return not running(pid)
