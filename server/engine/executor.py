@@ -12,10 +12,10 @@ import socket
 from server.config import Settings
 from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
+from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
 from server.engine.runner import JobRun
-from server.engine.sandbox import start_forkserver
 
 log = logging.getLogger("docc.engine")
 

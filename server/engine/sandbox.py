@@ -19,26 +19,21 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkServerContext
 from typing import Any
 
 import orjson
 
 from server.engine import child
 from server.engine.dataplane import StepStats
+from server.engine.forkserver import JobProcess, start_forkserver
 
 log = logging.getLogger("docc.engine")
 
-# Heavy imports happen once, in the forkserver; `__main__` too, so a child skips re-running the entry script.
-PRELOAD = ["__main__", "server.engine.child"]
 LEVELS = frozenset({"debug", "info", "warning", "error"})
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_LOG_CHARS = 8_000
 TICK_SECONDS = 0.1
-_context: ForkServerContext | None = None
-_context_lock = threading.Lock()
 
 
 class ProtocolError(Exception):
@@ -60,34 +55,6 @@ class Outcome:
 
     status: str
     error: str | None = None
-
-
-def context() -> ForkServerContext:
-    """The forkserver context, with its preloads set before the server process first starts."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            ctx = multiprocessing.get_context("forkserver")
-            assert isinstance(ctx, ForkServerContext)
-            ctx.set_forkserver_preload(PRELOAD)
-            _context = ctx
-        return _context
-
-
-def start_forkserver() -> None:
-    """Start the forkserver if it is not running (it imports in the background), without the DOCC_* variables.
-
-    A process forked from it inherits its environment block as it was at exec time, visible in
-    /proc/self/environ whatever the child deletes later: so the server's settings (keys, database URL)
-    are kept out of the forkserver from the start. Settings were read at start-up; nothing else reads them.
-    """
-    context()
-    with _context_lock:
-        hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("DOCC_")}
-        try:
-            forkserver.ensure_running()
-        finally:
-            os.environ.update(hidden)
 
 
 def _seconds(value: float) -> str:
@@ -179,11 +146,10 @@ class ChildRun:
 
     async def run(self) -> Outcome:
         """Run the child to its end and say how the job ended; the child never outlives this call."""
-        ctx = context()
         await asyncio.to_thread(start_forkserver)
-        parent_conn, child_conn = ctx.Pipe(duplex=True)
-        process = ctx.Process(target=child.main, args=(self.plan, child_conn, self.body),
-                              name=f"docc-job-{self.plan.job_id}", daemon=True)
+        parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
+        process = JobProcess(target=child.main, args=(self.plan, child_conn, self.body),
+                             name=f"docc-job-{self.plan.job_id}", daemon=True)
         try:
             await asyncio.to_thread(process.start)
         finally:
