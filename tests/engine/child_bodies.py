@@ -18,6 +18,12 @@ HELD = "held by the test body"
 PID_PREFIX = "job process pid "
 
 
+def quick(_plan: JobPlan, ctx: RunContext) -> RunResult:
+    """Start the first step and succeed at once."""
+    ctx.on_step_start("input")
+    return RunResult({}, 0.0)
+
+
 def segfault(_plan: JobPlan, _ctx: RunContext) -> RunResult:
     """Read address zero: a real segmentation fault in native code."""
     ctypes.string_at(0)

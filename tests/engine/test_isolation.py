@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import pickle
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -154,3 +157,17 @@ async def test_a_7000_term_filter_saved_behind_the_api_kills_only_its_job(client
     done = await wait_finished(next_job["id"], attempts=600)
     assert done.status == "succeeded", done.error
     assert pl.read_csv(tmp_path / "out.csv").height == 4
+
+
+async def test_a_job_process_does_not_rerun_the_servers_entry_script(tmp_path):
+    # given a parent started from a script path, as `docc-server` is
+    record = tmp_path / "runs.txt"
+    script = Path(__file__).with_name("main_script.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    process = await asyncio.create_subprocess_exec(sys.executable, str(script), str(record), env=env,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    # when it runs a job
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    # then the job ran, and the script's top level ran once: in the parent only
+    assert process.returncode == 0 and out.decode().strip() == "succeeded", err.decode()
+    assert record.read_text() == "__main__\n"
