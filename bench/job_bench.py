@@ -49,6 +49,7 @@ async def through_jobs(path: Path, uri: str, repeat: int) -> tuple[float, int]:
         database_url = f"sqlite://{control}/docc.db"
         key = await _admin_key(database_url)
         settings = replace(Settings(), database_url=database_url, connections={"bench": uri},
+                           file_roots=(str(path.parent),), data_dir=f"{control}/data",
                            rate_limit_per_minute=100_000, rate_limit_bulk_per_minute=100_000)
         headers = {"Authorization": f"Bearer {key}"}
         async with TestClient(TestServer(create_app(settings))) as client:

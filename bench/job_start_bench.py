@@ -23,7 +23,9 @@ import polars as pl
 from resolvers import datasets, jobs, pipelines
 from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
 from server.config import Settings
+from server.crypto.stored import secrets_at_rest
 from server.db import database
+from server.engine.dataplane import Policy
 from server.engine.executor import Executor
 from server.models.engine import Job, JobStep
 
@@ -32,15 +34,16 @@ SCHEMA = {"fields": [{"name": "id", "type": "integer"}, {"name": "name", "type":
 
 
 async def _pipeline(folder: Path) -> str:
+    policy = Policy(file_roots=(str(folder),))
     source = folder / "in.csv"
     pl.DataFrame({"id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"]}).write_csv(source)
     dataset = await datasets.create_dataset(PRINCIPAL, {"name": "tiny", "source": {"type": "file",
                                                                                   "path": str(source)},
-                                                        "schema": SCHEMA})
+                                                        "schema": SCHEMA}, policy=policy)
     made = await pipelines.create_pipeline(PRINCIPAL, {"name": "tiny", "steps": [
         {"id": "input", "type": "data_source", "config": {"dataset_id": dataset.id}},
         {"id": "clean", "type": "data_cleaner", "config": {"trim": True}},
-        {"id": "output", "type": "data_sink", "config": {"path": str(folder / "out.csv")}}]})
+        {"id": "output", "type": "data_sink", "config": {"path": str(folder / "out.csv")}}]}, policy=policy)
     return made.id
 
 
@@ -61,9 +64,10 @@ async def run(count: int) -> None:
     """Time `count` jobs one after another and print the figures."""
     with tempfile.TemporaryDirectory(prefix="docc-start-bench-") as folder:
         url = f"sqlite://{folder}/docc.db"
-        async with database(url):
+        settings = replace(Settings(), database_url=url, file_roots=(folder,), data_dir=f"{folder}/data")
+        async with database(url), secrets_at_rest(settings):
             pipeline_id = await _pipeline(Path(folder))
-            executor = Executor(replace(Settings(), database_url=url))
+            executor = Executor(settings)
             cold = await _spans(executor, pipeline_id)
             warm = [await _spans(executor, pipeline_id) for _ in range(count - 1)]
     starts, totals = sorted(w[0] for w in warm), sorted(w[1] for w in warm)

@@ -23,10 +23,10 @@ import polars as pl
 from bench.pipeline_bench import generate
 
 CHILD = """
-import sys, threading, time
+import os, sys, threading, time
 import polars as pl
 from bench.pipeline_bench import CLEANER, SCHEMA
-from server.engine.dataplane import MappingResolver, RunContext, run_pipeline
+from server.engine.dataplane import MappingResolver, Policy, RunContext, run_pipeline
 path, out, mode = sys.argv[1:4]
 peak, stop = [0], threading.Event()
 
@@ -47,7 +47,8 @@ else:
     resolve = MappingResolver({"ds": ({"type": "file", "path": path}, SCHEMA)}, {})
     run_pipeline([{"id": "input", "type": "data_source", "config": {"dataset_id": "ds"}},
                   {"id": "clean", "type": "data_cleaner", "config": cleaner},
-                  {"id": "output", "type": "data_sink", "config": {"path": out}}], resolve, RunContext())
+                  {"id": "output", "type": "data_sink", "config": {"path": out}}], resolve, RunContext(),
+                 Policy(file_roots=(os.path.dirname(path), os.path.dirname(out))))
 stop.set()
 sampler.join()
 print(peak[0])

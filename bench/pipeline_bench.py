@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from server.engine.dataplane import MappingResolver, RunContext, run_pipeline
+from server.engine.dataplane import MappingResolver, Policy, RunContext, run_pipeline
 
 DATA = Path(__file__).parent / "data"
 SCHEMA = {
@@ -83,7 +83,7 @@ def through_pipeline(path: Path, uri: str, table: str) -> int:
         {"id": "clean", "type": "data_cleaner", "config": CLEANER},
         {"id": "output", "type": "data_sink", "config": {"destination": f"bench.{table}"}},
     ]
-    result = run_pipeline(steps, resolve, RunContext())
+    result = run_pipeline(steps, resolve, RunContext(), Policy(file_roots=(str(path.resolve().parent),)))
     return result.steps["output"].rows_out or 0
 
 

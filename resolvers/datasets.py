@@ -18,6 +18,7 @@ from resolvers.principal import Principal
 from resolvers.schema_compat import MODES, CompatibilityReport, check_compatibility, parse_schema
 from resolvers.sources import SOURCE_TYPES, check_source
 from resolvers.validation import StrictInput, parse
+from server.engine.dataplane import Policy
 from server.models.base import new_id
 from server.models.datasets import Dataset, DatasetTag, SchemaVersion
 
@@ -93,11 +94,11 @@ def _check_revision(row: Dataset, expected: int | None) -> None:
                                  {"expected_revision": expected, "current_revision": row.revision})
 
 
-async def create_dataset(principal: Principal, data: Any) -> Dataset:
+async def create_dataset(principal: Principal, data: Any, *, policy: Policy) -> Dataset:
     """Create a dataset and its first schema version; raises ValidationError, Conflict."""
     principal.require(WRITE)
     spec = parse(DatasetCreate, data, "dataset configuration")
-    source = check_source(spec.source)
+    source = await check_source(spec.source, policy)
     fields = parse_schema(spec.schema_) if spec.schema_ is not None else []
     await _ensure_name_free(principal, spec.name)
     tags = _unique_tags(spec.tags)
@@ -148,7 +149,7 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
 
 
 async def update_dataset(principal: Principal, dataset_id: str, data: Any,
-                         expected_revision: int | None = None, force: bool = False) -> Dataset:
+                         expected_revision: int | None = None, force: bool = False, *, policy: Policy) -> Dataset:
     """Change a dataset's settings (a schema given here is versioned as by update_schema).
 
     Raises NotFound, ValidationError, Conflict, PreconditionFailed, SchemaIncompatible.
@@ -171,7 +172,7 @@ async def update_dataset(principal: Principal, dataset_id: str, data: Any,
     if spec.compatibility is not None:
         values["compatibility"] = spec.compatibility
     if spec.source is not None:
-        source = check_source(spec.source)
+        source = await check_source(spec.source, policy)
         values.update(source=source, source_type=source["type"])
     tags = _unique_tags(spec.tags) if spec.tags is not None else None
     if tags is not None:

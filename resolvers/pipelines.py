@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from resolvers.principal import Principal
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, check_cron, store_schedule, zone
 from resolvers.validation import StrictInput, parse
-from server.engine.dataplane import DataPlaneConfigError, validate_steps
+from server.engine.dataplane import DataPlaneConfigError, Policy, validate_steps
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
@@ -49,10 +50,10 @@ class PipelineFilter:
     dataset_id: str | None = None
 
 
-async def check_steps(principal: Principal, steps: list[dict[str, Any]]) -> None:
-    """Data plane validation, then every referenced dataset must exist here; raises ValidationError."""
+async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy: Policy) -> None:
+    """Data plane validation under its policy, then every referenced dataset must exist here; raises ValidationError."""
     try:
-        validate_steps(steps)
+        await asyncio.to_thread(validate_steps, steps, policy)
     except DataPlaneConfigError as exc:
         raise ValidationError("Invalid pipeline configuration", field=exc.field, reason=exc.reason) from None
     wanted = [(i, step["config"]["dataset_id"]) for i, step in enumerate(steps)
@@ -82,12 +83,12 @@ async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | N
         raise Conflict(f"A pipeline named '{name}' already exists", {"field": "name", "name": name})
 
 
-async def create_pipeline(principal: Principal, data: Any) -> Pipeline:
+async def create_pipeline(principal: Principal, data: Any, *, policy: Policy) -> Pipeline:
     """Create a pipeline (version 1) and its schedule if given; raises ValidationError, Conflict."""
     principal.require(WRITE)
     spec = parse(PipelineCreate, data, "pipeline configuration")
     _check_schedule(spec.schedule)
-    await check_steps(principal, spec.steps)
+    await check_steps(principal, spec.steps, policy)
     await _ensure_name_free(principal, spec.name)
     try:
         async with in_transaction():
@@ -137,7 +138,7 @@ async def list_pipelines(principal: Principal, filters: PipelineFilter, page: Pa
 
 
 async def update_pipeline(principal: Principal, pipeline_id: str, data: Any,
-                          expected_version: int | None = None) -> Pipeline:
+                          expected_version: int | None = None, *, policy: Policy) -> Pipeline:
     """Save a change as a new version (a `schedule` of null removes it).
 
     Raises NotFound, ValidationError, Conflict, PreconditionFailed.
@@ -152,7 +153,7 @@ async def update_pipeline(principal: Principal, pipeline_id: str, data: Any,
         raise PreconditionFailed("The pipeline was changed since you read it",
                                  {"expected_revision": expected_version, "current_revision": row.version})
     if spec.steps is not None:
-        await check_steps(principal, spec.steps)
+        await check_steps(principal, spec.steps, policy)
     if spec.name is not None and spec.name != row.name:
         await _ensure_name_free(principal, spec.name, exclude_id=row.id)
     values = {k: v for k, v in (("name", spec.name), ("description", spec.description), ("steps", spec.steps))

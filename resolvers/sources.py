@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from resolvers.errors import ValidationError
-from server.engine.dataplane import DataPlaneConfigError, mask_connection, validate_source
+from server.engine.dataplane import DataPlaneConfigError, Policy, mask_connection, validate_source
 from server.engine.dataplane.sources import file_format
 
 SOURCE_TYPES = ("database", "file")
 
 
-def check_source(source: Any) -> dict[str, Any]:
-    """Validate a dataset source and return it normalised (file format filled in); raises ValidationError."""
+def _checked(source: Any, policy: Policy) -> dict[str, Any]:
+    validate_source(source, policy)
+    if source["type"] == "file":
+        return {**source, "format": file_format(source)}
+    return dict(source)
+
+
+async def check_source(source: Any, policy: Policy) -> dict[str, Any]:
+    """Validate a dataset source under the data plane's policy and return it normalised; raises ValidationError.
+
+    Runs in a thread: the policy resolves host names and looks at files, which must not stall the loop.
+    """
     try:
-        validate_source(source)
-        if source["type"] == "file":
-            return {**source, "format": file_format(source)}
+        return await asyncio.to_thread(_checked, source, policy)
     except DataPlaneConfigError as exc:
         raise ValidationError("Invalid dataset configuration", **exc.details()) from None
-    return dict(source)
 
 
 def masked_source(source: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers import datasets, jobs, pipelines, schedules
 from resolvers.principal import Principal
+from server.engine.dataplane import Policy
 
 
 class Loaders:
@@ -44,6 +45,13 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.principal)
+
+    @property
+    def policy(self) -> Policy:
+        """The data plane's policy, held by the app (checked when datasets and pipelines are saved)."""
+        from server.engine.service import POLICY  # Imported here: the engine is assembled after the schema.
+
+        return self.request.app[POLICY]
 
     def fresh_loaders(self) -> Loaders:
         """Loaders for one subscription on a long-lived socket, so cached rows never go stale."""

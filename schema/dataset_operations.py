@@ -156,14 +156,14 @@ class DatasetQuery:
 class DatasetMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a dataset with its first schema version.")
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetResult:
-        row = await domain.create_dataset(info.context.principal, to_plain(input))
+        row = await domain.create_dataset(info.context.principal, to_plain(input), policy=info.context.policy)
         return CreateDatasetSuccess(dataset=Dataset.from_model(row))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a dataset; a schema given is versioned.")
     async def update_dataset(self, info: Info, id: strawberry.ID, input: UpdateDatasetInput,
                              expected_revision: int | None = None, force: bool = False) -> UpdateDatasetResult:
         row = await domain.update_dataset(info.context.principal, str(id), to_plain(input), expected_revision,
-                                          force)
+                                          force, policy=info.context.policy)
         return UpdateDatasetSuccess(dataset=Dataset.from_model(row))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a dataset and its schema history.")

@@ -111,13 +111,14 @@ class PipelineQuery:
 class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a pipeline (version 1).")
     async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelineResult:
-        row = await domain.create_pipeline(info.context.principal, to_plain(input))
+        row = await domain.create_pipeline(info.context.principal, to_plain(input), policy=info.context.policy)
         return PipelineSuccess(pipeline=Pipeline.from_model(row))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a pipeline; saved as a new version.")
     async def update_pipeline(self, info: Info, id: strawberry.ID, input: UpdatePipelineInput,
                               expected_version: int | None = None) -> UpdatePipelineResult:
-        row = await domain.update_pipeline(info.context.principal, str(id), to_plain(input), expected_version)
+        row = await domain.update_pipeline(info.context.principal, str(id), to_plain(input), expected_version,
+                                           policy=info.context.policy)
         return PipelineSuccess(pipeline=Pipeline.from_model(row))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a pipeline with its jobs.")

@@ -1,4 +1,5 @@
-"""Command line: `docc-server [serve]`, `migrate`, `worker`, `create-key`, `export-schema`."""
+"""Command line: `docc-server [serve]`, `migrate`, `worker`, `create-key`, `export-schema`,
+`rotate-secrets`, `generate-secret-key`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from server.config import Settings, SettingsError
+from server.crypto.keys import SecretsError
 from server.logs import configure_logging
 
 log = logging.getLogger("docc")
@@ -26,10 +28,11 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.crypto.stored import secrets_at_rest
     from server.db import database
 
     async def run() -> None:
-        async with database(settings.database_url):
+        async with database(settings.database_url), secrets_at_rest(settings):
             log.info("Database is up to date")
 
     asyncio.run(run())
@@ -46,6 +49,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 def _create_key(settings: Settings, args: argparse.Namespace) -> int:
     from resolvers.errors import DoccError
     from resolvers.keys import store_key
+    from server.crypto.stored import secrets_at_rest
     from server.db import database
     from server.models.core import Workspace
 
@@ -54,7 +58,7 @@ def _create_key(settings: Settings, args: argparse.Namespace) -> int:
         data["expires_in"] = args.expires_in
 
     async def run() -> str:
-        async with database(settings.database_url):
+        async with database(settings.database_url), secrets_at_rest(settings):
             if not await Workspace.filter(id=args.workspace).exists():
                 raise SystemExit(f"docc-server: no workspace '{args.workspace}'")
             created = await store_key(args.workspace, data, "cli")
@@ -71,6 +75,30 @@ def _create_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_secrets(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.crypto.stored import reseal, secrets_at_rest
+    from server.db import database
+
+    async def run() -> tuple[int, int]:
+        async with database(settings.database_url), secrets_at_rest(settings) as keyring:
+            return await reseal(keyring, only_plaintext=False)
+
+    written, skipped = asyncio.run(run())
+    if skipped:
+        print(f"docc-server: re-encrypted {written} secret(s); {skipped} changed while rotating: "
+              "run rotate-secrets again", file=sys.stderr)
+        return 1
+    print(f"Re-encrypted {written} stored secret(s) with the first key; the other keys can now be removed.")
+    return 0
+
+
+def _generate_secret_key(_settings: Settings, _args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"))
+    return 0
+
+
 def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
     from schema import build_schema
 
@@ -84,7 +112,8 @@ def _export_schema(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": _serve, "migrate": _migrate, "worker": _worker, "export-schema": _export_schema,
-            "create-key": _create_key}
+            "create-key": _create_key, "rotate-secrets": _rotate_secrets,
+            "generate-secret-key": _generate_secret_key}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--scopes", required=True, help="Comma-separated scopes, e.g. admin or read:datasets.")
     key.add_argument("--workspace", default="ws_default", help="Workspace id (default: ws_default).")
     key.add_argument("--expires-in", default=None, help="Lifetime such as 30d, 12h or 90m (default: none).")
+    commands.add_parser("rotate-secrets", help="Re-encrypt every stored secret with the first key of "
+                        "DOCC_SECRET_KEY (or of the key file), in one transaction.")
+    commands.add_parser("generate-secret-key", help="Print a new key for DOCC_SECRET_KEY or the key file.")
     export = commands.add_parser("export-schema", help="Print the GraphQL SDL.")
     export.add_argument("--output", "-o", default="-", help="File to write (default: stdout).")
     return parser
@@ -112,7 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"docc-server: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    return COMMANDS[args.command or "serve"](settings, args)
+    try:
+        return COMMANDS[args.command or "serve"](settings, args)
+    except SecretsError as exc:
+        # A missing, unsafe or wrong key: the message names the setting to fix; no traceback.
+        print(f"docc-server: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

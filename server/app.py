@@ -13,8 +13,9 @@ from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authentica
 from server.auth.ratelimit import RateLimits
 from server.config import Settings
 from server.context import AUTHENTICATOR, SETTINGS
+from server.crypto.stored import secrets_at_rest
 from server.db import database
-from server.engine.service import ENGINE, engine
+from server.engine.service import ENGINE, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
@@ -51,8 +52,9 @@ def create_app(settings: Settings) -> web.Application:
     app[OPEN_SOCKETS] = weakref.WeakSet()
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
-        async with database(settings.database_url), engine(settings) as parts:
+        async with database(settings.database_url), secrets_at_rest(settings), engine(settings) as parts:
             _app[ENGINE] = parts
+            _app[POLICY] = parts.policy
             yield
 
     app.cleanup_ctx.append(storage)

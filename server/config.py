@@ -6,7 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cryptography.fernet import Fernet
+
 DEFAULT_DATABASE_URL = "sqlite://./docc.db"
+DEFAULT_DATA_DIR = "./docc-data"
+# DOCC_CONNECTION_<NAME> names a connection; these DOCC_CONNECTION_* variables are settings instead.
+_CONNECTION_SETTINGS = {"DOCC_CONNECTION_HOSTS"}
 
 
 class SettingsError(ValueError):
@@ -47,11 +52,41 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def is_fernet_key(key: str) -> bool:
+    """True when `key` is usable as a Fernet key."""
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in (env.get("DOCC_SECRET_KEY") or "").split(",") if part.strip())
+    if keys and env.get("DOCC_SECRET_KEY_FILE"):
+        raise SettingsError("Set DOCC_SECRET_KEY or DOCC_SECRET_KEY_FILE, not both")
+    for position, key in enumerate(keys, start=1):
+        if not is_fernet_key(key):
+            # The value itself is never echoed: it is a secret even when malformed.
+            raise SettingsError(f"DOCC_SECRET_KEY: key {position} is not a Fernet key (32 bytes in url-safe "
+                                "base64); make one with `docc-server generate-secret-key`")
+    return keys
+
+
+def _hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    from server.engine.dataplane.hosts import parse_allow_list  # The data plane owns the vocabulary.
+
+    try:
+        return parse_allow_list(env.get("DOCC_CONNECTION_HOSTS") or "")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 # Only asymmetric algorithms verify tokens of an external identity provider: never `none`,
@@ -128,7 +163,10 @@ class Settings:
     graphql_cost_unit: int = 100
     graphql_max_batch: int = 10
     connections: Mapping[str, str] = field(default_factory=dict)
+    # Empty means "the data folder": file sources and sinks are confined to data_dir unless widened.
     file_roots: tuple[str, ...] = ()
+    data_dir: str = DEFAULT_DATA_DIR
+    connection_hosts: tuple[str, ...] = ()
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
@@ -141,6 +179,10 @@ class Settings:
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
+    # Secrets at rest: Fernet keys given directly (the first encrypts, all decrypt), or a key file; with
+    # neither, a key file beside the SQLite database (or ./docc.key for PostgreSQL) is created on first start.
+    secret_keys: tuple[str, ...] = ()
+    secret_key_file: str = ""
     auth: AuthSettings = field(default_factory=lambda: AuthSettings())
 
     @classmethod
@@ -150,7 +192,7 @@ class Settings:
         connections = {
             key[len("DOCC_CONNECTION_"):].lower(): value
             for key, value in env.items()
-            if key.startswith("DOCC_CONNECTION_") and value
+            if key.startswith("DOCC_CONNECTION_") and key not in _CONNECTION_SETTINGS and value
         }
         return cls(
             database_url=env.get("DOCC_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -168,6 +210,8 @@ class Settings:
             graphql_max_batch=_int(env, "DOCC_GRAPHQL_MAX_BATCH", 10),
             connections=connections,
             file_roots=tuple(part for part in (env.get("DOCC_FILE_ROOTS") or "").split(os.pathsep) if part),
+            data_dir=env.get("DOCC_DATA_DIR") or DEFAULT_DATA_DIR,
+            connection_hosts=_hosts(env),
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),
@@ -180,5 +224,7 @@ class Settings:
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),
+            secret_keys=_secret_keys(env),
+            secret_key_file=env.get("DOCC_SECRET_KEY_FILE") or "",
             auth=AuthSettings.from_env(env),
         )

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-# Any password inside a URL (scheme://user:secret@host) is masked before a line is written.
-_URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.IGNORECASE)
-_BEARER = re.compile(r"(Bearer\s+|private-token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+from server.engine.dataplane.masking import mask_secrets
+
 _EXTRA_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms", "job_id", "event")
 
 
 def scrub(text: str) -> str:
-    """Mask URL passwords and bearer credentials in free text."""
-    return _BEARER.sub(r"\1***", _URL_SECRET.sub(r"\1***\2", text))
+    """Mask every credential form in free text: the data plane's one masking rule."""
+    return mask_secrets(text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,7 +32,7 @@ class JsonFormatter(logging.Formatter):
         for name in _EXTRA_FIELDS:
             value = getattr(record, name, None)
             if value is not None:
-                entry[name] = value
+                entry[name] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = scrub(self.formatException(record.exc_info))
         return orjson.dumps(entry).decode()

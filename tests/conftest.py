@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from resolvers.keys import store_key
 from server.app import create_app
 from server.config import Settings
+from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.models.core import Workspace
 
@@ -74,15 +75,30 @@ async def database_url(request: pytest.FixtureRequest, tmp_path, postgres_run_da
         await conn.close()
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return replace(Settings(), database_url=database_url)
+# Example sources name files under /data (they need not exist to be saved); real files live in tmp_path.
+EXAMPLE_ROOT = "/data"
+
+
+def test_settings(database_url: str, tmp_path: Any, **values: Any) -> Settings:
+    """Settings of a test: files confined to its own folder and /data, as DOCC_FILE_ROOTS would on a server,
+    and its own key file (on PostgreSQL the default would be ./docc.key, shared by every run)."""
+    values.setdefault("secret_key_file", str(tmp_path / "docc.key"))
+    return replace(Settings(), database_url=database_url, file_roots=(str(tmp_path), EXAMPLE_ROOT),
+                   data_dir=str(tmp_path / "docc-data"), **values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # A helper, not a test.
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[str]:
-    """A migrated database for tests that call resolvers directly."""
-    async with database(database_url):
+def settings(database_url: str, tmp_path) -> Settings:
+    return test_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def db(database_url: str, tmp_path) -> AsyncIterator[str]:
+    """A migrated database, with its secret key loaded, for tests that call resolvers directly."""
+    async with database(database_url), secrets_at_rest(test_settings(database_url, tmp_path)):
         yield database_url
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from tortoise import connections
 
 from server.__main__ import main
+from server.config import Settings
+from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.models.core import Workspace
 from server.models.datasets import Dataset
@@ -26,12 +29,13 @@ def keep_log_handlers():
 
 async def test_migrations_apply_once_and_keep_data(database_url):
     # given: a migrated database with a row in it
-    async with database(database_url):
+    settings = replace(Settings(), database_url=database_url)
+    async with database(database_url), secrets_at_rest(settings):
         assert await Workspace.filter(id="ws_default", name="default").exists()
         await Dataset.create(id="ds_keep", workspace_id="ws_default", name="kept", source_type="file",
                              source={"type": "file", "path": "/a.csv", "format": "csv"}, schema_fields=[])
     # when: the server starts again on the same database
-    async with database(database_url):
+    async with database(database_url), secrets_at_rest(settings):
         # then: nothing was recreated and every migration is recorded once
         assert await Dataset.filter(id="ds_keep").exists()
         rows = await connections.get("default").execute_query_dict(

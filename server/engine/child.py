@@ -28,12 +28,12 @@ from server.engine.dataplane import (
     Cancelled,
     DataPlaneConfigError,
     MappingResolver,
+    Policy,
     RunContext,
     RunResult,
     StepFailed,
     StepStats,
     run_pipeline,
-    set_file_roots,
 )
 
 # The parent's one message to the child.
@@ -50,8 +50,8 @@ class JobPlan:
     steps: list[dict[str, Any]]
     datasets: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     connections: dict[str, str] = field(default_factory=dict)
-    # What the data plane may touch (today: the allowed file roots).
-    policy: tuple[str, ...] = ()
+    # What the data plane may touch: file roots, protected files, the server's own database, allowed hosts.
+    policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
     memory_mb: int = 4096
     temp_dir: str | None = None
 
@@ -66,8 +66,7 @@ Body = Callable[[JobPlan, RunContext], RunResult]
 
 def run_plan(plan: JobPlan, ctx: RunContext) -> RunResult:
     """The production body: the data plane over the plan's resolved datasets and connections."""
-    set_file_roots(plan.policy)
-    return run_pipeline(plan.steps, MappingResolver(dict(plan.datasets), dict(plan.connections)), ctx)
+    return run_pipeline(plan.steps, MappingResolver(dict(plan.datasets), dict(plan.connections)), ctx, plan.policy)
 
 
 def backstop_bytes(memory_mb: int) -> int:

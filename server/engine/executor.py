@@ -12,6 +12,7 @@ import socket
 from server.config import Settings
 from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
+from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
@@ -43,8 +44,10 @@ class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
     def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS,
-                 child_body: Body | None = None) -> None:
+                 policy: Policy | None = None, child_body: Body | None = None) -> None:
         self.settings, self.bus = settings, bus
+        # The engine passes the policy it built (with the own database's identity); tools get one from settings.
+        self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
         # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
@@ -125,7 +128,7 @@ class Executor:
 
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
-        run = JobRun(claim, self.owner, self.settings, self.child_body)
+        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

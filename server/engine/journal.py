@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.functions import Max
 
 from server.engine.bus import BUS, Event, EventBus, job_topic
+from server.engine.dataplane.masking import mask_secrets
 from server.engine.leases import utcnow
 from server.models.engine import FINISHED, Job, JobLog, JobStep
 
@@ -45,12 +46,15 @@ class Journal:
 
     async def log(self, level: str, step_id: str | None, message: str, at: datetime | None = None) -> None:
         """Store a log line with the next sequence number, then publish it."""
+        # Masked before it is stored: the REST log, the websocket frames and replays all read this row.
         row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
-                                  level=level, step_id=step_id, message=message)
+                                  level=level, step_id=step_id, message=mask_secrets(message))
         await self.bus.publish(log_event(row, self.job_id))
 
     async def update_job(self, kind: str = "status", **values: Any) -> Job:
         """Change the job row and publish its state; raises LeaseLost when the lease is gone."""
+        if isinstance(values.get("error"), str):
+            values["error"] = mask_secrets(values["error"])
         query = Job.filter(id=self.job_id)
         if self.token is not None:
             query = query.filter(lease_token=self.token)
@@ -62,6 +66,8 @@ class Journal:
 
     async def step(self, step_id: str, **values: Any) -> None:
         """Change one step's record and publish that the job changed."""
+        if isinstance(values.get("error"), str):
+            values["error"] = mask_secrets(values["error"])
         await JobStep.filter(job_id=self.job_id, step_id=step_id).update(**values)
         await self.bus.publish(Event(job_topic(self.job_id), "step", {"job_id": self.job_id, "step_id": step_id,
                                                                       "status": values.get("status")}))
@@ -69,6 +75,7 @@ class Journal:
     async def close_open_steps(self, status: str, error: str | None) -> None:
         """Settle steps that never ended: `pending` ones become skipped, `running` ones `status`."""
         now = utcnow()
+        error = mask_secrets(error) if error is not None else None
         await JobStep.filter(job_id=self.job_id, status="running").update(status=status, error=error,
                                                                           finished_at=now)
         await JobStep.filter(job_id=self.job_id, status="pending").update(status="skipped")

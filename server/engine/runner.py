@@ -13,7 +13,7 @@ from typing import Any
 
 from server.config import Settings
 from server.engine.child import Body, JobPlan
-from server.engine.dataplane import StepStats, file_roots, referenced_dataset_ids
+from server.engine.dataplane import Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.sandbox import ChildRun, Limits
@@ -33,13 +33,14 @@ def connection_names(steps: list[dict[str, Any]]) -> set[str]:
     return names
 
 
-async def build_plan(job: Job, connections: Mapping[str, str], memory_mb: int, temp_dir: str) -> JobPlan:
+async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, memory_mb: int,
+                     temp_dir: str) -> JobPlan:
     """Everything the job's process needs, resolved here: it never sees the server's database."""
     ids = referenced_dataset_ids(job.steps)
     rows = await Dataset.filter(workspace_id=job.workspace_id, id__in=ids)
     datasets = {row.id: (row.source, {"fields": row.schema_fields}) for row in rows}
     needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
-    return JobPlan(job_id=job.id, steps=job.steps, datasets=datasets, connections=needed, policy=file_roots(),
+    return JobPlan(job_id=job.id, steps=job.steps, datasets=datasets, connections=needed, policy=policy,
                    memory_mb=memory_mb, temp_dir=temp_dir)
 
 
@@ -67,9 +68,10 @@ async def statistics(job: Job) -> dict[str, Any]:
 class JobRun:
     """Runs one claimed job to its end, renewing the lease and watching for a cancel request."""
 
-    def __init__(self, claim: Claim, owner: str, settings: Settings, body: Body | None = None) -> None:
+    def __init__(self, claim: Claim, owner: str, settings: Settings, policy: Policy,
+                 body: Body | None = None) -> None:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
-        self.owner, self.connections = owner, settings.connections
+        self.owner, self.connections, self.policy = owner, settings.connections, policy
         self.lease_seconds, self.poll_seconds = settings.job_lease_seconds, settings.job_poll_seconds
         self.limits = Limits(settings.job_memory_mb, settings.job_timeout_seconds,
                              settings.job_cancel_grace_seconds)
@@ -114,7 +116,7 @@ class JobRun:
         watcher = asyncio.create_task(self._watch())
         temp_dir = tempfile.mkdtemp(prefix="docc-job-")
         try:
-            plan = await build_plan(self.job, self.connections, self.limits.memory_mb, temp_dir)
+            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
             self.child = ChildRun(plan, self.limits, put, self.cancel, self.body)
             ended = await self.child.run()
         finally:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
+from tortoise import connections
 
 from server.config import Settings
-from server.engine.dataplane import file_roots, set_file_roots
+from server.crypto.keys import secret_key_path
+from server.engine.dataplane import PgIdentity, Policy, policy_from_settings, prepare_data_dir
+from server.engine.dataplane.identity import DATABASE_SQL, SYSTEM_SQL, identity_from_rows
 from server.engine.executor import Executor
 from server.engine.pg_relay import relay_for
 from server.engine.scheduler import Scheduler
+
+log = logging.getLogger("docc.engine")
 
 
 @dataclass
@@ -21,9 +27,35 @@ class Engine:
 
     executor: Executor | None = None
     scheduler: Scheduler | None = None
+    policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
 
 
 ENGINE = web.AppKey("engine", Engine)
+# The data plane's confinement, for the handlers that validate datasets and pipelines at save time.
+POLICY = web.AppKey("policy", Policy)
+
+
+async def own_identity(database_url: str) -> PgIdentity | None:
+    """What the server's own PostgreSQL reports about itself (None on SQLite), over the open database."""
+    if not database_url.lower().startswith(("postgres://", "postgresql://")):
+        return None
+    conn = connections.get("default")
+    _, rows = await conn.execute_query(DATABASE_SQL)
+    try:
+        _, system = await conn.execute_query(SYSTEM_SQL)
+        system_id = system[0][0]
+    except Exception:  # A role that may not read pg_control_system: PgIdentity compares the fallback.
+        system_id = None
+    return identity_from_rows(tuple(rows[0].values()), system_id)
+
+
+async def build_policy(settings: Settings, extra_protected: Iterable[str] = ()) -> Policy:
+    """The Policy of this process: creates the data folder, learns the own database's identity."""
+    prepare_data_dir(settings)
+    key_file = secret_key_path(settings)  # The data plane may never read the key that unseals the secrets.
+    protected = (*extra_protected, *((str(key_file),) if key_file is not None else ()))
+    return policy_from_settings(settings, identity=await own_identity(settings.database_url),
+                                extra_protected=protected)
 
 
 @asynccontextmanager
@@ -32,10 +64,10 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
     """Start the engine on an open database for the lifetime of the block."""
     run_jobs = settings.run_jobs if run_jobs is None else run_jobs
     run_schedules = settings.run_schedules if run_schedules is None else run_schedules
-    previous_roots = file_roots()
-    set_file_roots(settings.file_roots)
+    policy = await build_policy(settings)
     async with relay_for(settings.database_url):
-        parts = Engine(Executor(settings) if run_jobs else None, Scheduler() if run_schedules else None)
+        parts = Engine(Executor(settings, policy=policy) if run_jobs else None, Scheduler() if run_schedules else None,
+                       policy)
         try:
             if parts.executor is not None:
                 await parts.executor.start()
@@ -47,4 +79,3 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
                 await parts.scheduler.stop()
             if parts.executor is not None:
                 await parts.executor.stop()
-            set_file_roots(previous_roots)

@@ -8,6 +8,7 @@ import logging
 import signal
 
 from server.config import Settings
+from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.engine.service import engine
 
@@ -22,7 +23,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     # The server migrates; a worker never changes the schema, so many can start at once.
-    async with database(settings.database_url, migrate=False), \
+    async with database(settings.database_url, migrate=False), secrets_at_rest(settings, seal_plaintext=False), \
             engine(settings, run_jobs=True, run_schedules=False) as parts:
         assert parts.executor is not None
         log.info("Worker %s running up to %s jobs at once", parts.executor.owner, parts.executor.capacity)

@@ -1,7 +1,8 @@
 """Credentials: API keys, OAuth clients with their secrets, codes and refresh tokens, the signing key.
 
-Every secret is stored as a SHA-256 hash of a high-entropy value, never in the clear; only a short
-visible prefix is kept so people can tell their keys apart.
+Every secret a client presents is stored as a SHA-256 hash of a high-entropy value, never in the clear;
+only a short visible prefix is kept so people can tell their keys apart. The signing key, which the
+server must read back, is encrypted at rest instead.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from server.crypto.fields import SealedTextField
 from server.models.base import WorkspaceRow
 
 
@@ -91,7 +93,8 @@ class SigningKey(Model):
     """The server's own HMAC key for the access tokens it issues (when DOCC_JWT_SIGNING_KEY is unset)."""
 
     id = fields.CharField(primary_key=True, max_length=40)
-    secret = fields.CharField(max_length=128)
+    # Recoverable, so encrypted with the secret key (not hashed): the server signs with it.
+    secret = SealedTextField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

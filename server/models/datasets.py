@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from server.crypto.fields import SealedJSONField
 from server.models.base import WorkspaceRow
 
 
@@ -13,8 +14,9 @@ class Dataset(WorkspaceRow):
     description = fields.TextField(default="")
     status = fields.CharField(max_length=20, default="active")
     source_type = fields.CharField(max_length=20, db_index=True)
-    # Holds the unmasked connection: only the domain layer reads it, responses mask it.
-    source = fields.JSONField()
+    # Holds the unmasked connection, encrypted at rest as a whole: only the domain layer and the engine
+    # read it, responses mask it.
+    source = SealedJSONField()
     schema_fields = fields.JSONField()
     schema_version = fields.IntField(default=1)
     compatibility = fields.CharField(max_length=30, default="BACKWARD")

@@ -11,6 +11,7 @@ from resolvers.errors import ValidationError
 from resolvers.schema_compat import CompatibilityReport
 from resolvers.sources import masked_source
 from server.context import principal_of
+from server.engine.service import POLICY
 from server.models.datasets import Dataset, SchemaVersion
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.routes import Route
@@ -67,7 +68,8 @@ async def list_datasets(request: web.Request) -> web.Response:
 
 
 async def create_dataset(request: web.Request) -> web.Response:
-    row = await domain.create_dataset(await principal_of(request), await read_json(request))
+    row = await domain.create_dataset(await principal_of(request), await read_json(request),
+                                      policy=request.app[POLICY])
     response = _with_etag(row, status=201)
     response.headers["Location"] = f"/api/v1/datasets/{row.id}"
     return response
@@ -81,7 +83,8 @@ async def update_dataset(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
     body = await read_json(request)
     row = await domain.update_dataset(await principal_of(request), dataset_id, body,
-                                      if_match(request, dataset_id), _flag(request, "force"))
+                                      if_match(request, dataset_id), _flag(request, "force"),
+                                      policy=request.app[POLICY])
     return _with_etag(row)
 
 

@@ -11,6 +11,7 @@ from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import ValidationError
 from server.context import principal_of
+from server.engine.service import POLICY
 from server.models.engine import Pipeline, PipelineVersion, Schedule
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.jobs import job_json
@@ -62,7 +63,8 @@ async def list_pipelines(request: web.Request) -> web.Response:
 
 
 async def create_pipeline(request: web.Request) -> web.Response:
-    row = await domain.create_pipeline(await principal_of(request), await read_json(request))
+    row = await domain.create_pipeline(await principal_of(request), await read_json(request),
+                                       policy=request.app[POLICY])
     response = await _one(request, row, status=201)
     response.headers["Location"] = f"/api/v1/pipelines/{row.id}"
     return response
@@ -75,7 +77,7 @@ async def get_pipeline(request: web.Request) -> web.Response:
 async def update_pipeline(request: web.Request) -> web.Response:
     pipeline_id = request.match_info["id"]
     row = await domain.update_pipeline(await principal_of(request), pipeline_id, await read_json(request),
-                                       if_match(request, pipeline_id))
+                                       if_match(request, pipeline_id), policy=request.app[POLICY])
     return await _one(request, row)
 
 

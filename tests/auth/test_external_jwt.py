@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from server.app import create_app
 from server.config import AuthSettings, Settings, SettingsError
-from tests.conftest import bearer
+from tests.conftest import bearer, test_settings
 
 ISSUER = "https://idp.example.com"
 DATASETS = "/api/v1/datasets"
@@ -42,8 +42,7 @@ def _pem(key) -> str:
 def settings(database_url, tmp_path, rsa_key, ec_key) -> Settings:
     pem = tmp_path / "idp.pem"
     pem.write_text(_pem(rsa_key))
-    return replace(Settings(), database_url=database_url,
-                   auth=AuthSettings(jwt_issuer=ISSUER, jwt_public_key_file=str(pem)))
+    return test_settings(database_url, tmp_path, auth=AuthSettings(jwt_issuer=ISSUER, jwt_public_key_file=str(pem)))
 
 
 def _claims(**changes) -> dict:
@@ -70,7 +69,7 @@ async def test_valid_token_maps_scope_claim(anonymous, rsa_key):
     # when
     read = await anonymous.get(DATASETS, headers=bearer(token))
     write = await anonymous.post(DATASETS, headers=bearer(token), json={"name": "x", "source": {"type": "file",
-                                                                                               "path": "/a.csv"}})
+                                                                                               "path": "/data/a.csv"}})
     # then
     assert read.status == 200
     assert write.status == 403
@@ -138,7 +137,7 @@ async def test_token_without_expiry_is_refused(anonymous, rsa_key):
 
 async def test_workspace_claim_selects_the_workspace(anonymous, client, other_client, rsa_key):
     # given a dataset in ws_other and a token naming ws_other
-    made = await other_client.post(DATASETS, json={"name": "theirs", "source": {"type": "file", "path": "/a.csv"}})
+    made = await other_client.post(DATASETS, json={"name": "theirs", "source": {"type": "file", "path": "/data/a.csv"}})
     dataset_id = (await made.json())["id"]
     token = _token(rsa_key, workspace="ws_other")
     # when

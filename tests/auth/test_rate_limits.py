@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from aiohttp import web
 
@@ -12,16 +10,16 @@ from server.auth.ratelimit import Buckets, RateLimits
 from server.config import Settings
 from server.rest.common import json_response
 from server.rest.routes import Route, add_routes
-from tests.conftest import Caller, bearer
+from tests.conftest import Caller, bearer, test_settings
 
 DATASETS = "/api/v1/datasets"
 LIMIT, BULK, AUTH = 6, 2, 3
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    return replace(Settings(), database_url=database_url, rate_limit_per_minute=LIMIT,
-                   rate_limit_bulk_per_minute=BULK, rate_limit_auth_per_minute=AUTH)
+def settings(database_url, tmp_path) -> Settings:
+    return test_settings(database_url, tmp_path, rate_limit_per_minute=LIMIT, rate_limit_bulk_per_minute=BULK,
+                         rate_limit_auth_per_minute=AUTH)
 
 
 async def bulk_import(_request: web.Request) -> web.Response:

@@ -50,7 +50,7 @@ def test_every_graphql_root_field_declares_a_scope():
 
 async def test_insufficient_scope_on_rest_is_403_with_the_scope(reader):
     # when a read-only key writes
-    resp = await reader.post("/api/v1/datasets", json={"name": "x", "source": {"type": "file", "path": "/a.csv"}})
+    resp = await reader.post("/api/v1/datasets", json={"name": "x", "source": {"type": "file", "path": "/data/a.csv"}})
     # then
     body = await resp.json()
     assert resp.status == 403

@@ -13,7 +13,7 @@ import adbc_driver_postgresql.dbapi as pg_dbapi
 import polars as pl
 import pytest
 
-from server.engine.dataplane import RunContext, StepStats
+from server.engine.dataplane import Policy, RunContext, StepStats
 
 SCHEMA = {
     "fields": [
@@ -43,6 +43,7 @@ class Recorder:
     logs: list[tuple[str, str | None, str]] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
     ctx: RunContext = field(default_factory=RunContext)
+    policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
 
     def __post_init__(self) -> None:
         self.ctx.on_step_start = lambda sid: self.events.append(("start", sid))
@@ -56,8 +57,14 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def policy(tmp_path) -> Policy:
+    """The data plane's policy in these tests: files confined to the test's own folder."""
+    return Policy(file_roots=(os.path.realpath(tmp_path),))
+
+
+@pytest.fixture
+def recorder(policy: Policy) -> Recorder:
+    return Recorder(policy=policy)
 
 
 def write_customers(path: str, fmt: str, frame: pl.DataFrame = CUSTOMERS) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def pipeline(cleaner_config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def refusal(steps: list[dict[str, Any]]) -> DataPlaneConfigError:
     with pytest.raises(DataPlaneConfigError) as info:
-        validate_steps(steps)
+        validate_steps(steps, None)
     return info.value
 
 
@@ -32,7 +32,7 @@ def test_the_reference_pipeline_is_valid_and_names_its_dataset():
     # given the example pipeline of the reference
     steps = pipeline({"remove_duplicates": True, "handle_nulls": "drop"})
     # when / then
-    validate_steps(steps)
+    validate_steps(steps, None)
     assert referenced_dataset_ids(
         [*steps, {"id": "o2", "type": "data_sink", "config": {"dataset_id": "ds_2"}}]
     ) == ["ds_1", "ds_2"]
@@ -49,7 +49,7 @@ def test_every_cleaner_option_together_is_valid():
         "filter": "age >= 18 AND name <> 'x'",
     }
     # when / then
-    validate_steps(pipeline(config))
+    validate_steps(pipeline(config), None)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_cleaner_refusals_name_the_field(config, field, reason):
 
 def test_a_filter_with_a_semicolon_inside_a_string_literal_is_accepted():
     # given a literal that merely contains SQL punctuation
-    validate_steps(pipeline({"filter": "name = 'a;b -- c'"}))
+    validate_steps(pipeline({"filter": "name = 'a;b -- c'"}), None)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_pipeline_refusals_name_the_field(steps, field, reason):
 def test_source_refusals_name_the_field(source, field, reason):
     # when
     with pytest.raises(DataPlaneConfigError) as info:
-        validate_source(source)
+        validate_source(source, None)
     # then
     assert info.value.field == field
     if reason:
@@ -302,4 +302,4 @@ def test_source_refusals_name_the_field(source, field, reason):
     ],
 )
 def test_valid_sources_pass(source):
-    validate_source(source)
+    validate_source(source, None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from typing import Any
 
 import polars as pl
 
 from resolvers import datasets, pipelines
 from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
+from server.engine.dataplane import Policy
 from server.models.engine import FINISHED, Job
 
 PRINCIPAL = Principal(subject="tests", workspace_id=DEFAULT_WORKSPACE_ID, scopes=frozenset({ADMIN_SCOPE}))
@@ -17,6 +20,9 @@ SCHEMA = {"fields": [
     {"name": "name", "type": "string", "nullable": False},
     {"name": "age", "type": "integer", "nullable": True},
 ]}
+# The engine tests keep their files in pytest's temporary folders: confine the data plane to those.
+TEST_ROOTS = (os.path.realpath(tempfile.gettempdir()),)
+TEST_POLICY = Policy(file_roots=TEST_ROOTS)
 # One exact duplicate, one padded name and one missing age.
 CUSTOMERS = pl.DataFrame({"id": ["1", "1", "2", "3"], "name": [" Ann", " Ann", "Bob", "Cy "],
                           "age": ["30", "30", None, "41"]})
@@ -31,7 +37,7 @@ def write_csv(path: str, frame: pl.DataFrame = CUSTOMERS) -> str:
 async def csv_dataset(path: str, principal: Principal = PRINCIPAL, name: str = "customers") -> str:
     """A dataset over a CSV file; returns its id."""
     row = await datasets.create_dataset(principal, {"name": name, "source": {"type": "file", "path": path},
-                                                    "schema": SCHEMA})
+                                                    "schema": SCHEMA}, policy=TEST_POLICY)
     return row.id
 
 
@@ -46,7 +52,8 @@ def clean_steps(dataset_id: str, sink: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def pipeline(dataset_id: str, sink: dict[str, Any], principal: Principal = PRINCIPAL,
                    name: str = "customer_data_processing") -> str:
-    row = await pipelines.create_pipeline(principal, {"name": name, "steps": clean_steps(dataset_id, sink)})
+    row = await pipelines.create_pipeline(principal, {"name": name, "steps": clean_steps(dataset_id, sink)},
+                                         policy=TEST_POLICY)
     return row.id
 
 

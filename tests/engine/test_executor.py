@@ -15,11 +15,21 @@ from server.engine.leases import claim_next
 from server.models.engine import Job, JobLog, JobStep
 
 from .child_bodies import HELD, held_in_clean
-from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, sqlite_rows, wait_finished, wait_for, write_csv
+from .helpers import (
+    CLEANED,
+    PRINCIPAL,
+    TEST_ROOTS,
+    csv_dataset,
+    pipeline,
+    sqlite_rows,
+    wait_finished,
+    wait_for,
+    write_csv,
+)
 
 
 def settings_for(db: str, **values) -> Settings:
-    return replace(Settings(), database_url=db, **values)
+    return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 
 
 async def test_a_job_cleans_a_csv_file_into_a_sqlite_table(db, tmp_path):

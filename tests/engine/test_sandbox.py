@@ -12,7 +12,7 @@ from server.engine.dataplane import StepStats
 from server.engine.sandbox import ChildRun, Limits, ProtocolError, parse_message
 
 from . import child_bodies
-from .helpers import write_csv
+from .helpers import TEST_POLICY, write_csv
 
 SCHEMA = {"fields": [{"name": "id", "type": "integer", "nullable": False},
                      {"name": "name", "type": "string", "nullable": False},
@@ -25,7 +25,7 @@ def plan_for(tmp_path, memory_mb: int = 4096) -> JobPlan:
     temp = tmp_path / "job"
     temp.mkdir()
     return JobPlan(job_id="job_test", steps=[{"id": "input", "type": "data_source", "config": {"dataset_id": "ds"}}],
-                   datasets={"ds": ({"type": "file", "path": path}, SCHEMA)}, memory_mb=memory_mb,
+                   datasets={"ds": ({"type": "file", "path": path}, SCHEMA)}, policy=TEST_POLICY, memory_mb=memory_mb,
                    temp_dir=str(temp))
 
 

@@ -12,14 +12,14 @@ from resolvers.errors import ValidationError
 from server.engine.scheduler import Scheduler, tick
 from server.models.engine import Job, Schedule
 
-from .helpers import PRINCIPAL, clean_steps, csv_dataset, write_csv
+from .helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
 
 
 async def scheduled_pipeline(tmp_path, cron: str = "0 2 * * *", timezone: str = "UTC") -> str:
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     row = await pipelines.create_pipeline(PRINCIPAL, {
         "name": "nightly", "steps": clean_steps(dataset_id, {"path": str(tmp_path / "o.csv")}),
-        "schedule": {"cron": cron, "timezone": timezone}})
+        "schedule": {"cron": cron, "timezone": timezone}}, policy=TEST_POLICY)
     return row.id
 
 

@@ -18,14 +18,15 @@ from server.engine.executor import Executor
 from server.models.engine import Job, JobLog
 
 from .child_bodies import HELD, PID_PREFIX
-from .helpers import CLEANED, PRINCIPAL, csv_dataset, pipeline, running, wait_finished, wait_for, write_csv
+from .helpers import CLEANED, PRINCIPAL, TEST_ROOTS, csv_dataset, pipeline, running, wait_finished, wait_for, write_csv
 
 
 async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
     # given a queued job, and a worker process on the same database
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"path": str(tmp_path / "o.csv")}))
-    env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_FILE_ROOTS": TEST_ROOTS[0],
+           "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING"}
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "server", "worker", env=env,
                                                   stderr=asyncio.subprocess.PIPE)
     try:
@@ -45,7 +46,8 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     out = tmp_path / "out.csv"
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"path": str(out)}))
-    env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING",
+    env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_FILE_ROOTS": TEST_ROOTS[0],
+           "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING",
            "DOCC_JOB_LEASE_SECONDS": "1"}
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.engine.held_worker", env=env,
                                                   stderr=asyncio.subprocess.PIPE)
@@ -63,7 +65,7 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     held = await Job.get(id=job.id)
     assert held.status == "running" and held.lease_owner.split(":")[1] == str(worker.pid)
     await wait_for(lambda: Job.filter(id=job.id, lease_expires_at__lt=datetime.now(UTC)).exists())
-    ran = await Executor(replace(Settings(), database_url=db), owner="rescuer").drain()
+    ran = await Executor(replace(Settings(), database_url=db, file_roots=TEST_ROOTS), owner="rescuer").drain()
     # then another process takes it over and finishes it, with the cleaned rows and no trace of the dead run
     done = await Job.get(id=job.id)
     assert ran == 1 and (done.status, done.attempts, done.lease_owner) == ("succeeded", 2, "rescuer")

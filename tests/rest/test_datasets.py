@@ -198,7 +198,7 @@ async def test_bad_paging_parameters_are_refused(client, query, field):
 
 async def test_filters_by_name_source_type_and_status(client):
     # given
-    await create(client, name="orders_raw", source={"type": "file", "path": "/d/orders.csv"})
+    await create(client, name="orders_raw", source={"type": "file", "path": "/data/orders.csv"})
     await create(client, name="orders_clean", status="deprecated")
     await create(client, name="customers")
     # when / then

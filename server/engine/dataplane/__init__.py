@@ -1,12 +1,15 @@
 """The DOCC data plane: validates and runs the data steps of pipelines on real data with Polars.
 
-Pure Python and Polars: no web framework and no ORM here. See docs/dataplane.md for the config reference.
+Pure Python and Polars: no web framework and no ORM here. What it may touch is a `Policy` passed in
+explicitly (policy.py); see docs/dataplane.md for the config reference.
 """
 
-from .connections import Connection, mask_connection, parse_connection
+from .connections import Connection, check_connection, mask_connection, parse_connection
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
 from .graph import referenced_dataset_ids, validate_steps
-from .paths import check_path, file_roots, set_file_roots
+from .masking import mask_secrets
+from .paths import resolve_path
+from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
 from .resolving import MappingResolver
 from .runner import Resolver, RunContext, RunResult, StepStats, run_pipeline
 from .sources import validate_source
@@ -19,19 +22,23 @@ __all__ = [
     "DataPlaneConfigError",
     "DataPlaneError",
     "MappingResolver",
+    "PgIdentity",
+    "Policy",
     "Resolver",
     "RunContext",
     "RunResult",
     "StepFailed",
     "StepStats",
-    "check_path",
-    "file_roots",
+    "check_connection",
     "mask_connection",
+    "mask_secrets",
     "parse_connection",
     "polars_dtype",
+    "policy_from_settings",
+    "prepare_data_dir",
     "referenced_dataset_ids",
+    "resolve_path",
     "run_pipeline",
-    "set_file_roots",
     "validate_source",
     "validate_step",
     "validate_steps",

@@ -21,7 +21,9 @@ import polars as pl
 import pyarrow as pa
 from polars.io.plugins import register_io_source
 
-from .connections import Connection, parse_connection, qualified, quote_ident, split_table
+from .connections import Connection, check_connection, parse_connection, qualified, quote_ident, split_table
+from .identity import check_identity
+from .policy import Policy
 
 if TYPE_CHECKING:
     from .sources import Scan
@@ -34,11 +36,22 @@ _STAGING_NAME = re.compile(rf"^{STAGING_PREFIX}(\d+)_[0-9a-f]+$")
 _NULL_FLAG = "__docc_null__"
 
 
-def connect(conn: Connection) -> Any:
-    """An ADBC DB-API connection (autocommit off: every change is explicit)."""
+def connect(policy: Policy, conn: Connection, *, field: str = "connection", named: bool = False) -> Any:
+    """An ADBC DB-API connection (autocommit off), opened only after the policy allows it.
+
+    The path or host is checked again here, at open time, and a PostgreSQL connection is compared
+    with the server's own database by what the server reports, before the caller runs anything.
+    """
+    uri = check_connection(policy, conn.url, field=field, named=named, opening=True)
     if conn.dialect == "sqlite":
-        return sqlite_dbapi.connect(conn.adbc_uri)
-    return pg_dbapi.connect(conn.adbc_uri)
+        return sqlite_dbapi.connect(uri)
+    db = pg_dbapi.connect(uri)
+    try:
+        check_identity(policy, db, field=field)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _sqlite_select(cur: Any, table: str, columns: list[str] | None) -> tuple[list[str], list[str]]:
@@ -73,7 +86,8 @@ def _plain(batch: pa.RecordBatch) -> pl.DataFrame:
 class TableScan:
     """One streamed SELECT: executed when Polars asks for the schema, read when the plan runs."""
 
-    def __init__(self, url: str, table: str, columns: list[str] | None, where: str | None) -> None:
+    def __init__(self, policy: Policy, url: str, table: str, columns: list[str] | None, where: str | None) -> None:
+        self.policy = policy
         self.conn = parse_connection(url)
         self.schema_name, self.table = split_table(table, dialect=self.conn.dialect, field="table")
         self.columns, self.where = columns, where
@@ -88,7 +102,7 @@ class TableScan:
 
     def open(self) -> pa.Schema:
         """Execute the SELECT and return its Arrow schema."""
-        self._db = connect(self.conn)
+        self._db = connect(self.policy, self.conn, field="source.connection")
         # Keep the cursor: when it is collected its statement closes, and the stream with it.
         cur = self._cur = self._db.cursor()
         if self.conn.dialect == "postgresql":
@@ -103,7 +117,7 @@ class TableScan:
 
     def count(self) -> int:
         """COUNT(*) of the same FROM/WHERE, run by the database."""
-        db = connect(self.conn)
+        db = connect(self.policy, self.conn, field="source.connection")
         try:
             cur = db.cursor()
             cur.execute(f"SELECT COUNT(*){self._from_where()}")
@@ -182,8 +196,8 @@ def adapt_for(dialect: str, df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(exprs) if exprs else df
 
 
-def write_staged(url: str, table: str, mode: str, batches: Iterator[pl.DataFrame], empty: pl.DataFrame,
-                 on_batch: Callable[[int], None]) -> int:
+def write_staged(policy: Policy, url: str, table: str, mode: str, batches: Iterator[pl.DataFrame],
+                 empty: pl.DataFrame, on_batch: Callable[[int], None], *, named: bool = False) -> int:
     """Ingest batches into a staging table, then replace or append to `table` in one transaction.
 
     The staging table is dropped in every outcome, so a failed or cancelled write (an exception from
@@ -193,7 +207,7 @@ def write_staged(url: str, table: str, mode: str, batches: Iterator[pl.DataFrame
     schema_name, name = split_table(table, dialect=conn.dialect, field="destination")
     staging = f"{STAGING_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
     target, stage = qualified(schema_name, name), qualified(schema_name, staging)
-    db = connect(conn)
+    db = connect(policy, conn, field="destination", named=named)
     written = 0
     try:
         cur = db.cursor()
@@ -256,11 +270,11 @@ def _table_exists(cur: Any, dialect: str, schema_name: str | None, name: str) ->
     return bool(cur.fetchone()[0])
 
 
-def scan_table(url: str, table: str, *, columns: list[str] | None, where: str | None) -> Scan:
+def scan_table(policy: Policy, url: str, table: str, *, columns: list[str] | None, where: str | None) -> Scan:
     """A `sources.Scan` over a table; the database counts the rows for progress."""
     from .sources import Scan  # Imported here: sources imports this module.
 
-    scan = TableScan(url, table, columns, where)
+    scan = TableScan(policy, url, table, columns, where)
     frame = scan.frame()
     try:
         expected = scan.count()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DataPlaneConfigError
+from .paths import resolve_path
+from .policy import Policy
 from .validation import validate_step
 
 
@@ -18,9 +20,18 @@ class Plan:
     consumers: dict[str, list[str]]
 
 
-def validate_steps(steps: list[dict[str, Any]]) -> None:
-    """Check every step and the graph (ids, depends_on, inputs, cycles); raises DataPlaneConfigError."""
+def validate_steps(steps: list[dict[str, Any]], policy: Policy | None) -> None:
+    """Check every step and the graph (ids, depends_on, inputs, cycles); raises DataPlaneConfigError.
+
+    With a policy, a sink's file path must be allowed too (the job checks it again when it writes).
+    """
     plan_steps(steps)
+    if policy is None:
+        return
+    for i, step in enumerate(steps):
+        config = step.get("config") or {}
+        if step.get("type") == "data_sink" and "path" in config:
+            resolve_path(policy, config["path"], field=f"steps[{i}].config.path")
 
 
 def referenced_dataset_ids(steps: list[dict[str, Any]]) -> list[str]:

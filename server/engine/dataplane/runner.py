@@ -25,9 +25,10 @@ from typing import Any, Protocol
 import polars as pl
 
 from .cleaner import build_cleaner, tap
-from .connections import mask_secrets
 from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
+from .masking import redact
+from .policy import Policy
 from .sinks import resolve_target, write_file, write_table
 from .sources import open_source
 
@@ -91,9 +92,10 @@ class _Counter:
 
 
 class _Run:
-    def __init__(self, steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, spill: str) -> None:
+    def __init__(self, steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, spill: str,
+                 policy: Policy) -> None:
         self.plan: Plan = plan_steps(steps)
-        self.resolve, self.ctx, self.spill = resolve, ctx, spill
+        self.resolve, self.ctx, self.spill, self.policy = resolve, ctx, spill, policy
         self.frames: dict[str, pl.LazyFrame] = {}
         self.counters: dict[str, _Counter] = {}
         self.rows_out: dict[str, int] = {}
@@ -151,7 +153,7 @@ class _Run:
             source, schema = self.resolve.dataset(config["dataset_id"])
             if source.get("type") == "database":
                 self.secrets.append(source.get("connection", ""))
-            scan = open_source(source, schema, columns=config.get("columns"), where=config.get("filter"))
+            scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"))
             self.closers.append(scan.close)
             self.expected[sid] = scan.expected_rows
             self.frames[sid] = self.counted(sid, scan.frame)
@@ -171,7 +173,7 @@ class _Run:
         return self.frames[self.plan.inputs[step_id] or ""]
 
     def sink(self, sid: str, config: dict[str, Any]) -> None:
-        target = resolve_target(config, sid, self.resolve.connection, self.resolve.dataset)
+        target = resolve_target(self.policy, config, sid, self.resolve.connection, self.resolve.dataset)
         if target.url:
             self.secrets.append(target.url)
         if self.plan.consumers[sid]:
@@ -180,14 +182,14 @@ class _Run:
         frame = self.input_frame(sid)
         self.ctx.log("info", sid, f"writing to {target.describe()} ({target.mode})")
         if target.kind == "file":
-            write_file(frame, target)
+            write_file(self.policy, frame, target)
         else:
             def on_batch(rows: int) -> None:
                 self.check_cancel(sid)
                 self.ctx.log("debug", sid, f"staged {rows} rows")
                 self.progress()
 
-            write_table(frame, target, self.ctx.batch_rows, on_batch)
+            write_table(self.policy, frame, target, self.ctx.batch_rows, on_batch)
         self.check_cancel(sid)
         self.finish_chain(sid)
         # A sink passes its input on, so a later step can write the same rows elsewhere.
@@ -265,17 +267,21 @@ class _Run:
             self.fail(sid, f"{type(exc).__name__}: {exc}", exc)
 
     def fail(self, step_id: str, message: str, exc: BaseException) -> None:
-        message = mask_secrets(message, *self.secrets)
+        message = redact(message, *self.secrets)
         self.ctx.log("error", step_id, message)
         self.fail_open(step_id if step_id in self.open else None, message)
         raise StepFailed(step_id, message) from exc
 
 
-def run_pipeline(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext) -> RunResult:
-    """Run the steps in dependency order; raises DataPlaneConfigError, StepFailed or Cancelled."""
+def run_pipeline(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy) -> RunResult:
+    """Run the steps in dependency order under `policy`; raises DataPlaneConfigError, StepFailed or Cancelled.
+
+    Every file and connection is checked against the policy again when it is opened, so a job fails
+    with a clear error if it names something the policy refuses, whatever was checked at save time.
+    """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="docc-run-", dir=ctx.temp_dir) as spill:
-        run = _Run(steps, resolve, ctx, spill)
+        run = _Run(steps, resolve, ctx, spill, policy)
         try:
             for step in run.plan.order:
                 run.execute(step)

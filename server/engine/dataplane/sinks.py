@@ -12,8 +12,10 @@ from typing import Any
 import polars as pl
 
 from . import database
-from .connections import parse_connection, split_table
+from .connections import check_connection, mask_connection, parse_connection, split_table
 from .errors import StepFailed
+from .paths import resolve_path
+from .policy import Policy
 from .sources import file_format, validate_source
 
 
@@ -28,20 +30,25 @@ class Target:
     path: str | None = None
     format: str | None = None
     options: dict[str, Any] | None = None
+    named: bool = False  # An operator's DOCC_CONNECTION_<NAME>: roots and host allow-list do not apply.
 
     def describe(self) -> str:
         """A human label without secrets."""
         if self.kind == "file":
             return self.path or ""
-        return f"{parse_connection(self.url or '').masked} table {self.table}"
+        return f"{mask_connection(self.url or '')} table {self.table}"
 
 
-def resolve_target(config: dict[str, Any], step_id: str, connection: Callable[[str], str],
+def resolve_target(policy: Policy, config: dict[str, Any], step_id: str, connection: Callable[[str], str],
                    dataset: Callable[[str], tuple[dict[str, Any], dict[str, Any]]]) -> Target:
-    """Turn a sink config into a Target, asking the resolver for names; raises StepFailed."""
+    """Turn a sink config into a Target, asking the resolver for names and applying the policy.
+
+    Raises StepFailed, or DataPlaneConfigError when the policy refuses the destination.
+    """
     mode = config.get("mode", "replace")
     if "path" in config:
-        return Target("file", mode, path=config["path"], format=file_format(config, field="config"))
+        fmt = file_format(config, field="config")
+        return Target("file", mode, path=resolve_path(policy, config["path"], field="config.path"), format=fmt)
     if "destination" in config:
         name, table = config["destination"].split(".", 1)
         try:
@@ -51,18 +58,20 @@ def resolve_target(config: dict[str, Any], step_id: str, connection: Callable[[s
                                       f"{exc}") from None
         conn = parse_connection(url, field=f"connection {name!r}")
         split_table(table, dialect=conn.dialect, field="destination")
-        return Target("table", mode, url=url, table=table)
+        check_connection(policy, url, field="config.destination", named=True)
+        return Target("table", mode, url=url, table=table, named=True)
     source, _schema = dataset(config["dataset_id"])
-    validate_source(source)
+    validate_source(source, policy)
     if source["type"] == "database":
         return Target("table", mode, url=source["connection"], table=source["table"])
-    return Target("file", mode, path=source["path"], format=file_format(source),
-                  options=source.get("options"))
+    return Target("file", mode, path=resolve_path(policy, source["path"], field="source.path"),
+                  format=file_format(source), options=source.get("options"))
 
 
-def write_file(frame: pl.LazyFrame, target: Target) -> None:
+def write_file(policy: Policy, frame: pl.LazyFrame, target: Target) -> None:
     """Stream `frame` into a temp file beside the target, then rename it over the target."""
-    path = target.path or ""
+    # Checked again right before writing: a symlink planted since the step started is caught.
+    path = resolve_path(policy, target.path or "", field="config.path")
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"directory {directory!r} does not exist")
@@ -96,7 +105,8 @@ def _scan_file(path: str, target: Target) -> pl.LazyFrame:
     return pl.scan_ndjson(path)
 
 
-def write_table(frame: pl.LazyFrame, target: Target, batch_rows: int, on_batch: Callable[[int], None]) -> int:
+def write_table(policy: Policy, frame: pl.LazyFrame, target: Target, batch_rows: int,
+                on_batch: Callable[[int], None]) -> int:
     """Stream `frame` in batches into a staging table and swap it in; returns rows written."""
     # Built from the schema: collecting even zero rows would start reading the source.
     empty = pl.DataFrame(schema=frame.collect_schema())
@@ -104,5 +114,5 @@ def write_table(frame: pl.LazyFrame, target: Target, batch_rows: int, on_batch: 
     def batches() -> Iterator[pl.DataFrame]:
         yield from frame.collect_batches(chunk_size=batch_rows)
 
-    return database.write_staged(target.url or "", target.table or "", target.mode, batches(), empty,
-                                 on_batch)
+    return database.write_staged(policy, target.url or "", target.table or "", target.mode, batches(), empty,
+                                 on_batch, named=target.named)

@@ -16,9 +16,10 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from . import database
-from .connections import parse_connection, split_table
+from .connections import check_connection, parse_connection, split_table
 from .errors import DataPlaneConfigError
-from .paths import check_path
+from .paths import resolve_path
+from .policy import Policy
 from .types import schema_dtypes
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -32,8 +33,12 @@ def _refuse(field: str, reason: str, message: str | None = None) -> DataPlaneCon
     return DataPlaneConfigError(f"{field}: {message or reason}", field=field, reason=reason)
 
 
-def validate_source(source: dict[str, Any], *, field: str = "source") -> None:
-    """Check a dataset source dict without any I/O; raises DataPlaneConfigError naming the field."""
+def validate_source(source: dict[str, Any], policy: Policy | None, *, field: str = "source") -> None:
+    """Check a dataset source dict; raises DataPlaneConfigError naming the field.
+
+    Its shape is checked without any I/O; with a policy, its path or connection is checked too (file
+    roots, the server's own files and database, allowed hosts).
+    """
     if not isinstance(source, dict):
         raise _refuse(field, "Source must be an object")
     kind = source.get("type")
@@ -47,13 +52,15 @@ def validate_source(source: dict[str, Any], *, field: str = "source") -> None:
         if "connection" not in source:
             raise _refuse(f"{field}.connection", "Missing connection string")
         conn = parse_connection(source["connection"], field=f"{field}.connection")
-        if conn.dialect == "sqlite" and conn.path:
-            check_path(conn.path, field=f"{field}.connection")
         if "table" not in source:
             raise _refuse(f"{field}.table", "Missing table name")
         split_table(source["table"], dialect=conn.dialect, field=f"{field}.table")
+        if policy is not None:
+            check_connection(policy, conn.url, field=f"{field}.connection")
         return
     file_format(source, field=field)
+    if policy is not None:
+        resolve_path(policy, source["path"], field=f"{field}.path")
     options = source.get("options", {})
     if not isinstance(options, dict):
         raise _refuse(f"{field}.options", "Options must be an object")
@@ -69,13 +76,15 @@ def validate_source(source: dict[str, Any], *, field: str = "source") -> None:
 
 
 def file_format(source: dict[str, Any], *, field: str = "source") -> str:
-    """The format of a file source, given or inferred from the extension; raises DataPlaneConfigError."""
+    """The format of a file source, given or inferred from the extension; raises DataPlaneConfigError.
+
+    Only the spelling of the path is looked at here; paths.resolve_path decides whether it may be used.
+    """
     path = source.get("path")
     if not isinstance(path, str) or not path:
         raise _refuse(f"{field}.path", "Missing file path")
     if not os.path.isabs(path):
         raise _refuse(f"{field}.path", "File path must be absolute")
-    check_path(path, field=f"{field}.path")
     given = source.get("format")
     if given is None:
         inferred = FILE_FORMATS.get(os.path.splitext(path)[1].lower())
@@ -98,14 +107,17 @@ class Scan:
     close: Callable[[], None] = field(default=lambda: None)
 
 
-def open_source(source: dict[str, Any], schema: dict[str, Any] | None, *, columns: list[str] | None = None,
-                where: str | None = None) -> Scan:
-    """A lazy read of a dataset source with the projection and filter applied (pushed down)."""
-    validate_source(source)
+def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] | None, *,
+                columns: list[str] | None = None, where: str | None = None) -> Scan:
+    """A lazy read of a dataset source with the projection and filter applied (pushed down).
+
+    The policy is applied again at open time, and the file read is the resolved real path that passed.
+    """
+    validate_source(source, None)
     if source["type"] == "database":
-        return database.scan_table(source["connection"], source["table"], columns=columns, where=where)
+        return database.scan_table(policy, source["connection"], source["table"], columns=columns, where=where)
     fmt = file_format(source)
-    path = source["path"]
+    path = resolve_path(policy, source["path"], field="source.path")
     expected = None
     if fmt == "csv":
         opts = source.get("options", {})
