@@ -13,7 +13,7 @@ from typing import Any
 
 from server.config import Settings
 from server.engine.child import Body, JobPlan
-from server.engine.dataplane import Policy, StepStats, referenced_dataset_ids
+from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.sandbox import ChildRun, Limits
@@ -33,15 +33,21 @@ def connection_names(steps: list[dict[str, Any]]) -> set[str]:
     return names
 
 
+async def build_resolver(job: Job, connections: Mapping[str, str]) -> MappingResolver:
+    """The datasets of the job's workspace that its steps name (sources decrypted), and the connections given."""
+    ids = referenced_dataset_ids(job.steps)
+    rows = await Dataset.filter(workspace_id=job.workspace_id, id__in=ids)
+    return MappingResolver({row.id: (row.source, {"fields": row.schema_fields}) for row in rows},
+                           dict(connections))
+
+
 async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, memory_mb: int,
                      temp_dir: str) -> JobPlan:
     """Everything the job's process needs, resolved here: it never sees the server's database."""
-    ids = referenced_dataset_ids(job.steps)
-    rows = await Dataset.filter(workspace_id=job.workspace_id, id__in=ids)
-    datasets = {row.id: (row.source, {"fields": row.schema_fields}) for row in rows}
     needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
-    return JobPlan(job_id=job.id, steps=job.steps, datasets=datasets, connections=needed, policy=policy,
-                   memory_mb=memory_mb, temp_dir=temp_dir)
+    resolver = await build_resolver(job, needed)
+    return JobPlan(job_id=job.id, steps=job.steps, datasets=resolver.datasets, connections=resolver.connections,
+                   policy=policy, memory_mb=memory_mb, temp_dir=temp_dir)
 
 
 def _step_status(stats: StepStats) -> str:
