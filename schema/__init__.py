@@ -22,6 +22,7 @@ from schema.errors import EXCEPTION_HANDLERS, Error
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
+from schema.scope_check import CheckScopesFirst
 
 QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery)
 MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation)
@@ -48,6 +49,7 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         ErrorCodes if suggestions else ErrorCodesWithoutSuggestions,
+        CheckScopesFirst,
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

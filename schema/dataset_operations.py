@@ -29,6 +29,7 @@ from schema.errors import (
 from schema.inputs import to_plain
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
+from server.models.datasets import Dataset as DatasetRow
 
 
 @strawberry.input(description="Where a dataset reads from.")
@@ -90,14 +91,25 @@ class DatasetFilter:
     status: DatasetStatus | None = strawberry.field(default=None, description="Lifecycle state.")
 
 
-@strawberry.type(description="The dataset was created.")
+@strawberry.type(description="The dataset was created. `datasetId`, `status` and `revision` are the "
+                             "acknowledgement any writer may read; `dataset` needs read:datasets.")
 class CreateDatasetSuccess:
-    dataset: Dataset = strawberry.field(description="The new dataset.")
+    dataset: Dataset = strawberry.field(description="The dataset after the write (needs read:datasets).",
+                                        extensions=needs(domain.READ))
+    dataset_id: strawberry.ID = strawberry.field(description="Id of the dataset.")
+    status: DatasetStatus = strawberry.field(description="Its lifecycle state.")
+    revision: int = strawberry.field(description="Its revision; pass as expectedRevision.")
+
+    @classmethod
+    def from_model(cls, row: DatasetRow) -> CreateDatasetSuccess:
+        return cls(dataset=Dataset.from_model(row), dataset_id=strawberry.ID(row.id),
+                   status=DatasetStatus(row.status), revision=row.revision)
 
 
-@strawberry.type(description="The dataset was updated.")
-class UpdateDatasetSuccess:
-    dataset: Dataset = strawberry.field(description="The dataset after the change.")
+@strawberry.type(description="The dataset was updated. `datasetId`, `status` and `revision` are the "
+                             "acknowledgement any writer may read; `dataset` needs read:datasets.")
+class UpdateDatasetSuccess(CreateDatasetSuccess):
+    pass
 
 
 @strawberry.type(description="The dataset was deleted.")
@@ -105,11 +117,18 @@ class DeleteDatasetSuccess:
     deleted_id: strawberry.ID = strawberry.field(description="Id of the deleted dataset.")
 
 
-@strawberry.type(description="A new schema version was stored.")
+@strawberry.type(description="A new schema version was stored. `datasetId`, `schemaVersion` and `revision` are "
+                             "the acknowledgement any writer may read; the other fields need read:datasets.")
 class UpdateDatasetSchemaSuccess:
-    dataset: Dataset = strawberry.field(description="The dataset with its new schema.")
-    version: SchemaVersion = strawberry.field(description="The stored version.")
-    report: CompatibilityReport = strawberry.field(description="The compatibility check that was applied.")
+    dataset: Dataset = strawberry.field(description="The dataset with its new schema (needs read:datasets).",
+                                        extensions=needs(domain.READ))
+    version: SchemaVersion = strawberry.field(description="The stored version (needs read:datasets).",
+                                              extensions=needs(domain.READ))
+    report: CompatibilityReport = strawberry.field(
+        description="The compatibility check that was applied (needs read:datasets).", extensions=needs(domain.READ))
+    dataset_id: strawberry.ID = strawberry.field(description="Id of the dataset.")
+    schema_version: int = strawberry.field(description="Number of the stored schema version.")
+    revision: int = strawberry.field(description="The dataset's revision after the change.")
 
 
 @strawberry.type(description="The outcome of a dry-run schema check.")
@@ -157,14 +176,14 @@ class DatasetMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a dataset with its first schema version.")
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetResult:
         row = await domain.create_dataset(info.context.principal, to_plain(input), policy=info.context.policy)
-        return CreateDatasetSuccess(dataset=Dataset.from_model(row))
+        return CreateDatasetSuccess.from_model(row)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a dataset; a schema given is versioned.")
     async def update_dataset(self, info: Info, id: strawberry.ID, input: UpdateDatasetInput,
                              expected_revision: int | None = None, force: bool = False) -> UpdateDatasetResult:
         row = await domain.update_dataset(info.context.principal, str(id), to_plain(input), expected_revision,
                                           force, policy=info.context.policy)
-        return UpdateDatasetSuccess(dataset=Dataset.from_model(row))
+        return UpdateDatasetSuccess.from_model(row)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a dataset and its schema history.")
     async def delete_dataset(self, info: Info, id: strawberry.ID,
@@ -181,7 +200,9 @@ class DatasetMutation:
             compatibility.value if compatibility else None, force, expected_revision)
         return UpdateDatasetSchemaSuccess(dataset=Dataset.from_model(result.dataset),
                                           version=SchemaVersion.from_model(result.version),
-                                          report=CompatibilityReport.from_report(result.report))
+                                          report=CompatibilityReport.from_report(result.report),
+                                          dataset_id=strawberry.ID(result.dataset.id),
+                                          schema_version=result.version.version, revision=result.dataset.revision)
 
     @strawberry.mutation(extensions=needs(domain.READ), description="Check a schema change without storing it.")
     async def validate_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,

@@ -53,7 +53,7 @@ class ErrorCodesWithoutSuggestions(ErrorCodes):
     suggestions = False
 
 
-OperationGate = Callable[[Any, Any, Any], Awaitable[None]]
+OperationGate = Callable[[Any, Any, Any, Any], Awaitable[None]]
 
 
 async def _refused(error: DoccError, context: Any) -> AsyncIterator[PreExecutionError]:
@@ -64,20 +64,21 @@ async def _refused(error: DoccError, context: Any) -> AsyncIterator[PreExecution
 class DoccSchema(strawberry.Schema):
     """Logs only unexpected failures, and lets the transport admit each streamed (websocket) operation.
 
-    `operation_gate(context, query, variables)` runs before every operation started through `stream`
+    `operation_gate(context, query, variables, operation_name)` runs before every operation started through `stream`
     (both websocket protocols go through it); a DoccError it raises refuses that operation alone.
     """
 
     operation_gate: OperationGate | None = None
 
     async def stream(self, query: Any, variable_values: Any = None, context_value: Any = None,
-                     *args: Any, **kwargs: Any) -> Any:
+                     root_value: Any = None, operation_name: Any = None, *args: Any, **kwargs: Any) -> Any:
         if self.operation_gate is not None:
             try:
-                await self.operation_gate(context_value, query, variable_values)
+                await self.operation_gate(context_value, query, variable_values, operation_name)
             except DoccError as error:
                 return _refused(error, context_value)
-        return await super().stream(query, variable_values, context_value, *args, **kwargs)
+        return await super().stream(query, variable_values, context_value, root_value, operation_name,
+                                    *args, **kwargs)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:

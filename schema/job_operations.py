@@ -17,6 +17,7 @@ from schema.errors import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
+from server.models.engine import Job as JobRow
 
 
 @strawberry.input(description="Which jobs to list; every given criterion must hold.")
@@ -28,9 +29,16 @@ class JobFilter:
     created_before: datetime | None = strawberry.field(default=None, description="Queued before.")
 
 
-@strawberry.type(description="A job was queued, cancelled or retried.")
+@strawberry.type(description="A job was queued, cancelled or retried. `jobId` and `status` are the acknowledgement "
+                             "any caller with run:pipelines may read; `job` needs read:jobs.")
 class JobSuccess:
-    job: Job = strawberry.field(description="The job now.")
+    job: Job = strawberry.field(description="The job now (needs read:jobs).", extensions=needs(domain.READ))
+    job_id: strawberry.ID = strawberry.field(description="Id of the job.")
+    status: JobStatus = strawberry.field(description="Its status now.")
+
+    @classmethod
+    def from_model(cls, row: JobRow) -> JobSuccess:
+        return cls(job=Job.from_model(row), job_id=strawberry.ID(row.id), status=JobStatus(row.status))
 
 
 @strawberry.type(description="Stored log lines of a job.")
@@ -89,18 +97,17 @@ class JobMutation:
                          description="Queue a job of the pipeline now; the same idempotencyKey returns the same job.")
     async def run_pipeline(self, info: Info, pipeline_id: strawberry.ID,
                            idempotency_key: str | None = None) -> RunPipelineResult:
-        return JobSuccess(job=Job.from_model(
-            await domain.run_pipeline(info.context.principal, str(pipeline_id), idempotency_key)))
+        return JobSuccess.from_model(
+            await domain.run_pipeline(info.context.principal, str(pipeline_id), idempotency_key))
 
     @strawberry.mutation(extensions=needs(RUN), description="Cancel a pending job, or stop a running one.")
     async def cancel_job(self, info: Info, id: strawberry.ID) -> CancelJobResult:
-        return JobSuccess(job=Job.from_model(await domain.cancel_job(info.context.principal, str(id))))
+        return JobSuccess.from_model(await domain.cancel_job(info.context.principal, str(id)))
 
     @strawberry.mutation(extensions=needs(RUN),
                          description="Run a finished job's version again: all steps, or from the failed step.")
     async def retry_job(self, info: Info, id: strawberry.ID, from_failed_step: bool = False) -> RetryJobResult:
-        return JobSuccess(job=Job.from_model(
-            await domain.retry_job(info.context.principal, str(id), from_failed_step)))
+        return JobSuccess.from_model(await domain.retry_job(info.context.principal, str(id), from_failed_step))
 
 
 @strawberry.type

@@ -16,6 +16,8 @@ from schema.inputs import to_plain
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Pipeline, PipelineSchedule
+from server.models.engine import Pipeline as PipelineRow
+from server.models.engine import Schedule as ScheduleRow
 
 
 @strawberry.input(description="One step of a pipeline.")
@@ -58,9 +60,17 @@ class PipelineFilter:
     dataset_id: strawberry.ID | None = strawberry.field(default=None, description="Pipelines using this dataset.")
 
 
-@strawberry.type(description="The pipeline was created or changed.")
+@strawberry.type(description="The pipeline was created or changed. `pipelineId` and `version` are the "
+                             "acknowledgement any writer may read; `pipeline` needs read:pipelines.")
 class PipelineSuccess:
-    pipeline: Pipeline = strawberry.field(description="The pipeline after the change.")
+    pipeline: Pipeline = strawberry.field(description="The pipeline after the change (needs read:pipelines).",
+                                          extensions=needs(domain.READ))
+    pipeline_id: strawberry.ID = strawberry.field(description="Id of the pipeline.")
+    version: int = strawberry.field(description="Its version after the change.")
+
+    @classmethod
+    def from_model(cls, row: PipelineRow) -> PipelineSuccess:
+        return cls(pipeline=Pipeline.from_model(row), pipeline_id=strawberry.ID(row.id), version=row.version)
 
 
 @strawberry.type(description="The pipeline was deleted.")
@@ -68,10 +78,13 @@ class DeletePipelineSuccess:
     deleted_id: strawberry.ID = strawberry.field(description="Id of the deleted pipeline.")
 
 
-@strawberry.type(description="The schedule was changed.")
+@strawberry.type(description="The schedule was changed. `pipelineId` and `paused` are the acknowledgement any "
+                             "writer may read; `schedule` needs read:pipelines.")
 class ScheduleSuccess:
     pipeline_id: strawberry.ID = strawberry.field(description="The pipeline scheduled.")
-    schedule: PipelineSchedule | None = strawberry.field(description="The schedule now; null once removed.")
+    schedule: PipelineSchedule | None = strawberry.field(
+        description="The schedule now; null once removed (needs read:pipelines).", extensions=needs(domain.READ))
+    paused: bool | None = strawberry.field(description="Whether the schedule is paused now; null once removed.")
 
 
 CreatePipelineResult = Annotated[PipelineSuccess | ValidationError | ConflictError,
@@ -83,8 +96,9 @@ DeletePipelineResult = Annotated[DeletePipelineSuccess | NotFoundError | Conflic
 ScheduleResult = Annotated[ScheduleSuccess | NotFoundError | ValidationError, strawberry.union("ScheduleResult")]
 
 
-def _schedule(pipeline_id: strawberry.ID, row: object | None) -> ScheduleSuccess:
-    return ScheduleSuccess(pipeline_id=pipeline_id, schedule=PipelineSchedule.from_model(row) if row else None)  # type: ignore[arg-type]
+def _schedule(pipeline_id: strawberry.ID, row: ScheduleRow | None) -> ScheduleSuccess:
+    return ScheduleSuccess(pipeline_id=pipeline_id, schedule=PipelineSchedule.from_model(row) if row else None,
+                           paused=row.paused if row else None)
 
 
 @strawberry.type
@@ -112,14 +126,14 @@ class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a pipeline (version 1).")
     async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelineResult:
         row = await domain.create_pipeline(info.context.principal, to_plain(input), policy=info.context.policy)
-        return PipelineSuccess(pipeline=Pipeline.from_model(row))
+        return PipelineSuccess.from_model(row)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a pipeline; saved as a new version.")
     async def update_pipeline(self, info: Info, id: strawberry.ID, input: UpdatePipelineInput,
                               expected_version: int | None = None) -> UpdatePipelineResult:
         row = await domain.update_pipeline(info.context.principal, str(id), to_plain(input), expected_version,
                                            policy=info.context.policy)
-        return PipelineSuccess(pipeline=Pipeline.from_model(row))
+        return PipelineSuccess.from_model(row)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a pipeline with its jobs.")
     async def delete_pipeline(self, info: Info, id: strawberry.ID) -> DeletePipelineResult:

@@ -84,14 +84,18 @@ class DoccGraphQLView(GraphQLView):
         cost = request_cost(self.schema._schema, body, self.settings.graphql_max_tokens,
                             self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
         await limits.charge(request, STANDARD, key, cost)
-        jobs = bulk_count(body, self.settings.graphql_max_tokens)
+        # Every job-starting field is charged before anything runs, all or nothing: a request that
+        # asks for more than the budget allows starts no job at all.
+        jobs = bulk_count(self.schema._schema, body, self.settings.graphql_max_tokens)
         if jobs:
-            await limits.charge(request, BULK, key, jobs)
+            await limits.charge(request, BULK, key, jobs, whole=True)
 
-    async def _charge_socket_operation(self, context: Any, query: Any, variables: Any) -> None:
+    async def _charge_socket_operation(self, context: Any, query: Any, variables: Any,
+                                       operation_name: Any = None) -> None:
         """Each operation on a websocket counts like an HTTP request of the socket's credential."""
         if isinstance(getattr(context, "response", None), web.WebSocketResponse) and context.rate_key:
-            await self._charge(context.request, context.rate_key, {"query": query, "variables": variables})
+            await self._charge(context.request, context.rate_key,
+                               {"query": query, "variables": variables, "operationName": operation_name})
 
     async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,
                      expires_at: datetime | None) -> None:

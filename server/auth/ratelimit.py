@@ -30,6 +30,8 @@ class Decision:
     remaining: int
     reset: int
     retry_after: int | None = None
+    # The request alone asks for more than the whole budget: waiting does not help.
+    too_large: bool = False
 
     def headers(self) -> dict[str, str]:
         """The X-RateLimit-* and RateLimit-* headers (plus Retry-After when refused)."""
@@ -66,11 +68,19 @@ class Buckets:
             self._limiters.move_to_end(key)
         return limiter
 
-    async def take(self, key: str, amount: float = 1) -> Decision:
-        """Count `amount` requests for `key` now, or refuse without waiting."""
+    async def take(self, key: str, amount: float = 1, whole: bool = False) -> Decision:
+        """Count `amount` requests for `key` now, or refuse without waiting.
+
+        An amount beyond the whole budget is counted as the whole budget, unless `whole` is set: then it
+        is refused outright, since no wait would ever let it through (nor may part of it go through).
+        """
         limiter = self._limiter(key)
-        amount = min(max(amount, 1), self.per_minute)
         rate = self.per_minute / 60
+        if whole and amount > self.per_minute:
+            level = _level(limiter)
+            return Decision(self.per_minute, max(0, math.floor(self.per_minute - level)),
+                            math.ceil(time.time() + level / rate), retry_after=60, too_large=True)
+        amount = min(max(amount, 1), self.per_minute)
         if not limiter.has_capacity(amount):
             level = _level(limiter)
             wait = max(1, math.ceil((level + amount - self.per_minute) / rate))
@@ -90,10 +100,21 @@ class RateLimits:
                         AUTH: Buckets(settings.rate_limit_auth_per_minute),
                         ANONYMOUS: Buckets(settings.rate_limit_auth_per_minute)}
 
-    async def charge(self, request: web.Request, bucket: str, key: str, amount: float = 1) -> Decision:
-        """Count a request; its headers go on the response. Raises RateLimited when the bucket is full."""
-        decision = await self.buckets[bucket].take(key, amount)
+    async def charge(self, request: web.Request, bucket: str, key: str, amount: float = 1,
+                     whole: bool = False) -> Decision:
+        """Count a request; its headers go on the response. Raises RateLimited when the bucket is full.
+
+        With `whole`, `amount` is all or nothing: more than the whole budget is refused at once.
+        """
+        decision = await self.buckets[bucket].take(key, amount, whole)
         request[REQUEST_CONTEXT].rate_headers = decision.headers()
+        if decision.too_large:
+            error = RateLimited(f"The request asks for {amount:g} on the {bucket} budget of {decision.limit} a "
+                                "minute; split it into smaller requests",
+                                {"limit": decision.limit, "requested": amount, "bucket": bucket,
+                                 "retry_after": decision.retry_after})
+            error.headers = decision.headers()  # type: ignore[attr-defined]
+            raise error
         if decision.retry_after is not None:
             error = RateLimited("Rate limit exceeded; retry after the time given in Retry-After",
                                 {"limit": decision.limit, "retry_after": decision.retry_after, "bucket": bucket})

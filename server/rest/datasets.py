@@ -14,7 +14,7 @@ from server.context import principal_of
 from server.engine.service import POLICY
 from server.models.datasets import Dataset, SchemaVersion
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
-from server.rest.routes import Route
+from server.rest.routes import Route, full_response
 
 
 def dataset_json(row: Dataset) -> dict[str, Any]:
@@ -54,8 +54,14 @@ def _flag(request: web.Request, name: str) -> bool:
     return raw in {"true", "1"}
 
 
-def _with_etag(row: Dataset, status: int = 200) -> web.Response:
-    return json_response(dataset_json(row), status=status, headers={"ETag": etag(row.id, row.revision)})
+def dataset_ack(row: Dataset) -> dict[str, Any]:
+    """What a caller without read:datasets learns of a dataset it wrote: id, status and revision."""
+    return {"id": row.id, "status": row.status, "revision": row.revision}
+
+
+def _with_etag(request: web.Request, row: Dataset, status: int = 200) -> web.Response:
+    body = dataset_json(row) if full_response(request) else dataset_ack(row)
+    return json_response(body, status=status, headers={"ETag": etag(row.id, row.revision)})
 
 
 async def list_datasets(request: web.Request) -> web.Response:
@@ -70,13 +76,13 @@ async def list_datasets(request: web.Request) -> web.Response:
 async def create_dataset(request: web.Request) -> web.Response:
     row = await domain.create_dataset(await principal_of(request), await read_json(request),
                                       policy=request.app[POLICY])
-    response = _with_etag(row, status=201)
+    response = _with_etag(request, row, status=201)
     response.headers["Location"] = f"/api/v1/datasets/{row.id}"
     return response
 
 
 async def get_dataset(request: web.Request) -> web.Response:
-    return _with_etag(await domain.get_dataset(await principal_of(request), request.match_info["id"]))
+    return _with_etag(request, await domain.get_dataset(await principal_of(request), request.match_info["id"]))
 
 
 async def update_dataset(request: web.Request) -> web.Response:
@@ -85,7 +91,7 @@ async def update_dataset(request: web.Request) -> web.Response:
     row = await domain.update_dataset(await principal_of(request), dataset_id, body,
                                       if_match(request, dataset_id), _flag(request, "force"),
                                       policy=request.app[POLICY])
-    return _with_etag(row)
+    return _with_etag(request, row)
 
 
 async def delete_dataset(request: web.Request) -> web.Response:
@@ -124,7 +130,10 @@ async def update_schema(request: web.Request) -> web.Response:
     result = await domain.update_schema(
         await principal_of(request), dataset_id, schema, compatibility,
         force=_flag(request, "force"), expected_revision=if_match(request, dataset_id))
-    body = {**schema_json(dataset_id, result.version), "compatibility_report": report_json(result.report)}
+    if full_response(request):
+        body = {**schema_json(dataset_id, result.version), "compatibility_report": report_json(result.report)}
+    else:
+        body = {"dataset_id": dataset_id, "version": result.version.version, "revision": result.dataset.revision}
     return json_response(body, headers={"ETag": etag(result.dataset.id, result.dataset.revision)})
 
 
@@ -149,14 +158,14 @@ ROUTES = [
     Route("GET", "/datasets", list_datasets, domain.READ, "List datasets", "datasets",
           query=("name", "tags", "source_type", "status"), paged=True),
     Route("POST", "/datasets", create_dataset, domain.WRITE, "Create a dataset", "datasets", status=201,
-          body=_body_schema(domain.DatasetCreate)),
+          body=_body_schema(domain.DatasetCreate), read_scope=domain.READ),
     Route("GET", "/datasets/{id}", get_dataset, domain.READ, "Get a dataset", "datasets"),
     Route("PUT", "/datasets/{id}", update_dataset, domain.WRITE, "Update a dataset", "datasets",
-          body=_body_schema(domain.DatasetUpdate), query=("force",)),
+          body=_body_schema(domain.DatasetUpdate), query=("force",), read_scope=domain.READ),
     Route("DELETE", "/datasets/{id}", delete_dataset, domain.WRITE, "Delete a dataset", "datasets", status=204),
     Route("GET", "/datasets/{id}/schema", get_schema, domain.READ, "Get the current schema", "schemas"),
     Route("PUT", "/datasets/{id}/schema", update_schema, domain.WRITE, "Store a new schema version", "schemas",
-          body={"type": "object"}, query=("force",)),
+          body={"type": "object"}, query=("force",), read_scope=domain.READ),
     Route("GET", "/datasets/{id}/schema/history", schema_history, domain.READ, "Schema versions, newest first",
           "schemas", paged=True),
     Route("POST", "/datasets/{id}/schema/validate", validate_schema, domain.READ,

@@ -17,7 +17,7 @@ from resolvers.pipelines import RUN
 from server.context import principal_of
 from server.models.engine import Job, JobLog, JobStep
 from server.rest.common import json_response, page_request, page_response
-from server.rest.routes import Route
+from server.rest.routes import Route, full_response
 
 NDJSON = "application/x-ndjson"
 KEEPALIVE_SECONDS = 15.0
@@ -41,6 +41,11 @@ def job_json(row: Job, steps: list[JobStep]) -> dict[str, Any]:
         "cancel_requested": row.cancel_requested, "attempts": row.attempts,
         "steps": [step_json(step) for step in steps],
     }
+
+
+def job_ack(row: Job) -> dict[str, Any]:
+    """What a caller without read:jobs learns of a job it started or cancelled: its id and status."""
+    return {"id": row.id, "status": row.status}
 
 
 def log_json(line: JobLog | job_streams.LogLine) -> dict[str, Any]:
@@ -95,6 +100,8 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def cancel_job(request: web.Request) -> web.Response:
     row = await domain.cancel_job(await principal_of(request), request.match_info["id"])
+    if not full_response(request):
+        return json_response(job_ack(row), status=202)
     return json_response(await _with_steps(request, row), status=202)
 
 
@@ -152,7 +159,8 @@ ROUTES = [
     Route("GET", "/jobs", list_jobs, domain.READ, "List jobs, newest first", "jobs",
           query=("pipeline_id", "status", "trigger", "created_after", "created_before"), paged=True),
     Route("GET", "/jobs/{id}", get_job, domain.READ, "Get a job with its steps", "jobs"),
-    Route("POST", "/jobs/{id}/cancel", cancel_job, RUN, "Cancel a pending or running job", "jobs", status=202),
+    Route("POST", "/jobs/{id}/cancel", cancel_job, RUN, "Cancel a pending or running job", "jobs", status=202,
+          read_scope=domain.READ),
     Route("GET", "/jobs/{id}/logs", job_logs, domain.READ,
           "Job log lines; follow=true streams NDJSON until the job ends", "jobs",
           query=("after", "since", "tail", "limit", "follow")),

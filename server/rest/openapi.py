@@ -57,6 +57,9 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.scope:
         operation["security"] = [{"bearer": [route.scope]}, {"privateToken": [route.scope]}]
         operation["x-required-scope"] = route.scope
+    if route.read_scope:
+        # Without it the write still happens, and the answer is a minimal acknowledgement.
+        operation["x-full-response-scope"] = route.read_scope
     if route.body is not None:
         operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": route.body}}}

@@ -14,8 +14,8 @@ from server.context import principal_of
 from server.engine.service import POLICY
 from server.models.engine import Pipeline, PipelineVersion, Schedule
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
-from server.rest.jobs import job_json
-from server.rest.routes import Route
+from server.rest.jobs import job_ack, job_json
+from server.rest.routes import Route, full_response
 
 
 def schedule_json(row: Schedule | None) -> dict[str, Any] | None:
@@ -38,7 +38,16 @@ def version_json(row: PipelineVersion) -> dict[str, Any]:
             "created_by": row.created_by, "created_at": row.created_at}
 
 
+def schedule_ack(pipeline_id: str, row: Schedule) -> dict[str, Any]:
+    """What a caller without read:pipelines learns from a schedule change: only its paused state."""
+    return {"pipeline_id": pipeline_id, "paused": row.paused}
+
+
 async def _one(request: web.Request, row: Pipeline, status: int = 200) -> web.Response:
+    if not full_response(request):
+        # A write-only key learns the id and the version it created, not the pipeline.
+        return json_response({"id": row.id, "version": row.version}, status=status,
+                             headers={"ETag": etag(row.id, row.version)})
     principal = await principal_of(request)
     [schedule] = await schedules.get_schedules(principal, [row.id])
     return json_response(pipeline_json(row, schedule), status=status, headers={"ETag": etag(row.id, row.version)})
@@ -95,29 +104,33 @@ async def pipeline_versions(request: web.Request) -> web.Response:
 async def run_pipeline(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     job = await jobs_domain.run_pipeline(principal, request.match_info["id"], request.headers.get("Idempotency-Key"))
+    headers = {"Location": f"/api/v1/jobs/{job.id}"}
+    if not full_response(request):
+        return json_response(job_ack(job), status=202, headers=headers)
     [steps] = await jobs_domain.job_steps(principal, [job.id])
-    return json_response(job_json(job, steps), status=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+    return json_response(job_json(job, steps), status=202, headers=headers)
 
 
-async def _schedule_response(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
-    [row] = await schedules.get_schedules(principal, [request.match_info["id"]])
+def _schedule_response(request: web.Request, row: Schedule) -> web.Response:
+    if not full_response(request):
+        return json_response(schedule_ack(request.match_info["id"], row))
     return json_response(schedule_json(row))
 
 
 async def schedule_pipeline(request: web.Request) -> web.Response:
-    await schedules.set_schedule(await principal_of(request), request.match_info["id"], await read_json(request))
-    return await _schedule_response(request)
+    row = await schedules.set_schedule(await principal_of(request), request.match_info["id"],
+                                       await read_json(request))
+    return _schedule_response(request, row)
 
 
 async def pause_schedule(request: web.Request) -> web.Response:
-    await schedules.pause_schedule(await principal_of(request), request.match_info["id"])
-    return await _schedule_response(request)
+    return _schedule_response(request, await schedules.pause_schedule(await principal_of(request),
+                                                                      request.match_info["id"]))
 
 
 async def resume_schedule(request: web.Request) -> web.Response:
-    await schedules.resume_schedule(await principal_of(request), request.match_info["id"])
-    return await _schedule_response(request)
+    return _schedule_response(request, await schedules.resume_schedule(await principal_of(request),
+                                                                       request.match_info["id"]))
 
 
 async def remove_schedule(request: web.Request) -> web.Response:
@@ -133,22 +146,22 @@ ROUTES = [
     Route("GET", "/pipelines", list_pipelines, domain.READ, "List pipelines", "pipelines",
           query=("name", "scheduled", "dataset_id"), paged=True),
     Route("POST", "/pipelines", create_pipeline, domain.WRITE, "Create a pipeline", "pipelines", status=201,
-          body=_body(domain.PipelineCreate)),
+          body=_body(domain.PipelineCreate), read_scope=domain.READ),
     Route("GET", "/pipelines/{id}", get_pipeline, domain.READ, "Get a pipeline", "pipelines"),
     Route("PUT", "/pipelines/{id}", update_pipeline, domain.WRITE, "Update a pipeline (saved as a new version)",
-          "pipelines", body=_body(domain.PipelineUpdate)),
+          "pipelines", body=_body(domain.PipelineUpdate), read_scope=domain.READ),
     Route("DELETE", "/pipelines/{id}", delete_pipeline, domain.WRITE, "Delete a pipeline", "pipelines", status=204),
     Route("GET", "/pipelines/{id}/versions", pipeline_versions, domain.READ, "Saved versions, newest first",
           "pipelines", paged=True),
     Route("POST", "/pipelines/{id}/run", run_pipeline, domain.RUN,
           "Run a pipeline now (answers at once with the pending job; honours Idempotency-Key)", "jobs", status=202,
-          bulk=True),
+          read_scope=jobs_domain.READ),
     Route("POST", "/pipelines/{id}/schedule", schedule_pipeline, domain.WRITE, "Set the pipeline's schedule",
-          "schedules", body=_body(schedules.ScheduleSpec)),
+          "schedules", body=_body(schedules.ScheduleSpec), read_scope=domain.READ),
     Route("DELETE", "/pipelines/{id}/schedule", remove_schedule, domain.WRITE, "Remove the pipeline's schedule",
           "schedules", status=204),
     Route("POST", "/pipelines/{id}/schedule/pause", pause_schedule, domain.WRITE, "Pause the schedule",
-          "schedules"),
+          "schedules", read_scope=domain.READ),
     Route("POST", "/pipelines/{id}/schedule/resume", resume_schedule, domain.WRITE, "Resume the schedule",
-          "schedules"),
+          "schedules", read_scope=domain.READ),
 ]

@@ -10,16 +10,23 @@ from typing import Any
 from aiohttp import web
 
 from resolvers.errors import Forbidden
+from resolvers.scopes import BULK_OPERATIONS
 from server.auth.authenticate import AUTH, insufficient_scope
 from server.auth.ratelimit import BULK, STANDARD
 from server.context import REQUEST_CONTEXT, principal_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FULL_RESPONSE = web.RequestKey("docc_full_response", bool)
 
 
 @dataclass(frozen=True)
 class Route:
-    """One REST route: method, path under /api/v1, required scope and documentation."""
+    """One REST route: method, path under /api/v1, required scope and documentation.
+
+    `scope` is checked before the handler runs, so nothing is written without it. `read_scope` is what
+    the full response needs (the object after a write); a caller without it gets the handler's minimal
+    acknowledgement instead, never a 403 after the effect.
+    """
 
     method: str
     path: str
@@ -30,12 +37,24 @@ class Route:
     status: int = 200
     body: dict[str, Any] | None = None
     query: tuple[str, ...] = ()
-    bulk: bool = False
+    read_scope: str | None = None
+    # The use case the route runs (its handler's name unless given): BULK_OPERATIONS says which are bulk.
+    operation: str | None = None
     # A list answered by page_response: page/per_page and limit/offset apply.
     paged: bool = False
     # Public routes skip authentication (the OAuth token endpoints); every other route needs `scope`.
     public: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bulk(self) -> bool:
+        """True when the route starts data-plane work: it draws on the bulk budget."""
+        return (self.operation or self.handler.__name__) in BULK_OPERATIONS
+
+
+def full_response(request: web.Request) -> bool:
+    """Whether the caller may see the object a write produced (the route's read_scope), or only an ack."""
+    return request.get(FULL_RESPONSE, True)
 
 
 def _guarded(route: Route) -> Handler:
@@ -50,6 +69,7 @@ def _guarded(route: Route) -> Handler:
         try:
             if route.scope is not None:
                 principal.require(route.scope)
+            request[FULL_RESPONSE] = route.read_scope is None or principal.has_scope(route.read_scope)
             return await route.handler(request)
         except Forbidden as exc:
             scope = exc.details.get("required_scope")

@@ -138,9 +138,9 @@ async def test_the_plan_holds_the_datasets_and_only_the_connections_its_sinks_na
     assert (await Job.get(id=job.id)).status == "succeeded"
 
 
-async def test_a_7000_term_filter_saved_behind_the_api_kills_only_its_job(client, tmp_path):
+async def test_a_7000_term_filter_saved_behind_the_api_fails_only_its_job(client, tmp_path):
     # given a pipeline whose source filter has 7,000 OR terms, written straight into the store so that
-    # no save-time bound stops it: parsing it overflows the native stack of Polars' SQL parser
+    # no save-time bound stops it (parsing it would overflow the native stack of Polars' SQL parser)
     write_csv(str(tmp_path / "in.csv"))
     dataset = await (await client.post("/api/v1/datasets", json={
         "name": "customers", "source": {"type": "file", "path": str(tmp_path / "in.csv")},
@@ -156,9 +156,9 @@ async def test_a_7000_term_filter_saved_behind_the_api_kills_only_its_job(client
     # when the API runs it
     job = await (await client.post(f"/api/v1/pipelines/{made['id']}/run")).json()
     await wait_for(lambda: Job.filter(id=job["id"], status="failed").exists(), attempts=600)
-    # then the job failed with the crash, and the API still answers
+    # then the job failed (the bound is applied again in the job's process), and the API still answers
     failed = await (await client.get(f"/api/v1/jobs/{job['id']}")).json()
-    assert failed["error"] == "the job's process crashed (SIGSEGV); the server is unaffected"
+    assert failed["error"].startswith("invalid pipeline: steps[0].config.filter: Expression too large")
     assert (await client.get("/api/v1/datasets")).status == 200
     assert not (tmp_path / "out.csv").exists()
     # and the next job of a sane pipeline runs to the end
@@ -182,3 +182,19 @@ async def test_a_job_process_does_not_rerun_the_servers_entry_script(tmp_path):
     # then the job ran, and the script's top level ran once: in the parent only
     assert process.returncode == 0 and out.decode().strip() == "succeeded", err.decode()
     assert record.read_text() == "__main__\n"
+
+
+async def test_the_parser_crash_on_a_7000_term_filter_kills_only_the_job_process(db, tmp_path):
+    # given a job whose stored filter has 7,000 OR terms, and a job process that parses it with no bound
+    job_id, out = await queued_job(tmp_path)
+    job = await Job.get(id=job_id)
+    steps = [dict(step) for step in job.steps]
+    steps[0] = {**steps[0], "config": {**steps[0]["config"], "filter": " OR ".join(f"id = {i}" for i in range(7_000))}}
+    await Job.filter(id=job_id).update(steps=steps)
+    # when
+    await Executor(settings_for(db), child_body=child_bodies.parse_filter_unbounded).drain()
+    # then Polars' stack overflow ended that process only
+    job = await Job.get(id=job_id)
+    assert (job.status, job.error) == ("failed", "the job's process crashed (SIGSEGV); the server is unaffected")
+    assert not out.exists()
+    await assert_next_job_succeeds(db, tmp_path)

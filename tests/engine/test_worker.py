@@ -26,6 +26,7 @@ async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"path": str(tmp_path / "o.csv")}))
     env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_FILE_ROOTS": TEST_ROOTS[0],
+           "DOCC_SECRET_KEY_FILE": str(tmp_path / "docc.key"),
            "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING"}
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "server", "worker", env=env,
                                                   stderr=asyncio.subprocess.PIPE)
@@ -47,6 +48,7 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     out = tmp_path / "out.csv"
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"path": str(out)}))
     env = {**os.environ, "DOCC_DATABASE_URL": db, "DOCC_FILE_ROOTS": TEST_ROOTS[0],
+           "DOCC_SECRET_KEY_FILE": str(tmp_path / "docc.key"),
            "DOCC_JOB_POLL_SECONDS": "0.2", "DOCC_LOG_LEVEL": "WARNING",
            "DOCC_JOB_LEASE_SECONDS": "1"}
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.engine.held_worker", env=env,

@@ -17,7 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from .errors import StepDataError, StepFailed
+from .errors import DataPlaneConfigError, StepDataError, StepFailed
+from .expressions import sql_expression
 from .types import cast_expr, coerce_literal, lost_expr, polars_dtype, schema_dtypes
 
 _LOST = "__docc_lost__"
@@ -60,7 +61,10 @@ def build_cleaner(frame: pl.LazyFrame, config: dict[str, Any], step_id: str,
     schema = frame.collect_schema()
     frame = _nulls(frame, config.get("handle_nulls", "keep"), schema, step_id)
     if config.get("filter"):
-        frame = frame.filter(pl.sql_expr(config["filter"]))
+        try:
+            frame = frame.filter(sql_expression(config["filter"], "filter"))
+        except DataPlaneConfigError as exc:  # Over a bound at run time: the step fails, Polars never parses it.
+            raise StepFailed(step_id, exc.reason) from None
     dedupe = config.get("remove_duplicates", False)
     if dedupe:
         subset = None if dedupe is True else _columns(dedupe, names, step_id, "remove_duplicates")

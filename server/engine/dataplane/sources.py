@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from . import database
 from .connections import check_connection, parse_connection, split_table
 from .errors import DataPlaneConfigError
+from .expressions import check_expression, sql_expression
 from .paths import resolve_path
 from .policy import Policy
 from .types import schema_dtypes
@@ -114,6 +115,8 @@ def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] |
     The policy is applied again at open time, and the file read is the resolved real path that passed.
     """
     validate_source(source, None)
+    if where:
+        check_expression(where, "filter")  # Bounded before the database's parser or Polars' sees it.
     if source["type"] == "database":
         return database.scan_table(policy, source["connection"], source["table"], columns=columns, where=where)
     fmt = file_format(source)
@@ -133,7 +136,7 @@ def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] |
     if columns:
         frame = frame.select(columns)
     if where:
-        frame = frame.filter(pl.sql_expr(where))
+        frame = frame.filter(sql_expression(where))
         expected = None
     return Scan(frame, expected)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import polars as pl
-
 from .connections import split_table
 from .errors import DataPlaneConfigError
+from .expressions import check_expression, sql_expression
 from .types import polars_dtype
 
 STEP_TYPES = ("data_source", "data_cleaner", "data_sink", "quality_check")
@@ -37,13 +36,16 @@ def check_filter(expr: Any, field: str) -> None:
     """Refuse a filter that Polars cannot parse or that could not travel safely inside a SQL WHERE."""
     if not isinstance(expr, str) or not expr.strip():
         raise _refuse(field, "Filter must be a non-empty string")
+    check_expression(expr, field)
     bare = _STRING_LITERAL.sub("''", expr)
     # The same text is pushed into the database's WHERE: refuse what could end or comment out the clause.
     if ";" in bare or "--" in bare or "/*" in bare or re.search(r"\bselect\b", bare, re.IGNORECASE):
         raise _refuse(field, "Invalid filter expression",
                       "filters may not contain ';', comments or subqueries")
     try:
-        pl.sql_expr(expr)
+        sql_expression(expr, field)
+    except DataPlaneConfigError:
+        raise
     except Exception as exc:  # Polars raises SQLInterfaceError or SQLSyntaxError depending on the fault.
         raise _refuse(field, "Invalid filter expression", f"cannot parse filter {expr!r}: {exc}") from None
 
