@@ -173,6 +173,9 @@ class Settings:
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 1.0
     job_max_attempts: int = 3
+    job_memory_mb: int = 4096
+    job_timeout_seconds: float = 3600.0
+    job_cancel_grace_seconds: float = 10.0
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
@@ -215,6 +218,9 @@ class Settings:
             job_lease_seconds=_float(env, "DOCC_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_float(env, "DOCC_JOB_POLL_SECONDS", 1.0),
             job_max_attempts=_int(env, "DOCC_JOB_MAX_ATTEMPTS", 3),
+            job_memory_mb=_positive(env, "DOCC_JOB_MEMORY_MB", 4096),
+            job_timeout_seconds=_float(env, "DOCC_JOB_TIMEOUT_SECONDS", 3600.0),
+            job_cancel_grace_seconds=_float(env, "DOCC_JOB_CANCEL_GRACE_SECONDS", 10.0),
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),

@@ -8,11 +8,12 @@ import logging
 import os
 import secrets
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 from server.config import Settings
 from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
+from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
+from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
 from server.engine.runner import JobRun
@@ -43,13 +44,14 @@ class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
     def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, child_body: Body | None = None) -> None:
         self.settings, self.bus = settings, bus
         # The engine passes the policy it built (with the own database's identity); tools get one from settings.
         self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
-        self.pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="docc-job")
+        # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
+        self.child_body = child_body
         self.runs: dict[str, JobRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -57,12 +59,14 @@ class Executor:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        """Start claiming jobs in the background."""
+        """Start the job processes' forkserver and claim jobs in the background."""
+        await asyncio.to_thread(start_forkserver)
         self._subscription = self.bus.subscribe(JOBS_TOPIC)
         self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen())]
 
-    async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop claiming; running jobs stop at their next batch and go back to the queue."""
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming; running jobs stop at their next batch (or are killed) and go back to the queue."""
+        grace = self.settings.job_cancel_grace_seconds if grace_seconds is None else grace_seconds
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -72,10 +76,14 @@ class Executor:
             run.shutdown = True
             run.cancel.set()
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=grace_seconds)
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        # Past the grace period no job process outlives the server: kill, then let each run settle.
+        for run in self.runs.values():
+            run.kill()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=max(grace, 5.0))
         if self._subscription is not None:
             self._subscription.close()
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def cancel(self, job_id: str) -> bool:
         """Signal a job running here to stop; False when it does not run in this process."""
@@ -120,8 +128,7 @@ class Executor:
 
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
-        run = JobRun(claim, self.owner, self.pool, self.settings.connections, self.settings.job_lease_seconds,
-                     self.settings.job_poll_seconds, self.policy)
+        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

@@ -1,40 +1,53 @@
-"""One claimed job: the data plane runs in a worker thread while the loop journals its callbacks in order."""
+"""One claimed job: its data steps run in a child process while the loop journals its messages in order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Executor as ThreadPool
 from typing import Any
 
-from server.engine.dataplane import (
-    Cancelled,
-    DataPlaneConfigError,
-    MappingResolver,
-    Policy,
-    RunContext,
-    StepFailed,
-    StepStats,
-    referenced_dataset_ids,
-    run_pipeline,
-)
+from server.config import Settings
+from server.engine.child import Body, JobPlan
+from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
+from server.engine.sandbox import ChildRun, Limits
 from server.models.datasets import Dataset
 from server.models.engine import Job, JobStep
 
 log = logging.getLogger("docc.engine")
 
 
+def connection_names(steps: list[dict[str, Any]]) -> set[str]:
+    """The named connections the steps write to (`destination: "<name>.<table>"`)."""
+    names = set()
+    for step in steps:
+        destination = (step.get("config") or {}).get("destination") if isinstance(step, dict) else None
+        if isinstance(destination, str) and "." in destination:
+            names.add(destination.split(".", 1)[0])
+    return names
+
+
 async def build_resolver(job: Job, connections: Mapping[str, str]) -> MappingResolver:
-    """The datasets of the job's workspace that its steps name, and the named connections."""
+    """The datasets of the job's workspace that its steps name (sources decrypted), and the connections given."""
     ids = referenced_dataset_ids(job.steps)
     rows = await Dataset.filter(workspace_id=job.workspace_id, id__in=ids)
     return MappingResolver({row.id: (row.source, {"fields": row.schema_fields}) for row in rows},
                            dict(connections))
+
+
+async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, memory_mb: int,
+                     temp_dir: str) -> JobPlan:
+    """Everything the job's process needs, resolved here: it never sees the server's database."""
+    needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
+    resolver = await build_resolver(job, needed)
+    return JobPlan(job_id=job.id, steps=job.steps, datasets=resolver.datasets, connections=resolver.connections,
+                   policy=policy, memory_mb=memory_mb, temp_dir=temp_dir)
 
 
 def _step_status(stats: StepStats) -> str:
@@ -61,16 +74,24 @@ async def statistics(job: Job) -> dict[str, Any]:
 class JobRun:
     """Runs one claimed job to its end, renewing the lease and watching for a cancel request."""
 
-    def __init__(self, claim: Claim, owner: str, pool: ThreadPool, connections: Mapping[str, str],
-                 lease_seconds: float, poll_seconds: float, policy: Policy) -> None:
+    def __init__(self, claim: Claim, owner: str, settings: Settings, policy: Policy,
+                 body: Body | None = None) -> None:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
-        self.policy = policy
-        self.owner, self.pool, self.connections = owner, pool, connections
-        self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
+        self.owner, self.connections, self.policy = owner, settings.connections, policy
+        self.lease_seconds, self.poll_seconds = settings.job_lease_seconds, settings.job_poll_seconds
+        self.limits = Limits(settings.job_memory_mb, settings.job_timeout_seconds,
+                             settings.job_cancel_grace_seconds)
+        self.body = body
         self.cancel = threading.Event()
         self.shutdown = False
         self.lost = False
         self.journal = Journal(self.job.id, self.token)
+        self.child: ChildRun | None = None
+
+    def kill(self) -> None:
+        """Stop the job's process now (the server is stopping and the grace period is over)."""
+        if self.child is not None:
+            self.child.kill("stop")
 
     async def run(self) -> None:
         """Run and settle the job; never raises for the job's own failures."""
@@ -97,29 +118,21 @@ class JobRun:
         def put(*item: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (*item, utcnow()))
 
-        ctx = RunContext(cancel=self.cancel, on_step_start=lambda sid: put("start", sid),
-                         on_step_end=lambda sid, stats: put("end", sid, stats),
-                         log=lambda level, sid, message: put("log", level, sid, message),
-                         on_progress=lambda fraction: put("progress", fraction))
         writer = asyncio.create_task(self._write(queue))
         watcher = asyncio.create_task(self._watch())
-        outcome, error = "succeeded", None
+        temp_dir = tempfile.mkdtemp(prefix="docc-job-")
         try:
-            resolver = await build_resolver(self.job, self.connections)
-            await loop.run_in_executor(self.pool, run_pipeline, self.job.steps, resolver, ctx,
-                                       self.policy)
-        except Cancelled:
-            outcome = "cancelled"
-        except StepFailed as exc:
-            outcome, error = "failed", f"step {exc.step_id!r} failed: {exc.message}"
-        except DataPlaneConfigError as exc:
-            outcome, error = "failed", f"invalid pipeline: {exc.message}"
+            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
+            self.child = ChildRun(plan, self.limits, put, self.cancel, self.body)
+            ended = await self.child.run()
         finally:
             queue.put_nowait(None)
             await writer
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        outcome, error = ended.status, ended.error
         if self.lost:
             raise LeaseLost(self.job.id)
         if outcome == "cancelled" and self.shutdown and not await self._cancel_requested():

@@ -6,28 +6,14 @@ Run as `python -m tests.engine.held_worker`; everything but the held step is the
 from __future__ import annotations
 
 import sys
-import threading
-from typing import Any
+from functools import partial
 
 from server.__main__ import main
-from server.engine import runner
+from server.engine import service
+from server.engine.executor import Executor
 
-_real = runner.run_pipeline
-
-
-def _held(steps: Any, resolve: Any, ctx: Any, policy: Any) -> Any:
-    on_start = ctx.on_step_start
-
-    def start(step_id: str) -> None:
-        on_start(step_id)
-        if step_id == "clean":
-            ctx.log("info", step_id, "held by the test worker")
-            threading.Event().wait()
-
-    ctx.on_step_start = start
-    return _real(steps, resolve, ctx, policy)
-
+from .child_bodies import held_forever
 
 if __name__ == "__main__":
-    runner.run_pipeline = _held
+    service.Executor = partial(Executor, child_body=held_forever)  # type: ignore[misc]
     sys.exit(main(["worker"]))

@@ -67,5 +67,23 @@ async def wait_finished(job_id: str, attempts: int = 400) -> Job:
     raise AssertionError(f"job {job_id} did not finish; status {job.status}")
 
 
+async def wait_for(condition, attempts: int = 300) -> None:
+    """Poll an async condition every 50 ms (a bounded wait: fails instead of hanging)."""
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def sqlite_rows(db: str, sql: str) -> list[tuple[Any, ...]]:
     return pl.read_database_uri(sql, f"sqlite:///{db}", engine="adbc").rows()

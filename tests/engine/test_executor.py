@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,12 +10,22 @@ import polars as pl
 
 from resolvers import jobs
 from server.config import Settings
-from server.engine import runner
 from server.engine.executor import LOST_MESSAGE, Executor
 from server.engine.leases import claim_next
 from server.models.engine import Job, JobLog, JobStep
 
-from .helpers import CLEANED, PRINCIPAL, TEST_ROOTS, csv_dataset, pipeline, sqlite_rows, wait_finished, write_csv
+from .child_bodies import HELD, held_in_clean
+from .helpers import (
+    CLEANED,
+    PRINCIPAL,
+    TEST_ROOTS,
+    csv_dataset,
+    pipeline,
+    sqlite_rows,
+    wait_finished,
+    wait_for,
+    write_csv,
+)
 
 
 def settings_for(db: str, **values) -> Settings:
@@ -64,32 +73,16 @@ async def test_a_failing_step_fails_the_job_and_names_the_step(db, tmp_path):
     assert last.level == "error" and last.message.startswith("job failed")
 
 
-async def test_cancel_stops_a_running_job_and_leaves_no_output(db, tmp_path, monkeypatch):
-    # given a job held inside its cleaner step until the cancel arrives
+async def test_cancel_stops_a_running_job_and_leaves_no_output(db, tmp_path):
+    # given a job whose process holds inside its cleaner step until the cancel arrives
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     out = tmp_path / "out.csv"
     pipeline_id = await pipeline(dataset_id, {"path": str(out)})
-    reached = threading.Event()
-    real = runner.run_pipeline
-
-    def held(steps, resolve, ctx, policy):
-        on_start = ctx.on_step_start
-
-        def start(step_id):
-            on_start(step_id)
-            if step_id == "clean":
-                reached.set()
-                ctx.cancel.wait(10)
-
-        ctx.on_step_start = start
-        return real(steps, resolve, ctx, policy)
-
-    monkeypatch.setattr(runner, "run_pipeline", held)
-    executor = Executor(settings_for(db))
+    executor = Executor(settings_for(db), child_body=held_in_clean)
     await executor.start()
     try:
         job = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
-        assert await asyncio.to_thread(reached.wait, 10)
+        await wait_for(lambda: JobLog.filter(job_id=job.id, message=HELD).exists())
         # when
         await jobs.cancel_job(PRINCIPAL, job.id)
         job = await wait_finished(job.id)

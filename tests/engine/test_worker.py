@@ -17,7 +17,8 @@ from server.config import Settings
 from server.engine.executor import Executor
 from server.models.engine import Job, JobLog
 
-from .helpers import CLEANED, PRINCIPAL, TEST_ROOTS, csv_dataset, pipeline, wait_finished, write_csv
+from .child_bodies import HELD, PID_PREFIX
+from .helpers import CLEANED, PRINCIPAL, TEST_ROOTS, csv_dataset, pipeline, running, wait_finished, wait_for, write_csv
 
 
 async def test_a_worker_process_runs_queued_jobs(db, tmp_path):
@@ -53,11 +54,16 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.engine.held_worker", env=env,
                                                   stderr=asyncio.subprocess.PIPE)
     try:
-        await wait_for(lambda: JobLog.filter(job_id=job.id, message="held by the test worker").exists())
+        await wait_for(lambda: JobLog.filter(job_id=job.id, message=HELD).exists())
+        logged = await JobLog.filter(job_id=job.id, message__startswith=PID_PREFIX).first()
+        child = int(logged.message.removeprefix(PID_PREFIX))
+        assert running(child)
     finally:
         # when the worker dies without a word (no SIGTERM hand-back)
         worker.kill()
         await worker.wait()
+    # its job's process goes with it
+    await wait_for(lambda: _gone(child))
     held = await Job.get(id=job.id)
     assert held.status == "running" and held.lease_owner.split(":")[1] == str(worker.pid)
     await wait_for(lambda: Job.filter(id=job.id, lease_expires_at__lt=datetime.now(UTC)).exists())
@@ -69,10 +75,6 @@ async def test_a_job_of_a_killed_worker_is_finished_by_another_process(db, tmp_p
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-async def wait_for(condition, attempts: int = 300) -> None:
-    """Poll an async condition every 50 ms (a bounded wait: fails instead of hanging)."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
+
+async def _gone(pid: int) -> bool:
+    return not running(pid)
