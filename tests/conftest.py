@@ -71,7 +71,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path, postgres_run_da
     try:
         yield f"{run_url.replace('postgresql://', 'postgres://', 1)}?schema={schema}"
     finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        # A connection of the test's app that is still closing may hold locks on the schema's tables: when
+        # PostgreSQL picks this drop as the victim of that deadlock, the other side finishes and the drop
+        # goes through on the next attempt.
+        for attempt in range(3):
+            try:
+                await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                break
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 2:
+                    raise
         await conn.close()
 
 
