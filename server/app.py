@@ -24,6 +24,7 @@ from server.rest import pipelines as rest_pipelines
 from server.rest.common import json_response
 from server.rest.errors import HTTP_PARSER_LIMITS, request_middleware
 from server.rest.openapi import openapi_document
+from server.rest.parse_errors import install as install_parse_errors
 from server.rest.routes import Route, add_routes
 
 API_PREFIX = "/api/v1"
@@ -45,6 +46,7 @@ async def readyz(_request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application; the database opens and migrates when the app starts."""
+    install_parse_errors()  # Even requests the HTTP parser refuses answer in the envelope.
     app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes,
                           handler_args=HTTP_PARSER_LIMITS)
     app[SETTINGS] = settings

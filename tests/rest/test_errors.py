@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+
+import pytest
 
 from resolvers import datasets
 from tests.examples import CREATE_DATASET, dataset_body
@@ -256,3 +259,38 @@ async def test_if_match_with_a_revision_past_64_bits_is_stale_not_an_error(clien
                                 headers={"If-Match": f'"{dataset_id}.{revision}"'})
         assert resp.status == 412
         assert_envelope(await resp.json(), "PRECONDITION_FAILED", resp.headers["X-Request-ID"])
+
+
+async def raw_exchange(client, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (past what an HTTP client library would build) and read the whole answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()  # the server closes the connection after a parse refusal
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "code"), [
+    (b"GET /api/v1/datasets?name=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI_TOO_LONG"),
+    (b"GET /api/v1/datasets HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 100_000 + b"\r\n\r\n", 431,
+     "HEADERS_TOO_LARGE"),
+    (b"GET /api/v1/datasets HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(300)) + b"\r\n",
+     431, "HEADERS_TOO_LARGE"),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n", 400, "BAD_REQUEST"),
+    (b"GET /api/v1/datasets HTTP/1.1\r\nHost: x\r\nBad Header Name: v\r\n\r\n", 400, "BAD_REQUEST"),
+])
+async def test_requests_the_http_parser_refuses_still_get_the_envelope(client, request_bytes, status, code):
+    # when a request is past even the HTTP parser's limits, or not HTTP at all
+    got, headers, body = await raw_exchange(client, request_bytes)
+    # then the refusal is the envelope, with a request id, not aiohttp's plain text
+    assert got == status
+    assert headers["content-type"].startswith("application/json")
+    assert_envelope(json.loads(body), code, headers["x-request-id"])
+    # and the server goes on answering
+    assert (await client.get("/api/v1/datasets")).status == 200
