@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 
 from server.logs import JsonFormatter
+from tests.rest.test_pipelines import wait_job
 
 # One canary per form, so a failure names the form that leaked.
 CANARIES = {
@@ -21,15 +21,6 @@ BEARER_CANARY = "Cn7-bearer-6f0c"
 LOGS = "subscription($id: ID!) { jobLogs(jobId: $id) { __typename ... on JobLogLine { message } " \
        "... on JobFinished { job { status error } } } }"
 DATASETS = "{ datasets { nodes { id name source { connection } } } }"
-
-
-async def wait_job(client, job_id: str) -> dict:
-    for _ in range(400):
-        body = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
-        if body["status"] in {"succeeded", "failed", "cancelled"}:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 async def test_no_credential_form_leaves_the_server(start_app, settings, credentials, tmp_path, caplog):

@@ -3,7 +3,6 @@ server's own database and files are refused however they are spelled, at save an
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from dataclasses import replace
@@ -12,6 +11,7 @@ import pytest
 
 from server.models.datasets import Dataset
 from server.models.engine import JobLog
+from tests.rest.test_pipelines import wait_job
 
 OUTSIDE = "Outside the allowed file roots (DOCC_FILE_ROOTS)"
 OWN = "The server's own files cannot be used"
@@ -41,15 +41,6 @@ async def refusal(resp) -> dict:
     error = (await resp.json())["error"]
     assert error["code"] == "VALIDATION_ERROR"
     return error["details"]
-
-
-async def wait_job(client, job_id: str) -> dict:
-    for _ in range(400):
-        body = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
-        if body["status"] in {"succeeded", "failed", "cancelled"}:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 async def test_sources_inside_the_roots_are_accepted(confined, roots):
