@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from resolvers.ownership import load_many_owned, load_owned, require_id, well_fo
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
+from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
 from server.engine.bus import BUS, JOBS_TOPIC, Event
 from server.engine.dataplane.graph import plan_steps
@@ -32,6 +34,8 @@ from server.models.engine import (
     PipelineVersion,
     Schedule,
 )
+
+log = logging.getLogger("docc.scheduler")
 
 READ = "read:jobs"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -116,6 +120,20 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> Job | None
                              trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
     except IntegrityError:
         return None
+
+
+async def fire_tick(schedule_id: str, now: datetime | None = None) -> Job | None:
+    """The scheduler's tick handler: make the job of the tick due at `now` (default: the current time).
+
+    None when the schedule is paused or gone, or another process already made the tick's job.
+    """
+    schedule = await Schedule.get_or_none(id=schedule_id)
+    if schedule is None or schedule.paused:
+        return None
+    job = await fire_schedule(schedule.id, tick_time(schedule.cron, schedule.timezone, now))
+    if job is not None:
+        log.info("Schedule %s made job %s", schedule.id, job.id, extra={"job_id": job.id})
+    return job
 
 
 async def get_job(principal: Principal, job_id: str) -> Job:

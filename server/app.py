@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from tortoise import connections
 
+from resolvers.jobs import fire_tick
 from server.auth import oauth as oauth_endpoints
 from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
 from server.auth.ratelimit import RateLimits
@@ -55,7 +56,9 @@ def create_app(settings: Settings) -> web.Application:
     app[OPEN_SOCKETS] = weakref.WeakSet()
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
-        async with database(settings.database_url), secrets_at_rest(settings), engine(settings) as parts:
+        # The engine is handed what a schedule's tick does: it does not import the domain.
+        async with database(settings.database_url), secrets_at_rest(settings), \
+                engine(settings, on_tick=fire_tick) as parts:
             _app[ENGINE] = parts
             _app[POLICY] = parts.policy
             yield

@@ -16,7 +16,7 @@ from server.engine.dataplane import PgIdentity, Policy, policy_from_settings, pr
 from server.engine.dataplane.identity import DATABASE_SQL, SYSTEM_SQL, identity_from_rows
 from server.engine.executor import Executor
 from server.engine.pg_relay import relay_for
-from server.engine.scheduler import Scheduler
+from server.engine.scheduler import Scheduler, TickHandler
 
 log = logging.getLogger("docc.engine")
 
@@ -59,15 +59,21 @@ async def build_policy(settings: Settings, extra_protected: Iterable[str] = ()) 
 
 
 @asynccontextmanager
-async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules: bool | None = None
-                 ) -> AsyncIterator[Engine]:
-    """Start the engine on an open database for the lifetime of the block."""
+async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules: bool | None = None,
+                 on_tick: TickHandler | None = None) -> AsyncIterator[Engine]:
+    """Start the engine on an open database for the lifetime of the block.
+
+    `on_tick` (what a schedule's tick does) comes from whoever assembles the process: the engine does
+    not know the domain. It is needed only when schedules run here.
+    """
     run_jobs = settings.run_jobs if run_jobs is None else run_jobs
     run_schedules = settings.run_schedules if run_schedules is None else run_schedules
+    if run_schedules and on_tick is None:
+        raise ValueError("running schedules needs a tick handler (on_tick)")
     policy = await build_policy(settings)
     async with relay_for(settings.database_url):
-        parts = Engine(Executor(settings, policy=policy) if run_jobs else None, Scheduler() if run_schedules else None,
-                       policy)
+        scheduler = Scheduler(on_tick) if on_tick is not None and run_schedules else None
+        parts = Engine(Executor(settings, policy=policy) if run_jobs else None, scheduler, policy)
         try:
             if parts.executor is not None:
                 await parts.executor.start()

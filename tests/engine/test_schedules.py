@@ -9,7 +9,8 @@ import pytest
 
 from resolvers import pipelines, schedules
 from resolvers.errors import ValidationError
-from server.engine.scheduler import Scheduler, tick
+from resolvers.jobs import fire_tick
+from server.engine.scheduler import Scheduler
 from server.models.engine import Job, Schedule
 
 from .helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
@@ -52,7 +53,8 @@ async def test_a_tick_fired_by_two_processes_makes_one_job(db, tmp_path):
     schedule = await Schedule.get(pipeline_id=pipeline_id)
     fired = datetime(2025, 6, 1, 2, 0, 0, 200_000, tzinfo=UTC)
     # when two schedulers fire the same tick, a little apart
-    first, second = await asyncio.gather(tick(schedule.id, fired), tick(schedule.id, fired.replace(microsecond=0)))
+    first, second = await asyncio.gather(fire_tick(schedule.id, fired),
+                                         fire_tick(schedule.id, fired.replace(microsecond=0)))
     # then exactly one job exists for it
     made = [job for job in (first, second) if job is not None]
     assert len(made) == 1
@@ -66,7 +68,7 @@ async def test_a_paused_schedule_makes_no_job(db, tmp_path):
     await schedules.pause_schedule(PRINCIPAL, pipeline_id)
     schedule = await Schedule.get(pipeline_id=pipeline_id)
     # when
-    made = await tick(schedule.id, datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
+    made = await fire_tick(schedule.id, datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
     # then
     assert made is None and not await Job.filter(pipeline_id=pipeline_id).exists()
 
@@ -74,7 +76,7 @@ async def test_a_paused_schedule_makes_no_job(db, tmp_path):
 async def test_a_real_crontab_fires_and_is_disarmed_when_removed(db, tmp_path):
     # given a schedule firing every second, armed from the database as on a restart
     pipeline_id = await scheduled_pipeline(tmp_path, cron="* * * * * *")
-    scheduler = Scheduler()
+    scheduler = Scheduler(fire_tick)
     await scheduler.start()
     try:
         # when
