@@ -18,7 +18,7 @@ from resolvers.pipelines import RUN
 from resolvers.principal import Principal
 from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
-from server.engine.bus import BUS, JOBS_TOPIC, Event
+from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
@@ -70,7 +70,7 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
                                pipeline_version=version, steps=steps, created_by=created_by, **extra)
         await JobStep.bulk_create(step_rows(job.id, all_steps, skipped))
-    await BUS.publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
+    await publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
     return job
 
 
@@ -195,7 +195,7 @@ async def cancel_job(principal: Principal, job_id: str) -> Job:
         return await Job.get(id=job.id)
     # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
     await Job.filter(id=job.id, status="running").update(cancel_requested=True)
-    await BUS.publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
+    await publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
     return await Job.get(id=job.id)
 
 

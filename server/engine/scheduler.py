@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiocron
 
-from server.engine.bus import BUS, SCHEDULES_TOPIC, EventBus, Subscription
+from server.engine.bus import SCHEDULES_TOPIC, EventBus, Subscription, binding
 from server.models.engine import Schedule
 
 log = logging.getLogger("docc.scheduler")
@@ -28,8 +28,8 @@ TickHandler = Callable[[str], Awaitable[Any]]
 class Scheduler:
     """Keeps one crontab per active schedule of the database."""
 
-    def __init__(self, on_tick: TickHandler, bus: EventBus = BUS) -> None:
-        self.on_tick, self.bus = on_tick, bus
+    def __init__(self, on_tick: TickHandler, bus: EventBus | None = None) -> None:
+        self.on_tick, self.bus = on_tick, bus if bus is not None else EventBus()
         self.crons: dict[str, aiocron.Cron] = {}
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -77,7 +77,9 @@ class Scheduler:
 
     async def _fire(self, schedule_id: str) -> None:
         try:
-            await self.on_tick(schedule_id)
+            # The tick's new job is announced on this engine's bus, so its own executor wakes at once.
+            with binding(self.bus):
+                await self.on_tick(schedule_id)
         except Exception:
             log.exception("Schedule %s failed to fire", schedule_id)
 
