@@ -4,7 +4,7 @@ Events are notices of something already stored (a log line, a status change, a n
 change), so a subscriber that misses some (a full queue, a reconnect) loses nothing: it reads the store
 again after its cursor. Topics: `job:<id>` (log, step, status), `jobs` (created, cancel) and `schedules`.
 
-There is no bus per process: each app (or worker) makes its own and hands it to its executor, scheduler
+No bus is shared by the whole process: each app (or worker) makes its own and hands it to its executor, scheduler
 and relay. The domain publishes through the bus *bound* to the task it runs in: the app binds its bus
 around every request, the scheduler around every tick. Two apps in one process never share events.
 """
