@@ -10,6 +10,7 @@ import pytest
 from resolvers import pipelines, schedules
 from resolvers.errors import ValidationError
 from resolvers.jobs import fire_tick
+from server.engine.bus import binding
 from server.engine.scheduler import Scheduler
 from server.models.engine import Job, Schedule
 
@@ -84,13 +85,16 @@ async def test_a_real_crontab_fires_and_is_disarmed_when_removed(db, tmp_path):
             if await Job.filter(pipeline_id=pipeline_id, trigger="schedule").exists():
                 break
             await asyncio.sleep(0.05)
-        await schedules.remove_schedule(PRINCIPAL, pipeline_id)
+        # The removal is announced on the bus bound to the request; here, the scheduler's own.
+        with binding(scheduler.bus):
+            await schedules.remove_schedule(PRINCIPAL, pipeline_id)
         for _ in range(100):
             if not scheduler.crons:
                 break
             await asyncio.sleep(0.02)
+        armed_after_removal = dict(scheduler.crons)
     finally:
         await scheduler.stop()
-    # then it made a scheduled job, and removing the schedule disarmed it
+    # then it made a scheduled job, and removing the schedule disarmed it (before the scheduler stopped)
     assert await Job.filter(pipeline_id=pipeline_id, trigger="schedule").exists()
-    assert scheduler.crons == {}
+    assert armed_after_removal == {}
