@@ -15,7 +15,7 @@ from resolvers.errors import NotFound, ValidationError
 from resolvers.jobs import READ
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
-from server.engine.bus import BUS, Event, Subscription, job_topic
+from server.engine.bus import Event, Subscription, current_bus, job_topic
 from server.models.engine import FINISHED, Job, JobLog
 
 BATCH = 500
@@ -53,8 +53,9 @@ class JobEnded:
 
 async def _open(principal: Principal, job_id: str) -> Subscription:
     principal.require(READ)
-    # Subscribe before anything is read, so nothing published from now on can be missed.
-    subscription = BUS.subscribe(job_topic(job_id))
+    # Subscribe before anything is read, so nothing published from now on can be missed. The bus is the one
+    # the serving app bound to this request: another app in the same process has its own.
+    subscription = current_bus().subscribe(job_topic(job_id))
     if not well_formed_id(job_id) or not await Job.filter(id=job_id, workspace_id=principal.workspace_id).exists():
         subscription.close()
         raise NotFound("job", job_id)

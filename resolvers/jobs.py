@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +16,9 @@ from resolvers.ownership import load_many_owned, load_owned, require_id, well_fo
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
+from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
-from server.engine.bus import BUS, JOBS_TOPIC, Event
+from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
@@ -32,6 +34,8 @@ from server.models.engine import (
     PipelineVersion,
     Schedule,
 )
+
+log = logging.getLogger("docc.scheduler")
 
 READ = "read:jobs"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -66,7 +70,7 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
                                pipeline_version=version, steps=steps, created_by=created_by, **extra)
         await JobStep.bulk_create(step_rows(job.id, all_steps, skipped))
-    await BUS.publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
+    await publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
     return job
 
 
@@ -116,6 +120,20 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> Job | None
                              trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
     except IntegrityError:
         return None
+
+
+async def fire_tick(schedule_id: str, now: datetime | None = None) -> Job | None:
+    """The scheduler's tick handler: make the job of the tick due at `now` (default: the current time).
+
+    None when the schedule is paused or gone, or another process already made the tick's job.
+    """
+    schedule = await Schedule.get_or_none(id=schedule_id)
+    if schedule is None or schedule.paused:
+        return None
+    job = await fire_schedule(schedule.id, tick_time(schedule.cron, schedule.timezone, now))
+    if job is not None:
+        log.info("Schedule %s made job %s", schedule.id, job.id, extra={"job_id": job.id})
+    return job
 
 
 async def get_job(principal: Principal, job_id: str) -> Job:
@@ -177,7 +195,7 @@ async def cancel_job(principal: Principal, job_id: str) -> Job:
         return await Job.get(id=job.id)
     # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
     await Job.filter(id=job.id, status="running").update(cancel_requested=True)
-    await BUS.publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
+    await publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
     return await Job.get(id=job.id)
 
 

@@ -17,7 +17,7 @@ from resolvers.principal import Principal
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, check_cron, store_schedule, zone
 from resolvers.validation import StrictInput, parse
-from server.engine.dataplane import DataPlaneConfigError, Policy, validate_steps
+from server.engine.dataplane import DataPlaneConfigError, Policy, referenced_dataset_ids, validate_steps
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
@@ -205,3 +205,8 @@ async def pipeline_versions(principal: Principal, pipeline_id: str, page: PageRe
     principal.require(READ)
     row = await _load(principal, pipeline_id)
     return await paginate(PipelineVersion.filter(pipeline_id=row.id), page)
+
+
+def datasets_of(steps: list[dict[str, Any]]) -> list[str]:
+    """Ids of the datasets a pipeline's steps read or write, in step order, once each (its `datasets`)."""
+    return referenced_dataset_ids(steps)

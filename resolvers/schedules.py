@@ -14,7 +14,7 @@ from resolvers.errors import NotFound, ValidationError
 from resolvers.ownership import require_id
 from resolvers.principal import Principal
 from resolvers.validation import StrictInput, parse
-from server.engine.bus import BUS, SCHEDULES_TOPIC, Event
+from server.engine.bus import SCHEDULES_TOPIC, Event, publish
 from server.models.base import new_id
 from server.models.engine import Pipeline, Schedule
 
@@ -82,7 +82,7 @@ async def _pipeline(principal: Principal, pipeline_id: str) -> Pipeline:
 
 async def announce(schedule_id: str, pipeline_id: str) -> None:
     """Tell every scheduler that a schedule changed (it re-reads it)."""
-    await BUS.publish(Event(SCHEDULES_TOPIC, "changed", {"schedule_id": schedule_id, "pipeline_id": pipeline_id}))
+    await publish(Event(SCHEDULES_TOPIC, "changed", {"schedule_id": schedule_id, "pipeline_id": pipeline_id}))
 
 
 async def store_schedule(pipeline: Pipeline, spec: ScheduleSpec) -> Schedule:

@@ -10,7 +10,6 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers import datasets, jobs, pipelines, schedules
 from resolvers.principal import Principal
-from server.engine.dataplane import Policy
 
 
 class Loaders:
@@ -41,17 +40,13 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The rate-limit key of a websocket's credential: each operation on the socket is charged to it.
     rate_key: str | None = None
+    # The data plane's Policy of the serving app (checked when datasets and pipelines are saved). The edge
+    # hands it in, so the schema knows neither the engine nor the data plane, and each app uses its own.
+    policy: Any = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.principal)
-
-    @property
-    def policy(self) -> Policy:
-        """The data plane's policy, held by the app (checked when datasets and pipelines are saved)."""
-        from server.engine.service import POLICY  # Imported here: the engine is assembled after the schema.
-
-        return self.request.app[POLICY]
 
     def fresh_loaders(self) -> Loaders:
         """Loaders for one subscription on a long-lived socket, so cached rows never go stale."""

@@ -17,7 +17,6 @@ from schema.context import Info, Loaders
 from schema.datasets import Dataset
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from server.engine.dataplane import referenced_dataset_ids
 from server.models.engine import Job as JobRow
 from server.models.engine import JobLog as LogRow
 from server.models.engine import JobStep as StepRow
@@ -109,7 +108,7 @@ class Pipeline:
 
     @strawberry.field(extensions=needs("read:datasets"), description="Datasets the steps read or write.")
     async def datasets(self, info: Info) -> list[Dataset]:
-        rows = await info.context.loaders.dataset.load_many(referenced_dataset_ids(self.raw_steps))
+        rows = await info.context.loaders.dataset.load_many(domain.datasets_of(self.raw_steps))
         return [Dataset.from_model(row) for row in rows if row is not None]
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from tortoise import connections
 
+from resolvers.jobs import fire_tick
 from server.auth import oauth as oauth_endpoints
 from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
 from server.auth.ratelimit import RateLimits
@@ -15,7 +16,8 @@ from server.config import Settings
 from server.context import AUTHENTICATOR, SETTINGS
 from server.crypto.stored import secrets_at_rest
 from server.db import database
-from server.engine.service import ENGINE, POLICY, engine
+from server.engine.bus import EventBus, binding
+from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
@@ -44,18 +46,31 @@ async def readyz(_request: web.Request) -> web.Response:
     return json_response({"status": "ok", "database": "up"})
 
 
+@web.middleware
+async def bind_event_bus(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """The domain publishes to (and job streams subscribe on) this app's bus while it serves the request;
+    tasks the request starts (GraphQL subscriptions on a websocket) inherit the binding."""
+    with binding(request.app[EVENT_BUS]):
+        return await handler(request)
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the application; the database opens and migrates when the app starts."""
     install_parse_errors()  # Even requests the HTTP parser refuses answer in the envelope.
-    app = web.Application(middlewares=[request_middleware], client_max_size=settings.max_body_bytes,
+    app = web.Application(middlewares=[request_middleware, bind_event_bus], client_max_size=settings.max_body_bytes,
                           handler_args=HTTP_PARSER_LIMITS)
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticate
     app[AUTH] = AuthState(limits=RateLimits(settings))
     app[OPEN_SOCKETS] = weakref.WeakSet()
+    # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
+    bus = app[EVENT_BUS] = EventBus()
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
-        async with database(settings.database_url), secrets_at_rest(settings), engine(settings) as parts:
+        # The engine is handed what a schedule's tick does: it does not import the domain.
+        async with database(settings.database_url), secrets_at_rest(settings), \
+                engine(settings, on_tick=fire_tick, bus=bus) as parts:
             _app[ENGINE] = parts
             _app[POLICY] = parts.policy
             yield

@@ -29,6 +29,7 @@ from server.auth.graphql_cost import bulk_count, request_cost
 from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
+from server.engine.service import POLICY
 from server.rest.common import MAX_JSON_DEPTH, InvalidJson, json_depth, loads_bounded
 from server.rest.errors import error_response
 
@@ -65,7 +66,7 @@ class DoccGraphQLView(GraphQLView):
         # websocket gets its context before connection_init: nobody until on_ws_connect says otherwise.
         principal = request[REQUEST_CONTEXT].principal or NOBODY
         return Context(principal=principal, request_id=request[REQUEST_CONTEXT].request_id,
-                       request=request, response=response)
+                       request=request, response=response, policy=request.app.get(POLICY))
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         request: web.Request = context.request

@@ -10,6 +10,61 @@ from schema import build_schema
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def imported_modules(path: pathlib.Path) -> set[str]:
+    """Every module a file imports, anywhere in it (also inside functions and TYPE_CHECKING blocks), as
+    absolute names; `from a import b` counts as `a` and `a.b`, since b may be a module."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def offenders(folder: str, forbidden: set[str]) -> list[str]:
+    """`file: module` for each import under `folder` of a forbidden module or of anything inside one."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for name in sorted(imported_modules(path)):
+            if any(name == banned or name.startswith(f"{banned}.") for banned in forbidden):
+                found.append(f"{path.relative_to(ROOT)}: {name}")
+    return found
+
+
+def test_the_engine_never_imports_the_domain_or_a_surface():
+    # The engine is handed what it needs (the tick handler, the bus) where the app or worker is assembled.
+    assert offenders("server/engine", {"resolvers", "schema", "server.rest", "server.graphql", "server.app"}) == []
+
+
+def test_the_graphql_schema_never_imports_the_data_plane():
+    # The schema sees the domain only; what the data plane knows reaches it through resolvers.
+    assert offenders("schema", {"server.engine.dataplane"}) == []
+
+
+def test_the_guards_see_every_spelling_of_an_import(tmp_path, monkeypatch):
+    # given one file importing the data plane each way Python allows
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "planted.py").write_text(
+        "import server.engine.dataplane.graph\n"
+        "from server.engine import dataplane\n"
+        "def late():\n    from server.engine.dataplane.graph import plan_steps\n")
+    (tmp_path / "schema" / "relative.py").write_text("from ..server.engine.dataplane import Policy\n")
+    # when
+    found = offenders("schema", {"server.engine.dataplane"})
+    # then
+    assert found == ["schema/planted.py: server.engine.dataplane",
+                     "schema/planted.py: server.engine.dataplane.graph",
+                     "schema/planted.py: server.engine.dataplane.graph.plan_steps",
+                     "schema/relative.py: server.engine.dataplane",
+                     "schema/relative.py: server.engine.dataplane.Policy"]
+
+
 def test_resolvers_never_import_a_transport():
     offenders = []
     for path in (ROOT / "resolvers").rglob("*.py"):

@@ -3,6 +3,10 @@
 Events are notices of something already stored (a log line, a status change, a new job, a schedule
 change), so a subscriber that misses some (a full queue, a reconnect) loses nothing: it reads the store
 again after its cursor. Topics: `job:<id>` (log, step, status), `jobs` (created, cancel) and `schedules`.
+
+No bus is shared by the whole process: each app (or worker) makes its own and hands it to its executor, scheduler
+and relay. The domain publishes through the bus *bound* to the task it runs in: the app binds its bus
+around every request, the scheduler around every tick. Two apps in one process never share events.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,5 +145,38 @@ class EventBus:
             self._relays.remove(relay)
 
 
-# One bus per process: the server, its executor, its scheduler and its subscribers share it.
-BUS = EventBus()
+# Task-local, not process-wide: set for the duration of one request or tick, copied into the tasks it starts.
+_BOUND: ContextVar[EventBus | None] = ContextVar("docc_event_bus", default=None)
+
+
+@contextlib.contextmanager
+def binding(bus: EventBus) -> Iterator[EventBus]:
+    """Make `bus` the one the domain publishes to and subscribes on, within this block (and tasks it starts)."""
+    token = _BOUND.set(bus)
+    try:
+        yield bus
+    finally:
+        _BOUND.reset(token)
+
+
+def bound_bus() -> EventBus | None:
+    """The bus bound to the running task, None outside any request or tick."""
+    return _BOUND.get()
+
+
+def current_bus() -> EventBus:
+    """The bus bound to the running task; a RuntimeError (a wiring bug, never client input) when none is."""
+    bus = _BOUND.get()
+    if bus is None:
+        raise RuntimeError("No event bus is bound: the app binds one per request, the scheduler per tick")
+    return bus
+
+
+async def publish(event: Event) -> None:
+    """Publish on the bound bus. Without one (a tool or test calling the domain directly) nobody in this
+    process listens, and the fact is already stored, so the notice is dropped."""
+    bus = _BOUND.get()
+    if bus is None:
+        log.debug("No bus bound; event %s on %s not sent", event.kind, event.topic)
+        return
+    await bus.publish(event)

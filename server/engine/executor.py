@@ -10,7 +10,7 @@ import secrets
 import socket
 
 from server.config import Settings
-from server.engine.bus import BUS, JOBS_TOPIC, EventBus, Subscription
+from server.engine.bus import JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
@@ -28,9 +28,9 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-async def fail_expired(job_id: str, token: str | None) -> None:
+async def fail_expired(job_id: str, token: str | None, bus: EventBus | None = None) -> None:
     """Fail a job whose lease expired too often; a no-op when another process got there first."""
-    journal = Journal(job_id, token)
+    journal = Journal(job_id, token, bus)
     try:
         await journal.update_job(status="failed", error=LOST_MESSAGE, finished_at=utcnow(),
                                  lease_expires_at=None)
@@ -43,9 +43,10 @@ async def fail_expired(job_id: str, token: str | None) -> None:
 class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
-    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus = BUS,
+    def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus | None = None,
                  policy: Policy | None = None, child_body: Body | None = None) -> None:
-        self.settings, self.bus = settings, bus
+        # The engine passes its app's bus; a tool or test without one gets a private bus (nobody else listens).
+        self.settings, self.bus = settings, bus if bus is not None else EventBus()
         # The engine passes the policy it built (with the own database's identity); tools get one from settings.
         self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
@@ -120,7 +121,7 @@ class Executor:
             if claim is None:
                 return count
             if isinstance(claim, Expired):
-                await fail_expired(claim.job.id, claim.job.lease_token)
+                await fail_expired(claim.job.id, claim.job.lease_token, self.bus)
                 continue
             self._start(claim)
             count += 1
@@ -128,7 +129,7 @@ class Executor:
 
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
-        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body)
+        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body, bus=self.bus)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.functions import Max
 
-from server.engine.bus import BUS, Event, EventBus, job_topic
+from server.engine.bus import Event, EventBus, bound_bus, job_topic
 from server.engine.dataplane.masking import mask_secrets
 from server.engine.leases import utcnow
 from server.models.engine import FINISHED, Job, JobLog, JobStep
@@ -33,9 +33,15 @@ def status_event(job: Job, kind: str = "status") -> Event:
 class Journal:
     """Writes of one job, in order; with a lease token, job updates only land while the lease is held."""
 
-    def __init__(self, job_id: str, token: str | None = None, bus: EventBus = BUS) -> None:
-        self.job_id, self.token, self.bus = job_id, token, bus
+    def __init__(self, job_id: str, token: str | None = None, bus: EventBus | None = None) -> None:
+        # The executor passes its engine's bus; the domain (cancelling a job in a request) the bound one.
+        self.job_id, self.token, self.bus = job_id, token, bus if bus is not None else bound_bus()
         self.seq: int | None = None
+
+    async def _publish(self, event: Event) -> None:
+        # Without a bus (a tool or test writing the journal directly) nobody here listens; the row is stored.
+        if self.bus is not None:
+            await self.bus.publish(event)
 
     async def _next_seq(self) -> int:
         if self.seq is None:
@@ -49,7 +55,7 @@ class Journal:
         # Masked before it is stored: the REST log, the websocket frames and replays all read this row.
         row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
                                   level=level, step_id=step_id, message=mask_secrets(message))
-        await self.bus.publish(log_event(row, self.job_id))
+        await self._publish(log_event(row, self.job_id))
 
     async def update_job(self, kind: str = "status", **values: Any) -> Job:
         """Change the job row and publish its state; raises LeaseLost when the lease is gone."""
@@ -61,7 +67,7 @@ class Journal:
         if await query.update(**values, updated_at=utcnow()) != 1:
             raise LeaseLost(self.job_id)
         job = await Job.get(id=self.job_id)
-        await self.bus.publish(status_event(job, kind))
+        await self._publish(status_event(job, kind))
         return job
 
     async def step(self, step_id: str, **values: Any) -> None:
@@ -69,7 +75,7 @@ class Journal:
         if isinstance(values.get("error"), str):
             values["error"] = mask_secrets(values["error"])
         await JobStep.filter(job_id=self.job_id, step_id=step_id).update(**values)
-        await self.bus.publish(Event(job_topic(self.job_id), "step", {"job_id": self.job_id, "step_id": step_id,
+        await self._publish(Event(job_topic(self.job_id), "step", {"job_id": self.job_id, "step_id": step_id,
                                                                       "status": values.get("status")}))
 
     async def close_open_steps(self, status: str, error: str | None) -> None:

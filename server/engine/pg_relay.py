@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 from tortoise import connections
 
-from server.engine.bus import BUS, Event, EventBus
+from server.engine.bus import Event, EventBus
 
 log = logging.getLogger("docc.bus")
 
@@ -69,7 +69,7 @@ class PgRelay:
 
 
 @asynccontextmanager
-async def relay_for(database_url: str, bus: EventBus = BUS) -> AsyncIterator[PgRelay | None]:
+async def relay_for(database_url: str, bus: EventBus) -> AsyncIterator[PgRelay | None]:
     """While open, events cross processes when the database is PostgreSQL (else nothing to do)."""
     if not is_postgres(database_url):
         yield None

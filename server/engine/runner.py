@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.config import Settings
+from server.engine.bus import EventBus
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
@@ -75,7 +76,7 @@ class JobRun:
     """Runs one claimed job to its end, renewing the lease and watching for a cancel request."""
 
     def __init__(self, claim: Claim, owner: str, settings: Settings, policy: Policy,
-                 body: Body | None = None) -> None:
+                 body: Body | None = None, bus: EventBus | None = None) -> None:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
         self.owner, self.connections, self.policy = owner, settings.connections, policy
         self.lease_seconds, self.poll_seconds = settings.job_lease_seconds, settings.job_poll_seconds
@@ -85,7 +86,7 @@ class JobRun:
         self.cancel = threading.Event()
         self.shutdown = False
         self.lost = False
-        self.journal = Journal(self.job.id, self.token)
+        self.journal = Journal(self.job.id, self.token, bus)
         self.child: ChildRun | None = None
 
     def kill(self) -> None:

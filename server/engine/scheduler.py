@@ -1,7 +1,8 @@
 """The scheduler: one aiocron entry per active schedule, re-armed from the database on start and on change.
 
 Several processes may run a scheduler on one database: each fires every tick, and the unique
-(schedule_id, scheduled_for) of jobs lets exactly one of them create the tick's job.
+(schedule_id, scheduled_for) of jobs lets exactly one of them create the tick's job. What a tick does
+(make the job) is the domain's: the scheduler is given it as a callable where the app is assembled.
 """
 
 from __future__ import annotations
@@ -9,35 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiocron
 
-from resolvers.jobs import fire_schedule
-from resolvers.schedules import tick_time
-from server.engine.bus import BUS, SCHEDULES_TOPIC, EventBus, Subscription
-from server.models.engine import Job, Schedule
+from server.engine.bus import SCHEDULES_TOPIC, EventBus, Subscription, binding
+from server.models.engine import Schedule
 
 log = logging.getLogger("docc.scheduler")
 
-
-async def tick(schedule_id: str, now: datetime | None = None) -> Job | None:
-    """Make the job of the tick due at `now` (default: the current time); None if paused or already made."""
-    schedule = await Schedule.get_or_none(id=schedule_id)
-    if schedule is None or schedule.paused:
-        return None
-    job = await fire_schedule(schedule.id, tick_time(schedule.cron, schedule.timezone, now))
-    if job is not None:
-        log.info("Schedule %s made job %s", schedule.id, job.id, extra={"job_id": job.id})
-    return job
+# Called with a schedule id when its cron fires; makes the tick's job (or nothing when another process did).
+TickHandler = Callable[[str], Awaitable[Any]]
 
 
 class Scheduler:
     """Keeps one crontab per active schedule of the database."""
 
-    def __init__(self, bus: EventBus = BUS) -> None:
-        self.bus = bus
+    def __init__(self, on_tick: TickHandler, bus: EventBus | None = None) -> None:
+        self.on_tick, self.bus = on_tick, bus if bus is not None else EventBus()
         self.crons: dict[str, aiocron.Cron] = {}
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -85,7 +77,9 @@ class Scheduler:
 
     async def _fire(self, schedule_id: str) -> None:
         try:
-            await tick(schedule_id)
+            # The tick's new job is announced on this engine's bus, so its own executor wakes at once.
+            with binding(self.bus):
+                await self.on_tick(schedule_id)
         except Exception:
             log.exception("Schedule %s failed to fire", schedule_id)
 

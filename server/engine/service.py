@@ -12,11 +12,12 @@ from tortoise import connections
 
 from server.config import Settings
 from server.crypto.keys import secret_key_path
+from server.engine.bus import EventBus
 from server.engine.dataplane import PgIdentity, Policy, policy_from_settings, prepare_data_dir
 from server.engine.dataplane.identity import DATABASE_SQL, SYSTEM_SQL, identity_from_rows
 from server.engine.executor import Executor
 from server.engine.pg_relay import relay_for
-from server.engine.scheduler import Scheduler
+from server.engine.scheduler import Scheduler, TickHandler
 
 log = logging.getLogger("docc.engine")
 
@@ -28,9 +29,12 @@ class Engine:
     executor: Executor | None = None
     scheduler: Scheduler | None = None
     policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
+    bus: EventBus = field(default_factory=EventBus)
 
 
 ENGINE = web.AppKey("engine", Engine)
+# The app's own event bus: made in create_app, bound around each request, shared with its engine.
+EVENT_BUS = web.AppKey("event_bus", EventBus)
 # The data plane's confinement, for the handlers that validate datasets and pipelines at save time.
 POLICY = web.AppKey("policy", Policy)
 
@@ -59,15 +63,23 @@ async def build_policy(settings: Settings, extra_protected: Iterable[str] = ()) 
 
 
 @asynccontextmanager
-async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules: bool | None = None
-                 ) -> AsyncIterator[Engine]:
-    """Start the engine on an open database for the lifetime of the block."""
+async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules: bool | None = None,
+                 on_tick: TickHandler | None = None, bus: EventBus | None = None) -> AsyncIterator[Engine]:
+    """Start the engine on an open database for the lifetime of the block.
+
+    `on_tick` (what a schedule's tick does) comes from whoever assembles the process: the engine does
+    not know the domain. It is needed only when schedules run here. `bus` is the app's (a new one without).
+    """
     run_jobs = settings.run_jobs if run_jobs is None else run_jobs
     run_schedules = settings.run_schedules if run_schedules is None else run_schedules
+    if run_schedules and on_tick is None:
+        raise ValueError("running schedules needs a tick handler (on_tick)")
+    bus = bus if bus is not None else EventBus()
     policy = await build_policy(settings)
-    async with relay_for(settings.database_url):
-        parts = Engine(Executor(settings, policy=policy) if run_jobs else None, Scheduler() if run_schedules else None,
-                       policy)
+    async with relay_for(settings.database_url, bus):
+        executor = Executor(settings, bus=bus, policy=policy) if run_jobs else None
+        scheduler = Scheduler(on_tick, bus) if on_tick is not None and run_schedules else None
+        parts = Engine(executor, scheduler, policy, bus)
         try:
             if parts.executor is not None:
                 await parts.executor.start()

@@ -9,7 +9,9 @@ import pytest
 
 from resolvers import pipelines, schedules
 from resolvers.errors import ValidationError
-from server.engine.scheduler import Scheduler, tick
+from resolvers.jobs import fire_tick
+from server.engine.bus import binding
+from server.engine.scheduler import Scheduler
 from server.models.engine import Job, Schedule
 
 from .helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
@@ -52,7 +54,8 @@ async def test_a_tick_fired_by_two_processes_makes_one_job(db, tmp_path):
     schedule = await Schedule.get(pipeline_id=pipeline_id)
     fired = datetime(2025, 6, 1, 2, 0, 0, 200_000, tzinfo=UTC)
     # when two schedulers fire the same tick, a little apart
-    first, second = await asyncio.gather(tick(schedule.id, fired), tick(schedule.id, fired.replace(microsecond=0)))
+    first, second = await asyncio.gather(fire_tick(schedule.id, fired),
+                                         fire_tick(schedule.id, fired.replace(microsecond=0)))
     # then exactly one job exists for it
     made = [job for job in (first, second) if job is not None]
     assert len(made) == 1
@@ -66,7 +69,7 @@ async def test_a_paused_schedule_makes_no_job(db, tmp_path):
     await schedules.pause_schedule(PRINCIPAL, pipeline_id)
     schedule = await Schedule.get(pipeline_id=pipeline_id)
     # when
-    made = await tick(schedule.id, datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
+    made = await fire_tick(schedule.id, datetime(2025, 6, 1, 2, 0, tzinfo=UTC))
     # then
     assert made is None and not await Job.filter(pipeline_id=pipeline_id).exists()
 
@@ -74,7 +77,7 @@ async def test_a_paused_schedule_makes_no_job(db, tmp_path):
 async def test_a_real_crontab_fires_and_is_disarmed_when_removed(db, tmp_path):
     # given a schedule firing every second, armed from the database as on a restart
     pipeline_id = await scheduled_pipeline(tmp_path, cron="* * * * * *")
-    scheduler = Scheduler()
+    scheduler = Scheduler(fire_tick)
     await scheduler.start()
     try:
         # when
@@ -82,13 +85,16 @@ async def test_a_real_crontab_fires_and_is_disarmed_when_removed(db, tmp_path):
             if await Job.filter(pipeline_id=pipeline_id, trigger="schedule").exists():
                 break
             await asyncio.sleep(0.05)
-        await schedules.remove_schedule(PRINCIPAL, pipeline_id)
+        # The removal is announced on the bus bound to the request; here, the scheduler's own.
+        with binding(scheduler.bus):
+            await schedules.remove_schedule(PRINCIPAL, pipeline_id)
         for _ in range(100):
             if not scheduler.crons:
                 break
             await asyncio.sleep(0.02)
+        armed_after_removal = dict(scheduler.crons)
     finally:
         await scheduler.stop()
-    # then it made a scheduled job, and removing the schedule disarmed it
+    # then it made a scheduled job, and removing the schedule disarmed it (before the scheduler stopped)
     assert await Job.filter(pipeline_id=pipeline_id, trigger="schedule").exists()
-    assert scheduler.crons == {}
+    assert armed_after_removal == {}

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from server.engine.journal import Journal
+from server.engine.service import EVENT_BUS
 from server.models.engine import Job
 
 LOGS = """subscription ($id: ID!, $after: Int!) {
@@ -78,7 +79,7 @@ async def test_job_logs_subscription_gets_stored_then_live_lines_and_the_end(qui
     pipeline_id, _ = await make_pipeline(client, tmp_path)
     job_id = (await gql(client, RUN, id=pipeline_id))["runPipeline"]["job"]["id"]
     await Job.filter(id=job_id).update(status="running")
-    journal = Journal(job_id)
+    journal = Journal(job_id, bus=client.app[EVENT_BUS])  # The app's own bus, as its executor would use.
     await journal.log("info", None, "one")
     await journal.log("info", "input", "two")
     nxt = "next" if protocol == "graphql-transport-ws" else "data"
@@ -113,7 +114,7 @@ async def test_retry_from_the_failed_step_skips_sinks_already_written(quiet_clie
     pipeline_id = (await gql(client, CREATE, input={"name": "two_sinks", "steps": steps}))["createPipeline"][
         "pipeline"]["id"]
     job_id = (await gql(client, RUN, id=pipeline_id))["runPipeline"]["job"]["id"]
-    journal = Journal(job_id)
+    journal = Journal(job_id, bus=client.app[EVENT_BUS])  # The app's own bus, as its executor would use.
     await journal.step("input", status="succeeded")
     await journal.step("first", status="succeeded")
     await journal.step("second", status="failed", error="disk full")

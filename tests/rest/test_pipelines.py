@@ -204,6 +204,7 @@ async def test_job_refusals(client, tmp_path):
 async def test_a_quiet_followed_job_gets_keepalive_lines_until_it_ends(start_app, settings, tmp_path, monkeypatch):
     # given a job held running by hand in an app that runs no jobs itself, and a short keep-alive period
     from server.engine.journal import Journal
+    from server.engine.service import EVENT_BUS
     from server.models.engine import Job
     from server.rest import jobs as rest_jobs
 
@@ -217,7 +218,7 @@ async def test_a_quiet_followed_job_gets_keepalive_lines_until_it_ends(start_app
     # when the stream has been quiet long enough for keep-alives, then the job ends
     async with quiet.get(f"/api/v1/jobs/{job['id']}/logs?follow=true") as resp:
         first, second = orjson.loads(await resp.content.readline()), orjson.loads(await resp.content.readline())
-        await Journal(job["id"]).update_job(status="succeeded")
+        await Journal(job["id"], bus=quiet.app[EVENT_BUS]).update_job(status="succeeded")
         rest = [orjson.loads(line) for line in (await resp.read()).splitlines()]
     # then
     assert first == second == {"type": "keepalive"}
