@@ -18,11 +18,12 @@ import orjson
 from aiohttp import web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import DoccError, Unauthorized
 from resolvers.principal import Principal
@@ -172,14 +173,24 @@ class DoccGraphQLView(GraphQLView):
 
     async def execute_single(self, request: web.Request, request_adapter: Any, sub_response: web.Response,
                              context: Any, root_value: Any, request_data: Any) -> ExecutionResult:
+        # Subscriptions are served over websocket only: over HTTP there is no stream to deliver them on
+        # (before, one sent with GET or POST ended as an INTERNAL_ERROR).
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
         try:
-            return await super().execute_single(request, request_adapter, sub_response, context, root_value,
-                                                request_data)
-        except HTTPException as exc:
-            # A mutation sent with GET: the method is what is wrong (GET only reads), so 405.
-            if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions)
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.MUTATION:
+                # Sent with GET, which only reads: the method is what is wrong.
                 raise HTTPException(405, "Mutations are only accepted with POST") from exc
-            raise
+            raise HTTPException(400, "Subscriptions are served over websocket (graphql-transport-ws or "
+                                     "graphql-ws) on this path, not over HTTP") from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
 
     async def process_result(self, request: web.Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)

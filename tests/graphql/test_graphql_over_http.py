@@ -8,6 +8,7 @@ of requests that never ran in `application/graphql-response+json`, and the HTTP-
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -182,3 +183,21 @@ def test_a_request_error_masked_as_internal_is_a_500():
     assert request_error_status(None, [masked]) == 500
     assert request_error_status(None, [GraphQLError("x", extensions={"code": "BAD_USER_INPUT"})]) == 400
     assert request_error_status({"a": 1}, [masked]) is None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_subscription_over_http_is_refused_with_400_not_an_internal_error(client, caplog, method):
+    # given
+    query = 'subscription { jobLogs(jobId: "job_none") { __typename } }'
+    # when
+    if method == "GET":
+        resp = await client.get("/graphql", params={"query": query}, headers={"Accept": GQL})
+    else:
+        resp = await client.post("/graphql", data=json.dumps({"query": query}),
+                                 headers={"Accept": GQL, "Content-Type": JSON})
+    body = await resp.json(content_type=None)
+    # then
+    assert resp.status == 400
+    assert body["error"]["code"] == "BAD_REQUEST"
+    assert "websocket" in body["error"]["message"]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
