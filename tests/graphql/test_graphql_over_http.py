@@ -20,6 +20,7 @@ from tests.graphql.helpers import dataset_input
 GQL = "application/graphql-response+json"
 COUNT = "{ datasets { totalCount } }"
 FIRST = "query($n: Int!) { datasets(first: $n) { totalCount } }"
+TWO_OPERATIONS = "query A { datasets { totalCount } } query B { __typename }"
 CREATE = "mutation($input: CreateDatasetInput!) { createDataset(input: $input) { __typename } }"
 
 # (request body, the error code it gets): each one fails before execution.
@@ -28,6 +29,7 @@ NEVER_RAN = [
     pytest.param({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED", id="validation"),
     pytest.param({"query": FIRST, "variables": {"n": "abc"}}, "BAD_USER_INPUT", id="variable-coercion"),
     pytest.param({"query": FIRST}, "BAD_USER_INPUT", id="variable-missing"),
+    pytest.param({"query": TWO_OPERATIONS}, "BAD_USER_INPUT", id="several-operations-none-named"),
 ]
 
 
@@ -201,3 +203,11 @@ async def test_a_subscription_over_http_is_refused_with_400_not_an_internal_erro
     assert body["error"]["code"] == "BAD_REQUEST"
     assert "websocket" in body["error"]["message"]
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_document_of_several_operations_runs_the_one_named(client):
+    # when
+    status, _, body = await post(client, {"query": TWO_OPERATIONS, "operationName": "B"}, GQL)
+    # then
+    assert status == 200
+    assert body == {"data": {"__typename": "Query"}}
