@@ -244,9 +244,14 @@ class DoccGraphQLView(GraphQLView):
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"
-            headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if response.status == 405 else None
-            return error_response(response.status, HTTP_CODES.get(response.status, "BAD_REQUEST"), reason, {},
-                                  request[REQUEST_CONTEXT].request_id, headers)
+            details: dict[str, Any] = {}
+            headers = None
+            if response.status == 405:
+                # As on REST routes: the methods that would have worked, in the header and the details.
+                allowed = ["POST"] if request.method == "GET" else ["GET", "POST"]
+                details, headers = {"allowed_methods": allowed}, {"Allow": ", ".join(allowed)}
+            return error_response(response.status, HTTP_CODES.get(response.status, "BAD_REQUEST"), reason,
+                                  details, request[REQUEST_CONTEXT].request_id, headers)
         return response
 
 

@@ -141,6 +141,7 @@ async def test_a_mutation_over_get_is_refused_with_405_and_does_not_run(client, 
     assert resp.status == 405
     assert resp.headers["Allow"] == "POST"
     assert body["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert body["error"]["details"] == {"allowed_methods": ["POST"]}
     _, _, listed = await post(client, {"query": COUNT}, JSON)
     assert listed["data"]["datasets"]["totalCount"] == 0
     # and the same mutation is a valid one: over POST it runs
@@ -156,6 +157,7 @@ async def test_a_method_other_than_get_and_post_is_refused_with_405(client):
     assert resp.status == 405
     assert resp.headers["Allow"] == "GET, POST"
     assert body["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert body["error"]["details"] == {"allowed_methods": ["GET", "POST"]}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", GQL])
