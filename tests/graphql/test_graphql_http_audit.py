@@ -27,9 +27,18 @@ AUDIT_DIR = Path(__file__).resolve().parent.parent / "graphql_http_audit"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
 
 
+def _installed_pin() -> bool:
+    """Whether node_modules holds the graphql-http version package.json pins (a bumped pin reinstalls)."""
+    installed = AUDIT_DIR / "node_modules" / "graphql-http" / "package.json"
+    if not installed.exists():
+        return False
+    pinned = json.loads((AUDIT_DIR / "package.json").read_text())["dependencies"]["graphql-http"]
+    return json.loads(installed.read_text())["version"] == pinned
+
+
 def _install_audit_package() -> None:
     """`npm ci` from the committed lock file, once per checkout (node_modules is not committed)."""
-    if (AUDIT_DIR / "node_modules" / "graphql-http" / "package.json").exists():
+    if _installed_pin():
         return
     assert NPM is not None
     done = subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--prefix", str(AUDIT_DIR)],
