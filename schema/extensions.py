@@ -19,7 +19,7 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError, GraphQLSyntaxError
-from graphql.language import Lexer, Source, TokenKind
+from graphql.language import Lexer, OperationDefinitionNode, Source, TokenKind
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
@@ -95,6 +95,14 @@ def _document_error(query: str, max_tokens: int) -> DocumentRefused | None:
     except GraphQLSyntaxError:
         return None
     return None
+
+
+def _ambiguous(context: Any) -> bool:
+    """Whether the document has several operations and the request named none of them."""
+    document = context.graphql_document
+    if document is None or getattr(context, "_provided_operation_name", None) is not None:
+        return False
+    return sum(isinstance(node, OperationDefinitionNode) for node in document.definitions) > 1
 
 
 class ErrorCodes(MaskErrors):
@@ -177,10 +185,17 @@ class DoccSchema(strawberry.Schema):
             context.pre_execution_errors = [GraphQLError(refused.message, original_error=refused)]
             return PreExecutionError(data=None, errors=context.pre_execution_errors)
         try:
-            return await super()._prepare_operation_async(context, extensions_runner)
+            prepared = await super()._prepare_operation_async(context, extensions_runner)
         except GraphQLError as error:
             context.pre_execution_errors = [error]
             return PreExecutionError(data=None, errors=[error])
+        if prepared is None and _ambiguous(context):
+            # Strawberry would run the first operation; the GraphQL specification makes this a request error.
+            refused = DocumentRefused(BAD_USER_INPUT, "The document holds several operations: name one "
+                                                      "with operationName")
+            context.pre_execution_errors = [GraphQLError(refused.message, original_error=refused)]
+            return PreExecutionError(data=None, errors=context.pre_execution_errors)
+        return prepared
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         request_id = _request_id(getattr(execution_context, "context", None))

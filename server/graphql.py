@@ -16,9 +16,14 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import DoccError, Unauthorized
 from resolvers.principal import Principal
@@ -30,7 +35,8 @@ from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
 from server.context import REQUEST_CONTEXT, principal_of
 from server.engine.service import POLICY
-from server.rest.common import MAX_JSON_DEPTH, InvalidJson, json_depth, loads_bounded
+from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
+from server.rest.common import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
 from server.rest.errors import error_response
 
 
@@ -41,6 +47,13 @@ class BadGraphQLRequest(DoccError):
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
 WATCHER = web.RequestKey("docc_ws_watcher", asyncio.Task)
+# The media type negotiated for an HTTP request, its response under construction, and whether it is a batch.
+MEDIA = web.RequestKey("docc_graphql_media", str)
+SUB_RESPONSE = web.RequestKey("docc_graphql_response", web.Response)
+BATCH = web.RequestKey("docc_graphql_batch", bool)
+RESPONSE_MEDIA = web.ResponseKey("docc_graphql_media", str)
+# Codes of the HTTP-level refusals the view answers in the error envelope.
+HTTP_CODES = {405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 NOBODY = Principal(subject="anonymous", workspace_id="", scopes=frozenset())
 CLOSE_CREDENTIAL = 4401
 
@@ -141,13 +154,64 @@ class DoccGraphQLView(GraphQLView):
                 raise BadGraphQLRequest("`variables` must be a JSON object", {"field": "variables"})
             return {"query": request.query.get("query"), "variables": parsed}
         if request.content_type != "application/json":
-            return None  # multipart uploads and the like: the view answers them itself
+            if request.method != "POST":
+                return None  # PUT and the like: the view refuses the method itself (405)
+            raise UnsupportedMediaType("A GraphQL request is sent as application/json",
+                                       {"content_type": request.content_type})
         body = loads_bounded(await request.read())
+        request[BATCH] = isinstance(body, list)
         operations = body if isinstance(body, list) else [body]
         if not operations or not all(isinstance(operation, dict) for operation in operations):
             raise BadGraphQLRequest("The body must be a GraphQL request object, or a non-empty list of them",
                                     {"field": "body"})
         return body
+
+    async def get_sub_response(self, request: web.Request) -> web.Response:
+        response = await super().get_sub_response(request)
+        request[SUB_RESPONSE] = response
+        response[RESPONSE_MEDIA] = request.get(MEDIA, JSON)
+        return response
+
+    async def execute_single(self, request: web.Request, request_adapter: Any, sub_response: web.Response,
+                             context: Any, root_value: Any, request_data: Any) -> ExecutionResult:
+        # Subscriptions are served over websocket only: over HTTP there is no stream to deliver them on
+        # (before, one sent with GET or POST ended as an INTERNAL_ERROR).
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions)
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.MUTATION:
+                # Sent with GET, which only reads: the method is what is wrong.
+                raise HTTPException(405, "Mutations are only accepted with POST") from exc
+            raise HTTPException(400, "Subscriptions are served over websocket (graphql-transport-ws or "
+                                     "graphql-ws) on this path, not over HTTP") from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
+    async def process_result(self, request: web.Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if request.get(MEDIA) != GRAPHQL_RESPONSE:
+            return processed  # application/json: status 200 and `data: null`, as older clients expect
+        status = request_error_status(result.data, result.errors)
+        if status is not None:
+            # The request never ran: in application/graphql-response+json it has no data entry at all,
+            # and (unless it is one of a batch, which answers as a whole) a 4xx/5xx status.
+            processed.pop("data", None)
+            response = request.get(SUB_RESPONSE)
+            if response is not None and not request.get(BATCH):
+                response.set_status(status)
+        return processed
+
+    def create_response(self, response_data: Any, sub_response: web.Response) -> web.Response:
+        response = super().create_response(response_data, sub_response)
+        # The aiohttp view always says application/json: answer in the type negotiated in __call__.
+        response.content_type = sub_response.get(RESPONSE_MEDIA, response.content_type)
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         # Bodies were bounded in `_body` already; orjson is also what every other route parses with.
@@ -167,15 +231,28 @@ class DoccGraphQLView(GraphQLView):
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, f"addr:{request.remote}")
         else:
+            media = negotiate(request.headers.get("Accept"))
+            if media is None:
+                return error_response(406, "NOT_ACCEPTABLE", "The response is available only as "
+                                      + " or ".join(OFFERED), {"available": list(OFFERED)},
+                                      request[REQUEST_CONTEXT].request_id)
+            request[MEDIA] = media
             principal = await principal_of(request)
             identity = request[REQUEST_CONTEXT].identity
             key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
             await self._charge(request, key, await self._body(request))
         response = await super().__call__(request)
-        if response.status >= 400 and response.content_type != "application/json" and not response.prepared:
+        if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
+            # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"
-            return error_response(response.status, "BAD_REQUEST", reason, {},
-                                  request[REQUEST_CONTEXT].request_id)
+            details: dict[str, Any] = {}
+            headers = None
+            if response.status == 405:
+                # As on REST routes: the methods that would have worked, in the header and the details.
+                allowed = ["POST"] if request.method == "GET" else ["GET", "POST"]
+                details, headers = {"allowed_methods": allowed}, {"Allow": ", ".join(allowed)}
+            return error_response(response.status, HTTP_CODES.get(response.status, "BAD_REQUEST"), reason,
+                                  details, request[REQUEST_CONTEXT].request_id, headers)
         return response
 
 
