@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,13 +15,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import requests
-from aiohttp import web
 
-from resolvers.keys import store_key
-from server.app import create_app
 from server.config import Settings
-from server.db import database
 from tests.conftest import BACKENDS
+from tests.live import live_app
 
 
 @dataclass
@@ -48,30 +44,6 @@ def _seed(base_url: str, key: str, root: Path) -> dict[str, str]:
             "/api/v1/workspaces/": "ws_default"}
 
 
-def _serve(settings: Settings, started: threading.Event, box: dict, stop: asyncio.Event | None = None) -> None:
-    async def main() -> None:
-        async with database(settings.database_url):
-            box["key"] = (await store_key("ws_default", {"name": "fuzz", "scopes": ["admin"]}, "fuzz")).secret
-        runner = web.AppRunner(create_app(settings), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        box["stop"] = asyncio.Event()
-        box["loop"] = asyncio.get_running_loop()
-        started.set()
-        try:
-            await box["stop"].wait()
-        finally:
-            await runner.cleanup()
-
-    try:
-        asyncio.run(main())
-    except BaseException as exc:  # surfaced to the test thread
-        box["error"] = exc
-        started.set()
-
-
 async def _postgres_schema(run_url: str, sql: str) -> None:
     conn = await asyncpg.connect(run_url)
     try:
@@ -94,19 +66,13 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         asyncio.run(_postgres_schema(postgres_run_database, f'CREATE SCHEMA "{schema}"'))
         url = f"{postgres_run_database.replace('postgresql://', 'postgres://', 1)}?schema={schema}"
     # A generous standard budget so the fuzzer is not throttled; jobs stay few.
-    settings = replace(Settings(), database_url=url, file_roots=(str(root),), rate_limit_per_minute=1_000_000,
-                       rate_limit_bulk_per_minute=20, rate_limit_auth_per_minute=1_000_000)
-    started, box = threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(settings, started, box), daemon=True)
-    thread.start()
-    started.wait(60)
-    if "error" in box:
-        raise box["error"]
+    settings = replace(Settings(), database_url=url, file_roots=(str(root),), secret_key_file=str(root / "docc.key"),
+                       rate_limit_per_minute=1_000_000, rate_limit_bulk_per_minute=20,
+                       rate_limit_auth_per_minute=1_000_000)
     try:
-        base_url = f"http://127.0.0.1:{box['port']}"
-        yield LiveServer(base_url=base_url, admin_key=box["key"], known_ids=_seed(base_url, box["key"], root))
+        with live_app(settings, "fuzz") as (port, key):
+            base_url = f"http://127.0.0.1:{port}"
+            yield LiveServer(base_url=base_url, admin_key=key, known_ids=_seed(base_url, key, root))
     finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(60)
         if schema is not None:
             asyncio.run(_postgres_schema(postgres_run_database or "", f'DROP SCHEMA "{schema}" CASCADE'))

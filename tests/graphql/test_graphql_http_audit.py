@@ -6,22 +6,17 @@ installed there by the test itself when missing, so a fresh clone needs only nod
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from resolvers.keys import store_key
-from server.app import create_app
 from server.config import Settings
-from server.db import database
+from tests.live import live_app
 
 AUDIT_DIR = Path(__file__).resolve().parent.parent / "graphql_http_audit"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
@@ -46,31 +41,6 @@ def _install_audit_package() -> None:
     assert done.returncode == 0, f"npm ci failed in {AUDIT_DIR}:\n{done.stdout}\n{done.stderr}"
 
 
-def _serve(settings: Settings, started: threading.Event, box: dict) -> None:
-    """The app on an ephemeral port, run as `web.run_app` would, until `box["stop"]` is set."""
-    async def main() -> None:
-        async with database(settings.database_url):
-            box["key"] = (await store_key("ws_default", {"name": "audit", "scopes": ["admin"]}, "audit")).secret
-        runner = web.AppRunner(create_app(settings), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        box["stop"] = asyncio.Event()
-        box["loop"] = asyncio.get_running_loop()
-        started.set()
-        try:
-            await box["stop"].wait()
-        finally:
-            await runner.cleanup()
-
-    try:
-        asyncio.run(main())
-    except BaseException as exc:  # surfaced to the test thread
-        box["error"] = exc
-        started.set()
-
-
 @pytest.fixture(scope="module")
 def audited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(GraphQL URL, admin key) of a server on its own SQLite database: the audit is about HTTP, not storage."""
@@ -78,17 +48,8 @@ def audited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     settings = replace(Settings(), database_url=f"sqlite://{root}/docc.db", file_roots=(str(root),),
                        data_dir=str(root / "docc-data"), secret_key_file=str(root / "docc.key"),
                        rate_limit_per_minute=1_000_000)
-    started, box = threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(settings, started, box), daemon=True)
-    thread.start()
-    started.wait(60)
-    if "error" in box:
-        raise box["error"]
-    try:
-        yield f"http://127.0.0.1:{box['port']}/graphql", box["key"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(60)
+    with live_app(settings, "audit") as (port, key):
+        yield f"http://127.0.0.1:{port}/graphql", key
 
 
 @pytest.mark.skipif(NODE is None or NPM is None, reason="node and npm are needed to run the graphql-http audit")
