@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -155,8 +154,7 @@ async def test_es256_from_a_jwks_file(database_url, tmp_path, aiohttp_client, ec
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "ES256"}]}))
-    settings = replace(Settings(), database_url=database_url,
-                       auth=AuthSettings(jwt_issuer=ISSUER, jwt_jwks_url=str(jwks)))
+    settings = test_settings(database_url, tmp_path, auth=AuthSettings(jwt_issuer=ISSUER, jwt_jwks_url=str(jwks)))
     http = await aiohttp_client(create_app(settings))
     token = jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "k1"})
     # when
@@ -166,7 +164,7 @@ async def test_es256_from_a_jwks_file(database_url, tmp_path, aiohttp_client, ec
 
 
 async def test_rs256_from_a_jwks_url_with_key_rotation(database_url, aiohttp_client, aiohttp_server, rsa_key,
-                                                       monkeypatch):
+                                                       monkeypatch, tmp_path):
     # given a provider serving its JWKS over HTTP (a real server), first with key k1 only, and no refetch
     # cooldown (30 s by default) so the test need not wait for it
     from resolvers import jwt_tokens
@@ -183,7 +181,7 @@ async def test_rs256_from_a_jwks_url_with_key_rotation(database_url, aiohttp_cli
     idp = web.Application()
     idp.router.add_get("/.well-known/jwks.json", jwks)
     server = await aiohttp_server(idp)
-    settings = replace(Settings(), database_url=database_url, auth=AuthSettings(
+    settings = test_settings(database_url, tmp_path, auth=AuthSettings(
         jwt_issuer=ISSUER, jwt_jwks_url=str(server.make_url("/.well-known/jwks.json"))))
     http = await aiohttp_client(create_app(settings))
     # when a token of k1 comes, then the provider rotates to k2 and a token of k2 comes

@@ -3,16 +3,15 @@ introspection and field suggestions can be turned off."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from server.config import Settings
+from tests.conftest import test_settings
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    return replace(Settings(), database_url=database_url, graphql_max_depth=4, graphql_max_aliases=3,
+def settings(database_url, tmp_path) -> Settings:
+    return test_settings(database_url, tmp_path, graphql_max_depth=4, graphql_max_aliases=3,
                    graphql_max_tokens=120, graphql_max_cost=250, graphql_introspection=False,
                    graphql_suggestions=False)
 

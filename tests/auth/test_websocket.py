@@ -3,7 +3,6 @@ sockets closed when their credential is revoked or expires."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from aiohttp import WSMsgType
 
 from resolvers.keys import store_key
 from server.config import AuthSettings, Settings
+from tests.conftest import test_settings
 
 PROTOCOL = "graphql-transport-ws"
 QUERY = "{ datasets { totalCount } }"
@@ -18,9 +18,9 @@ MUTATION = 'mutation { deleteDataset(id: "ds_x") { __typename } }'
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
+def settings(database_url, tmp_path) -> Settings:
     # Re-check credentials every 50 ms so revocation is seen quickly; tests wait for the close frame itself.
-    return replace(Settings(), database_url=database_url, auth=AuthSettings(ws_auth_check_seconds=0.05))
+    return test_settings(database_url, tmp_path, auth=AuthSettings(ws_auth_check_seconds=0.05))
 
 
 async def _open(caller, payload: dict | None = None, headers: dict | None = None):
