@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
 
 from resolvers import datasets, pipelines
 from resolvers.principal import ADMIN_SCOPE, DEFAULT_WORKSPACE_ID, Principal
+from server.config import Settings
 from server.engine.dataplane import Policy
 from server.models.engine import FINISHED, Job
 
@@ -23,6 +25,11 @@ SCHEMA = {"fields": [
 # The engine tests keep their files in pytest's temporary folders: confine the data plane to those.
 TEST_ROOTS = (os.path.realpath(tempfile.gettempdir()),)
 TEST_POLICY = Policy(file_roots=TEST_ROOTS)
+
+
+def settings_for(db: str, **values: Any) -> Settings:
+    """Settings of an engine test on the database `db`, with its files confined to TEST_ROOTS."""
+    return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 # One exact duplicate, one padded name and one missing age.
 CUSTOMERS = pl.DataFrame({"id": ["1", "1", "2", "3"], "name": [" Ann", " Ann", "Bob", "Cy "],
                           "age": ["30", "30", None, "41"]})

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from resolvers import jobs
-from server.config import Settings
 from server.engine.executor import LOST_MESSAGE, Executor
 from server.engine.leases import claim_next
 from server.models.engine import Job, JobLog, JobStep
@@ -18,18 +16,14 @@ from .child_bodies import HELD, held_in_clean
 from .helpers import (
     CLEANED,
     PRINCIPAL,
-    TEST_ROOTS,
     csv_dataset,
     pipeline,
+    settings_for,
     sqlite_rows,
     wait_finished,
     wait_for,
     write_csv,
 )
-
-
-def settings_for(db: str, **values) -> Settings:
-    return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 
 
 async def test_a_job_cleans_a_csv_file_into_a_sqlite_table(db, tmp_path):

@@ -6,14 +6,12 @@ import asyncio
 import os
 import pickle
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from resolvers import jobs
-from server.config import Settings
 from server.engine.executor import Executor
 from server.engine.runner import build_plan
 from server.models.engine import Job, JobLog, JobStep, Pipeline, PipelineVersion
@@ -23,18 +21,14 @@ from .helpers import (
     CLEANED,
     PRINCIPAL,
     TEST_POLICY,
-    TEST_ROOTS,
     csv_dataset,
     pipeline,
     running,
+    settings_for,
     wait_finished,
     wait_for,
     write_csv,
 )
-
-
-def settings_for(db: str, **values) -> Settings:
-    return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 
 
 async def queued_job(tmp_path, name: str = "in.csv") -> tuple[str, Path]:
