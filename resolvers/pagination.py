@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,6 +16,7 @@ from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
 
 T = TypeVar("T")
+U = TypeVar("U")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 200
@@ -49,6 +51,11 @@ class Page(Generic[T]):
     @property
     def has_previous(self) -> bool:
         return self.offset > 0
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same slice with each item converted (rows to read models)."""
+        return Page(items=[convert(item) for item in self.items], total=self.total, limit=self.limit,
+                    offset=self.offset, has_next=self.has_next)
 
 
 def encode_cursor(row: Any) -> str:
