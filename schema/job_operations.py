@@ -13,7 +13,7 @@ from resolvers import jobs as domain
 from resolvers.errors import NotFound
 from resolvers.pipelines import RUN
 from schema.context import Info
-from schema.errors import ConflictError, NotFoundError, ValidationError
+from schema.error_types import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger

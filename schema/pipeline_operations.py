@@ -11,7 +11,7 @@ from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import NotFound
 from schema.context import Info
-from schema.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
+from schema.error_types import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from schema.inputs import to_plain
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs

@@ -10,11 +10,13 @@ from resolvers import datasets as domain
 from resolvers.errors import ValidationError
 from resolvers.schema_compat import CompatibilityReport
 from resolvers.sources import masked_source
-from server.context import principal_of
+from server.edge.bodies import read_json
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
 from server.models.datasets import Dataset, SchemaVersion
-from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
-from server.rest.routes import Route, full_response
+from server.rest.common import etag, if_match, page_request, page_response
 
 
 def dataset_json(row: Dataset) -> dict[str, Any]:

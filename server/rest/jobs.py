@@ -14,10 +14,11 @@ from resolvers import job_streams
 from resolvers import jobs as domain
 from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
-from server.context import principal_of
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route, full_response
 from server.models.engine import Job, JobLog, JobStep
-from server.rest.common import int_param, json_response, page_request, page_response
-from server.rest.routes import Route, full_response
+from server.rest.common import int_param, page_request, page_response
 
 NDJSON = "application/x-ndjson"
 KEEPALIVE_SECONDS = 15.0

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
-from server.rest.errors import error_response
+from server.edge.responses import error_response
 
 _WRAPPED = "_docc_envelope"
 
