@@ -35,7 +35,7 @@ from server.config import Settings
 from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
 from server.edge.context import REQUEST_CONTEXT, principal_of
 from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
-from server.edge.responses import error_response
+from server.edge.responses import HTTP_CODES, error_response
 from server.engine.service import POLICY
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
 
@@ -51,8 +51,6 @@ MEDIA = web.RequestKey("docc_graphql_media", str)
 SUB_RESPONSE = web.RequestKey("docc_graphql_response", web.Response)
 BATCH = web.RequestKey("docc_graphql_batch", bool)
 RESPONSE_MEDIA = web.ResponseKey("docc_graphql_media", str)
-# Codes of the HTTP-level refusals the view answers in the error envelope.
-HTTP_CODES = {405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 NOBODY = Principal(subject="anonymous", workspace_id="", scopes=frozenset())
 CLOSE_CREDENTIAL = 4401
 
