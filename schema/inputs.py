@@ -1,4 +1,4 @@
-"""Strawberry inputs to the plain dicts the domain validates (the same dicts REST sends)."""
+"""Strawberry inputs to the plain mappings the domain's input models validate (the same objects REST sends)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def to_plain(value: Any) -> Any:
             plain[name] = to_plain(field_value)
         return plain
     return value
+
+
+def given(value: Any) -> dict[str, Any]:
+    """The fields of one input object the client gave (unset ones left out), values as they are."""
+    return {item.name: field_value for item in dataclasses.fields(value)
+            if (field_value := getattr(value, item.name)) is not UNSET}

@@ -1,0 +1,88 @@
+"""Read models of pipelines: a pipeline with its schedule (next runs computed here), its saved versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
+
+from server.engine.dataplane import referenced_dataset_ids
+from server.models.engine import Pipeline, PipelineVersion, Schedule
+
+NEXT_RUNS = 5
+
+
+def next_runs(cron: str, timezone: str, count: int = NEXT_RUNS, now: datetime | None = None) -> list[datetime]:
+    """The next `count` fire times, in the schedule's zone (cronsim applies daylight-saving rules)."""
+    tz = ZoneInfo(timezone)
+    start = (now or datetime.now(UTC)).astimezone(tz)
+    runs = CronSim(cron, start)
+    return [next(runs) for _ in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    """A pipeline's cron schedule and, unless paused, its next fire times in its zone."""
+
+    id: str
+    pipeline_id: str
+    cron: str
+    timezone: str
+    paused: bool
+    next_runs: tuple[datetime, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Schedule, now: datetime | None = None) -> ScheduleView:
+        runs = () if row.paused else tuple(next_runs(row.cron, row.timezone, now=now))
+        return cls(id=row.id, pipeline_id=row.pipeline_id, cron=row.cron, timezone=row.timezone,  # type: ignore[attr-defined]
+                   paused=row.paused, next_runs=runs, created_at=row.created_at, updated_at=row.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineView:
+    """A pipeline's current definition, its schedule (or None) and the datasets its steps name.
+
+    Steps stay the JSON objects they were saved as (both surfaces show them as given).
+    """
+
+    id: str
+    name: str
+    description: str
+    steps: tuple[dict[str, Any], ...]
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    schedule: ScheduleView | None
+    dataset_ids: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: Pipeline, schedule: Schedule | None, now: datetime | None = None) -> PipelineView:
+        return cls(id=row.id, name=row.name, description=row.description, steps=tuple(row.steps),
+                   version=row.version, created_by=row.created_by, created_at=row.created_at,
+                   updated_at=row.updated_at,
+                   schedule=ScheduleView.from_row(schedule, now) if schedule is not None else None,
+                   dataset_ids=tuple(referenced_dataset_ids(row.steps)))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineVersionView:
+    """One saved version of a pipeline's definition."""
+
+    id: str
+    version: int
+    name: str
+    description: str
+    steps: tuple[dict[str, Any], ...]
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: PipelineVersion) -> PipelineVersionView:
+        return cls(id=row.id, version=row.version, name=row.name, description=row.description,
+                   steps=tuple(row.steps), created_by=row.created_by, created_at=row.created_at)
