@@ -11,7 +11,8 @@ import pytest
 
 from resolvers import jobs, pipelines, schedules
 from resolvers.pagination import PageRequest
-from resolvers.views.pipelines import next_runs
+from resolvers.views.pipelines import ScheduleView, next_runs
+from server.models.engine import Schedule
 from tests.engine.helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
 
 
@@ -110,3 +111,19 @@ def test_next_runs_are_computed_from_the_given_instant():
     runs = next_runs("0 2 * * *", "UTC", 2, now=now)
     # then
     assert runs == [datetime(2025, 6, 2, 2, 0, tzinfo=UTC), datetime(2025, 6, 3, 2, 0, tzinfo=UTC)]
+
+
+def test_a_schedule_view_counts_its_next_runs_from_its_instant_once():
+    # given a schedule read at a known instant
+    as_of = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    row = Schedule(id="sch_1", workspace_id="ws_default", pipeline_id="pl_1", cron="0 2 * * *", timezone="UTC",
+                   paused=False)
+    view = ScheduleView.from_row(row, now=as_of)
+    # when
+    first, again = view.next_runs, view.next_runs
+    # then
+    assert first[:2] == (datetime(2025, 6, 2, 2, 0, tzinfo=UTC), datetime(2025, 6, 3, 2, 0, tzinfo=UTC))
+    assert len(first) == 5 and again is first
+    # and a paused schedule has none
+    row.paused = True
+    assert ScheduleView.from_row(row, now=as_of).next_runs == ()
