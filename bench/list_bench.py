@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -40,8 +41,7 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
 
 
 async def _fill(client: TestClient, headers: dict[str, str], folder: str) -> None:
-    with open(f"{folder}/in.csv", "w") as handle:
-        handle.write("id,name\n1,Ann\n")
+    await asyncio.to_thread(Path(folder, "in.csv").write_text, "id,name\n1,Ann\n")
     dataset = await (await client.post("/api/v1/datasets", headers=headers, json={
         "name": "people", "source": {"type": "file", "path": f"{folder}/in.csv"}})).json()
     steps = [{"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},

@@ -11,19 +11,19 @@ from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import NotFound
 from resolvers.validation import parse
-from resolvers.views.pipelines import PipelineView
+from resolvers.views.pipelines import STEP_TYPES, PipelineView
 from schema.context import Info
 from schema.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from schema.inputs import given
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Pipeline, PipelineSchedule
+from schema.pipelines import Pipeline, PipelineSchedule, one_of
 
 
 @strawberry.input(description="One step of a pipeline.")
 class PipelineStepInput:
     id: str = strawberry.field(description="Unique in the pipeline.")
-    type: str = strawberry.field(description="data_source, data_cleaner or data_sink.")
+    type: str = strawberry.field(description=one_of(STEP_TYPES))
     config: JSON | None = strawberry.field(default=strawberry.UNSET, description="The step's options, as in REST.")
     depends_on: list[str] | None = strawberry.field(default=strawberry.UNSET,
                                                     description="Steps this one runs after.")

@@ -11,8 +11,8 @@ from strawberry.scalars import JSON
 
 from resolvers import jobs as jobs_domain
 from resolvers import pipelines as domain
-from resolvers.views.jobs import JOB_STATUSES, TRIGGERS, JobStepView, JobView, LogLineView
-from resolvers.views.pipelines import PipelineVersionView, PipelineView, ScheduleView
+from resolvers.views.jobs import JOB_STATUSES, STEP_STATUSES, TRIGGERS, JobStepView, JobView, LogLineView
+from resolvers.views.pipelines import STEP_TYPES, PipelineVersionView, PipelineView, ScheduleView
 from schema.context import Info, Loaders
 from schema.datasets import Dataset
 from schema.pagination import Connection, connection, page_request
@@ -24,6 +24,11 @@ def domain_enum(name: str, values: tuple[str, ...], description: str) -> Any:
     return strawberry.enum(Enum(name, {value.upper(): value for value in values}), description=description)  # type: ignore[misc]
 
 
+def one_of(values: tuple[str, ...]) -> str:
+    """`a, b or c.`: the domain's values in a description, for the fields kept as strings."""
+    return f"{', '.join(values[:-1])} or {values[-1]}."
+
+
 JobStatus = domain_enum("JobStatus", JOB_STATUSES, "Where a job is in its life.")
 JobTrigger = domain_enum("JobTrigger", TRIGGERS, "What started a job.")
 
@@ -31,7 +36,7 @@ JobTrigger = domain_enum("JobTrigger", TRIGGERS, "What started a job.")
 @strawberry.type(description="One step of a pipeline.")
 class PipelineStep:
     id: str = strawberry.field(description="Unique in the pipeline.")
-    type: str = strawberry.field(description="data_source, data_cleaner or data_sink.")
+    type: str = strawberry.field(description=one_of(STEP_TYPES))
     config: JSON = strawberry.field(description="The step's options, as in REST.")
     depends_on: list[str] | None = strawberry.field(description="Steps this one runs after; null: the previous one.")
 
@@ -111,7 +116,7 @@ class Pipeline:
 class JobStep:
     step_id: str = strawberry.field(description="The pipeline step's id.")
     type: str = strawberry.field(description="The step type.")
-    status: str = strawberry.field(description="pending, running, succeeded, failed, cancelled or skipped.")
+    status: str = strawberry.field(description=one_of(STEP_STATUSES))
     rows_in: int | None = strawberry.field(description="Rows the step read.")
     rows_out: int | None = strawberry.field(description="Rows the step passed on.")
     duration_seconds: float | None = strawberry.field(description="How long the step ran.")

@@ -11,9 +11,13 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from server.engine.dataplane import referenced_dataset_ids
+from server.engine.dataplane.validation import RESERVED_TYPES
+from server.engine.dataplane.validation import STEP_TYPES as ALL_STEP_TYPES
 from server.models.engine import Pipeline, PipelineVersion, Schedule
 
 NEXT_RUNS = 5
+# The step types a pipeline may use now: the data plane validates steps, so its list is the one list.
+STEP_TYPES = tuple(kind for kind in ALL_STEP_TYPES if kind not in RESERVED_TYPES)
 
 
 def next_runs(cron: str, timezone: str, count: int = NEXT_RUNS, now: datetime | None = None) -> list[datetime]:

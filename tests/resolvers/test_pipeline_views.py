@@ -11,6 +11,7 @@ import pytest
 
 from resolvers import jobs, pipelines, schedules
 from resolvers.pagination import PageRequest
+from resolvers.views.jobs import JOB_STATUSES, TRIGGERS
 from resolvers.views.pipelines import ScheduleView, next_runs
 from server.models.engine import Schedule
 from tests.engine.helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
@@ -127,3 +128,12 @@ def test_a_schedule_view_counts_its_next_runs_from_its_instant_once():
     # and a paused schedule has none
     row.paused = True
     assert ScheduleView.from_row(row, now=as_of).next_runs == ()
+
+
+def test_the_graphql_enums_are_the_domain_lists():
+    # given the schema's enums of jobs
+    from schema.pipelines import JobStatus, JobTrigger
+
+    # then they hold the domain's values, in its order
+    assert [member.value for member in JobStatus] == list(JOB_STATUSES)
+    assert [member.value for member in JobTrigger] == list(TRIGGERS)
