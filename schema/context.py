@@ -20,7 +20,7 @@ class Loaders:
             return await datasets.get_datasets(principal, keys)
 
         self.dataset: DataLoader[str, Any] = DataLoader(load_fn=load_datasets)
-        # Pipelines come with their schedules, jobs with their steps: no loader of their own.
+        # A pipeline comes with its schedule and a job with its steps: those need no loader of their own.
         self.pipeline: DataLoader[str, Any] = DataLoader(
             load_fn=lambda keys: pipelines.get_pipelines(principal, list(keys)))
         self.job: DataLoader[str, Any] = DataLoader(load_fn=lambda keys: jobs.get_jobs(principal, list(keys)))

@@ -1,12 +1,17 @@
-"""Strawberry inputs to the plain mappings the domain's input models validate (the same objects REST sends)."""
+"""Strawberry inputs to the domain's typed input models, through the same plain dicts REST sends."""
 
 from __future__ import annotations
 
 import dataclasses
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 from strawberry import UNSET
+
+from resolvers.validation import parse
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 def to_plain(value: Any) -> Any:
@@ -27,7 +32,6 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def given(value: Any) -> dict[str, Any]:
-    """The fields of one input object the client gave (unset ones left out), values as they are."""
-    return {item.name: field_value for item in dataclasses.fields(value)
-            if (field_value := getattr(value, item.name)) is not UNSET}
+def to_model(model: type[M], value: Any, what: str, prefix: str = "") -> M:
+    """A GraphQL input as the domain's input model; raises ValidationError naming the field as REST would."""
+    return parse(model, to_plain(value), what, prefix)

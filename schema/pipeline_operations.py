@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,11 +10,10 @@ from strawberry.scalars import JSON
 from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import NotFound
-from resolvers.validation import parse
 from resolvers.views.pipelines import STEP_TYPES, PipelineView
 from schema.context import Info
 from schema.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
-from schema.inputs import given
+from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Pipeline, PipelineSchedule, one_of
@@ -28,30 +27,12 @@ class PipelineStepInput:
     depends_on: list[str] | None = strawberry.field(default=strawberry.UNSET,
                                                     description="Steps this one runs after.")
 
-    def plain(self) -> dict[str, Any]:
-        """The step as the JSON object REST takes (pipelines keep steps as given)."""
-        return given(self)
-
 
 @strawberry.input(description="A cron schedule: `0 2 * * *` in a time zone.")
 class ScheduleInput:
     cron: str = strawberry.field(description="Cron expression (5 fields, or 6 with seconds first).")
     timezone: str | None = strawberry.field(default=strawberry.UNSET, description="IANA zone; UTC by default.")
     paused: bool | None = strawberry.field(default=strawberry.UNSET, description="Store it paused.")
-
-    def spec(self, field: str) -> schedules.ScheduleSpec:
-        """The validated schedule; raises ValidationError naming `field` and the bad part of it."""
-        return parse(schedules.ScheduleSpec, given(self), "schedule", prefix=field)
-
-
-def _pipeline_fields(value: Any) -> dict[str, Any]:
-    """The fields a pipeline input was given, steps and schedule in the form the domain's model takes."""
-    fields = given(value)
-    if fields.get("steps") is not None:
-        fields["steps"] = [step.plain() for step in fields["steps"]]
-    if fields.get("schedule") is not None:
-        fields["schedule"] = given(fields["schedule"])
-    return fields
 
 
 @strawberry.input(description="A new pipeline.")
@@ -61,9 +42,6 @@ class CreatePipelineInput:
     description: str | None = strawberry.field(default=strawberry.UNSET, description="Free text.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET, description="Optional schedule.")
 
-    def spec(self) -> domain.PipelineCreate:
-        return parse(domain.PipelineCreate, _pipeline_fields(self), "pipeline configuration")
-
 
 @strawberry.input(description="Changes to a pipeline, saved as a new version: only the fields given change.")
 class UpdatePipelineInput:
@@ -72,9 +50,6 @@ class UpdatePipelineInput:
     steps: list[PipelineStepInput] | None = strawberry.field(default=strawberry.UNSET, description="New steps.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET,
                                                       description="New schedule; null removes it.")
-
-    def spec(self) -> domain.PipelineUpdate:
-        return parse(domain.PipelineUpdate, _pipeline_fields(self), "pipeline configuration")
 
 
 @strawberry.input(description="Which pipelines to list; every given criterion must hold.")
@@ -154,13 +129,15 @@ class PipelineQuery:
 class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a pipeline (version 1).")
     async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelineResult:
-        view = await domain.create_pipeline(info.context.principal, input.spec(), policy=info.context.policy)
+        spec = to_model(domain.PipelineCreate, input, "pipeline configuration")
+        view = await domain.create_pipeline(info.context.principal, spec, policy=info.context.policy)
         return PipelineSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a pipeline; saved as a new version.")
     async def update_pipeline(self, info: Info, id: strawberry.ID, input: UpdatePipelineInput,
                               expected_version: int | None = None) -> UpdatePipelineResult:
-        view = await domain.update_pipeline(info.context.principal, str(id), input.spec(), expected_version,
+        spec = to_model(domain.PipelineUpdate, input, "pipeline configuration")
+        view = await domain.update_pipeline(info.context.principal, str(id), spec, expected_version,
                                             policy=info.context.policy)
         return PipelineSuccess.from_view(view)
 
@@ -172,7 +149,9 @@ class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Set (or replace) a pipeline's schedule.")
     async def schedule_pipeline(self, info: Info, pipeline_id: strawberry.ID, schedule: ScheduleInput
                                 ) -> ScheduleResult:
-        view = await schedules.set_schedule(info.context.principal, str(pipeline_id), schedule.spec("schedule"))
+        # Refusals name the argument's fields (`schedule.cron`), as REST names its body's (`body.cron`).
+        spec = to_model(schedules.ScheduleSpec, schedule, "schedule", prefix="schedule")
+        view = await schedules.set_schedule(info.context.principal, str(pipeline_id), spec)
         return ScheduleSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Pause a pipeline's schedule.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -15,13 +14,9 @@ from resolvers.views.jobs import JOB_STATUSES, STEP_STATUSES, TRIGGERS, JobStepV
 from resolvers.views.pipelines import STEP_TYPES, PipelineVersionView, PipelineView, ScheduleView
 from schema.context import Info, Loaders
 from schema.datasets import Dataset
+from schema.enums import domain_enum
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-
-
-def domain_enum(name: str, values: tuple[str, ...], description: str) -> Any:
-    """A GraphQL enum of the domain's values, each named by its upper-cased value."""
-    return strawberry.enum(Enum(name, {value.upper(): value for value in values}), description=description)  # type: ignore[misc]
 
 
 def one_of(values: tuple[str, ...]) -> str:
@@ -97,8 +92,8 @@ class Pipeline:
 
     @strawberry.field(extensions=needs("read:datasets"), description="Datasets the steps read or write.")
     async def datasets(self, info: Info) -> list[Dataset]:
-        rows = await info.context.loaders.dataset.load_many(list(self.view.dataset_ids))
-        return [Dataset.from_model(row) for row in rows if row is not None]
+        views = await info.context.loaders.dataset.load_many(list(self.view.dataset_ids))
+        return [Dataset.from_view(view) for view in views if view is not None]
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")
     async def versions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[PipelineVersion]:
