@@ -27,6 +27,7 @@ from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
+from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
 
 API_PREFIX = "/api/v1"
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app[RATE_LIMITS] = RateLimits(settings)
     app[AUTH] = AuthState()
     app[OPEN_SOCKETS] = weakref.WeakSet()
+    app[LIST_CACHE] = ListCache()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
     bus = app[EVENT_BUS] = EventBus()
 
