@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
-from docc._core import RetryPolicy  # noqa: E402
-from docc.client import AsyncClient, Client  # noqa: E402
-from docc.errors import (  # noqa: E402
+from docc._core import RetryPolicy
+from docc.client import AsyncClient, Client
+from docc.errors import (
     Conflict,
     ConnectionFailed,
     DoccError,

@@ -6,8 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from docc._core import API, Call, Flow
-from docc.models.access import (ApiKey, ClientCreate, ClientSecret, CreatedApiKey, CreatedClientSecret,
-                                CreatedOAuthClient, KeyCreate, OAuthClient, SecretCreate, Workspace)
+from docc.models.access import (
+    ApiKey,
+    ClientCreate,
+    ClientSecret,
+    CreatedApiKey,
+    CreatedClientSecret,
+    CreatedOAuthClient,
+    KeyCreate,
+    OAuthClient,
+    SecretCreate,
+    Workspace,
+)
 from docc.resources.base import R, Resource, body_of, listing, one, operation, path_id, rows
 
 

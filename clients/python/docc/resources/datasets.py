@@ -6,8 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from docc._core import API, Answer, Call, Flow, query
-from docc.models.datasets import (CompatibilityReport, Dataset, DatasetAck, DatasetCreate, DatasetUpdate,
-                                  SchemaVersion, SchemaVersionAck)
+from docc.models.datasets import (
+    CompatibilityReport,
+    Dataset,
+    DatasetAck,
+    DatasetCreate,
+    DatasetUpdate,
+    SchemaVersion,
+    SchemaVersionAck,
+)
 from docc.resources.base import R, Resource, body_of, listing, nothing, one, operation, path_id, rows
 
 

@@ -7,8 +7,16 @@ from typing import Any
 
 from docc._core import API, Answer, Call, Flow, query
 from docc.models.jobs import Job, JobAck
-from docc.models.pipelines import (Pipeline, PipelineAck, PipelineCreate, PipelineUpdate, PipelineVersion,
-                                   Schedule, ScheduleAck, ScheduleSpec)
+from docc.models.pipelines import (
+    Pipeline,
+    PipelineAck,
+    PipelineCreate,
+    PipelineUpdate,
+    PipelineVersion,
+    Schedule,
+    ScheduleAck,
+    ScheduleSpec,
+)
 from docc.resources.base import R, Resource, body_of, listing, nothing, operation, path_id, rows
 from docc.resources.jobs import Jobs
 
