@@ -40,8 +40,9 @@ def test_a_429_is_waited_out_for_the_time_the_server_asks(tmp_path):
 
 
 def test_an_expiring_token_is_refreshed_before_it_runs_out(tmp_path):
-    # given: access tokens live 2 seconds
-    with start(tmp_path, auth=AuthSettings(access_token_ttl_seconds=2, jwt_leeway_seconds=0)) as (port, key):
+    # given: access tokens live 4 seconds (exp is in whole seconds: at least 3 in fact); the client renews
+    # them once half their life is gone
+    with start(tmp_path, auth=AuthSettings(access_token_ttl_seconds=4, jwt_leeway_seconds=0)) as (port, key):
         url = f"http://127.0.0.1:{port}"
         with docc.Client(url, key) as admin:
             app = admin.oauth_clients.create(name=unique("m2m"), scopes=["read:datasets"])
@@ -60,8 +61,9 @@ def test_an_expiring_token_is_refreshed_before_it_runs_out(tmp_path):
 
 
 def test_a_token_the_server_refuses_is_replaced_once_and_the_call_succeeds(tmp_path):
-    # given: a client whose clock would keep its token too long
-    with start(tmp_path, auth=AuthSettings(access_token_ttl_seconds=1, jwt_leeway_seconds=0)) as (port, key):
+    # given: a client whose clock would keep its token too long (3 seconds: a new token is never already
+    # expired on arrival, whatever fraction of a second it is issued at)
+    with start(tmp_path, auth=AuthSettings(access_token_ttl_seconds=3, jwt_leeway_seconds=0)) as (port, key):
         url = f"http://127.0.0.1:{port}"
         with docc.Client(url, key) as admin:
             app = admin.oauth_clients.create(name=unique("m2m"), scopes=["read:datasets"])
