@@ -15,7 +15,6 @@ import httpx
 from docc.errors import ConnectionFailed, RateLimited, error_from_envelope, retry_after_seconds
 
 T = TypeVar("T")
-API = "/api/v1"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Errors raised before the request left the machine: retrying them can never repeat an effect.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

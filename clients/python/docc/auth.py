@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from docc.errors import OAuthError, error_from_envelope
+from docc.routes import TOKEN
 
 
 class ApiKey(httpx.Auth):
@@ -34,7 +35,7 @@ class ClientCredentials(httpx.Auth):
     requires_response_body = True
 
     def __init__(self, client_id: str, client_secret: str, *, scope: str | None = None,
-                 token_url: str = "/oauth/token", margin: float = 30.0) -> None:
+                 token_url: str = TOKEN.path, margin: float = 30.0) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.scope = scope

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
-from urllib.parse import quote
 
 from docc._core import Answer, Call, Flow, paginate, request
 from docc._runner import AsyncRunner, AsyncStream, SyncRunner, SyncStream
@@ -82,11 +81,6 @@ class listing(Generic[P, T]):
             return runner.iterate(build(obj, *args, **kwargs))
 
         return bound
-
-
-def path_id(value: str) -> str:
-    """An id as one path segment: whatever it holds cannot reach another route."""
-    return quote(str(value), safe="")
 
 
 def one(model: Callable[[Any], T]) -> Callable[[Answer], T]:

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 
-from docc._core import API, Answer, Call, Close, Emit, Flow, Open, ReadLine, Sleep, decode_line, query
+from docc import routes
+from docc._core import Answer, Call, Close, Emit, Flow, Open, ReadLine, Sleep, decode_line, query
 from docc.errors import ConnectionFailed, JobFailed, WaitTimeout, error_from_envelope
 from docc.models.jobs import Job, JobAck, LogLine, LogPage
-from docc.resources.base import R, Resource, listing, operation, path_id
+from docc.resources.base import R, Resource, listing, operation
 
 RETRY_JOB = """mutation RetryJob($id: ID!, $fromFailedStep: Boolean!) {
   retryJob(id: $id, fromFailedStep: $fromFailedStep) {
@@ -43,20 +44,20 @@ class Jobs(Resource[R]):
         """Jobs, newest first, fetched page by page."""
         params = query(pipeline_id=pipeline_id, status=status, trigger=trigger, created_after=created_after,
                        created_before=created_before)
-        return self._pages(Call("GET", f"{API}/jobs", self._rows, params=params))
+        return self._pages(routes.LIST_JOBS.call(self._rows, params=params))
 
     @operation
     def get(self, job_id: str) -> Flow[Job]:
         return self._get(job_id)
 
     def _get(self, job_id: str) -> Flow[Job]:
-        return self._request(Call("GET", f"{API}/jobs/{path_id(job_id)}", self.bind))  # type: ignore[arg-type]
+        return self._request(routes.GET_JOB.call(self.bind, id=job_id))  # type: ignore[arg-type]
 
     @operation
     def cancel(self, job_id: str) -> Flow[Job | JobAck]:
         """Cancel a pending or running job (Conflict when it has ended already)."""
         # Cancelling twice is cancelling once: safe to repeat after a lost connection.
-        return self._request(Call("POST", f"{API}/jobs/{path_id(job_id)}/cancel", self.bind, idempotent=True))
+        return self._request(routes.CANCEL_JOB.call(self.bind, id=job_id))
 
     @operation
     def retry(self, job_id: str, *, from_failed_step: bool = False) -> Flow[Job]:
@@ -112,8 +113,8 @@ class Jobs(Resource[R]):
     def _log_page(self, job_id: str, *, after: int | None = None, since: datetime | None = None,
                   tail: int | None = None, limit: int | None = None) -> Flow[LogPage]:
         params = query(after=after, since=since, tail=tail, limit=limit)
-        return self._request(Call("GET", f"{API}/jobs/{path_id(job_id)}/logs",
-                                  lambda answer: LogPage.model_validate(answer.body), params=params))
+        return self._request(routes.JOB_LOGS.call(lambda answer: LogPage.model_validate(answer.body),
+                                                  params=params, id=job_id))
 
     @listing
     def logs(self, job_id: str, *, follow: bool = False, after: int | None = None,
@@ -137,8 +138,8 @@ class Jobs(Resource[R]):
     def _follow(self, job_id: str, cursor: int, reconnects: int) -> Flow[Job | None]:
         failures = 0
         while True:
-            call = Call("GET", f"{API}/jobs/{path_id(job_id)}/logs", lambda answer: answer,
-                        params=query(follow=True, after=cursor), headers={"Accept": "application/x-ndjson"})
+            call = routes.JOB_LOGS.call(lambda answer: answer, params=query(follow=True, after=cursor),
+                                        headers={"Accept": "application/x-ndjson"}, id=job_id)
             try:
                 handle = yield Open(call)
                 while True:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from docc._core import API, Answer, Call, Flow, query
+from docc import routes
+from docc._core import Answer, Flow, query
 from docc.models.jobs import Job, JobAck
 from docc.models.pipelines import (
     Pipeline,
@@ -17,7 +18,7 @@ from docc.models.pipelines import (
     ScheduleAck,
     ScheduleSpec,
 )
-from docc.resources.base import R, Resource, body_of, listing, nothing, operation, path_id, rows
+from docc.resources.base import R, Resource, body_of, listing, nothing, operation, rows
 from docc.resources.jobs import Jobs
 
 
@@ -50,17 +51,17 @@ class Pipelines(Resource[R]):
     def list(self, *, name: str | None = None, scheduled: bool | None = None,
              dataset_id: str | None = None) -> Flow[Pipeline]:
         params = query(name=name, scheduled=scheduled, dataset_id=dataset_id)
-        return self._pages(Call("GET", f"{API}/pipelines", rows(Pipeline.model_validate), params=params))
+        return self._pages(routes.LIST_PIPELINES.call(rows(Pipeline.model_validate), params=params))
 
     @operation
     def get(self, pipeline_id: str) -> Flow[Pipeline]:
-        return self._request(Call("GET", f"{API}/pipelines/{path_id(pipeline_id)}", _pipeline))  # type: ignore[arg-type]
+        return self._request(routes.GET_PIPELINE.call(_pipeline, id=pipeline_id))  # type: ignore[arg-type]
 
     @operation
     def create(self, spec: PipelineCreate | dict[str, Any] | None = None, **fields: Any
                ) -> Flow[Pipeline | PipelineAck]:
         """Create from a `PipelineCreate`, a dict or keyword arguments (`name=`, `steps=`, `schedule=`)."""
-        return self._request(Call("POST", f"{API}/pipelines", _pipeline, json=body_of(PipelineCreate, spec, fields)))
+        return self._request(routes.CREATE_PIPELINE.call(_pipeline, json=body_of(PipelineCreate, spec, fields)))
 
     @operation
     def update(self, pipeline_id: str, spec: PipelineUpdate | dict[str, Any] | None = None, *,
@@ -68,18 +69,17 @@ class Pipelines(Resource[R]):
         """Save a new version; `schedule=None` removes the schedule; `if_match=pipeline.etag` refuses a stale
         write (PreconditionFailed)."""
         headers = {"If-Match": if_match} if if_match else {}
-        return self._request(Call("PUT", f"{API}/pipelines/{path_id(pipeline_id)}", _pipeline,
-                                  json=body_of(PipelineUpdate, spec, fields), headers=headers))
+        return self._request(routes.UPDATE_PIPELINE.call(_pipeline, json=body_of(PipelineUpdate, spec, fields),
+                                                         headers=headers, id=pipeline_id))
 
     @operation
     def delete(self, pipeline_id: str) -> Flow[None]:
-        return self._request(Call("DELETE", f"{API}/pipelines/{path_id(pipeline_id)}", nothing))
+        return self._request(routes.DELETE_PIPELINE.call(nothing, id=pipeline_id))
 
     @listing
     def versions(self, pipeline_id: str) -> Flow[PipelineVersion]:
         """Saved versions, newest first."""
-        return self._pages(Call("GET", f"{API}/pipelines/{path_id(pipeline_id)}/versions",
-                                rows(PipelineVersion.model_validate)))
+        return self._pages(routes.PIPELINE_VERSIONS.call(rows(PipelineVersion.model_validate), id=pipeline_id))
 
     @operation
     def run(self, pipeline_id: str, *, idempotency_key: str | None = None) -> Flow[Job | JobAck]:
@@ -88,27 +88,24 @@ class Pipelines(Resource[R]):
         Every run carries an `Idempotency-Key` (a new one unless given), so a retry after a lost connection
         answers the same job instead of starting a second one."""
         key = idempotency_key or f"sdk-{uuid.uuid4().hex}"
-        return self._request(Call("POST", f"{API}/pipelines/{path_id(pipeline_id)}/run", self._jobs.bind,
-                                  headers={"Idempotency-Key": key}, idempotent=True))
+        return self._request(routes.RUN_PIPELINE.call(self._jobs.bind, headers={"Idempotency-Key": key},
+                                                      id=pipeline_id))
 
     @operation
     def schedule(self, pipeline_id: str, cron: str, *, timezone: str = "UTC", paused: bool = False
                  ) -> Flow[Schedule | Pipeline | ScheduleAck]:
         """Set or replace the schedule (a five- or six-field cron in an IANA time zone)."""
-        body = ScheduleSpec(cron=cron, timezone=timezone, paused=paused).body()
-        return self._request(Call("POST", f"{API}/pipelines/{path_id(pipeline_id)}/schedule", _schedule,
-                                  json={"timezone": timezone, "paused": paused, **body}, idempotent=True))
+        body = ScheduleSpec(cron=cron, timezone=timezone, paused=paused).model_dump(mode="json")
+        return self._request(routes.SET_SCHEDULE.call(_schedule, json=body, id=pipeline_id))
 
     @operation
     def pause_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | ScheduleAck]:
-        return self._request(Call("POST", f"{API}/pipelines/{path_id(pipeline_id)}/schedule/pause", _schedule,
-                                  idempotent=True))
+        return self._request(routes.PAUSE_SCHEDULE.call(_schedule, id=pipeline_id))
 
     @operation
     def resume_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | ScheduleAck]:
-        return self._request(Call("POST", f"{API}/pipelines/{path_id(pipeline_id)}/schedule/resume", _schedule,
-                                  idempotent=True))
+        return self._request(routes.RESUME_SCHEDULE.call(_schedule, id=pipeline_id))
 
     @operation
     def remove_schedule(self, pipeline_id: str) -> Flow[None]:
-        return self._request(Call("DELETE", f"{API}/pipelines/{path_id(pipeline_id)}/schedule", nothing))
+        return self._request(routes.REMOVE_SCHEDULE.call(nothing, id=pipeline_id))
