@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import docc
 import httpx
 import pytest
 
 from tests.clients.helpers import assert_fully_known, dataset_spec, unique
-
-docc = pytest.importorskip("docc")
 
 
 @pytest.fixture

@@ -8,17 +8,15 @@ import stat
 import subprocess
 import sys
 
+import docc
 import pytest
 import yaml
+from click.testing import CliRunner
+from docc.cli import cli
+from docc.cli.output import EXIT_INVALID, EXIT_JOB_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED
 
 from tests.clients.conftest import SDK_ROOT
 from tests.clients.helpers import BAD_CSV, dataset_spec, pipeline_spec, unique
-
-docc = pytest.importorskip("docc")
-from click.testing import CliRunner  # noqa: E402
-
-from docc.cli import cli  # noqa: E402
-from docc.cli.output import EXIT_INVALID, EXIT_JOB_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED  # noqa: E402
 
 
 @pytest.fixture

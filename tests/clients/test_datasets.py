@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import docc
 import pytest
 
 from tests.clients.helpers import SCHEMA, assert_fully_known, dataset_spec, unique
-
-docc = pytest.importorskip("docc")
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import time
 
+import docc
 import httpx
 import pytest
 
 from server.config import AuthSettings
 from tests.clients.conftest import start
 from tests.clients.helpers import unique
-
-docc = pytest.importorskip("docc")
 
 
 def test_a_429_is_waited_out_for_the_time_the_server_asks(tmp_path):

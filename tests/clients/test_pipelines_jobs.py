@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import docc
 import pytest
 
 from tests.clients.conftest import Server, start
 from tests.clients.helpers import BAD_CSV, assert_fully_known, dataset_spec, pipeline_spec, unique
-
-docc = pytest.importorskip("docc")
 
 
 @pytest.fixture

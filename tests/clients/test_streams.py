@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import docc
 import pytest
 
 from tests.clients.helpers import dataset_spec, pipeline_spec, unique
 from tests.clients.proxy import cutting_proxy
-
-docc = pytest.importorskip("docc")
 
 
 @pytest.fixture(scope="module")

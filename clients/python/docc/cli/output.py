@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -44,7 +45,8 @@ def exit_code(error: errors.DoccError) -> int:
 def plain(value: Any) -> Any:
     """JSON-ready data of a model (by the server's field names), a list of them, or anything else."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
+        # What the server sent, nothing the model only defaulted.
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if isinstance(value, list | tuple):
         return [plain(item) for item in value]
     return value
@@ -80,7 +82,7 @@ class Out:
             return
         table = Table(title=title, show_lines=False)
         for column in columns:
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rows:
             data = plain(row)
             table.add_row(*[_cell(data.get(column)) for column in columns])
@@ -110,12 +112,18 @@ class Out:
                 self.errors.print(json.dumps(error.details, ensure_ascii=False, default=str))
 
 
+_INSTANT = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]00:00)")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    text = str(value)
+    # Tables show instants to the second, in UTC; JSON output keeps them whole.
+    instant = _INSTANT.fullmatch(text)
+    return f"{instant[1]} {instant[2]}" if instant else text
 
 
 def read_document(path: str) -> Any:

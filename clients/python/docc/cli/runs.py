@@ -16,7 +16,7 @@ from docc.client import Client
 from docc.models.jobs import Job, LogLine
 
 PIPELINE_COLUMNS = ("id", "name", "version", "schedule", "updated_at")
-JOB_COLUMNS = ("id", "pipeline_id", "status", "trigger", "percent_complete", "created_at", "finished_at")
+JOB_COLUMNS = ("id", "pipeline_id", "status", "trigger", "percent_complete", "created_at")
 JOB_FIELDS = ("id", "pipeline_id", "pipeline_version", "status", "trigger", "percent_complete", "created_at",
               "started_at", "finished_at", "duration_s", "statistics", "error", "steps")
 
