@@ -121,6 +121,18 @@ def retry_job(state: Context, job_id: str, from_failed_step: bool) -> None:
     state.out.record(state.client.jobs.retry(job_id, from_failed_step=from_failed_step), JOB_FIELDS)
 
 
+@jobs.command("wait")
+@click.argument("job_id")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 7).")
+@pass_context
+def wait_job(state: Context, job_id: str, timeout: float | None) -> None:
+    """Wait for a job to end; exit 5 if it failed or was cancelled."""
+    job = state.client.jobs.wait(job_id, timeout=timeout)
+    state.out.record(job, JOB_FIELDS)
+    if job.status != "succeeded":
+        raise click.exceptions.Exit(EXIT_JOB_FAILED)
+
+
 @jobs.command("logs")
 @click.argument("job_id")
 @click.option("--follow", "-f", is_flag=True, help="Keep showing lines until the job ends; exit 5 if it fails.")
