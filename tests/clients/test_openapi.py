@@ -48,6 +48,11 @@ def body_differences(name: str, sdk: dict[str, Any], sdk_defs: dict[str, Any], s
     return found
 
 
+def pending(method: str, path: str) -> bool:
+    """A route the SDK knows is coming (routes.PENDING*): reported by the test below, not a failure."""
+    return (method, path) in routes.PENDING or any(path.startswith(p) for p in routes.PENDING_PREFIXES)
+
+
 def differences(document: dict[str, Any]) -> list[str]:
     """Every way the SDK and the document disagree (empty when they agree)."""
     components = document["components"]["schemas"]
@@ -55,7 +60,7 @@ def differences(document: dict[str, Any]) -> list[str]:
               for method, operation in item.items()}
     mine = {(route.method, route.path): route for route in routes.ROUTES}
     found = [f"not in the SDK: {method} {path}" for method, path in sorted(set(served) - set(mine))
-             if (method, path) not in routes.NOT_COVERED]
+             if (method, path) not in routes.NOT_COVERED and not pending(method, path)]
     found += [f"not on the server: {method} {path}" for method, path in sorted(set(mine) - set(served))]
     for key in sorted(set(served) & set(mine)):
         route, operation = mine[key], served[key]
@@ -89,6 +94,13 @@ def document(server) -> dict[str, Any]:
 
 def test_the_sdk_calls_every_route_of_the_document_with_its_bodies_and_parameters(document):
     assert differences(document) == []
+
+
+def test_routes_still_pending_in_the_sdk_are_named(document):
+    # Quality rules may be served before the SDK covers them: say which, so the gap stays visible.
+    waiting = sorted(f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item if pending(m.upper(), p))
+    if waiting:
+        pytest.skip(f"served but not yet in the SDK (docc/routes.py PENDING): {', '.join(waiting)}")
 
 
 def test_a_route_the_sdk_lacks_is_a_difference(document):

@@ -95,6 +95,15 @@ REVOKE_SECRET = Route("DELETE", f"{CLIENT}/secrets/{{secret_id}}", answer=access
 TOKEN = Route("POST", "/oauth/token")
 
 ROUTES: tuple[Route, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Route))
+# Routes the server is gaining while this SDK is written: until a resource covers them, the check against
+# the OpenAPI document lists them as pending instead of failing. Remove a line when its resource lands.
+PENDING_PREFIXES: dict[str, str] = {
+    "/api/v1/quality/": "quality rules and results: the SDK's client.quality resource is still to come",
+}
+PENDING: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/datasets/{id}/profile"): "dataset profiles come with quality",
+    ("GET", "/api/v1/datasets/{id}/profile"): "dataset profiles come with quality",
+}
 # Routes of the server the SDK leaves out on purpose, and why.
 NOT_COVERED: dict[tuple[str, str], str] = {
     ("POST", "/oauth/authorize"): "approving a client for a user is an interactive, browser-side step",
