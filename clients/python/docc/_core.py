@@ -108,6 +108,14 @@ Flow = Generator[Any, Any, T]
 
 
 @dataclass(frozen=True)
+class Items(Generic[T]):
+    """A flow that emits items of type T as the caller consumes them; what it returns at its end is the
+    stream's `result` (a followed log's final job)."""
+
+    flow: Flow[Any]
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """429: wait `Retry-After` and retry up to `rate_limit_retries` times, never waiting longer than
     `max_rate_limit_wait` at once. Connection errors: retry idempotent requests (and any request that

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import Any, Generic, TypeVar
 
 import httpx
 
-from docc._core import Answer, Call, Close, Emit, Flow, Open, ReadLine, RetryPolicy, Send, Sleep
+from docc._core import Answer, Call, Close, Emit, Flow, Items, Open, ReadLine, RetryPolicy, Send, Sleep
 from docc.errors import DoccError, error_from_envelope
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class SyncRunner:
             return None
         raise TypeError(f"Unknown command {command!r}")
 
-    def _drive(self, flow: Flow[Any], box: Stream) -> Iterator[Any]:
+    def _drive(self, flow: Flow[Any], box: Stream) -> Generator[Any, None, None]:
         handles: list[httpx.Response] = []
         value: Any = None
         thrown: BaseException | None = None
@@ -99,21 +99,21 @@ class SyncRunner:
             raise TypeError(f"A value flow emitted {item!r}")
         return box.result  # type: ignore[no-any-return]
 
-    def iterate(self, flow: Flow[Any]) -> SyncStream:
-        return SyncStream(self, flow)
+    def iterate(self, items: Items[T]) -> SyncStream[T]:
+        return SyncStream(self, items.flow)
 
 
-class SyncStream(Stream):
+class SyncStream(Stream, Generic[T]):
     """Iterate to get the items; `result` holds what the flow answered at its end (e.g. a log's final job)."""
 
     def __init__(self, runner: SyncRunner, flow: Flow[Any]) -> None:
         self._items = runner._drive(flow, self)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[T]:
         return self._items
 
-    def __next__(self) -> Any:
-        return next(self._items)
+    def __next__(self) -> T:
+        return next(self._items)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._items.close()
@@ -145,7 +145,7 @@ class AsyncRunner:
             return None
         raise TypeError(f"Unknown command {command!r}")
 
-    async def _drive(self, flow: Flow[Any], box: Stream) -> AsyncIterator[Any]:
+    async def _drive(self, flow: Flow[Any], box: Stream) -> AsyncGenerator[Any, None]:
         handles: list[httpx.Response] = []
         value: Any = None
         thrown: BaseException | None = None
@@ -175,21 +175,21 @@ class AsyncRunner:
             raise TypeError(f"A value flow emitted {item!r}")
         return box.result  # type: ignore[no-any-return]
 
-    def iterate(self, flow: Flow[Any]) -> AsyncStream:
-        return AsyncStream(self, flow)
+    def iterate(self, items: Items[T]) -> AsyncStream[T]:
+        return AsyncStream(self, items.flow)
 
 
-class AsyncStream(Stream):
+class AsyncStream(Stream, Generic[T]):
     """`async for` gets the items; `result` holds what the flow answered at its end."""
 
     def __init__(self, runner: AsyncRunner, flow: Flow[Any]) -> None:
         self._items = runner._drive(flow, self)
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self._items
 
-    async def __anext__(self) -> Any:
-        return await anext(self._items)
+    async def __anext__(self) -> T:
+        return await anext(self._items)  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         await self._items.aclose()

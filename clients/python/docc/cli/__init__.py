@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -65,4 +64,4 @@ from docc.cli import commands  # noqa: E402,F401  (registers the commands on `cl
 __all__ = ["cli", "main"]
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -42,12 +42,12 @@ def pipelines() -> None:
 @pass_context
 def list_pipelines(state: Context, name: str | None, limit: int | None) -> None:
     """List pipelines."""
-    rows = ({**pipeline.model_dump(mode="json"), "schedule": pipeline.schedule.cron if pipeline.schedule else None}
-            for pipeline in limited(state.client.pipelines.list(name=name), limit))
+    found = limited(state.client.pipelines.list(name=name), limit)
     if state.out.json:
-        state.out.document(list(limited(state.client.pipelines.list(name=name), limit)))
+        state.out.document(list(found))
         return
-    state.out.table(rows, PIPELINE_COLUMNS)
+    state.out.table(({**pipeline.model_dump(mode="json"), "schedule": pipeline.schedule.cron if pipeline.schedule
+                      else None} for pipeline in found), PIPELINE_COLUMNS)
 
 
 @pipelines.command("get")
@@ -172,13 +172,13 @@ def _follow(out: Out, client: Client, job_id: str, after: int | None = None) -> 
     else:
         for line in stream:
             _show_line(out, line)
-    job: Job = stream.result or client.jobs.get(job_id)
+    ended: Job = stream.result or client.jobs.get(job_id)
     if out.json:
-        out.line(job)
+        out.line(ended)
     else:
-        figures = job.statistics or {}
-        out.console.print(f"{job.id} {job.status}" + (f" in {job.duration_s:.1f} s" if job.duration_s else "")
+        figures = ended.statistics or {}
+        out.console.print(f"{ended.id} {ended.status}" + (f" in {ended.duration_s:.1f} s" if ended.duration_s else "")
                           + (f" ({figures.get('rows_read', 0)} rows read, {figures.get('rows_written', 0)} "
-                             "written)" if figures else "") + (f": {job.error}" if job.error else ""), markup=False)
-    if job.status != "succeeded":
+                             "written)" if figures else "") + (f": {ended.error}" if ended.error else ""), markup=False)
+    if ended.status != "succeeded":
         raise click.exceptions.Exit(EXIT_JOB_FAILED)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from docc import routes
-from docc._core import Flow
+from docc._core import Flow, Items
 from docc.models.access import (
     ApiKey,
     ClientCreate,
@@ -28,7 +28,7 @@ DEFAULT = "ws_default"
 
 class Workspaces(Resource[R]):
     @listing
-    def list(self) -> Flow[Workspace]:
+    def list(self) -> Items[Workspace]:
         return self._pages(routes.LIST_WORKSPACES.call(rows(Workspace.model_validate)))
 
     @operation
@@ -46,7 +46,7 @@ class Keys(Resource[R]):
     """API keys of a workspace; a new or rotated key's secret is in the answer once."""
 
     @listing
-    def list(self, workspace_id: str = DEFAULT) -> Flow[ApiKey]:
+    def list(self, workspace_id: str = DEFAULT) -> Items[ApiKey]:
         return self._pages(routes.LIST_KEYS.call(rows(ApiKey.model_validate), workspace_id=workspace_id))
 
     @operation
@@ -76,7 +76,7 @@ class OAuthClients(Resource[R]):
     """OAuth clients of a workspace and their secrets; a new secret is in the answer once."""
 
     @listing
-    def list(self, workspace_id: str = DEFAULT) -> Flow[OAuthClient]:
+    def list(self, workspace_id: str = DEFAULT) -> Items[OAuthClient]:
         return self._pages(routes.LIST_CLIENTS.call(rows(OAuthClient.model_validate), workspace_id=workspace_id))
 
     @operation

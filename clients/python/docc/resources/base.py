@@ -11,24 +11,24 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from docc._core import Answer, Call, Flow, paginate, request
+from docc._core import Answer, Call, Flow, Items, paginate, request
 from docc._runner import AsyncRunner, AsyncStream, SyncRunner, SyncStream
 
 P = ParamSpec("P")
 T = TypeVar("T")
 M = TypeVar("M")
-R = TypeVar("R", SyncRunner, AsyncRunner)
+R = TypeVar("R", bound=SyncRunner | AsyncRunner)
 
 
 class Resource(Generic[R]):
     def __init__(self, runner: R) -> None:
-        self._runner = runner
+        self._runner: R = runner
 
     def _request(self, call: Call[T]) -> Flow[T]:
         return request(call, self._runner.policy)
 
-    def _pages(self, call: Call[list[T]]) -> Flow[None]:
-        return paginate(call, self._runner.policy)
+    def _pages(self, call: Call[list[T]]) -> Items[T]:
+        return Items(paginate(call, self._runner.policy))
 
 
 class operation(Generic[P, T]):
@@ -60,16 +60,16 @@ class operation(Generic[P, T]):
 class listing(Generic[P, T]):
     """A method answering many values, fetched page by page as they are consumed (`for`, or `async for`)."""
 
-    def __init__(self, build: Callable[Concatenate[Any, P], Flow[Any]]) -> None:
+    def __init__(self, build: Callable[Concatenate[Any, P], Items[T]]) -> None:
         self.build = build
         functools.update_wrapper(self, build)  # type: ignore[arg-type]
 
     @overload
     def __get__(self, obj: None, owner: type) -> listing[P, T]: ...
     @overload
-    def __get__(self, obj: Resource[SyncRunner], owner: type) -> Callable[P, SyncStream]: ...
+    def __get__(self, obj: Resource[SyncRunner], owner: type) -> Callable[P, SyncStream[T]]: ...
     @overload
-    def __get__(self, obj: Resource[AsyncRunner], owner: type) -> Callable[P, AsyncStream]: ...
+    def __get__(self, obj: Resource[AsyncRunner], owner: type) -> Callable[P, AsyncStream[T]]: ...
 
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:

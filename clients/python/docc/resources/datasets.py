@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from docc import routes
-from docc._core import Answer, Flow, query
+from docc._core import Answer, Flow, Items, query
 from docc.models.datasets import (
     CompatibilityReport,
     Dataset,
@@ -51,7 +51,7 @@ class Datasets(Resource[R]):
 
     @listing
     def list(self, *, name: str | None = None, tags: Iterable[str] | None = None, source_type: str | None = None,
-             status: str | None = None) -> Flow[Dataset]:
+             status: str | None = None) -> Items[Dataset]:
         """Every dataset matching the filters (`tags`: all must match), fetched page by page."""
         params = query(name=name, tags=list(tags) if tags is not None else None, source_type=source_type,
                        status=status)
@@ -93,7 +93,7 @@ class Datasets(Resource[R]):
             params=query(force=True) if force else None, id=dataset_id))
 
     @listing
-    def history(self, dataset_id: str) -> Flow[SchemaVersion]:
+    def history(self, dataset_id: str) -> Items[SchemaVersion]:
         """Schema versions, newest first."""
         return self._pages(routes.SCHEMA_HISTORY.call(rows(SchemaVersion.model_validate), id=dataset_id))
 

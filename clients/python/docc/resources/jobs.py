@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from docc import routes
-from docc._core import Answer, Call, Close, Emit, Flow, Open, ReadLine, Sleep, decode_line, query
+from docc._core import Answer, Call, Close, Emit, Flow, Items, Open, ReadLine, Sleep, decode_line, query
 from docc.errors import ConnectionFailed, JobFailed, WaitTimeout, error_from_envelope
 from docc.models.jobs import Job, JobAck, LogLine, LogPage
 from docc.resources.base import R, Resource, listing, operation
@@ -40,7 +40,7 @@ class Jobs(Resource[R]):
 
     @listing
     def list(self, *, pipeline_id: str | None = None, status: str | None = None, trigger: str | None = None,
-             created_after: datetime | None = None, created_before: datetime | None = None) -> Flow[Job]:
+             created_after: datetime | None = None, created_before: datetime | None = None) -> Items[Job]:
         """Jobs, newest first, fetched page by page."""
         params = query(pipeline_id=pipeline_id, status=status, trigger=trigger, created_after=created_after,
                        created_before=created_before)
@@ -118,15 +118,15 @@ class Jobs(Resource[R]):
 
     @listing
     def logs(self, job_id: str, *, follow: bool = False, after: int | None = None,
-             reconnects: int = 10) -> Flow[LogLine]:
+             reconnects: int = 10) -> Items[LogLine]:
         """The job's log lines after `after`. With `follow`, the stored ones then the live ones until the job
         ends, reconnecting from the last line seen after a dropped connection (no gap, no duplicate); the
         stream's `result` is then the ended job."""
         if follow:
-            return self._follow(job_id, after or 0, reconnects)
-        return self._stored(job_id, after)
+            return Items(self._follow(job_id, after or 0, reconnects))
+        return Items(self._stored(job_id, after))
 
-    def _stored(self, job_id: str, after: int | None) -> Flow[LogLine]:
+    def _stored(self, job_id: str, after: int | None) -> Flow[None]:
         while True:
             page: LogPage = yield from self._log_page(job_id, after=after, limit=1000)
             for line in page.data:

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from docc import routes
-from docc._core import Answer, Flow, query
+from docc._core import Answer, Flow, Items, query
 from docc.models.jobs import Job, JobAck
 from docc.models.pipelines import (
     Pipeline,
@@ -30,7 +30,7 @@ def _pipeline(answer: Answer) -> Pipeline | PipelineAck:
     return pipeline
 
 
-def _schedule(answer: Answer) -> Schedule | Pipeline | ScheduleAck:
+def _schedule(answer: Answer) -> Schedule | Pipeline | PipelineAck | ScheduleAck:
     # Older servers answer the schedule, newer ones the pipeline carrying it; a write-only key an ack.
     body = answer.body
     if "cron" in body:
@@ -49,7 +49,7 @@ class Pipelines(Resource[R]):
 
     @listing
     def list(self, *, name: str | None = None, scheduled: bool | None = None,
-             dataset_id: str | None = None) -> Flow[Pipeline]:
+             dataset_id: str | None = None) -> Items[Pipeline]:
         params = query(name=name, scheduled=scheduled, dataset_id=dataset_id)
         return self._pages(routes.LIST_PIPELINES.call(rows(Pipeline.model_validate), params=params))
 
@@ -77,7 +77,7 @@ class Pipelines(Resource[R]):
         return self._request(routes.DELETE_PIPELINE.call(nothing, id=pipeline_id))
 
     @listing
-    def versions(self, pipeline_id: str) -> Flow[PipelineVersion]:
+    def versions(self, pipeline_id: str) -> Items[PipelineVersion]:
         """Saved versions, newest first."""
         return self._pages(routes.PIPELINE_VERSIONS.call(rows(PipelineVersion.model_validate), id=pipeline_id))
 
@@ -93,17 +93,17 @@ class Pipelines(Resource[R]):
 
     @operation
     def schedule(self, pipeline_id: str, cron: str, *, timezone: str = "UTC", paused: bool = False
-                 ) -> Flow[Schedule | Pipeline | ScheduleAck]:
+                 ) -> Flow[Schedule | Pipeline | PipelineAck | ScheduleAck]:
         """Set or replace the schedule (a five- or six-field cron in an IANA time zone)."""
         body = ScheduleSpec(cron=cron, timezone=timezone, paused=paused).model_dump(mode="json")
         return self._request(routes.SET_SCHEDULE.call(_schedule, json=body, id=pipeline_id))
 
     @operation
-    def pause_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | ScheduleAck]:
+    def pause_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | PipelineAck | ScheduleAck]:
         return self._request(routes.PAUSE_SCHEDULE.call(_schedule, id=pipeline_id))
 
     @operation
-    def resume_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | ScheduleAck]:
+    def resume_schedule(self, pipeline_id: str) -> Flow[Schedule | Pipeline | PipelineAck | ScheduleAck]:
         return self._request(routes.RESUME_SCHEDULE.call(_schedule, id=pipeline_id))
 
     @operation
