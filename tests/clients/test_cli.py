@@ -141,3 +141,14 @@ def test_the_command_runs_as_its_own_process_and_gates_on_a_failed_job(sdk, serv
     # then
     assert done.returncode == EXIT_JOB_FAILED, done.stderr
     assert "failed" in done.stdout.splitlines()[-1]
+
+
+def test_on_a_terminal_the_follow_shows_a_progress_bar_and_the_same_outcome(docc_cli, sdk, server):
+    # given: a terminal (Rich's TTY_COMPATIBLE), and a pipeline that fails
+    dataset = sdk.datasets.create(dataset_spec(server.files, csv=BAD_CSV))
+    pipeline = sdk.pipelines.create(pipeline_spec(dataset.id, server.files))
+    # when
+    result = docc_cli("pipelines", "run", pipeline.id, "--follow", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1")
+    # then: the bar (drawn with escape sequences) came and went; the log and the outcome stay
+    assert result.exit_code == EXIT_JOB_FAILED
+    assert "\x1b[?25l" in result.output and "━" in result.output and "job failed" in result.output
