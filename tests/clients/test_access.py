@@ -67,6 +67,17 @@ def test_client_credentials_fetch_a_token(client, server):
     assert bad.value.details["error"] == "invalid_client"
 
 
+async def test_the_async_client_fetches_its_token_the_same_way(client, server):
+    # given
+    app = client.oauth_clients.create(name=unique("m2m"), scopes=["read:datasets"])
+    # when
+    async with docc.AsyncClient(server.url, client_id=app.client_id, client_secret=app.secret) as m2m:
+        found = [d async for d in m2m.datasets.list(name="nothing-has-this-name")]
+        again = [d async for d in m2m.datasets.list(name="nothing-has-this-name")]
+        # then: one token served both calls
+        assert found == again == [] and m2m.auth.fetched == 1
+
+
 def test_each_error_code_raises_its_class_with_the_request_id(client, server):
     # given
     taken = client.datasets.create(dataset_spec(server.files))
