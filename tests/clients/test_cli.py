@@ -43,12 +43,12 @@ def test_a_dataset_created_from_yaml_is_listed_as_json_and_shown_as_a_table(docc
     # when
     created = docc_cli("-o", "json", "datasets", "create", "-f", str(spec_file))
     listed = docc_cli("-o", "json", "datasets", "list", "--tag", tag)
-    made = json.loads(created.output)
+    made = json.loads(created.stdout)
     shown = docc_cli("datasets", "get", made["id"])
     # then
     assert created.exit_code == 0 and made["id"].startswith("ds_")
-    assert listed.exit_code == 0 and [d["id"] for d in json.loads(listed.output)] == [made["id"]]
-    assert shown.exit_code == 0 and made["name"] in shown.output and "schema" in shown.output
+    assert listed.exit_code == 0 and [d["id"] for d in json.loads(listed.stdout)] == [made["id"]]
+    assert shown.exit_code == 0 and made["name"] in shown.stdout and "schema" in shown.stdout
 
 
 def test_exit_codes_name_not_found_refused_and_invalid(docc_cli, sdk, server, tmp_path):
@@ -63,11 +63,11 @@ def test_exit_codes_name_not_found_refused_and_invalid(docc_cli, sdk, server, tm
     unknown_pipeline = docc_cli("pipelines", "run", unique("nothing"))
     as_json = docc_cli("-o", "json", "datasets", "get", "ds_missing")
     # then
-    assert missing.exit_code == EXIT_NOT_FOUND and "NOT_FOUND" in missing.output
-    assert refused.exit_code == EXIT_REFUSED and "UNAUTHORIZED" in refused.output
-    assert invalid.exit_code == EXIT_INVALID and "incompatible" in invalid.output
+    assert missing.exit_code == EXIT_NOT_FOUND and "NOT_FOUND" in missing.stderr
+    assert refused.exit_code == EXIT_REFUSED and "UNAUTHORIZED" in refused.stderr
+    assert invalid.exit_code == EXIT_INVALID and "incompatible" in invalid.stdout
     assert unknown_pipeline.exit_code == EXIT_NOT_FOUND
-    assert json.loads(as_json.output)["error"]["request_id"].startswith("req_")
+    assert json.loads(as_json.stderr.strip().splitlines()[-1])["error"]["request_id"].startswith("req_")
 
 
 def test_run_follow_exits_zero_when_the_job_succeeds_and_five_when_it_fails(docc_cli, sdk, server):
@@ -79,9 +79,9 @@ def test_run_follow_exits_zero_when_the_job_succeeds_and_five_when_it_fails(docc
     passed = docc_cli("pipelines", "run", good.name, "--follow")
     failed = docc_cli("pipelines", "run", bad.id, "--follow")
     # then: plain lines (no terminal here), then the outcome
-    assert passed.exit_code == 0, passed.output
-    assert "rows in 4, rows out 2" in passed.output and "succeeded" in passed.output.splitlines()[-1]
-    assert failed.exit_code == EXIT_JOB_FAILED and "failed" in failed.output.splitlines()[-1]
+    assert passed.exit_code == 0, passed.stderr
+    assert "rows in 4, rows out 2" in passed.stdout and "succeeded" in passed.stdout.splitlines()[-1]
+    assert failed.exit_code == EXIT_JOB_FAILED and "failed" in failed.stdout.splitlines()[-1]
 
 
 def test_run_follow_as_json_streams_lines_then_the_job(docc_cli, sdk, server):
@@ -90,7 +90,7 @@ def test_run_follow_as_json_streams_lines_then_the_job(docc_cli, sdk, server):
     # when
     result = docc_cli("-o", "json", "pipelines", "run", pipeline.id, "--follow")
     # then
-    documents = [json.loads(line) for line in result.output.splitlines()]
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0
     assert [d["seq"] for d in documents[:-1]] == list(range(1, len(documents)))
     assert documents[-1]["status"] == "succeeded" and documents[-1]["pipeline_id"] == pipeline.id
@@ -106,10 +106,10 @@ def test_jobs_list_get_logs_and_a_refused_cancel(docc_cli, sdk, server):
     logs = docc_cli("jobs", "logs", job.id)
     cancel = docc_cli("jobs", "cancel", job.id)
     # then
-    assert [j["id"] for j in json.loads(listed.output)] == [job.id]
-    assert shown.exit_code == 0 and "succeeded" in shown.output
-    assert logs.exit_code == 0 and "job succeeded" in logs.output
-    assert cancel.exit_code == EXIT_INVALID and "CONFLICT" in cancel.output
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job.id]
+    assert shown.exit_code == 0 and "succeeded" in shown.stdout
+    assert logs.exit_code == 0 and "job succeeded" in logs.stdout
+    assert cancel.exit_code == EXIT_INVALID and "CONFLICT" in cancel.stderr
 
 
 def test_login_stores_the_key_for_later_commands(docc_cli, server, tmp_path):
@@ -126,7 +126,7 @@ def test_login_stores_the_key_for_later_commands(docc_cli, server, tmp_path):
     path = config / "docc" / "config"
     assert stored.exit_code == 0 and server.key in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert later.exit_code == 0 and isinstance(json.loads(later.output), list)
+    assert later.exit_code == 0 and isinstance(json.loads(later.stdout), list)
     assert wrong.exit_code == EXIT_REFUSED and not (tmp_path / "b" / "docc" / "config").exists()
 
 
@@ -151,4 +151,4 @@ def test_on_a_terminal_the_follow_shows_a_progress_bar_and_the_same_outcome(docc
     result = docc_cli("pipelines", "run", pipeline.id, "--follow", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1")
     # then: the bar (drawn with escape sequences) came and went; the log and the outcome stay
     assert result.exit_code == EXIT_JOB_FAILED
-    assert "\x1b[?25l" in result.output and "━" in result.output and "job failed" in result.output
+    assert "\x1b[?25l" in result.stdout and "━" in result.stdout and "job failed" in result.stdout
