@@ -99,6 +99,8 @@ def test_a_failed_job_raises_when_asked_and_is_retried(client, server):
     assert failed.value.job.status == "failed" and "thirty" in failed.value.job.error
     assert retried.trigger == "retry" and retried.retry_of == job.id and retried.id != job.id
     assert retried.wait(timeout=60).status == "failed"
+    with pytest.raises(docc.NotFound):
+        client.jobs.retry("job_missing")
 
 
 def test_a_pending_job_is_cancelled_and_a_wait_times_out(idle):

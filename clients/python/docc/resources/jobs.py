@@ -10,7 +10,7 @@ import httpx
 
 from docc import routes
 from docc._core import Answer, Call, Close, Emit, Flow, Items, Open, ReadLine, Sleep, decode_line, query
-from docc.errors import ConnectionFailed, JobFailed, WaitTimeout, error_from_envelope
+from docc.errors import ERRORS_BY_CODE, ConnectionFailed, DoccError, JobFailed, WaitTimeout
 from docc.models.jobs import Job, JobAck, LogLine, LogPage
 from docc.resources.base import R, Resource, listing, operation
 
@@ -19,6 +19,11 @@ RETRY_JOB = """mutation RetryJob($id: ID!, $fromFailedStep: Boolean!) {
     __typename ... on JobSuccess { jobId } ... on Error { code message }
   }
 }"""
+
+
+def _graphql_error(code: str, message: str, request_id: str | None) -> DoccError:
+    cls = ERRORS_BY_CODE.get(code, DoccError)
+    return cls(message or code, request_id=request_id, **({"code": code} if cls is DoccError else {}))
 
 
 class Jobs(Resource[R]):
@@ -70,16 +75,16 @@ class Jobs(Resource[R]):
 
     def _retry(self, call: Call[Any]) -> Flow[Job]:
         body = yield from self._request(call)
+        # GraphQL answers 200 either way: a refusal is in `errors` or is the union's error member. Both
+        # carry the same codes as the REST envelope, so they raise the same classes.
         if body.get("errors"):
             first = body["errors"][0]
             extensions = first.get("extensions") or {}
-            raise error_from_envelope(400, {"error": {"code": extensions.get("code", "BAD_REQUEST"),
-                                                      "message": first.get("message", ""), "details": {},
-                                                      "request_id": extensions.get("request_id")}}, {})
+            raise _graphql_error(extensions.get("code", "BAD_REQUEST"), first.get("message", ""),
+                                 extensions.get("request_id"))
         result = body["data"]["retryJob"]
         if result["__typename"] != "JobSuccess":
-            raise error_from_envelope(409, {"error": {"code": result.get("code", "CONFLICT"),
-                                                      "message": result.get("message", ""), "details": {}}}, {})
+            raise _graphql_error(result.get("code", "CONFLICT"), result.get("message", ""), None)
         return (yield from self._get(result["jobId"]))
 
     @operation
