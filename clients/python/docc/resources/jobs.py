@@ -23,7 +23,7 @@ RETRY_JOB = """mutation RetryJob($id: ID!, $fromFailedStep: Boolean!) {
 
 def _graphql_error(code: str, message: str, request_id: str | None) -> DoccError:
     cls = ERRORS_BY_CODE.get(code, DoccError)
-    return cls(message or code, request_id=request_id, **({"code": code} if cls is DoccError else {}))
+    return cls(message or code, request_id=request_id, code=code)
 
 
 class Jobs(Resource[R]):
