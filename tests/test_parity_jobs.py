@@ -1,0 +1,190 @@
+"""A real pipeline run through REST and through GraphQL: the same job, steps, progress, logs and refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from tests.graphql.helpers import gql
+from tests.graphql.helpers import wait_job as wait_graphql_job
+from tests.parity import (
+    enum,
+    error_fields,
+    field,
+    gql_data,
+    instant,
+    narrow_key,
+    pick,
+    refusal,
+    rest,
+    rest_ok,
+)
+from tests.rest.test_pipelines import wait_job as wait_rest_job
+
+STEP_FIELDS = "stepId type status rowsIn rowsOut durationSeconds error startedAt finishedAt"
+LINE_FIELDS = "seq time level stepId message"
+JOB_FIELDS = f"""id status trigger pipelineId pipelineVersion retryOf fromStep scheduledFor createdBy createdAt
+    startedAt finishedAt percentComplete statistics error cancelRequested attempts steps {{ {STEP_FIELDS} }}"""
+RUN_ERRORS = error_fields("NotFoundError", "ValidationError", "ConflictError")
+CANCEL_ERRORS = error_fields("NotFoundError", "ConflictError")
+RUN = f"""mutation ($id: ID!, $key: String) {{
+  runPipeline(pipelineId: $id, idempotencyKey: $key) {{ {RUN_ERRORS} ... on JobSuccess {{ job {{ {JOB_FIELDS} }} }} }}
+}}"""
+CANCEL = f"""mutation ($id: ID!) {{
+  cancelJob(id: $id) {{ {CANCEL_ERRORS} ... on JobSuccess {{ job {{ {JOB_FIELDS} }} }} }} }}"""
+JOB = f"query ($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} logs {{ {LINE_FIELDS} }} }} }}"
+JOBS = f"""query ($filter: JobFilter) {{
+  jobs(first: 50, filter: $filter) {{ totalCount nodes {{ {JOB_FIELDS} }} }} }}"""
+LOGS = f"""query ($id: ID!, $after: Int, $tail: Int, $limit: Int! = 1000) {{
+  jobLogs(jobId: $id, after: $after, tail: $tail, limit: $limit) {{
+    lines {{ {LINE_FIELDS} }} nextAfter finished }} }}"""
+
+# One exact duplicate: the cleaner passes two of three rows on.
+PEOPLE = pl.DataFrame({"id": [1, 1, 2], "name": ["Ann", "Ann", "Bob"]})
+
+
+def step(entry: dict[str, Any]) -> dict[str, Any]:
+    """A job step in one spelling: REST's `id`/`duration_s` are GraphQL's `stepId`/`durationSeconds`."""
+    return {"id": entry["id"] if "id" in entry else entry["stepId"],
+            "duration_s": entry["duration_s"] if "duration_s" in entry else entry["durationSeconds"],
+            **pick(entry, "type", "status", "rows_in", "rows_out", "error"),
+            "started_at": instant(field(entry, "started_at")), "finished_at": instant(field(entry, "finished_at"))}
+
+
+def comparable(job: dict[str, Any]) -> dict[str, Any]:
+    """Every field both surfaces show of a job, in one spelling (enums lower case, times as datetimes)."""
+    return {
+        **pick(job, "id", "pipeline_id", "pipeline_version", "retry_of", "from_step", "created_by",
+               "percent_complete", "statistics", "error", "cancel_requested", "attempts"),
+        "status": enum(job["status"]), "trigger": enum(job["trigger"]),
+        **{name: instant(field(job, name)) for name in ("scheduled_for", "created_at", "started_at", "finished_at")},
+        "steps": [step(s) for s in job["steps"]],
+    }
+
+
+def shape(job: dict[str, Any]) -> dict[str, Any]:
+    """What two runs of one pipeline share: all but identity, times and durations."""
+    whole = comparable(job)
+    return {**{k: v for k, v in whole.items() if k not in {"id", "created_at", "started_at", "finished_at"}},
+            "statistics": {k: v for k, v in whole["statistics"].items() if "duration" not in k},
+            "steps": [pick(s, "id", "type", "status", "rows_in", "rows_out", "error") for s in whole["steps"]]}
+
+
+def line(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**pick(entry, "seq", "level", "step_id", "message"), "time": instant(entry["time"])}
+
+
+async def make_pipeline(client, tmp_path) -> str:
+    PEOPLE.write_csv(tmp_path / "people.csv")
+    dataset = await rest_ok(client, "POST", "/datasets", {"name": "people", "source": {
+        "type": "file", "path": str(tmp_path / "people.csv")}})
+    made = await rest_ok(client, "POST", "/pipelines", {"name": "people_clean", "steps": [
+        {"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
+        {"id": "clean", "type": "data_cleaner", "config": {"remove_duplicates": True}},
+        {"id": "output", "type": "data_sink", "config": {"path": str(tmp_path / "out.csv")}}]})
+    return made["id"]
+
+
+async def read_both(client, job_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job through each surface; they must agree on every field they share."""
+    by_rest = await rest_ok(client, "GET", f"/jobs/{job_id}")
+    by_graphql = (await gql_data(client, JOB, {"id": job_id}))["job"]
+    assert comparable(by_rest) == comparable(by_graphql)
+    return by_rest, by_graphql
+
+
+async def test_a_run_through_each_surface_ends_in_the_same_job_steps_and_logs(client, tmp_path):
+    # given
+    pipeline_id = await make_pipeline(client, tmp_path)
+    # when one run is started and followed through REST, then another through GraphQL
+    started_rest = await rest_ok(client, "POST", f"/pipelines/{pipeline_id}/run")
+    assert (await wait_rest_job(client, started_rest["id"]))["status"] == "succeeded"
+    started_graphql = (await gql_data(client, RUN, {"id": pipeline_id}))["runPipeline"]["job"]
+    assert await wait_graphql_job(client, started_graphql["id"]) == "SUCCEEDED"
+    # then both started alike, and both ended alike: job, steps (rows in and out), progress and statistics
+    assert pick(comparable(started_rest), "trigger", "pipeline_id", "pipeline_version", "created_by") == pick(
+        comparable(started_graphql), "trigger", "pipeline_id", "pipeline_version", "created_by")
+    rest_job, _ = await read_both(client, started_rest["id"])
+    graphql_job, _ = await read_both(client, started_graphql["id"])
+    assert shape(rest_job) == shape(graphql_job)
+    assert [(s["id"], s["status"], s["rows_in"], s["rows_out"]) for s in rest_job["steps"]] == [
+        ("input", "succeeded", 3, 3), ("clean", "succeeded", 3, 2), ("output", "succeeded", 2, 2)]
+    assert rest_job["percent_complete"] == 100.0
+    assert pl.read_csv(tmp_path / "out.csv").rows() == [(1, "Ann"), (2, "Bob")]
+    # and the two logs tell the same story, line by line
+    rest_lines = (await rest_ok(client, "GET", f"/jobs/{started_rest['id']}/logs"))["data"]
+    graphql_lines = (await gql_data(client, LOGS, {"id": started_graphql["id"]}))["jobLogs"]["lines"]
+    assert [pick(x, "seq", "level", "step_id", "message") for x in rest_lines] == [
+        pick(x, "seq", "level", "step_id", "message") for x in graphql_lines]
+    assert rest_lines[-1]["message"].startswith("job succeeded")
+
+
+async def test_one_finished_job_reads_the_same_everywhere(client, tmp_path):
+    # given a finished job
+    pipeline_id = await make_pipeline(client, tmp_path)
+    job_id = (await rest_ok(client, "POST", f"/pipelines/{pipeline_id}/run"))["id"]
+    await wait_rest_job(client, job_id)
+    # when it is read alone, in filtered lists, and its log in pages
+    _, by_graphql = await read_both(client, job_id)
+    rest_list = (await rest_ok(client, "GET", f"/jobs?pipeline_id={pipeline_id}&status=succeeded&trigger=manual"
+                                              f"&created_after={by_graphql['createdAt'].replace('+', '%2B')}"))
+    graphql_list = (await gql_data(client, JOBS, {"filter": {
+        "pipelineId": pipeline_id, "status": "SUCCEEDED", "trigger": "MANUAL",
+        "createdAfter": by_graphql["createdAt"]}}))["jobs"]
+    none_rest = await rest_ok(client, "GET", "/jobs?status=failed")
+    none_graphql = (await gql_data(client, JOBS, {"filter": {"status": "FAILED"}}))["jobs"]
+    rest_logs = await rest_ok(client, "GET", f"/jobs/{job_id}/logs")
+    graphql_logs = (await gql_data(client, LOGS, {"id": job_id}))["jobLogs"]
+    rest_page = await rest_ok(client, "GET", f"/jobs/{job_id}/logs?after=1&limit=2")
+    graphql_page = (await gql_data(client, LOGS, {"id": job_id, "after": 1, "limit": 2}))["jobLogs"]
+    rest_tail = await rest_ok(client, "GET", f"/jobs/{job_id}/logs?tail=1")
+    graphql_tail = (await gql_data(client, LOGS, {"id": job_id, "tail": 1}))["jobLogs"]
+    # then
+    assert [comparable(j) for j in rest_list["data"]] == [comparable(j) for j in graphql_list["nodes"]]
+    assert rest_list["meta"]["total"] == graphql_list["totalCount"] == 1
+    assert none_rest["data"] == none_graphql["nodes"] == [] and none_graphql["totalCount"] == 0
+    for by_rest, by_graph in ((rest_logs, graphql_logs), (rest_page, graphql_page), (rest_tail, graphql_tail)):
+        assert [line(x) for x in by_rest["data"]] == [line(x) for x in by_graph["lines"]]
+        assert pick(by_rest, "next_after", "finished") == pick(by_graph, "next_after", "finished")
+    assert [line(x) for x in by_graphql["logs"]] == [line(x) for x in rest_logs["data"]]
+    assert [x["seq"] for x in rest_page["data"]] == [2, 3] and rest_logs["finished"] is True
+
+
+async def test_refusals_of_jobs_carry_the_same_codes_and_details(client, other_client, tmp_path):
+    # given a finished job and a pipeline
+    pipeline_id = await make_pipeline(client, tmp_path)
+    job_id = (await rest_ok(client, "POST", f"/pipelines/{pipeline_id}/run", headers={"Idempotency-Key": "k1"}))["id"]
+    await wait_rest_job(client, job_id)
+    other = await rest_ok(client, "POST", "/pipelines", {"name": "other", "steps": (
+        await rest_ok(client, "GET", f"/pipelines/{pipeline_id}"))["steps"]})
+    reader = await narrow_key(client, "read:jobs", "read:pipelines")
+    # when each surface meets the same refusals
+    cases = {
+        "finished": (("POST", f"/jobs/{job_id}/cancel"), (CANCEL, {"id": job_id}, "cancelJob")),
+        "no_job": (("POST", "/jobs/job_missing/cancel"), (CANCEL, {"id": "job_missing"}, "cancelJob")),
+        "no_pipeline": (("POST", "/pipelines/pl_missing/run"), (RUN, {"id": "pl_missing"}, "runPipeline")),
+        "key_reused": (("POST", f"/pipelines/{other['id']}/run", {"Idempotency-Key": "k1"}),
+                       (RUN, {"id": other["id"], "key": "k1"}, "runPipeline")),
+        "bad_key": (("POST", f"/pipelines/{pipeline_id}/run", {"Idempotency-Key": "two words"}),
+                    (RUN, {"id": pipeline_id, "key": "two words"}, "runPipeline")),
+    }
+    for name, ((method, path, *headers), (query, variables, member)) in cases.items():
+        status, by_rest = await rest(client, method, path, headers=headers[0] if headers else None)
+        by_graphql = (await gql_data(client, query, variables))[member]
+        # then
+        assert status >= 400 and refusal(by_rest) == refusal(by_graphql), name
+    # and the log's bounds, a narrow key and another workspace are refused alike
+    bounds = (await rest(client, "GET", f"/jobs/{job_id}/logs?limit=0"),
+              await gql(client, LOGS, {"id": job_id, "limit": 0}))
+    assert refusal(bounds[0][1]) == refusal(bounds[1]) == ("VALIDATION_ERROR", {
+        "field": "limit", "reason": "Must be between 1 and 5000"})
+    narrow = (await rest(reader, "POST", f"/pipelines/{pipeline_id}/run"), await gql(reader, RUN, {"id": pipeline_id}))
+    assert narrow[0][0] == 403
+    assert refusal(narrow[0][1]) == refusal(narrow[1]) == ("FORBIDDEN", {"required_scope": "run:pipelines"})
+    foreign = (await rest(other_client, "POST", f"/jobs/{job_id}/cancel"),
+               (await gql_data(other_client, CANCEL, {"id": job_id}))["cancelJob"])
+    assert refusal(foreign[0][1]) == refusal(foreign[1]) == ("NOT_FOUND", {"resource": "job", "id": job_id})
+    assert (await rest(other_client, "GET", f"/jobs/{job_id}"))[0] == 404
+    assert (await gql_data(other_client, JOB, {"id": job_id}))["job"] is None
+    assert len((await rest_ok(client, "GET", "/jobs"))["data"]) == 1
