@@ -203,7 +203,7 @@ async def test_api_key_refusals_carry_the_same_codes_and_details(client, other_c
 async def token(app: Caller, client_id: str, secret: str) -> int:
     """The status /oauth/token answers a client-credentials grant with this secret."""
     resp = await app.http.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "read:datasets"},
-                               auth=aiohttp.BasicAuth(client_id, secret))
+                               headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)})
     return resp.status
 
 

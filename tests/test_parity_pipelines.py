@@ -103,7 +103,9 @@ async def via_rest(client, dataset_id: str, tmp_path) -> dict[str, Any]:
         "stale": await rest(client, "PUT", url, CHANGE, headers={"If-Match": f'"{created["id"]}.1"'}),
         "missing": await rest(client, "PUT", "/pipelines/pl_missing", CHANGE),
     }
-    return {"created": created, "updated": updated, "read": await rest_ok(client, "GET", url),
+    read = await rest_ok(client, "GET", url)
+    dropped = await rest_ok(client, "PUT", url, {"schedule": None})
+    return {"created": created, "updated": updated, "read": read, "dropped": dropped,
             "versions": (await rest_ok(client, "GET", f"{url}/versions"))["data"], "listed": listed["data"],
             "unscheduled": unscheduled["data"], "refusals": {k: body for k, (_, body) in refusals.items()}}
 
@@ -124,7 +126,10 @@ async def via_graphql(client, dataset_id: str, tmp_path) -> dict[str, Any]:
         "stale": await gql(client, UPDATE, {"id": created["id"], "input": CHANGE, "expected": 1}),
         "missing": await gql(client, UPDATE, {"id": "pl_missing", "input": CHANGE}),
     }
-    return {"created": created, "updated": updated, "read": read, "versions": read["versions"]["nodes"],
+    dropped = (await gql_data(client, UPDATE, {"id": created["id"], "input": {"schedule": None}}))[
+        "updatePipeline"]["pipeline"]
+    return {"created": created, "updated": updated, "read": read, "dropped": dropped,
+            "versions": read["versions"]["nodes"],
             "listed": listed["data"]["pipelines"]["nodes"], "unscheduled": unscheduled["data"]["pipelines"]["nodes"],
             "refusals": {k: next(iter(body["data"].values())) for k, body in refusals.items()}}
 
@@ -136,9 +141,10 @@ async def test_the_same_scenario_gives_the_same_pipelines_and_refusals(client, t
     by_rest = await via_rest(client, dataset_id, tmp_path)
     by_graphql = await via_graphql(client, dataset_id, tmp_path)
     # then every state along the way has the same shape on both surfaces
-    for stage in ("created", "updated", "read"):
+    for stage in ("created", "updated", "read", "dropped"):
         assert shape(by_rest[stage]) == shape(by_graphql[stage]), stage
     assert shape(by_rest["read"])["version"] == 2
+    assert shape(by_rest["dropped"])["schedule"] is None and shape(by_rest["dropped"])["version"] == 2
     assert [version(v) for v in by_rest["versions"]] == [version(v) for v in by_graphql["versions"]]
     assert [p["id"] for p in by_rest["listed"]] == [by_rest["read"]["id"]]
     assert [p["id"] for p in by_graphql["listed"]] == [by_graphql["read"]["id"]]
