@@ -223,6 +223,43 @@ async def test_refusals_of_jobs_carry_the_same_codes_and_details(client, other_c
     assert len((await rest_ok(client, "GET", "/jobs"))["data"]) == 1
 
 
+ACK_RUN = "mutation ($id: ID!) { runPipeline(pipelineId: $id) { __typename ... on JobSuccess { jobId status } } }"
+ACK_CANCEL = "mutation ($id: ID!) { cancelJob(id: $id) { __typename ... on JobSuccess { jobId status } } }"
+
+
+def ack(answer: dict[str, Any]) -> tuple[str, str]:
+    """(id, status) of what a caller without read:jobs learns of a job, on either surface."""
+    return (answer["id"] if "id" in answer else answer["jobId"]), enum(answer["status"])
+
+
+async def test_cancelling_a_pending_job_answers_and_leaves_the_same_job_on_both_surfaces(quiet_job):
+    # given a pending job started through each surface by the admin, and by a key that may not read jobs
+    app = quiet_job.caller
+    pipeline_id = (await rest_ok(app, "GET", f"/jobs/{quiet_job.id}"))["pipeline_id"]
+    other_id = (await gql_data(app, RUN, {"id": pipeline_id}))["runPipeline"]["job"]["id"]
+    runner = await narrow_key(app, "run:pipelines")
+    started = [await rest_ok(runner, "POST", f"/pipelines/{pipeline_id}/run"),
+               (await gql_data(runner, ACK_RUN, {"id": pipeline_id}))["runPipeline"]]
+    [runner_rest_id, runner_graphql_id] = [ack(answer)[0] for answer in started]
+    # when the admin cancels one job through each surface, and so does the runner (the other surface's job)
+    by_rest = await rest_ok(app, "POST", f"/jobs/{quiet_job.id}/cancel")
+    by_graphql = (await gql_data(app, CANCEL, {"id": other_id}))["cancelJob"]["job"]
+    acked = [await rest_ok(runner, "POST", f"/jobs/{runner_graphql_id}/cancel"),
+             (await gql_data(runner, ACK_CANCEL, {"id": runner_rest_id}))["cancelJob"]]
+    # then the acknowledgements are alike
+    assert [ack(answer)[1] for answer in started] == ["pending", "pending"]
+    assert [ack(answer) for answer in acked] == [(runner_graphql_id, "cancelled"), (runner_rest_id, "cancelled")]
+    # and so are the full answers, the jobs read back through either surface, and their logs
+    assert shape(by_rest) == shape(by_graphql)
+    assert shape(by_rest)["status"] == "cancelled" and shape(by_rest)["cancel_requested"] is True
+    assert {s["status"] for s in by_rest["steps"]} == {"skipped"}  # none of them ran
+    for job_id in (quiet_job.id, other_id, runner_rest_id, runner_graphql_id):
+        await read_both(app, job_id)
+    rest_lines = (await rest_ok(app, "GET", f"/jobs/{quiet_job.id}/logs"))["data"]
+    graphql_lines = (await gql_data(app, LOGS, {"id": other_id}))["jobLogs"]["lines"]
+    assert [pick(x, "level", "step_id", "message") for x in rest_lines] == [
+        pick(x, "level", "step_id", "message") for x in graphql_lines] != []
+
 SUBSCRIBE = f"""subscription ($id: ID!) {{ jobLogs(jobId: $id, after: 0) {{
   __typename ... on JobLogLine {{ {LINE_FIELDS} }} ... on JobFinished {{ job {{ {JOB_FIELDS} }} }} }} }}"""
 
