@@ -117,9 +117,9 @@ async def via_graphql(client, dataset_id: str, tmp_path) -> dict[str, Any]:
     change = {**CHANGE, "steps": steps(dataset_id, tmp_path, {"remove_duplicates": True, "trim": True})}
     updated = (await gql_data(client, UPDATE, {"id": created["id"], "input": camel_keys(change), "expected": 1}))[
         "updatePipeline"]["pipeline"]
-    read = (await gql(client, ONE, {"id": created["id"]}))["data"]["pipeline"]
-    listed = await gql(client, MANY, {"filter": {"name": "GRAPHQL_", "scheduled": True, "datasetId": dataset_id}})
-    unscheduled = await gql(client, MANY, {"filter": {"name": "graphql_", "scheduled": False}})
+    read = (await gql_data(client, ONE, {"id": created["id"]}))["pipeline"]
+    listed = await gql_data(client, MANY, {"filter": {"name": "GRAPHQL_", "scheduled": True, "datasetId": dataset_id}})
+    unscheduled = await gql_data(client, MANY, {"filter": {"name": "graphql_", "scheduled": False}})
     refusals = {
         "invalid": await gql(client, CREATE, {"input": {"name": "bad", "steps": [BAD_STEP]}}),
         "taken": await gql(client, CREATE, {"input": camel_keys(definition("graphql_copy", dataset_id, tmp_path))}),
@@ -130,7 +130,7 @@ async def via_graphql(client, dataset_id: str, tmp_path) -> dict[str, Any]:
         "updatePipeline"]["pipeline"]
     return {"created": created, "updated": updated, "read": read, "dropped": dropped,
             "versions": read["versions"]["nodes"],
-            "listed": listed["data"]["pipelines"]["nodes"], "unscheduled": unscheduled["data"]["pipelines"]["nodes"],
+            "listed": listed["pipelines"]["nodes"], "unscheduled": unscheduled["pipelines"]["nodes"],
             "refusals": {k: next(iter(body["data"].values())) for k, body in refusals.items()}}
 
 
