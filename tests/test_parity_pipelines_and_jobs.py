@@ -137,10 +137,10 @@ async def test_rest_and_graphql_refuse_a_bad_schedule_alike(quiet, tmp_path, sch
     graph_create = (await gql(quiet, CREATE, input={
         "name": "q", "steps": [{k: v for k, v in s.items() if k != "depends_on"} for s in steps],
         "schedule": schedule}))["createPipeline"]
-    # then each names the field as its caller spelled it (REST's body, GraphQL's argument), for the same reason
+    # then both name the field alike (the schedule is the body of the REST call), for the same reason
     assert (rest["code"], rest["details"]["field"], rest["details"]["reason"]) == (
         "VALIDATION_ERROR", f"body.{part}", reason)
-    assert graph == {"__typename": "ValidationError", "code": "VALIDATION_ERROR", "field": f"schedule.{part}",
+    assert graph == {"__typename": "ValidationError", "code": "VALIDATION_ERROR", "field": f"body.{part}",
                      "reason": reason}
     assert (rest_create["details"]["field"], rest_create["details"]["reason"]) == (f"schedule.{part}", reason)
     assert (graph_create["field"], graph_create["reason"]) == (f"schedule.{part}", reason)
