@@ -254,10 +254,27 @@ class LogPage:
     finished: bool
 
 
+# Log levels, least severe first: a `level` filter keeps the lines at or above it.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def levels_from(level: str | None) -> tuple[str, ...] | None:
+    """The levels a `level` filter keeps (None: every line); raises ValidationError."""
+    if level is None:
+        return None
+    if level not in LOG_LEVELS:
+        raise ValidationError("Invalid level", field="level", reason=f"Expected one of {', '.join(LOG_LEVELS)}")
+    return LOG_LEVELS[LOG_LEVELS.index(level):]
+
+
 async def job_logs(principal: Principal, job_id: str, after: int | None = None, since: datetime | None = None,
-                   tail: int | None = None, limit: int = 1_000) -> LogPage:
-    """Stored log lines: after a sequence number, since a time, or the last `tail`; raises NotFound, ValidationError."""
+                   tail: int | None = None, limit: int = 1_000, level: str | None = None) -> LogPage:
+    """Stored log lines: after a sequence number, since a time, or the last `tail`, at or above `level`.
+
+    Raises NotFound, ValidationError.
+    """
     principal.require(READ)
+    wanted = levels_from(level)
     for name, value in (("after", after), ("tail", tail)):
         if value is not None and value < 0:
             raise ValidationError(f"Invalid {name}", field=name, reason="Must not be negative")
@@ -271,6 +288,8 @@ async def job_logs(principal: Principal, job_id: str, after: int | None = None, 
         query = query.filter(seq__gt=after)
     if since is not None:
         query = query.filter(time__gte=since)
+    if wanted is not None:
+        query = query.filter(level__in=wanted)
     if tail is not None:
         rows = list(reversed(await query.order_by("-seq").limit(min(tail, limit))))
     else:
