@@ -43,8 +43,9 @@ def write_csv(path: str, frame: pl.DataFrame = CUSTOMERS) -> str:
 
 async def csv_dataset(path: str, principal: Principal = PRINCIPAL, name: str = "customers") -> str:
     """A dataset over a CSV file; returns its id."""
-    row = await datasets.create_dataset(principal, {"name": name, "source": {"type": "file", "path": path},
-                                                    "schema": SCHEMA}, policy=TEST_POLICY)
+    spec = datasets.DatasetCreate.model_validate(
+        {"name": name, "source": {"type": "file", "path": path}, "schema": SCHEMA})
+    row = await datasets.create_dataset(principal, spec, policy=TEST_POLICY)
     return row.id
 
 
@@ -59,8 +60,8 @@ def clean_steps(dataset_id: str, sink: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def pipeline(dataset_id: str, sink: dict[str, Any], principal: Principal = PRINCIPAL,
                    name: str = "customer_data_processing") -> str:
-    row = await pipelines.create_pipeline(principal, {"name": name, "steps": clean_steps(dataset_id, sink)},
-                                         policy=TEST_POLICY)
+    spec = pipelines.PipelineCreate(name=name, steps=clean_steps(dataset_id, sink))
+    row = await pipelines.create_pipeline(principal, spec, policy=TEST_POLICY)
     return row.id
 
 
