@@ -69,6 +69,7 @@ def test_a_run_is_waited_for_and_its_stored_log_read(client, server):
     assert [(s.id, s.rows_in, s.rows_out) for s in done.steps] == [("input", 4, 4), ("clean", 4, 2),
                                                                     ("output", 2, 2)]
     assert [line.seq for line in lines] == list(range(1, len(lines) + 1)) and "succeeded" in lines[-1].message
+    assert list(done.logs(level="error")) == [] and list(client.jobs.logs(job.id, level="info")) == lines
     assert [j.id for j in client.jobs.list(pipeline_id=pipeline.id)] == [job.id]
     for model in (job, done, *lines):
         assert_fully_known(model)

@@ -75,7 +75,7 @@ LIST_JOBS = Route("GET", f"{V1}/jobs", query=("pipeline_id", "status", "trigger"
                   answer=J.Job, paged=True)
 GET_JOB = Route("GET", f"{V1}/jobs/{{id}}", answer=J.Job)
 CANCEL_JOB = Route("POST", f"{V1}/jobs/{{id}}/cancel", answer=J.Job, idempotent=True)
-JOB_LOGS = Route("GET", f"{V1}/jobs/{{id}}/logs", query=("after", "since", "tail", "limit", "follow"),
+JOB_LOGS = Route("GET", f"{V1}/jobs/{{id}}/logs", query=("after", "since", "tail", "limit", "level", "follow"),
                  answer=J.LogPage)
 
 LIST_WORKSPACES = Route("GET", f"{V1}/workspaces", answer=access.Workspace, paged=True)

@@ -137,13 +137,14 @@ def wait_job(state: Context, job_id: str, timeout: float | None) -> None:
 @click.argument("job_id")
 @click.option("--follow", "-f", is_flag=True, help="Keep showing lines until the job ends; exit 5 if it fails.")
 @click.option("--after", type=click.IntRange(min=0), help="Only lines after this sequence number.")
+@click.option("--level", type=click.Choice(["debug", "info", "warning", "error"]), help="This level and above.")
 @pass_context
-def job_logs(state: Context, job_id: str, follow: bool, after: int | None) -> None:
+def job_logs(state: Context, job_id: str, follow: bool, after: int | None, level: str | None) -> None:
     """A job's log lines."""
     if follow:
-        _follow(state.out, state.client, job_id, after)
+        _follow(state.out, state.client, job_id, after, level)
         return
-    for line in state.client.jobs.logs(job_id, after=after):
+    for line in state.client.jobs.logs(job_id, after=after, level=level):
         _show_line(state.out, line)
 
 
@@ -155,9 +156,9 @@ def _show_line(out: Out, line: LogLine, console: Any = None) -> None:
     (console or out.console).print(text, markup=False)
 
 
-def _follow(out: Out, client: Client, job_id: str, after: int | None = None) -> None:
+def _follow(out: Out, client: Client, job_id: str, after: int | None = None, level: str | None = None) -> None:
     """Stream the log to the end; the job's outcome becomes the exit code (0, or 5 when it did not succeed)."""
-    stream = client.jobs.logs(job_id, follow=True, after=after)
+    stream = client.jobs.logs(job_id, follow=True, after=after, level=level)
     if out.interactive:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                       console=out.console, transient=True) as bar:

@@ -71,9 +71,9 @@ class Job(Model):
         Raises WaitTimeout after `timeout` seconds, JobFailed on failure when `raise_on_failure`."""
         return self._bound().wait(self.id, timeout=timeout, raise_on_failure=raise_on_failure)
 
-    def logs(self, *, follow: bool = False, after: int | None = None) -> Any:
+    def logs(self, *, follow: bool = False, after: int | None = None, level: str | None = None) -> Any:
         """Its log lines; with follow=True live until the job ends (an async iterator from an AsyncClient)."""
-        return self._bound().logs(self.id, follow=follow, after=after)
+        return self._bound().logs(self.id, follow=follow, after=after, level=level)
 
     def cancel(self) -> Any:
         return self._bound().cancel(self.id)

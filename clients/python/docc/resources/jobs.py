@@ -110,40 +110,41 @@ class Jobs(Resource[R]):
             delay = min(delay * 2, poll)
 
     @operation
-    def log_page(self, job_id: str, *, after: int | None = None, since: datetime | None = None,
-                 tail: int | None = None, limit: int | None = None) -> Flow[LogPage]:
-        """One page of stored lines, with `next_after` and whether the job has `finished`."""
-        return self._log_page(job_id, after=after, since=since, tail=tail, limit=limit)
+    def log_page(self, job_id: str, *, after: int | None = None, since: datetime | str | None = None,
+                 tail: int | None = None, limit: int | None = None, level: str | None = None) -> Flow[LogPage]:
+        """One page of stored lines, with `next_after` and whether the job has `finished`. `since`: a time or a
+        duration back from now (`"30m"`); `level`: that level and above (`"warning"`)."""
+        return self._log_page(job_id, after=after, since=since, tail=tail, limit=limit, level=level)
 
-    def _log_page(self, job_id: str, *, after: int | None = None, since: datetime | None = None,
-                  tail: int | None = None, limit: int | None = None) -> Flow[LogPage]:
-        params = query(after=after, since=since, tail=tail, limit=limit)
+    def _log_page(self, job_id: str, *, after: int | None = None, since: datetime | str | None = None,
+                  tail: int | None = None, limit: int | None = None, level: str | None = None) -> Flow[LogPage]:
+        params = query(after=after, since=since, tail=tail, limit=limit, level=level)
         return self._request(routes.JOB_LOGS.call(lambda answer: LogPage.model_validate(answer.body),
                                                   params=params, id=job_id))
 
     @listing
-    def logs(self, job_id: str, *, follow: bool = False, after: int | None = None,
+    def logs(self, job_id: str, *, follow: bool = False, after: int | None = None, level: str | None = None,
              reconnects: int = 10) -> Items[LogLine]:
         """The job's log lines after `after`. With `follow`, the stored ones then the live ones until the job
         ends, reconnecting from the last line seen after a dropped connection (no gap, no duplicate); the
-        stream's `result` is then the ended job."""
+        stream's `result` is then the ended job. `level`: only lines of that level and above."""
         if follow:
-            return Items(self._follow(job_id, after or 0, reconnects))
-        return Items(self._stored(job_id, after))
+            return Items(self._follow(job_id, after or 0, level, reconnects))
+        return Items(self._stored(job_id, after, level))
 
-    def _stored(self, job_id: str, after: int | None) -> Flow[None]:
+    def _stored(self, job_id: str, after: int | None, level: str | None) -> Flow[None]:
         while True:
-            page: LogPage = yield from self._log_page(job_id, after=after, limit=1000)
+            page: LogPage = yield from self._log_page(job_id, after=after, limit=1000, level=level)
             for line in page.data:
                 yield Emit(line)
             if not page.data or page.next_after is None or page.next_after == after:
                 return None
             after = page.next_after
 
-    def _follow(self, job_id: str, cursor: int, reconnects: int) -> Flow[Job | None]:
+    def _follow(self, job_id: str, cursor: int, level: str | None, reconnects: int) -> Flow[Job | None]:
         failures = 0
         while True:
-            call = routes.JOB_LOGS.call(lambda answer: answer, params=query(follow=True, after=cursor),
+            call = routes.JOB_LOGS.call(lambda answer: answer, params=query(follow=True, after=cursor, level=level),
                                         headers={"Accept": "application/x-ndjson"}, id=job_id)
             try:
                 handle = yield Open(call)
