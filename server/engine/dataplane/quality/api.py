@@ -22,6 +22,7 @@ from ..database import TableScan
 from ..errors import DataPlaneConfigError
 from ..policy import Policy
 from ..sources import file_format, open_source, validate_source
+from ..types import cast_expr, polars_dtype
 from . import frames, rules, schemas, sqlroad
 from .customsql import select_problem
 from .outcomes import errored
@@ -64,17 +65,34 @@ def _reference_values(policy: Policy | None, plan: rules.Plan) -> pl.Series:
         scan.close()
 
 
-def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, families: dict[str, str], *, schema_fields: list[dict],
-              sensitive: set[str], references: dict[str, dict] | None, policy: Policy | None,
-              text_backed: bool) -> CheckOutcome:
+def _typed_by_schema(frame: pl.LazyFrame, raw: dict[str, pl.DataType], fields: list[dict]) -> pl.LazyFrame:
+    """Text read from CSV or JSON lines, as the cleaner types it: a column Polars inferred as text (an
+    empty file infers text everywhere) is cast to the type the schema declares; a value that does not
+    convert becomes null (schema_match, which sees the text as read, reports such a column)."""
+    casts = []
+    for item in fields:
+        name = item.get("name") if isinstance(item, dict) else None
+        if raw.get(name) != pl.String or item.get("type") in ("string", "map", "object", "array", None):
+            continue
+        try:
+            casts.append(cast_expr(name, pl.String(), polars_dtype(item)))
+        except DataPlaneConfigError:
+            continue
+    return frame.with_columns(casts) if casts else frame
+
+
+def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_families: dict[str, str],
+              families: dict[str, str], schema_fields: list[dict], sensitive: set[str],
+              references: dict[str, dict] | None, policy: Policy | None, text_backed: bool) -> CheckOutcome:
+    if spec.rule_type == "schema_match":
+        plan = rules.plan(spec, raw_families, references)
+        return schemas.schema_match(spec, schema_fields, raw_families, text_backed=text_backed,
+                                    unconvertible=lambda c, t: frames.castable_failures(raw, c, t))
     plan = rules.plan(spec, families, references)
     if plan.kind == "row_count":
         return frames.row_count(frame, spec, plan)
     if plan.kind == "freshness":
         return frames.freshness(frame, spec, plan)
-    if plan.kind == "schema_match":
-        return schemas.schema_match(spec, schema_fields, families, text_backed=text_backed,
-                                    unconvertible=lambda c, t: frames.castable_failures(frame, c, t))
     reference = _reference_values(policy, plan) if plan.kind == "referential" else None
     return frames.row_rule(frame, spec, plan, families, sensitive, reference)
 
@@ -86,17 +104,22 @@ def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_field
 
     `referential` checks need `references` (dataset id -> source config) and the `policy` to open
     them; without them such a check is an 'error' outcome. `text_backed` says the frame was read from
-    text (CSV, JSON lines), where schema_match accepts text that converts to the declared type.
+    text (CSV, JSON lines): its text columns are typed by the schema, and schema_match accepts text
+    that converts to the declared type.
     """
     secrets = tuple(r["connection"] for r in (references or {}).values()
                     if isinstance(r, dict) and isinstance(r.get("connection"), str))
     try:
-        families = {name: rules.polars_family(dtype) for name, dtype in frame.collect_schema().items()}
+        raw_schema = dict(frame.collect_schema())
+        typed = _typed_by_schema(frame, raw_schema, schema_fields) if text_backed else frame
+        families = {name: rules.polars_family(dtype) for name, dtype in typed.collect_schema().items()}
     except Exception as exc:  # An unreadable file shows here first.
         return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
-    return [_guard(spec, lambda s=spec: _on_frame(frame, s, families, schema_fields=schema_fields,
-                                                  sensitive=sensitive, references=references, policy=policy,
-                                                  text_backed=text_backed), secrets) for spec in checks]
+    raw_families = {name: rules.polars_family(dtype) for name, dtype in raw_schema.items()}
+    return [_guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families, families=families,
+                                                  schema_fields=schema_fields, sensitive=sensitive,
+                                                  references=references, policy=policy, text_backed=text_backed),
+                   secrets) for spec in checks]
 
 
 def _raise(exc: Exception) -> CheckOutcome:
