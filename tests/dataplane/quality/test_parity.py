@@ -40,7 +40,8 @@ PASSING = {
     "unique": (check("unique", {"column": "id"}), ("passed", 8, 0, 0, 1.0, None)),
     "regex": (check("regex_match", {"column": "email", "pattern": EMAIL}, threshold=0.6),
               ("passed", 8, 2, 2, 4 / 6, None)),
-    "accepted": (check("accepted_values", {"column": "id", "values": list(range(1, 9))}), ("passed", 8, 0, 0, 1.0, None)),
+    "accepted": (check("accepted_values", {"column": "id", "values": list(range(1, 9))}),
+                 ("passed", 8, 0, 0, 1.0, None)),
     "range": (check("range", {"column": "amount", "max": 100}, threshold=0.5), ("passed", 8, 0, 1, 1.0, None)),
     "length": (check("length", {"column": "code", "min": 2, "max": 2}), ("passed", 8, 0, 1, 1.0, None)),
     "row_count": (check("row_count", {"min": 1, "max": 8}), ("passed", 8, 0, 0, 1.0, 8)),
@@ -48,7 +49,8 @@ PASSING = {
     "schema": (check("schema_match", {}), ("passed", 7, 0, 0, 1.0, {"missing": [], "mismatched": [], "extra": []})),
     "referential": (check("referential", {"column": "code", "dataset_id": "ds_codes", "ref_column": "code"},
                           threshold=0.7), ("passed", 8, 2, 1, 5 / 7, None)),
-    "custom": (check("custom_sql", {"condition": "id BETWEEN 1 AND 8 OR code IS NULL"}), ("passed", 8, 0, 0, 1.0, None)),
+    "custom": (check("custom_sql", {"condition": "id BETWEEN 1 AND 8 OR code IS NULL"}),
+               ("passed", 8, 0, 0, 1.0, None)),
 }
 
 

@@ -85,7 +85,7 @@ def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_fa
               families: dict[str, str], schema_fields: list[dict], sensitive: set[str],
               references: dict[str, dict] | None, policy: Policy | None, text_backed: bool) -> CheckOutcome:
     if spec.rule_type == "schema_match":
-        plan = rules.plan(spec, raw_families, references)
+        rules.plan(spec, raw_families, references)  # The threshold and rule type are checked all the same.
         return schemas.schema_match(spec, schema_fields, raw_families, text_backed=text_backed,
                                     unconvertible=lambda c, t: frames.castable_failures(raw, c, t))
     plan = rules.plan(spec, families, references)
