@@ -168,3 +168,19 @@ def test_a_reference_in_another_backend_is_read_through_the_policy(place):
     # then
     assert (inside[0].status, inside[0].rows_failed, inside[0].nulls) == ("failed", 2, 1)
     assert outside[0].status == "error" and "outside the allowed file roots" in (outside[0].error or "")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_the_sample_of_a_large_file_finds_failures_past_the_first_windows(tmp_path, fmt):
+    # given 600,000 rows where only the last 30 fail, and duplicates far apart
+    rows = 600_000
+    frame = pl.DataFrame({"id": list(range(rows)), "age": [30] * (rows - 30) + [5] * 30,
+                          "key": [0] + list(range(1, rows - 1)) + [0]})
+    path = os.path.join(os.path.realpath(tmp_path), f"big.{fmt}")
+    frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
+    specs = [check("range", {"column": "age", "min": 18}), check("unique", {"column": "key"})]
+    # when
+    ranged, unique = run_on({"type": "file", "path": path}, specs, os.path.realpath(tmp_path))
+    # then the sample holds the first 20 failing rows, and both far-apart duplicates are found
+    assert (ranged.rows_failed, [row["id"] for row in ranged.sample]) == (30, list(range(rows - 30, rows - 10)))
+    assert (unique.rows_failed, sorted(row["id"] for row in unique.sample)) == (2, [0, rows - 1])

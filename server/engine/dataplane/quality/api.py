@@ -83,7 +83,8 @@ def _typed_by_schema(frame: pl.LazyFrame, raw: dict[str, pl.DataType], fields: l
 
 def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_families: dict[str, str],
               families: dict[str, str], schema_fields: list[dict], sensitive: set[str],
-              references: dict[str, dict] | None, policy: Policy | None, text_backed: bool) -> CheckOutcome:
+              references: dict[str, dict] | None, policy: Policy | None, text_backed: bool,
+              from_file: bool) -> CheckOutcome:
     if spec.rule_type == "schema_match":
         rules.plan(spec, raw_families, references)  # The threshold and rule type are checked all the same.
         return schemas.schema_match(spec, schema_fields, raw_families, text_backed=text_backed,
@@ -94,18 +95,22 @@ def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_fa
     if plan.kind == "freshness":
         return frames.freshness(frame, spec, plan)
     reference = _reference_values(policy, plan) if plan.kind == "referential" else None
-    return frames.row_rule(frame, spec, plan, families, sensitive, reference)
+    # A window sees only its own rows: fine for a test of one row, wrong for duplicates across the data.
+    windowed = from_file and plan.kind != "unique"
+    return frames.row_rule(frame, spec, plan, families, sensitive, reference, windowed=windowed)
 
 
 def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_fields: list[dict],
                    sensitive: set[str], references: dict[str, dict] | None = None,
-                   policy: Policy | None = None, text_backed: bool = False) -> list[CheckOutcome]:
+                   policy: Policy | None = None, text_backed: bool = False,
+                   from_file: bool = False) -> list[CheckOutcome]:
     """Run `checks` on a Polars frame (a file source, or the data flowing through a pipeline step).
 
     `referential` checks need `references` (dataset id -> source config) and the `policy` to open
     them; without them such a check is an 'error' outcome. `text_backed` says the frame was read from
     text (CSV, JSON lines): its text columns are typed by the schema, and schema_match accepts text
-    that converts to the declared type.
+    that converts to the declared type. `from_file` says the frame is a plain file scan, cheap to
+    slice, where the sample is looked for in windows (frames.failing_rows).
     """
     secrets = tuple(r["connection"] for r in (references or {}).values()
                     if isinstance(r, dict) and isinstance(r.get("connection"), str))
@@ -118,7 +123,8 @@ def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_field
     raw_families = {name: rules.polars_family(dtype) for name, dtype in raw_schema.items()}
     return [_guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families, families=families,
                                                   schema_fields=schema_fields, sensitive=sensitive,
-                                                  references=references, policy=policy, text_backed=text_backed),
+                                                  references=references, policy=policy, text_backed=text_backed,
+                                                  from_file=from_file),
                    secrets) for spec in checks]
 
 
@@ -197,7 +203,8 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
     if source["type"] == "file":
         try:
             return evaluate_frame(scan.frame, checks, schema_fields=schema_fields, sensitive=sensitive,
-                                  references=references, policy=policy, text_backed=fmt != "parquet")
+                                  references=references, policy=policy, text_backed=fmt != "parquet",
+                                  from_file=True)
         finally:
             scan.close()
     try:

@@ -2,7 +2,10 @@
 
 Each row rule becomes two expressions, `null` (the row is a null for this rule) and `passing`; one
 streaming aggregate gives the three counts, and a second, short query the sample (only when a row
-failed; it stops after SAMPLE_LIMIT rows where the plan allows).
+failed). Polars does not stop a filtered scan early once it has enough rows, so on a file the sample is
+looked for in growing windows from the start (a slice is pushed into the scan): when failures are
+common the first window holds them and costs a fraction of the count; when they are rare the windows
+add up to at most about one more read of the file.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from ..types import cast_expr
 from .outcomes import judged, sample_rows, verdict
 from .rules import NUMERIC, Plan
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
+
+FIRST_WINDOW = 65_536
+WINDOW_GROWTH = 8
 
 
 def _bounded(value: pl.Expr, plan: Plan) -> pl.Expr:
@@ -74,9 +80,23 @@ def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None
     raise AssertionError(f"not a row rule: {kind}")
 
 
+def failing_rows(frame: pl.LazyFrame, failing: pl.Expr, rows: int, windowed: bool) -> pl.DataFrame:
+    """The first SAMPLE_LIMIT rows where `failing` holds (in windows when the frame is a file scan)."""
+    if not windowed:
+        return frame.filter(failing).head(SAMPLE_LIMIT).collect()
+    found: list[pl.DataFrame] = []
+    offset, size, missing = 0, FIRST_WINDOW, SAMPLE_LIMIT
+    while missing > 0 and offset < rows:
+        part = frame.slice(offset, size).filter(failing).head(missing).collect()
+        found.append(part)
+        missing -= part.height
+        offset, size = offset + size, size * WINDOW_GROWTH
+    return pl.concat(found, how="vertical_relaxed") if found else frame.head(0).collect()
+
+
 def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[str, str], sensitive: set[str],
-             reference: pl.Series | None = None, sample_frame: Callable[[], pl.LazyFrame] | None = None
-             ) -> CheckOutcome:
+             reference: pl.Series | None = None, sample_frame: Callable[[], pl.LazyFrame] | None = None,
+             windowed: bool = False) -> CheckOutcome:
     """Count and sample one row rule on the frame (the sample from `sample_frame()` when the frame is narrowed)."""
     null, passing = predicates(plan, families, reference)
     nulls_fail = plan.kind == "not_null"
@@ -87,7 +107,7 @@ def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[st
     sample = []
     if failed:
         source = sample_frame() if sample_frame is not None else frame
-        sample = sample_rows(source.filter(failing).head(SAMPLE_LIMIT).collect(), sensitive)
+        sample = sample_rows(failing_rows(source, failing, rows, windowed and sample_frame is None), sensitive)
     return judged(spec, rows, nulls, failed, nulls_fail=nulls_fail, sample=sample)
 
 
