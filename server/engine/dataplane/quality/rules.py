@@ -22,6 +22,7 @@ TEXTUAL = frozenset({"string", "integer"})  # Columns whose text form is the sam
 MAX_VALUES = 1_000
 MAX_KEY_COLUMNS = 16
 MAX_STRING = 10_000
+MAX_VALUES_TEXT = 100_000  # All accepted values together, as they are written into one SQL query.
 _AGE = re.compile(r"^(\d{1,9})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -109,7 +110,9 @@ def _values(config: dict, family: str) -> tuple[Any, ...]:
         else:
             raise Problem("accepted_values needs a text, number or boolean column")
         if not ok:
-            raise Problem(f"config.values[{i}]: {value!r} does not fit a {family} column")
+            raise Problem(f"config.values[{i}]: {str(value)[:50]!r} does not fit a {family} column")
+    if sum(len(str(v)) for v in values) > MAX_VALUES_TEXT:
+        raise Problem(f"config.values: longer than {MAX_VALUES_TEXT} characters in all")
     return tuple(dict.fromkeys(values))
 
 
