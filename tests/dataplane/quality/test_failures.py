@@ -178,7 +178,7 @@ def test_the_sample_of_a_large_file_finds_failures_past_the_first_windows(tmp_pa
     # given 600,000 rows where only the last 30 fail, and duplicates far apart
     rows = 600_000
     frame = pl.DataFrame({"id": list(range(rows)), "age": [30] * (rows - 30) + [5] * 30,
-                          "key": [0] + list(range(1, rows - 1)) + [0]})
+                          "key": [0, *range(1, rows - 1), 0]})
     path = os.path.join(os.path.realpath(tmp_path), f"big.{fmt}")
     frame.write_parquet(path) if fmt == "parquet" else frame.write_csv(path)
     specs = [check("range", {"column": "age", "min": 18}), check("unique", {"column": "key"})]

@@ -88,3 +88,50 @@ def test_a_pattern_past_the_engines_size_limit_is_refused_not_run():
 def test_non_strings_are_refused():
     assert check_pattern(None) is not None  # type: ignore[arg-type]
     assert check_pattern(42) is not None  # type: ignore[arg-type]
+
+
+_ALPHABET = ["a", "b", "Z", "0", "7", "_", " ", "\n", "\t", "-", ".", "@", "]", "[", "\\", "^", "$", "é",
+             "\u0663", "\u00a0", "(", ")", "|", "*", "+", "?", "{", "}"]
+_ATOMS = ["a", "b", "Z", "0", ".", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\.", r"\\", r"\]", r"\[", r"\(",
+          r"\|", r"\*", r"\{", "é", "-", "@", "_", " ", r"\n", r"\t", "[a-z]", "[^a]", "[]a]", "[a-]", r"[\d.]",
+          r"[^\w\s]", "[0-9_]", "[é-ê]", r"[\]\\]", "[-a]"]
+_QUANTIFIERS = ["", "", "", "*", "+", "?", "{2}", "{1,}", "{0,2}", "*?", "+?", "??"]
+
+
+def _random_pattern(rng) -> str:
+    def sequence(depth: int) -> str:
+        items = []
+        for _ in range(rng.randint(1, 4)):
+            if depth < 2 and rng.random() < 0.2:
+                atom = ("(?:" if rng.random() < 0.5 else "(") + alternation(depth + 1) + ")"
+            else:
+                atom = rng.choice(_ATOMS)
+            items.append(atom + rng.choice(_QUANTIFIERS))
+        return "".join(items)
+
+    def alternation(depth: int) -> str:
+        return "|".join(sequence(depth) for _ in range(rng.choice([1, 1, 1, 2, 3])))
+
+    return ("^" if rng.random() < 0.3 else "") + alternation(0) + ("$" if rng.random() < 0.3 else "")
+
+
+def test_random_patterns_of_the_subset_match_alike_in_polars_and_postgresql(pg_url):
+    # given 300 random patterns of the accepted subset and 40 random subjects, from a fixed seed
+    import random
+
+    rng = random.Random(20261201)
+    patterns = [_random_pattern(rng) for _ in range(300)]
+    subjects = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 8))) for _ in range(40)]
+    assert all(check_pattern(p) is None for p in patterns)
+    # when both engines match every pair
+    with pg_dbapi.connect(pg_url) as db, db.cursor() as cur:
+        cur.execute("SELECT p.n, s ~ p.pat FROM unnest($1::text[]) WITH ORDINALITY AS p(pat, n), "
+                    "unnest($2::text[]) WITH ORDINALITY AS t(s, m) ORDER BY p.n, t.m",
+                    ("{" + ",".join(_pg_array_item(translate(p).postgres) for p in patterns) + "}",
+                     "{" + ",".join(_pg_array_item(s) for s in subjects) + "}"))
+        in_postgres = [row[1] for row in cur.fetchall()]
+    in_polars = [hit for p in patterns for hit in pl.Series(subjects).str.contains(translate(p).polars).to_list()]
+    # then they agree on all 12,000 pairs
+    disagreements = [(patterns[i // len(subjects)], subjects[i % len(subjects)])
+                     for i, (a, b) in enumerate(zip(in_polars, in_postgres, strict=True)) if a != b]
+    assert disagreements == []

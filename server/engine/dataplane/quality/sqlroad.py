@@ -155,9 +155,10 @@ def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str]) -> 
     null, passing = predicates(plan, table)
     nulls_fail = plan.kind == "not_null"
     failing = f"({null})" if nulls_fail else f"(CASE WHEN {null} THEN 0 WHEN {passing} THEN 0 ELSE 1 END = 1)"
-    rows, nulls, failed = table.query(
-        f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0) FROM {table.ref}")[0]
+    failed_sum = "" if nulls_fail else f", COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0)"
+    counts = table.query(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0){failed_sum} "
+                         f"FROM {table.ref}")[0]
+    rows, nulls, failed = counts if not nulls_fail else (counts[0], counts[1], counts[1])  # not_null: failed = nulls
     sample = sample_rows(table.sample(failing), sensitive) if failed else []
     return judged(spec, int(rows), int(nulls), int(failed), nulls_fail=nulls_fail, sample=sample)
 
