@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from server.engine.dataplane import Policy
@@ -78,3 +79,15 @@ def test_a_refused_condition_saved_by_hand_is_an_error_when_it_runs(place):
     [count] = evaluate_source(source, [check("row_count", {"min": 8})], policy=Policy(file_roots=(place.folder,)),
                               schema_fields=FIELDS, references={}, sensitive=set())
     assert count.observed == 8
+
+
+def test_quotes_and_backslashes_in_a_condition_read_the_same_on_every_backend(place):
+    # given values with a backslash and a quote, and a condition naming them as literals
+    frame = pl.DataFrame({"code": ["a\\b", "O'Brien", "x\\", "z", None]})
+    source = place.put(frame, "codes")
+    spec = check("custom_sql", {"condition": "code = 'a\\b' OR code = 'O''Brien' OR code = 'x\\'"})
+    # when
+    [outcome] = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=[],
+                                references={}, sensitive=set())
+    # then only 'z' fails, and the null is a null
+    assert (outcome.rows_failed, outcome.nulls, [row["code"] for row in outcome.sample]) == (1, 1, ["z"])

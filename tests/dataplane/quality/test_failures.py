@@ -64,9 +64,11 @@ def test_a_file_outside_the_roots_or_missing_fails_every_check(parquet, tmp_path
     elsewhere = str(tmp_path / "elsewhere")
     # when
     outside = run_on(parquet, specs, elsewhere)
-    missing = run_on({"type": "file", "path": parquet["path"] + ".gone"}, specs, os.path.dirname(parquet["path"]))
+    folder = os.path.dirname(parquet["path"])
+    missing = run_on({"type": "file", "path": parquet["path"] + ".gone"}, specs, folder)
+    missing += run_on({"type": "file", "path": os.path.join(folder, "gone.jsonl")}, specs, folder)
     # then no check passes silently
-    assert [o.status for o in outside + missing] == ["error"] * 4
+    assert [o.status for o in outside + missing] == ["error"] * 6
     assert "outside the allowed file roots" in (outside[0].error or "")
     assert missing[0].error
 

@@ -13,6 +13,7 @@ Blocking calls: run them in a job worker, never on the event loop.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import polars as pl
@@ -20,9 +21,10 @@ import polars as pl
 from ..connections import split_table
 from ..database import TableScan
 from ..errors import DataPlaneConfigError
+from ..paths import resolve_path
 from ..policy import Policy
 from ..sources import file_format, open_source, validate_source
-from ..types import cast_expr, polars_dtype
+from ..types import cast_expr, polars_dtype, schema_dtypes
 from . import frames, rules, schemas, sqlroad
 from .customsql import select_problem
 from .outcomes import errored
@@ -183,6 +185,17 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
     return sqlroad.row_rule(table, spec, plan, sensitive)
 
 
+def _with_columns(frame: pl.LazyFrame, fmt: str, fields: list[dict], path: str) -> pl.LazyFrame:
+    """An empty JSON lines file names no column (Polars cannot even scan it): it is the schema's columns
+    with no row."""
+    if fmt != "jsonl" or os.path.getsize(path) > 0:
+        return frame
+    try:
+        return pl.DataFrame(schema=schema_dtypes({"fields": fields})).lazy()
+    except DataPlaneConfigError:
+        return frame
+
+
 def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, schema_fields: list[dict],
                     references: dict[str, dict], sensitive: set[str]) -> list[CheckOutcome]:
     """Run `checks` on a dataset's source config (as validate_source accepts it); one outcome per check.
@@ -196,13 +209,19 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
         if source["type"] == "file":
             fmt = file_format(source)
             scan = open_source(policy, source, {"fields": schema_fields})
+            try:
+                frame = _with_columns(scan.frame, fmt, schema_fields,
+                                      resolve_path(policy, source["path"], field="source.path"))
+            except BaseException:
+                scan.close()
+                raise
         else:
             table = sqlroad.Table(policy, source)
     except Exception as exc:  # Unreachable or refused source: every check is an error, none passes.
         return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
     if source["type"] == "file":
         try:
-            return evaluate_frame(scan.frame, checks, schema_fields=schema_fields, sensitive=sensitive,
+            return evaluate_frame(frame, checks, schema_fields=schema_fields, sensitive=sensitive,
                                   references=references, policy=policy, text_backed=fmt != "parquet",
                                   from_file=True)
         finally:
