@@ -40,7 +40,8 @@ def _guard(spec: CheckSpec, run: Callable[[], CheckOutcome], secrets: tuple[str,
         return errored(spec, str(exc))
     except DataPlaneConfigError as exc:
         return errored(spec, exc.message)
-    except Exception as exc:  # The engines raise many types (driver, Polars, OS); each is this check's error.
+    # The engines raise many types (driver, Polars, OS); a Rust panic in Polars is a BaseException.
+    except (Exception, pl.exceptions.PanicException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return errored(spec, f"{type(exc).__name__}: {first}", *secrets)
 
