@@ -136,13 +136,15 @@ def _raise(exc: Exception) -> CheckOutcome:
 
 
 def _polars_on_table(policy: Policy, source: dict, spec: CheckSpec, plan: rules.Plan, families: dict[str, str],
-                     sensitive: set[str], reference: pl.Series | None) -> CheckOutcome:
+                     sensitive: set[str], reference: pl.Series | None, schema_fields: list[dict]) -> CheckOutcome:
     """A row rule on a table evaluated by Polars over the data plane's streamed read of it."""
     scans: list[TableScan] = []
 
     def scan(columns: list[str] | None) -> pl.LazyFrame:
         scans.append(TableScan(policy, source["connection"], source["table"], columns, None))
-        return scans[-1].frame()
+        frame = scans[-1].frame()
+        # SQLite keeps dates and timestamps as text: typed by the schema, as the cleaner reads them.
+        return _typed_by_schema(frame, dict(frame.collect_schema()), schema_fields)
 
     try:
         return frames.row_rule(scan(list(plan.columns)), spec, plan, families, sensitive, reference,
@@ -152,11 +154,20 @@ def _polars_on_table(policy: Policy, source: dict, spec: CheckSpec, plan: rules.
             opened.close()
 
 
+def _schema_temporal(families: dict[str, str], fields: list[dict]) -> dict[str, str]:
+    """SQLite text columns the schema declares as dates or timestamps, taken as such (read through Polars)."""
+    declared = {f.get("name"): f.get("type") for f in fields if isinstance(f, dict)}
+    return {name: declared[name] if family == "string" and declared.get(name) in rules.TEMPORAL else family
+            for name, family in families.items()}
+
+
 def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpec, *, schema_fields: list[dict],
               references: dict[str, dict], sensitive: set[str]) -> CheckOutcome:
     families = table.families()
-    plan = rules.plan(spec, families, references)
     sqlite = table.dialect == "sqlite"
+    if sqlite and spec.rule_type != "schema_match":
+        families = _schema_temporal(families, schema_fields)
+    plan = rules.plan(spec, families, references)
     if plan.kind == "row_count":
         return sqlroad.row_count(table, spec, plan)
     if plan.kind == "freshness":
@@ -172,8 +183,8 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
 
         return schemas.schema_match(spec, schema_fields, families, text_backed=sqlite, sqlite=sqlite,
                                     unconvertible=unconvertible)
-    if plan.kind == "regex_match" and sqlite:
-        return _polars_on_table(policy, source, spec, plan, families, sensitive, None)
+    if sqlite and (plan.kind == "regex_match" or (plan.kind == "range" and families[plan.column] in rules.TEMPORAL)):
+        return _polars_on_table(policy, source, spec, plan, families, sensitive, None, schema_fields)
     if plan.kind == "referential":
         ref = plan.reference["source"]
         if ref.get("type") == "database" and ref.get("connection") == source["connection"]:
@@ -182,7 +193,8 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
                 raise rules.Problem(f"config.ref_column: column {plan.reference['ref_column']!r} does not exist "
                                     f"in dataset {plan.reference['dataset_id']!r}")
             return sqlroad.row_rule(table, spec, plan, sensitive)
-        return _polars_on_table(policy, source, spec, plan, families, sensitive, _reference_values(policy, plan))
+        return _polars_on_table(policy, source, spec, plan, families, sensitive, _reference_values(policy, plan),
+                                schema_fields)
     return sqlroad.row_rule(table, spec, plan, sensitive)
 
 

@@ -47,6 +47,14 @@ def _in(column: str, values: list[Any], column_family: str, values_family: str) 
     return pl.col(column).cast(dtype, strict=False).is_in(series.implode())
 
 
+def _as_naive_utc(column: str, families: dict[str, str]) -> pl.Expr:
+    """A date or timestamp column as a UTC datetime without zone; text (SQLite) read as the cleaner does."""
+    col = pl.col(column)
+    if families.get(column) == "string":
+        return cast_expr(column, pl.String(), pl.Datetime("us"))
+    return col.cast(pl.Datetime("us", "UTC")).dt.replace_time_zone(None)
+
+
 def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
     """(null, passing) expressions of a row rule."""
     kind = plan.kind
@@ -68,6 +76,8 @@ def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None
     if kind == "length":
         return null, _bounded(col.cast(pl.String).str.len_chars(), plan)
     if kind == "range":
+        if isinstance(plan.low, dt.datetime) or isinstance(plan.high, dt.datetime):
+            return null, _bounded(_as_naive_utc(plan.column, families), plan)
         return null, _bounded(col, plan)
     if kind == "accepted_values":
         family = families[plan.column]

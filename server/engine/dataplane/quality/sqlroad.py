@@ -9,6 +9,7 @@ written by `literal` below; identifiers are checked names, quoted.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -24,6 +25,8 @@ from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
 
 def literal(value: Any) -> str:
     """A SQL literal of a checked scalar, the same text for PostgreSQL and SQLite."""
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
@@ -57,6 +60,7 @@ class Table:
         if self.dialect == "postgresql":
             cur.execute("SET TRANSACTION READ ONLY")
             cur.execute("SET LOCAL standard_conforming_strings = on")
+            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamptz -> timestamp in UTC, as Polars compares
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of one read-only query."""
@@ -139,6 +143,9 @@ def predicates(plan: Plan, table: Table) -> tuple[str, str]:
         length = "char_length" if table.dialect == "postgresql" else "length"
         return null, _bounded(f"{length}({text})", plan)
     if plan.kind == "range":
+        if isinstance(plan.low, dt.datetime) or isinstance(plan.high, dt.datetime):
+            assert table.dialect == "postgresql"  # SQLite keeps dates as text: they go the Polars road.
+            return null, _bounded(f"CAST({col} AS TIMESTAMP)", plan)
         return null, _bounded(col, plan)
     if plan.kind == "accepted_values":
         return null, f"{col} IN ({', '.join(literal(v) for v in plan.values)})"
