@@ -192,3 +192,20 @@ def test_the_sample_of_a_large_file_finds_failures_past_the_first_windows(tmp_pa
     # then the sample holds the first 20 failing rows, and both far-apart duplicates are found
     assert (ranged.rows_failed, [row["id"] for row in ranged.sample]) == (30, list(range(rows - 30, rows - 10)))
     assert (unique.rows_failed, sorted(row["id"] for row in unique.sample)) == (2, [0, rows - 1])
+
+
+def test_postgresql_types_without_an_arrow_twin_come_back_as_text_in_the_sample(pg_url, tmp_path):
+    # given a table with an interval, a point, a range and json beside the checked number
+    import adbc_driver_postgresql.dbapi as pg_dbapi
+
+    with pg_dbapi.connect(pg_url) as db, db.cursor() as cur:
+        cur.execute("CREATE TABLE odd_types (n int, i interval, p point, r int4range, j json)")
+        cur.execute("INSERT INTO odd_types VALUES (1, '1 day', point(1,2), int4range(1,3), '{\"a\":1}'), "
+                    "(5, '2 hours', point(0,0), int4range(2,4), '[1]'), (NULL, NULL, NULL, NULL, NULL)")
+        db.commit()
+    source = {"type": "database", "connection": pg_url, "table": "odd_types"}
+    # when
+    [outcome] = run_on(source, [check("range", {"column": "n", "max": 2})], os.path.realpath(tmp_path))
+    # then
+    assert (outcome.status, outcome.rows_failed, outcome.nulls) == ("failed", 1, 1)
+    assert outcome.sample == [{"n": 5, "i": "02:00:00", "p": "(0,0)", "r": "[2,4)", "j": "[1]"}]

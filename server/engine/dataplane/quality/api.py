@@ -192,10 +192,10 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
             if plan.reference["ref_column"] not in table.families(schema, name):
                 raise rules.Problem(f"config.ref_column: column {plan.reference['ref_column']!r} does not exist "
                                     f"in dataset {plan.reference['dataset_id']!r}")
-            return sqlroad.row_rule(table, spec, plan, sensitive)
+            return sqlroad.row_rule(table, spec, plan, sensitive, families)
         return _polars_on_table(policy, source, spec, plan, families, sensitive, _reference_values(policy, plan),
                                 schema_fields)
-    return sqlroad.row_rule(table, spec, plan, sensitive)
+    return sqlroad.row_rule(table, spec, plan, sensitive, families)
 
 
 def _with_columns(frame: pl.LazyFrame, fmt: str, fields: list[dict], path: str) -> pl.LazyFrame:

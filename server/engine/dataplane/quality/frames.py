@@ -18,7 +18,7 @@ import polars as pl
 
 from ..expressions import sql_expression
 from ..types import cast_expr
-from .outcomes import judged, sample_rows, verdict
+from .outcomes import judged, safe_sample, verdict
 from .rules import NUMERIC, Plan
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
 
@@ -119,7 +119,8 @@ def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[st
     sample = []
     if failed:
         source = sample_frame() if sample_frame is not None else frame
-        sample = sample_rows(failing_rows(source, failing, rows, windowed and sample_frame is None), sensitive)
+        sample = safe_sample(lambda: failing_rows(source, failing, rows, windowed and sample_frame is None),
+                             sensitive)
     return judged(spec, rows, nulls, failed, nulls_fail=nulls_fail, sample=sample)
 
 

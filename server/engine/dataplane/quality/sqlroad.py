@@ -18,7 +18,7 @@ import polars as pl
 from .. import database
 from ..connections import parse_connection, qualified, quote_ident, split_table
 from ..policy import Policy
-from .outcomes import judged, sample_rows, verdict
+from .outcomes import judged, safe_sample, verdict
 from .rules import Plan, Problem, sql_family
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
 
@@ -86,13 +86,17 @@ class Table:
             raise Problem(f"table {name!r} does not exist")
         return {str(col): sql_family(str(kind or ""), self.dialect) for col, kind in rows}
 
-    def sample(self, failing: str) -> pl.DataFrame:
-        """Up to SAMPLE_LIMIT failing rows, with SQLite's NULLs restored as the data plane reads them."""
+    def sample(self, failing: str, families: dict[str, str]) -> pl.DataFrame:
+        """Up to SAMPLE_LIMIT failing rows, with SQLite's NULLs restored as the data plane reads them.
+
+        On PostgreSQL, columns of other types (interval, ranges, geometry...) are read as their text,
+        which every driver and Polars can carry."""
         cur = self.db.cursor()
         try:
             self._begin(cur)
             flagged: list[str] = []
-            select = "*"
+            select = ", ".join(f"CAST({quote_ident(c)} AS TEXT) AS {quote_ident(c)}" if kind == "other"
+                               else quote_ident(c) for c, kind in families.items())
             if self.dialect == "sqlite":
                 exprs, flagged = database._sqlite_select(cur, self.name, None)
                 select = ", ".join(exprs)
@@ -157,7 +161,8 @@ def predicates(plan: Plan, table: Table) -> tuple[str, str]:
     raise AssertionError(f"not a row rule: {plan.kind}")
 
 
-def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str]) -> CheckOutcome:
+def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str], families: dict[str, str]
+             ) -> CheckOutcome:
     """One aggregate query for the counts; a LIMITed one for the sample when a row failed."""
     null, passing = predicates(plan, table)
     nulls_fail = plan.kind == "not_null"
@@ -166,7 +171,7 @@ def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str]) -> 
     counts = table.query(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0){failed_sum} "
                          f"FROM {table.ref}")[0]
     rows, nulls, failed = counts if not nulls_fail else (counts[0], counts[1], counts[1])  # not_null: failed = nulls
-    sample = sample_rows(table.sample(failing), sensitive) if failed else []
+    sample = safe_sample(lambda: table.sample(failing, families), sensitive) if failed else []
     return judged(spec, int(rows), int(nulls), int(failed), nulls_fail=nulls_fail, sample=sample)
 
 
