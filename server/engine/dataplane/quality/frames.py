@@ -19,7 +19,7 @@ import polars as pl
 from ..expressions import sql_expression
 from ..types import cast_expr
 from .outcomes import judged, safe_sample, verdict
-from .rules import NUMERIC, Plan
+from .rules import NUMERIC, Plan, polars_family
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
 
 FIRST_WINDOW = 65_536
@@ -84,8 +84,6 @@ def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None
         return null, _in(plan.column, list(plan.values), family, family)
     if kind == "referential":
         assert reference is not None
-        from .rules import polars_family
-
         ref_family = polars_family(reference.dtype)
         return null, _in(plan.column, reference.to_list(), families[plan.column], ref_family)
     raise AssertionError(f"not a row rule: {kind}")

@@ -51,7 +51,11 @@ class Table:
         self.ref = qualified(self.schema, self.name)
         self.db = database.connect(policy, self.conn, field="source.connection")
         if self.dialect == "sqlite":
-            self.db.cursor().execute("PRAGMA query_only = 1")
+            try:
+                self.db.cursor().execute("PRAGMA query_only = 1")
+            except BaseException:
+                self.db.close()
+                raise
 
     def close(self) -> None:
         self.db.close()
