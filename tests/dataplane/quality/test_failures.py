@@ -209,3 +209,21 @@ def test_postgresql_types_without_an_arrow_twin_come_back_as_text_in_the_sample(
     # then
     assert (outcome.status, outcome.rows_failed, outcome.nulls) == ("failed", 1, 1)
     assert outcome.sample == [{"n": 5, "i": "02:00:00", "p": "(0,0)", "r": "[2,4)", "j": "[1]"}]
+
+
+@pytest.mark.parametrize("place", ["sqlite", "postgres"], indirect=True)
+def test_the_connection_of_a_check_cannot_write_even_if_asked(place):
+    # given a table, opened the way checks open it
+    from server.engine.dataplane.quality.sqlroad import Table
+
+    source = place.put(CUSTOMERS, "customers")
+    table = Table(Policy(file_roots=(place.folder,)), source)
+    # when a write reaches it anyway
+    try:
+        with pytest.raises(Exception, match=r"(?i)read-?only|readonly"):
+            table.query(f"DELETE FROM {table.ref}")
+        rows = table.query(f"SELECT COUNT(*) FROM {table.ref}")
+    finally:
+        table.close()
+    # then it is refused and every row is still there
+    assert rows == [(8,)]
