@@ -227,3 +227,15 @@ def test_the_connection_of_a_check_cannot_write_even_if_asked(place):
         table.close()
     # then it is refused and every row is still there
     assert rows == [(8,)]
+
+
+def test_a_rule_that_fails_while_counting_does_not_spoil_the_rules_counted_with_it(parquet):
+    # given rules counted together in one pass, one of which compares text with a number
+    specs = [check("not_null", {"column": "email"}), check("custom_sql", {"condition": "status > 5"}),
+             check("range", {"column": "age", "min": 18, "max": 120})]
+    # when
+    outcomes = run_on(parquet, specs, os.path.dirname(parquet["path"]))
+    # then the bad rule is an error and the others are counted as if alone
+    assert [(o.status, o.rows_failed, o.nulls) for o in outcomes] == [
+        ("failed", 2, 2), ("error", 0, 0), ("failed", 2, 1)]
+    assert outcomes[1].error

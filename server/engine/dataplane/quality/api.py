@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TypeVar
 
 import polars as pl
 
@@ -29,10 +30,15 @@ from . import frames, rules, schemas, sqlroad
 from .customsql import select_problem
 from .outcomes import errored
 from .patterns import pattern_problem
-from .spec import CheckOutcome, CheckSpec
+from .spec import RULE_TYPES, CheckOutcome, CheckSpec
+
+T = TypeVar("T")
+# Rules judged row by row, counted together in one pass over a frame; `unique` keeps a pass of its own
+# (it cannot stream: it holds every key it has seen, which would take the other rules out of streaming).
+BATCHED = frozenset(RULE_TYPES) - {"row_count", "freshness", "schema_match", "unique"}
 
 
-def _guard(spec: CheckSpec, run: Callable[[], CheckOutcome], secrets: tuple[str, ...]) -> CheckOutcome:
+def _guard(spec: CheckSpec, run: Callable[[], T], secrets: tuple[str, ...]) -> T | CheckOutcome:
     """Run one check; whatever stops it becomes its 'error' outcome, never a silent pass."""
     try:
         return run()
@@ -98,9 +104,7 @@ def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_fa
     if plan.kind == "freshness":
         return frames.freshness(frame, spec, plan)
     reference = _reference_values(policy, plan) if plan.kind == "referential" else None
-    # A window sees only its own rows: fine for a test of one row, wrong for duplicates across the data.
-    windowed = from_file and plan.kind != "unique"
-    return frames.row_rule(frame, spec, plan, families, sensitive, reference, windowed=windowed)
+    return frames.row_rule(frame, spec, plan, families, sensitive, reference, windowed=from_file)
 
 
 def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_fields: list[dict],
@@ -124,11 +128,46 @@ def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_field
     except Exception as exc:  # An unreadable file shows here first.
         return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
     raw_families = {name: rules.polars_family(dtype) for name, dtype in raw_schema.items()}
-    return [_guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families, families=families,
-                                                  schema_fields=schema_fields, sensitive=sensitive,
-                                                  references=references, policy=policy, text_backed=text_backed,
-                                                  from_file=from_file),
-                   secrets) for spec in checks]
+    outcomes: list[CheckOutcome] = []
+    tests: list[tuple[int, frames.RowTest]] = []
+    for spec in checks:
+        if spec.rule_type in BATCHED:
+            prepared = _guard(spec, lambda s=spec: _row_test(s, families, references, policy, from_file), secrets)
+            if isinstance(prepared, frames.RowTest):
+                tests.append((len(outcomes), prepared))
+                outcomes.append(CheckOutcome.failure(spec, "not counted"))  # Replaced below.
+                continue
+        else:
+            prepared = _guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families,
+                                                             families=families, schema_fields=schema_fields,
+                                                             sensitive=sensitive, references=references,
+                                                             policy=policy, text_backed=text_backed,
+                                                             from_file=from_file), secrets)
+        outcomes.append(prepared)
+    counted = _count_together(typed, [test for _, test in tests])
+    for j, (i, test) in enumerate(tests):
+        counts = counted[j] if counted is not None else None
+        outcomes[i] = _guard(test.spec, lambda t=test, c=counts: frames.finish(
+            t, c if c is not None else frames.count(typed, [t])[0], typed, sensitive), secrets)
+    return outcomes
+
+
+def _row_test(spec: CheckSpec, families: dict[str, str], references: dict[str, dict] | None,
+              policy: Policy | None, from_file: bool) -> frames.RowTest:
+    plan = rules.plan(spec, families, references)
+    reference = _reference_values(policy, plan) if plan.kind == "referential" else None
+    return frames.row_test(spec, plan, families, reference, windowed=from_file)
+
+
+def _count_together(frame: pl.LazyFrame, tests: list[frames.RowTest]) -> list[tuple[int, int, int]] | None:
+    """The counts of every row rule in one pass ("one query per dataset"); None when that pass fails, so
+    that each rule is then counted alone and one rule's failure is its own error, not the others'."""
+    if len(tests) < 2:
+        return None
+    try:
+        return frames.count(frame, tests)
+    except (Exception, pl.exceptions.PanicException):
+        return None
 
 
 def _raise(exc: Exception) -> CheckOutcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -103,23 +104,57 @@ def failing_rows(frame: pl.LazyFrame, failing: pl.Expr, rows: int, windowed: boo
     return pl.concat(found, how="vertical_relaxed") if found else frame.head(0).collect()
 
 
+@dataclass(frozen=True)
+class RowTest:
+    """A row rule ready to count: which rows are nulls for it and which fail."""
+
+    spec: CheckSpec
+    null: pl.Expr
+    failing: pl.Expr
+    nulls_fail: bool  # not_null: the nulls are the failures
+    windowed: bool  # the sample may be looked for in windows (a test of one row on a file scan)
+
+
+def row_test(spec: CheckSpec, plan: Plan, families: dict[str, str], reference: pl.Series | None = None,
+             windowed: bool = False) -> RowTest:
+    null, passing = predicates(plan, families, reference)
+    nulls_fail = plan.kind == "not_null"
+    failing = null if nulls_fail else (~null & ~passing.fill_null(False))
+    # A window sees only its own rows: fine for a test of one row, wrong for duplicates across the data.
+    return RowTest(spec, null, failing, nulls_fail, windowed and plan.kind != "unique")
+
+
+def count(frame: pl.LazyFrame, tests: list[RowTest]) -> list[tuple[int, int, int]]:
+    """(rows, nulls, failed) of each test, all in one streaming pass over the frame."""
+    sums = []
+    for i, test in enumerate(tests):
+        sums.append(test.null.sum().alias(f"n{i}"))
+        if not test.nulls_fail:  # not_null fails exactly its nulls: one sum, not two.
+            sums.append(test.failing.sum().alias(f"f{i}"))
+    row = frame.select(pl.len().alias("rows"), *sums).collect(engine="streaming").to_dicts()[0]
+    rows = int(row["rows"] or 0)
+    return [(rows, int(row[f"n{i}"] or 0), int(row[f"n{i}" if t.nulls_fail else f"f{i}"] or 0))
+            for i, t in enumerate(tests)]
+
+
+def finish(test: RowTest, counts: tuple[int, int, int], frame: pl.LazyFrame, sensitive: set[str],
+           sample_frame: Callable[[], pl.LazyFrame] | None = None) -> CheckOutcome:
+    """The outcome of a counted test, with its sample read when a row failed."""
+    rows, nulls, failed = counts
+    sample = []
+    if failed:
+        source = sample_frame() if sample_frame is not None else frame
+        sample = safe_sample(lambda: failing_rows(source, test.failing, rows, test.windowed and sample_frame is None),
+                             sensitive)
+    return judged(test.spec, rows, nulls, failed, nulls_fail=test.nulls_fail, sample=sample)
+
+
 def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[str, str], sensitive: set[str],
              reference: pl.Series | None = None, sample_frame: Callable[[], pl.LazyFrame] | None = None,
              windowed: bool = False) -> CheckOutcome:
     """Count and sample one row rule on the frame (the sample from `sample_frame()` when the frame is narrowed)."""
-    null, passing = predicates(plan, families, reference)
-    nulls_fail = plan.kind == "not_null"
-    failing = null if nulls_fail else (~null & ~passing.fill_null(False))
-    # not_null fails exactly its nulls: one sum, not two.
-    sums = [null.sum().alias("nulls")] if nulls_fail else [null.sum().alias("nulls"), failing.sum().alias("failed")]
-    counts = [int(v or 0) for v in frame.select(pl.len().alias("rows"), *sums).collect(engine="streaming").row(0)]
-    rows, nulls, failed = counts if not nulls_fail else (counts[0], counts[1], counts[1])
-    sample = []
-    if failed:
-        source = sample_frame() if sample_frame is not None else frame
-        sample = safe_sample(lambda: failing_rows(source, failing, rows, windowed and sample_frame is None),
-                             sensitive)
-    return judged(spec, rows, nulls, failed, nulls_fail=nulls_fail, sample=sample)
+    test = row_test(spec, plan, families, reference, windowed)
+    return finish(test, count(frame, [test])[0], frame, sensitive, sample_frame)
 
 
 def row_count(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan) -> CheckOutcome:
