@@ -17,7 +17,7 @@ from resolvers.errors import NotFound, ValidationError
 from resolvers.jobs import READ, levels_from, views_of
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
-from resolvers.validation import in_utc
+from resolvers.validation import aware
 from resolvers.views.jobs import FINISHED, JobView, LogLineView
 from server.engine.bus import Subscription, current_bus, job_topic
 from server.models.engine import Job, JobLog
@@ -60,9 +60,9 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail
     """
     for name, value in (("after", after), ("tail", tail)):
         if value is not None and value < 0:
-            raise ValidationError("Invalid cursor", field=name, reason="Must not be negative")
+            raise ValidationError("Invalid cursor", field=name, reason="Must be at least 0")
     wanted = levels_from(level)
-    since = in_utc(since, "since")
+    since = aware(since, "since")
     subscription = await _open(principal, job_id)
     try:
         cursor = max(after, await _start(job_id, tail, since, wanted))

@@ -299,11 +299,8 @@ async def test_following_a_job_streams_the_same_lines_and_end_on_both_surfaces(c
     assert rest_end["status"] == enum(graphql_end["job"]["status"]) == "succeeded"
 
 
-# Disagreements found between the surfaces: each test says what both should do, and fails until they do.
+# Where the surfaces once disagreed: a time without a zone and a negative cursor are refused alike.
 
-@pytest.mark.xfail(strict=True, reason="REST GET /jobs?created_after=<no zone> is refused (400 VALIDATION_ERROR, "
-                   "field created_after, reason 'Give a time zone (e.g. Z)'); GraphQL jobs(filter: {createdAfter}) "
-                   "lists the jobs, and hands the naive time to the ORM as it is (Tortoise warns)")
 async def test_a_jobs_filter_time_without_a_zone_is_treated_alike(client):
     # when
     status, by_rest = await rest(client, "GET", "/jobs?created_after=2020-01-01T00:00:00")
@@ -312,17 +309,12 @@ async def test_a_jobs_filter_time_without_a_zone_is_treated_alike(client):
     assert outcome(status, by_rest) == outcome(200, by_graphql)
 
 
-@pytest.mark.xfail(strict=True, reason="REST GET /jobs/{id}/logs?since=<no zone> is refused (400 VALIDATION_ERROR, "
-                   "field since, reason 'Give a time zone (e.g. Z)'); GraphQL jobLogs(since:) takes it as UTC")
 async def test_a_log_since_without_a_zone_is_treated_alike(quiet_job):
     status, by_rest = await rest(quiet_job.caller, "GET", f"/jobs/{quiet_job.id}/logs?since=2020-01-01T00:00:00")
     by_graphql = await gql(quiet_job.caller, LOGS_SINCE, {"id": quiet_job.id, "since": "2020-01-01T00:00:00"})
     assert outcome(status, by_rest) == outcome(200, by_graphql)
 
 
-@pytest.mark.xfail(strict=True, reason="A negative log cursor is VALIDATION_ERROR on both, but REST details say "
-                   "reason 'Must be at least 0' (query parsing) and GraphQL jobLogs details say 'Must not be "
-                   "negative' (the domain), for after and for tail")
 async def test_a_negative_log_cursor_is_refused_alike(quiet_job):
     for name in ("after", "tail"):
         _, by_rest = await rest(quiet_job.caller, "GET", f"/jobs/{quiet_job.id}/logs?{name}=-1")
