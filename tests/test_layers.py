@@ -156,3 +156,35 @@ async def test_openapi_lists_paging_parameters_on_lists_only(client):
     assert {"page", "per_page", "limit", "offset"} <= query_names("/api/v1/workspaces/{workspace_id}/keys")
     assert "page" not in query_names("/api/v1/datasets/{id}")
     assert "page" not in query_names("/api/v1/jobs/{id}/logs")
+
+
+# What may show a secret: only the domain builds read models, so only the domain masks.
+MASKING = {"resolvers.sources.masked_source", "server.engine.dataplane.mask_connection",
+           "server.engine.dataplane.masking", "server.engine.dataplane.mask_secrets",
+           "server.engine.dataplane.connections.mask_connection"}
+
+
+def test_the_surfaces_never_see_an_orm_row():
+    # REST and GraphQL rename the fields of read models; a row (and its secret columns) never reaches them.
+    assert offenders("schema", {"server.models"}) == []
+    assert offenders("server/rest", {"server.models"}) == []
+
+
+def test_no_surface_masks_a_secret_itself():
+    # Masking happens once, where the read model is built; a surface that masks has seen the secret.
+    for surface in ("schema", "server/rest", "server/edge"):
+        assert offenders(surface, MASKING) == [], surface
+
+
+def test_the_surface_guards_fail_on_a_planted_import(tmp_path, monkeypatch):
+    # given
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    (tmp_path / "server" / "rest").mkdir(parents=True)
+    (tmp_path / "server" / "rest" / "planted.py").write_text(
+        "from server.models.datasets import Dataset\nfrom resolvers.sources import masked_source\n")
+    # when
+    rows, masks = offenders("server/rest", {"server.models"}), offenders("server/rest", MASKING)
+    # then
+    assert rows == ["server/rest/planted.py: server.models.datasets",
+                    "server/rest/planted.py: server.models.datasets.Dataset"]
+    assert masks == ["server/rest/planted.py: resolvers.sources.masked_source"]
