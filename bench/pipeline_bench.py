@@ -1,10 +1,10 @@
-"""Throughput of run_pipeline next to the same work written directly in Polars.
+"""Throughput of execute_steps next to the same work written directly in Polars.
 
     python -m bench.pipeline_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test]
 
 Generates a CSV (duplicates, NULLs, padded text, mixed types) under bench/data/, then times
 source -> cleaner (remove_duplicates, handle_nulls drop, trim, cast) -> sink into SQLite and, when a URL is
-given, PostgreSQL: once through run_pipeline, once as direct Polars (scan, clean, ADBC write).
+given, PostgreSQL: once through execute_steps, once as direct Polars (scan, clean, ADBC write).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from server.engine.dataplane import MappingResolver, Policy, RunContext, run_pipeline
+from server.engine.dataplane import MappingResolver, Policy, RunContext, execute_steps
 
 DATA = Path(__file__).parent / "data"
 SCHEMA = {
@@ -83,7 +83,7 @@ def through_pipeline(path: Path, uri: str, table: str) -> int:
         {"id": "clean", "type": "data_cleaner", "config": CLEANER},
         {"id": "output", "type": "data_sink", "config": {"destination": f"bench.{table}"}},
     ]
-    result = run_pipeline(steps, resolve, RunContext(), Policy(file_roots=(str(path.resolve().parent),)))
+    result = execute_steps(steps, resolve, RunContext(), Policy(file_roots=(str(path.resolve().parent),)))
     return result.steps["output"].rows_out or 0
 
 
@@ -99,7 +99,7 @@ def measure(label: str, rows: int, path: Path, uri: str, repeat: int) -> None:
     rate = {k: rows / v for k, v in best.items()}
     print(
         f"{label:10} direct Polars {rate['direct']:>12,.0f} rows/s ({best['direct']:.2f} s)   "
-        f"run_pipeline {rate['pipeline']:>12,.0f} rows/s ({best['pipeline']:.2f} s)   "
+        f"execute_steps {rate['pipeline']:>12,.0f} rows/s ({best['pipeline']:.2f} s)   "
         f"ratio {rate['pipeline'] / rate['direct']:.2f}   rows written {written['pipeline']:,}"
         f" / {written['direct']:,}"
     )

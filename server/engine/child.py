@@ -33,7 +33,7 @@ from server.engine.dataplane import (
     RunResult,
     StepFailed,
     StepStats,
-    run_pipeline,
+    execute_steps,
 )
 
 # The parent's one message to the child.
@@ -66,7 +66,7 @@ Body = Callable[[JobPlan, RunContext], RunResult]
 
 def run_plan(plan: JobPlan, ctx: RunContext) -> RunResult:
     """The production body: the data plane over the plan's resolved datasets and connections."""
-    return run_pipeline(plan.steps, MappingResolver(dict(plan.datasets), dict(plan.connections)), ctx, plan.policy)
+    return execute_steps(plan.steps, MappingResolver(dict(plan.datasets), dict(plan.connections)), ctx, plan.policy)
 
 
 def backstop_bytes(memory_mb: int) -> int:

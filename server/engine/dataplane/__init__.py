@@ -11,7 +11,7 @@ from .masking import mask_secrets
 from .paths import resolve_path
 from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
 from .resolving import MappingResolver
-from .runner import Resolver, RunContext, RunResult, StepStats, run_pipeline
+from .runner import Resolver, RunContext, RunResult, StepStats, execute_steps
 from .sources import validate_source
 from .types import polars_dtype
 from .validation import validate_step
@@ -30,6 +30,7 @@ __all__ = [
     "StepFailed",
     "StepStats",
     "check_connection",
+    "execute_steps",
     "mask_connection",
     "mask_secrets",
     "parse_connection",
@@ -38,7 +39,6 @@ __all__ = [
     "prepare_data_dir",
     "referenced_dataset_ids",
     "resolve_path",
-    "run_pipeline",
     "validate_source",
     "validate_step",
     "validate_steps",

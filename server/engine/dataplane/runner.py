@@ -1,4 +1,4 @@
-"""run_pipeline: executes the data steps of a pipeline, synchronously, in a worker thread.
+"""execute_steps: executes the data steps of a pipeline, synchronously, in a worker thread.
 
 How rows are counted without reading a source twice: every step's output is one lazy Polars plan,
 and a tap (a pass-through `map_batches` in the streaming engine) counts the rows leaving each step as
@@ -273,7 +273,7 @@ class _Run:
         raise StepFailed(step_id, message) from exc
 
 
-def run_pipeline(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy) -> RunResult:
+def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy) -> RunResult:
     """Run the steps in dependency order under `policy`; raises DataPlaneConfigError, StepFailed or Cancelled.
 
     Every file and connection is checked against the policy again when it is opened, so a job fails
