@@ -159,23 +159,3 @@ def test_a_cancel_set_before_the_run_starts_runs_no_step(tmp_path, recorder):
             recorder.policy,
         )
     assert recorder.events == []
-
-
-def test_a_write_drops_staging_tables_left_by_a_dead_process(tmp_path, recorder):
-    # given a warehouse holding a day-old staging table (a crash between staging and swap) and a fresh one
-    import time
-
-    from server.engine.dataplane.database import STAGING_PREFIX, STALE_STAGING_SECONDS
-
-    db = seeded_warehouse(tmp_path)
-    stale = f"{STAGING_PREFIX}{int(time.time() - STALE_STAGING_SECONDS - 60)}_0123abcd"
-    fresh = f"{STAGING_PREFIX}{int(time.time())}_4567cdef"
-    for name in (stale, fresh):
-        pl.DataFrame({"id": [1]}).write_database(name, f"sqlite:///{db}", engine="adbc")
-    source = write_customers(str(tmp_path / "in.csv"), "csv")
-    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
-    # when
-    execute_steps(steps(CLEAN, {"destination": "warehouse.cleaned"}), resolve, recorder.ctx, recorder.policy)
-    # then the stale one is gone, and one that may belong to a running job is kept
-    tables = set(sqlite_rows(db, "SELECT name FROM sqlite_master")["name"].to_list())
-    assert tables == {"customers", "cleaned", fresh}

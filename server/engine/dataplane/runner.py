@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
-from .sinks import resolve_target, write_file, write_table
+from .sinks import Prepared, Staged, discard, resolve_target, stage
 from .sources import open_source
 
 
@@ -70,6 +71,13 @@ class RunContext:
     on_progress: Callable[[float], None] | None = None
     batch_rows: int = 100_000
     temp_dir: str | None = None
+    # Names every staged object, so a sweep can tell whose it is: `<job id hex>_<attempt>`.
+    job_key: str = field(default_factory=lambda: f"{uuid.uuid4().hex[:20]}_0")
+    # Asked once every step has succeeded, with what was staged: True to publish, False to discard.
+    # The job's process asks its parent, which records the plan first; alone, a run publishes at once.
+    prepare: Callable[[list[dict[str, Any]]], bool] = lambda _records: True
+    # Told after each staged write is published or discarded (`True` when published).
+    on_released: Callable[[str, bool], None] = _noop
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class _Run:
         self.expected: dict[str, int | None] = {}
         self.last_progress = 0.0
         self.spilled: set[str] = set()
+        self.staged: list[Staged] = []
+        self.decided = False
 
     # -- helpers -------------------------------------------------------------------------------------
     def check_cancel(self, step_id: str | None) -> None:
@@ -180,20 +190,70 @@ class _Run:
             # Steps after a sink read the same rows: spill them once rather than read the source twice.
             self.spill_output(self.plan.inputs[sid] or "")
         frame = self.input_frame(sid)
-        self.ctx.log("info", sid, f"writing to {target.describe()} ({target.mode})")
-        if target.kind == "file":
-            write_file(self.policy, frame, target)
-        else:
-            def on_batch(rows: int) -> None:
-                self.check_cancel(sid)
-                self.ctx.log("debug", sid, f"staged {rows} rows")
-                self.progress()
+        self.ctx.log("info", sid, f"staging for {target.describe()} ({target.mode})")
 
-            write_table(self.policy, frame, target, self.ctx.batch_rows, on_batch)
+        def on_batch(rows: int) -> None:
+            self.check_cancel(sid)
+            self.ctx.log("debug", sid, f"staged {rows} rows")
+            self.progress()
+
+        self.staged.append(stage(self.policy, sid, frame, target, self.ctx.job_key, self.ctx.batch_rows, on_batch))
         self.check_cancel(sid)
         self.finish_chain(sid)
         # A sink passes its input on, so a later step can write the same rows elsewhere.
         self.frames[sid] = frame
+
+    def publish_all(self) -> None:
+        """Every step succeeded: prepare every staged write, then publish them back to back if the caller agrees.
+
+        Preparing runs each table's swap inside an open transaction (one per database), so a swap that
+        cannot work fails here, while nothing is visible. After the caller's yes, publishing is COMMITs
+        and renames only. A failure after that point leaves the rest staged for recovery to finish.
+        """
+        self.check_cancel(None)
+        prepared = Prepared(self.policy)
+        try:
+            for staged in self.staged:
+                try:
+                    prepared.add(staged)
+                except Exception as exc:
+                    self.fail_prepared(staged.step_id, f"{type(exc).__name__}: {exc}", exc)
+            if self.staged and not self.ctx.prepare([staged.record() for staged in self.staged]):
+                raise Cancelled(None)
+        except BaseException:
+            prepared.abort()
+            raise
+        self.decided = True
+        try:
+            prepared.commit(self.published)
+        except Exception as exc:
+            prepared.abort()
+            message = redact(f"publishing failed: {type(exc).__name__}: {exc}", *self.secrets).strip()
+            self.ctx.log("error", None, message)
+            raise StepFailed(self.staged[-1].step_id, message) from exc
+
+    def published(self, step_id: str) -> None:
+        self.ctx.on_released(step_id, True)
+        target = next(s.target for s in self.staged if s.step_id == step_id)
+        self.ctx.log("info", step_id, f"published to {target.describe()}")
+
+    def fail_prepared(self, step_id: str, message: str, exc: BaseException) -> None:
+        """A sink whose rows were staged but cannot be published: the step ends failed after all."""
+        message = redact(message, *self.secrets).strip()
+        self.ctx.log("error", step_id, message)
+        stats = self.stats[step_id]
+        self.stats[step_id] = StepStats(stats.rows_in, None, stats.duration_s, message)
+        self.ctx.on_step_end(step_id, self.stats[step_id])
+        raise StepFailed(step_id, message) from exc
+
+    def discard_staged(self) -> None:
+        """The run did not reach its decision: remove what it staged, so every destination is as it was."""
+        for staged in self.staged:
+            try:
+                discard(self.policy, staged.target, self.ctx.job_key)
+                self.ctx.on_released(staged.step_id, False)
+            except Exception as exc:  # Left for the sweep; the run's own outcome is what the caller must see.
+                self.ctx.log("warning", staged.step_id, f"removing staged rows failed: {type(exc).__name__}")
 
     def materialize(self, sid: str) -> None:
         """Run a step's plan now: spill it when several steps read it, count it when none does."""
@@ -267,7 +327,7 @@ class _Run:
             self.fail(sid, f"{type(exc).__name__}: {exc}", exc)
 
     def fail(self, step_id: str, message: str, exc: BaseException) -> None:
-        message = redact(message, *self.secrets)
+        message = redact(message, *self.secrets).strip()
         self.ctx.log("error", step_id, message)
         self.fail_open(step_id if step_id in self.open else None, message)
         raise StepFailed(step_id, message) from exc
@@ -285,7 +345,10 @@ def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContex
         try:
             for step in run.plan.order:
                 run.execute(step)
+            run.publish_all()
         finally:
+            if not run.decided:
+                run.discard_staged()
             for close in run.closers:
                 try:
                     close()
