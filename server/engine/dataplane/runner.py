@@ -88,6 +88,12 @@ class RunResult:
     duration_s: float
 
 
+def trimmed(message: str) -> str:
+    """One line per cause: drivers end with a newline and echo the statement (`query: ...`) after it."""
+    lines = [line.strip() for line in message.strip().splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("query:"))
+
+
 class _Counter:
     def __init__(self) -> None:
         self.rows = 0
@@ -228,7 +234,7 @@ class _Run:
             prepared.commit(self.published)
         except Exception as exc:
             prepared.abort()
-            message = redact(f"publishing failed: {type(exc).__name__}: {exc}", *self.secrets).strip()
+            message = trimmed(redact(f"publishing failed: {type(exc).__name__}: {exc}", *self.secrets))
             self.ctx.log("error", None, message)
             raise StepFailed(self.staged[-1].step_id, message) from exc
 
@@ -239,7 +245,7 @@ class _Run:
 
     def fail_prepared(self, step_id: str, message: str, exc: BaseException) -> None:
         """A sink whose rows were staged but cannot be published: the step ends failed after all."""
-        message = redact(message, *self.secrets).strip()
+        message = trimmed(redact(message, *self.secrets))
         self.ctx.log("error", step_id, message)
         stats = self.stats[step_id]
         self.stats[step_id] = StepStats(stats.rows_in, None, stats.duration_s, message)
@@ -327,7 +333,7 @@ class _Run:
             self.fail(sid, f"{type(exc).__name__}: {exc}", exc)
 
     def fail(self, step_id: str, message: str, exc: BaseException) -> None:
-        message = redact(message, *self.secrets).strip()
+        message = trimmed(redact(message, *self.secrets))
         self.ctx.log("error", step_id, message)
         self.fail_open(step_id if step_id in self.open else None, message)
         raise StepFailed(step_id, message) from exc
