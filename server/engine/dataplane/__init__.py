@@ -10,6 +10,7 @@ from .graph import referenced_dataset_ids, validate_steps
 from .masking import mask_secrets
 from .paths import resolve_path
 from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
+from .recovery import settle_staged
 from .resolving import MappingResolver
 from .runner import Resolver, RunContext, RunResult, StepStats, execute_steps
 from .sources import validate_source
@@ -39,6 +40,7 @@ __all__ = [
     "prepare_data_dir",
     "referenced_dataset_ids",
     "resolve_path",
+    "settle_staged",
     "validate_source",
     "validate_step",
     "validate_steps",

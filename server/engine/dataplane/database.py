@@ -285,13 +285,13 @@ class Publication:
 
 def drop_staging(policy: Policy, url: str, table: str, key: str, *, keep: str | None = None,
                  named: bool = False) -> list[str]:
-    """Drop the staging tables of the job `key` beside `table` (except `keep`); returns their names."""
+    """Drop the staging tables of `key` (an attempt, or a whole job) beside `table` (but `keep`); returns them."""
     conn = parse_connection(url)
     schema_name, _ = split_table(table, dialect=conn.dialect, field="destination")
     db = connect(policy, conn, field="destination", named=named)
     try:
         cur = db.cursor()
-        names = [t for t in staging_tables(cur, conn.dialect, schema_name) if staging_key(t) == key and t != keep]
+        names = [t for t in staging_tables(cur, conn.dialect, schema_name) if owned(staging_key(t), key) and t != keep]
         for staging in names:
             cur.execute(f"DROP TABLE IF EXISTS {qualified(schema_name, staging)}")
         db.commit()
@@ -309,6 +309,11 @@ def staging_key(name: str) -> str | None:
     """The job key in a staging table's name, or None when the name is not one of ours."""
     match = _STAGING_NAME.match(name)
     return match.group(1) if match else None
+
+
+def owned(found: str | None, key: str) -> bool:
+    """Whether a staged name's key belongs to `key`: one attempt (`<job hex>_<n>`) or a whole job (`<job hex>`)."""
+    return found is not None and (found == key or found.startswith(f"{key}_"))
 
 
 def staging_tables(cur: Any, dialect: str, schema_name: str | None) -> list[str]:

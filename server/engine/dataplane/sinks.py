@@ -172,7 +172,7 @@ def discard(policy: Policy, target: Target, key: str, keep: str | None = None) -
     removed = []
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(directory):
-            if name != keep and file_key(name, base) == key:
+            if name != keep and database.owned(file_key(name, base), key):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(directory, name))
                 removed.append(name)
