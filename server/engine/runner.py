@@ -86,17 +86,18 @@ def delivered_by(steps: list[dict[str, Any]]) -> dict[str, str]:
     return producers
 
 
-async def statistics(job: Job) -> dict[str, Any]:
+async def statistics(job: Job, published: bool = True) -> dict[str, Any]:
     """Totals of a finished job from its step records.
 
-    `rows_written` counts unique rows delivered: sinks that write the same upstream rows count them once
-    (the largest of them, should one have failed short); `rows_written_by_sink` has each sink's own figure.
+    `rows_written` counts unique rows delivered: sinks that write the same upstream rows count them once;
+    `rows_written_by_sink` has each sink's own figure. Both are 0 unless the job published its writes
+    (`published`): a failed or cancelled job's staged rows were discarded.
     """
     steps = await JobStep.filter(job_id=job.id)
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.status] = counts.get(step.status, 0) + 1
-    by_sink = {s.step_id: s.rows_in or 0 for s in steps if s.type == "data_sink" and s.status == "succeeded"}
+    by_sink = {s.step_id: (s.rows_in or 0) if published else 0 for s in steps if s.type == "data_sink"}
     producers = delivered_by(job.steps)
     unique: dict[str, int] = {}
     for sink, rows in by_sink.items():
@@ -236,14 +237,17 @@ class JobRun:
         await self.journal.close_open_steps("cancelled" if outcome == "cancelled" else "failed",
                                             "cancelled" if outcome == "cancelled" else error)
         job = await Job.get(id=self.job.id)
-        stats = await statistics(job)
+        stats = await statistics(job, outcome == "succeeded")
         if outcome == "succeeded":
             await self.journal.log("info", None, f"job succeeded: {stats['rows_read']} rows read, "
                                                  f"{stats['rows_written']} rows written")
         elif outcome == "cancelled":
             await self.journal.log("warning", None, "job cancelled; no destination was changed")
         else:
-            await self.journal.log("error", None, f"job failed: {error}")
+            # Unless publishing had begun (then the log says what was published), nothing is visible.
+            unchanged = "" if error and error.startswith("publishing did not complete") else \
+                "; no destination was changed"
+            await self.journal.log("error", None, f"job failed: {error}{unchanged}")
         values: dict[str, Any] = {"status": outcome, "finished_at": utcnow(), "error": error,
                                   "statistics": stats, "lease_expires_at": None}
         if outcome == "succeeded":
