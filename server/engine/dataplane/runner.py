@@ -169,7 +169,8 @@ class _Run:
             source, schema = self.resolve.dataset(config["dataset_id"])
             if source.get("type") == "database":
                 self.secrets.append(source.get("connection", ""))
-            scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"))
+            scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"),
+                               step_id=sid)
             self.closers.append(scan.close)
             self.expected[sid] = scan.expected_rows
             self.frames[sid] = self.counted(sid, scan.frame)
