@@ -51,16 +51,20 @@ def test_a_late_value_that_fits_the_schema_is_read_with_its_type(tmp_path, recor
     assert written.filter(pl.col("id") == SURPRISE)["score"].item() == 2.5
 
 
-def test_without_a_schema_a_late_surprise_never_fails_a_valid_row(tmp_path, recorder):
-    # given no schema, and a column of integers holding a word near the end
-    resolve = MappingResolver({"ds": (late_surprise(str(tmp_path / "in.csv"), "unknown"), {})})
+@pytest.mark.parametrize(("value", "dtype", "read"), [("unknown", pl.String, "unknown"), ("2.5", pl.Float64, 2.5)])
+def test_without_a_schema_a_late_surprise_never_fails_a_valid_row(tmp_path, recorder, value, dtype, read):
+    # given no schema, and a column of integers holding a word (or a decimal) near the end
+    resolve = MappingResolver({"ds": (late_surprise(str(tmp_path / "in.csv"), value), {})})
     out = tmp_path / "out.parquet"
     # when
     execute_steps(copy_steps(str(out)), resolve, recorder.ctx, recorder.policy)
-    # then the column is text (inferred from the whole file) and every row arrived unchanged
+    # then the column was widened, every row arrived, and nothing of the first try was left behind
     written = pl.read_parquet(out)
-    assert written.height == ROWS and written.schema["score"] == pl.String
-    assert written.filter(pl.col("id") == SURPRISE)["score"].item() == "unknown"
+    assert written.height == ROWS and written.schema["score"] == dtype and written.schema["id"] == pl.Int64
+    assert written.filter(pl.col("id") == SURPRISE)["score"].item() == read
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.parquet"]
+    assert any(level == "warning" and f"column 'score' holds {value!r}" in message
+               for level, _, message in recorder.logs)
 
 
 def test_padding_around_a_declared_number_is_not_a_misfit(tmp_path, recorder):

@@ -5,6 +5,7 @@ explicitly (policy.py); see docs/dataplane.md for the config reference.
 """
 
 from .connections import Connection, check_connection, mask_connection, parse_connection
+from .context import Resolver, RunContext, RunResult, StepStats
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
 from .graph import referenced_dataset_ids, validate_steps
 from .masking import mask_secrets
@@ -12,7 +13,7 @@ from .paths import resolve_path
 from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
 from .recovery import settle_staged
 from .resolving import MappingResolver
-from .runner import Resolver, RunContext, RunResult, StepStats, execute_steps
+from .runner import execute_steps
 from .sources import validate_source
 from .types import polars_dtype
 from .validation import validate_step

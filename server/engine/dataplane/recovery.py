@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import Resolver, RunContext
 from .errors import DataPlaneError
 from .graph import plan_steps
 from .policy import Policy
-from .runner import Resolver, RunContext
 from .sinks import Prepared, Staged, Target, discard, resolve_target
 
 

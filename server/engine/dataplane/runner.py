@@ -18,80 +18,20 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
 from .cleaner import build_cleaner, tap
+from .context import Resolver, RunContext, RunResult, StepStats, trimmed
 from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
 from .sinks import Prepared, Staged, discard, resolve_target, stage
 from .sources import open_source
-
-
-class Resolver(Protocol):
-    """What the caller resolves for the data plane."""
-
-    def dataset(self, dataset_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The dataset's unmasked source dict and its schema dict."""
-        ...
-
-    def connection(self, name: str) -> str:
-        """The URL of a named connection; raises for an unknown name."""
-        ...
-
-
-@dataclass(frozen=True)
-class StepStats:
-    """What one step did."""
-
-    rows_in: int | None
-    rows_out: int | None
-    duration_s: float
-    error: str | None = None
-
-
-def _noop(*_args: Any) -> None:
-    return None
-
-
-@dataclass
-class RunContext:
-    """Callbacks and controls of one run; the caller makes the callbacks thread-safe."""
-
-    cancel: threading.Event = field(default_factory=threading.Event)
-    on_step_start: Callable[[str], None] = _noop
-    on_step_end: Callable[[str, StepStats], None] = _noop
-    log: Callable[[str, str | None, str], None] = _noop
-    on_progress: Callable[[float], None] | None = None
-    batch_rows: int = 100_000
-    temp_dir: str | None = None
-    # Names every staged object, so a sweep can tell whose it is: `<job id hex>_<attempt>`.
-    job_key: str = field(default_factory=lambda: f"{uuid.uuid4().hex[:20]}_0")
-    # Asked once every step has succeeded, with what was staged: True to publish, False to discard.
-    # The job's process asks its parent, which records the plan first; alone, a run publishes at once.
-    prepare: Callable[[list[dict[str, Any]]], bool] = lambda _records: True
-    # Told after each staged write is published or discarded (`True` when published).
-    on_released: Callable[[str, bool], None] = _noop
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Per-step statistics in run order, and the run's wall time."""
-
-    steps: dict[str, StepStats]
-    duration_s: float
-
-
-def trimmed(message: str) -> str:
-    """One line per cause: drivers end with a newline and echo the statement (`query: ...`) after it."""
-    lines = [line.strip() for line in message.strip().splitlines()]
-    return " ".join(line for line in lines if line and not line.startswith("query:"))
+from .typed_files import inference_miss
 
 
 class _Counter:
@@ -107,7 +47,7 @@ class _Counter:
 
 class _Run:
     def __init__(self, steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, spill: str,
-                 policy: Policy) -> None:
+                 policy: Policy, widened: dict[str, pl.DataType]) -> None:
         self.plan: Plan = plan_steps(steps)
         self.resolve, self.ctx, self.spill, self.policy = resolve, ctx, spill, policy
         self.frames: dict[str, pl.LazyFrame] = {}
@@ -121,6 +61,7 @@ class _Run:
         self.expected: dict[str, int | None] = {}
         self.last_progress = 0.0
         self.spilled: set[str] = set()
+        self.widened = widened
         self.staged: list[Staged] = []
         self.decided = False
 
@@ -170,7 +111,7 @@ class _Run:
             if source.get("type") == "database":
                 self.secrets.append(source.get("connection", ""))
             scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"),
-                               step_id=sid)
+                               step_id=sid, widened=self.widened)
             self.closers.append(scan.close)
             self.expected[sid] = scan.expected_rows
             self.frames[sid] = self.counted(sid, scan.frame)
@@ -345,10 +286,28 @@ def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContex
 
     Every file and connection is checked against the policy again when it is opened, so a job fails
     with a clear error if it names something the policy refuses, whatever was checked at save time.
+    When a CSV column's guessed type meets a late value it cannot parse, the run (whose writes were
+    only staged, and are discarded) starts over with that column widened; at most once per column.
     """
+    widened: dict[str, pl.DataType] = {}
+    while True:
+        try:
+            return _execute(steps, resolve, ctx, policy, widened)
+        except StepFailed as exc:
+            miss = inference_miss(exc.__cause__)
+            if miss is None or miss[0] in widened:
+                raise
+            column, dtype, value = miss
+            widened[column] = dtype
+            ctx.log("warning", exc.step_id, f"column {column!r} holds {value!r} past the rows its type was "
+                                            f"guessed from; reading it as {dtype} and starting the run over")
+
+
+def _execute(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy,
+             widened: dict[str, pl.DataType]) -> RunResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="docc-run-", dir=ctx.temp_dir) as spill:
-        run = _Run(steps, resolve, ctx, spill, policy)
+        run = _Run(steps, resolve, ctx, spill, policy, widened)
         try:
             for step in run.plan.order:
                 run.execute(step)
@@ -362,4 +321,3 @@ def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContex
                 except Exception as exc:  # Closing must not hide the run's own outcome.
                     ctx.log("warning", None, f"closing a source failed: {type(exc).__name__}")
     return RunResult(steps=dict(run.stats), duration_s=time.monotonic() - started)
-

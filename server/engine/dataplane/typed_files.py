@@ -2,13 +2,17 @@
 
 CSV text is read as strings for every declared column (so no guess about its type can fail), then cast
 to the declared type in the same streaming pass. A present value that does not fit fails the source
-step with the file, the line and the column. Columns the schema does not declare, and files of a
-dataset without a schema, have their types inferred from the whole file, so no valid row can surprise
-the reader late in a file (measured in the README's data plane section).
+step with the file, the line and the column. Columns the schema does not declare are typed from the
+first INFER_ROWS rows; when a later row holds a value that guess cannot parse, `inference_miss` reads
+the column, and the run starts over with it widened (to Float64 when the value is a number, else text).
+Inferring from the whole file up front costs about ten times the read itself (measured on 1,000,000
+rows: 8.5 s against 0.75 s), so the guess is kept and corrected instead. JSON lines are inferred from
+the whole file, whose cost is far smaller.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import polars as pl
@@ -17,13 +21,32 @@ from .cleaner import tap
 from .errors import StepDataError
 from .types import cast_expr, lost_expr, schema_dtypes
 
+INFER_ROWS = 10_000
 ROW = "__docc_row__"
+# Polars' message when a guessed CSV type meets a value it cannot parse.
+_MISS = re.compile(r"could not parse `(?P<value>.*?)` as dtype `(?P<dtype>\w+)` at column '(?P<column>[^']+)'")
+_INTEGERS = ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64")
 _LOST = "__docc_misfit__"
 
 
+def inference_miss(exc: BaseException | None) -> tuple[str, pl.DataType, str] | None:
+    """(column, wider type, value) when `exc` is Polars meeting a late value its guessed CSV type cannot parse."""
+    match = _MISS.search(str(exc)) if exc is not None else None
+    if match is None:
+        return None
+    value = match["value"]
+    try:
+        float(value)
+        number = match["dtype"] in _INTEGERS
+    except ValueError:
+        number = False
+    return match["column"], pl.Float64() if number else pl.String(), value
+
+
 def scan_csv_typed(path: str, options: dict[str, Any], schema: dict[str, Any] | None,
-                   columns: list[str] | None, step_id: str) -> pl.LazyFrame:
-    """A lazy CSV read typed by `schema` (inferred from the whole file where it says nothing)."""
+                   columns: list[str] | None, step_id: str,
+                   widened: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+    """A lazy CSV read typed by `schema`; other columns guessed, but for those `widened` by an earlier miss."""
     separator, has_header = options.get("delimiter", ","), options.get("has_header", True)
     declared = schema_dtypes(schema)
     header = pl.read_csv(path, n_rows=0, separator=separator).columns if has_header else list(declared)
@@ -31,8 +54,9 @@ def scan_csv_typed(path: str, options: dict[str, Any], schema: dict[str, Any] | 
     if header and len(texts) == len(header):  # Every column declared: nothing to infer, the file is read once.
         frame = pl.scan_csv(path, separator=separator, has_header=has_header, schema=texts, row_index_name=ROW)
     else:
-        frame = pl.scan_csv(path, separator=separator, has_header=has_header, schema_overrides=texts or None,
-                            infer_schema_length=None, row_index_name=ROW)
+        overrides = {**{c: t for c, t in (widened or {}).items() if c in header or not has_header}, **texts}
+        frame = pl.scan_csv(path, separator=separator, has_header=has_header, schema_overrides=overrides or None,
+                            infer_schema_length=INFER_ROWS, row_index_name=ROW)
     if columns:
         frame = frame.select([*columns, ROW])
     first_line = 2 if has_header else 1
