@@ -1,10 +1,12 @@
 """Throughput of execute_steps next to the same work written directly in Polars.
 
-    python -m bench.pipeline_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test]
+    python -m bench.pipeline_bench --rows 1000000 [--sinks 2] [--postgres postgres://postgres@127.0.0.1:5432/test]
 
 Generates a CSV (duplicates, NULLs, padded text, mixed types) under bench/data/, then times
-source -> cleaner (remove_duplicates, handle_nulls drop, trim, cast) -> sink into SQLite and, when a URL is
-given, PostgreSQL: once through execute_steps, once as direct Polars (scan, clean, ADBC write).
+source -> cleaner (remove_duplicates, handle_nulls drop, trim, cast) -> sink(s) into SQLite and, when a URL
+is given, PostgreSQL: once through execute_steps, once as direct Polars (scan, clean, ADBC write). With
+`--sinks 2` both write the same rows into two tables; the pipeline stages both and publishes them together
+at the end (and, from the second repetition on, replaces the rows of tables that exist, keeping them).
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ def generate(rows: int) -> Path:
     return path
 
 
-def direct(path: Path, uri: str, table: str) -> int:
-    """The same cleaning written by hand in Polars, written with ADBC."""
+def direct(path: Path, uri: str, table: str, sinks: int = 1) -> int:
+    """The same cleaning written by hand in Polars, written with ADBC (once per sink)."""
     frame = (
         pl.scan_csv(path, infer_schema_length=10_000)
         .with_columns(pl.col(pl.String).str.strip_chars())
@@ -72,29 +74,33 @@ def direct(path: Path, uri: str, table: str) -> int:
         .unique(keep="first", maintain_order=True)
         .collect(engine="streaming")
     )
-    return frame.write_database(table, uri, engine="adbc", if_table_exists="replace")
+    written = 0
+    for n in range(sinks):
+        written = frame.write_database(f"{table}_{n}", uri, engine="adbc", if_table_exists="replace")
+    return written
 
 
-def through_pipeline(path: Path, uri: str, table: str) -> int:
+def through_pipeline(path: Path, uri: str, table: str, sinks: int = 1) -> int:
     """The same work as a DOCC pipeline."""
     resolve = MappingResolver({"ds_bench": ({"type": "file", "path": str(path)}, SCHEMA)}, {"bench": uri})
     steps = [
         {"id": "input", "type": "data_source", "config": {"dataset_id": "ds_bench"}},
         {"id": "clean", "type": "data_cleaner", "config": CLEANER},
-        {"id": "output", "type": "data_sink", "config": {"destination": f"bench.{table}"}},
+        *({"id": f"output_{n}", "type": "data_sink", "config": {"destination": f"bench.{table}_{n}"}}
+          for n in range(sinks)),
     ]
     result = execute_steps(steps, resolve, RunContext(), Policy(file_roots=(str(path.resolve().parent),)))
-    return result.steps["output"].rows_out or 0
+    return result.steps["output_0"].rows_out or 0
 
 
-def measure(label: str, rows: int, path: Path, uri: str, repeat: int) -> None:
+def measure(label: str, rows: int, path: Path, uri: str, repeat: int, sinks: int = 1) -> None:
     """Best of `repeat` runs of each, alternating, so both see the same cache state."""
     best = {"direct": float("inf"), "pipeline": float("inf")}
     written = {}
     for _ in range(repeat):
         for name, fn in (("direct", direct), ("pipeline", through_pipeline)):
             start = time.perf_counter()
-            written[name] = fn(path, uri, f"bench_{name}")
+            written[name] = fn(path, uri, f"bench_{name}", sinks)
             best[name] = min(best[name], time.perf_counter() - start)
     rate = {k: rows / v for k, v in best.items()}
     print(
@@ -113,13 +119,14 @@ def main() -> None:
         "--postgres", help="PostgreSQL URL to write into (tables bench_direct, bench_pipeline)"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sinks", type=int, default=1, help="tables written with the same rows")
     args = parser.parse_args()
     path = generate(args.rows)
-    print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
+    print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB), {args.sinks} sink(s)")
     with tempfile.TemporaryDirectory(prefix="docc-bench-") as tmp:
-        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat)
+        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat, args.sinks)
     if args.postgres:
-        measure("postgresql", args.rows, path, args.postgres, args.repeat)
+        measure("postgresql", args.rows, path, args.postgres, args.repeat, args.sinks)
 
 
 if __name__ == "__main__":

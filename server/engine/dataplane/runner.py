@@ -299,8 +299,8 @@ def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContex
                 raise
             column, dtype, value = miss
             widened[column] = dtype
-            ctx.log("warning", exc.step_id, f"column {column!r} holds {value!r} past the rows its type was "
-                                            f"guessed from; reading it as {dtype} and starting the run over")
+            ctx.log("warning", exc.step_id, f"column {column!r} holds {value!r}, which its read type cannot "
+                                            f"parse; reading it as {dtype} and starting the run over")
 
 
 def _execute(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy,
