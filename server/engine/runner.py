@@ -244,10 +244,7 @@ class JobRun:
         elif outcome == "cancelled":
             await self.journal.log("warning", None, "job cancelled; no destination was changed")
         else:
-            # Unless publishing had begun (then the log says what was published), nothing is visible.
-            unchanged = "" if error and error.startswith("publishing did not complete") else \
-                "; no destination was changed"
-            await self.journal.log("error", None, f"job failed: {error}{unchanged}")
+            await self.journal.log("error", None, f"job failed: {error}")
         values: dict[str, Any] = {"status": outcome, "finished_at": utcnow(), "error": error,
                                   "statistics": stats, "lease_expires_at": None}
         if outcome == "succeeded":
