@@ -195,31 +195,43 @@ def adapt_for(dialect: str, df: pl.DataFrame) -> pl.DataFrame:
 
 def stage_rows(policy: Policy, url: str, table: str, staging: str, batches: Iterator[pl.DataFrame],
                empty: pl.DataFrame, on_batch: Callable[[int], None], *, named: bool = False) -> int:
-    """Ingest batches into the staging table `staging` beside `table`; the target is not touched.
+    """Stream batches into the new staging table `staging` beside `table`; the target is not touched.
 
-    The staging table is committed batch by batch (so a long load holds no transaction open) and is
-    only made visible by `publish_rows`. On any error (a failed batch, a cancel raised by `on_batch`)
-    it is dropped before this returns. Returns the number of rows staged.
+    One ingest (one COPY on PostgreSQL, one transaction on SQLite) is fed batch by batch as the plan
+    yields them, and committed at the end; `on_batch` is called after each batch with the rows so far
+    and may raise (a cancel) to stop it. On any error the staging table is dropped before this returns.
+    Returns the number of rows staged.
     """
     conn = parse_connection(url)
     schema_name, _ = split_table(table, dialect=conn.dialect, field="destination")
-    db = connect(policy, conn, field="destination", named=named)
+    arrow_schema = adapt_for(conn.dialect, empty).to_arrow().schema
     written = 0
+    raised: list[BaseException] = []
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        nonlocal written
+        try:
+            for df in batches:
+                if df.height:
+                    for batch in adapt_for(conn.dialect, df).to_arrow().to_batches():
+                        yield batch.cast(arrow_schema)
+                    written += df.height
+                    on_batch(written)
+        except BaseException as exc:  # The driver reports it as its own error: keep the original.
+            raised.append(exc)
+            raise
+
+    db = connect(policy, conn, field="destination", named=named)
     try:
         cur = db.cursor()
-        created = False
-        for df in batches:
-            if df.height == 0 and created:
-                continue
-            cur.adbc_ingest(staging, adapt_for(conn.dialect, df).to_arrow(),
-                            mode="append" if created else "create", db_schema_name=schema_name)
-            db.commit()
-            created, written = True, written + df.height
-            on_batch(written)
-        if not created:  # An empty result still replaces the target by an empty table.
-            cur.adbc_ingest(staging, adapt_for(conn.dialect, empty).to_arrow(), mode="create",
-                            db_schema_name=schema_name)
-            db.commit()
+        reader = pa.RecordBatchReader.from_batches(arrow_schema, stream())
+        try:
+            cur.adbc_ingest(staging, reader, mode="create", db_schema_name=schema_name)
+        except BaseException:
+            if raised:
+                raise raised[0] from None
+            raise
+        db.commit()
         return written
     except BaseException:
         db.rollback()
