@@ -4,7 +4,7 @@ Two kinds of leftovers: staged writes of jobs that ended without finishing them 
 `job_staged_writes` say where to look, and whether to publish or remove), and the private temp
 folders of job runs (`docc-job-<job id>-*`, spills and stderr). A job that is still running is never
 touched: staged rows are claimed only for ended jobs, and a folder is removed only when its job is
-not running.
+one of this database's and not running.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ async def sweep(settings: Settings, policy: Policy, owner: str, bus: EventBus | 
 
 
 async def remove_temp_folders(directory: str | None = None) -> list[str]:
-    """Remove the temp folders of job runs whose job is not running (its process is gone); returns them."""
+    """Remove the temp folders of runs of this database's jobs that are not running any more; returns them."""
     directory = directory or tempfile.gettempdir()
     try:
         names = [n for n in os.listdir(directory) if n.startswith(TEMP_PREFIX)]
@@ -61,10 +61,11 @@ async def remove_temp_folders(directory: str | None = None) -> list[str]:
     for name in names:
         job_id = name[len(TEMP_PREFIX):].rsplit("-", 1)[0]
         by_job.setdefault(job_id, []).append(name)
-    running = set(await Job.filter(id__in=list(by_job), status="running").values_list("id", flat=True))
+    # Only jobs of this database that ended: another server on the machine may use another database.
+    ended = set(await Job.filter(id__in=list(by_job)).exclude(status="running").values_list("id", flat=True))
     removed = []
     for job_id, folders in by_job.items():
-        if job_id in running:
+        if job_id not in ended:
             continue
         for name in folders:
             shutil.rmtree(os.path.join(directory, name), ignore_errors=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import shutil
 import sqlite3
 import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -124,7 +128,8 @@ async def _killed_worker(db: str, tmp_path, body: str, warehouse: str, attempts:
             worker.kill()
         await worker.wait()
     await wait_for(lambda: _gone(child))
-    await wait_for(lambda: Job.filter(status="running", lease_expires_at__lt=datetime.now(UTC)).exists(), attempts=200)
+    await wait_for(lambda: Job.filter(status="running", lease_expires_at__lt=datetime.now(UTC)).exists(),
+                   attempts=200)
     return logged.job_id, child
 
 
@@ -201,7 +206,12 @@ async def test_the_sweep_removes_what_a_killed_job_left_and_spares_running_jobs(
     live_file = tmp_path / ".out.csv.docc_00000000000000000001_1_4567cdef.tmp"
     live_file.write_text("id\n")
     await StagedWrite.create(job_id=other.id, step_id="first", key="00000000000000000001_1")
-    live_dir = tmp_path.parent / f"{TEMP_PREFIX}{other.id}-x"
+    # and temp folders: the failed job's, the running job's, and one of a job this database does not know
+    temp = Path(tempfile.gettempdir())
+    folders = {name: temp / f"{TEMP_PREFIX}{job}-{secrets.token_hex(4)}" for name, job in
+               (("failed", job_id), ("running", other.id), ("unknown", "job_ffffffffffffffffffff"))}
+    for folder in folders.values():
+        folder.mkdir()
     # when the sweep runs
     swept = await executor.sweep()
     # then the failed job's staged writes are gone, the destinations are as they were, the running job's kept
@@ -211,6 +221,8 @@ async def test_the_sweep_removes_what_a_killed_job_left_and_spares_running_jobs(
     assert tables(warehouse) == [live_table, "customers"]
     assert not await StagedWrite.filter(job_id=job_id).exists()
     assert await StagedWrite.filter(job_id=other.id).exists()
-    assert not live_dir.exists()
+    assert not folders["failed"].exists() and folders["running"].exists() and folders["unknown"].exists()
+    for folder in folders.values():
+        shutil.rmtree(folder, ignore_errors=True)
     messages = [line.message for line in await JobLog.filter(job_id=job_id).order_by("seq")]
     assert any(m.startswith("sweep by sweeper: finishing 2 staged write(s)") for m in messages)
