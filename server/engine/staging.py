@@ -51,8 +51,25 @@ async def register(job: Job, key: str) -> None:
     await StagedWrite.bulk_create([StagedWrite(job_id=job.id, step_id=sid, key=key) for sid in sink_ids(job.steps)])
 
 
+def named_for(record: dict[str, str], key: str) -> bool:
+    """Whether a reported staged name is one this attempt may have made (the recovery will act on it)."""
+    name = record["name"]
+    if "/" in name or "\\" in name or "\0" in name:
+        return False
+    if record["kind"] == "table":
+        return name.startswith(f"_docc_staging_{key}_")
+    return name.startswith(".") and f".docc_{key}_" in name and name.endswith(".tmp")
+
+
 async def decide(job_id: str, key: str, records: list[dict[str, str]]) -> bool:
-    """Record what was staged and switch every row of the attempt to `publishing`, in one transaction."""
+    """Record what was staged and switch every row of the attempt to `publishing`, in one transaction.
+
+    False (nothing decided) when a reported name is not one of this attempt's staged names.
+    """
+    if not all(named_for(record, key) for record in records):
+        log.warning("Job %s reported a staged write it cannot have made; discarding", job_id,
+                    extra={"job_id": job_id})
+        return False
     async with in_transaction() as conn:
         for record in records:
             await StagedWrite.filter(job_id=job_id, key=key, step_id=record["step"]).using_db(conn).update(
