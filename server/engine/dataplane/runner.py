@@ -138,7 +138,8 @@ class _Run:
             # Steps after a sink read the same rows: spill them once rather than read the source twice.
             self.spill_output(self.plan.inputs[sid] or "")
         frame = self.input_frame(sid)
-        self.ctx.log("info", sid, f"staging for {target.describe()} ({target.mode})")
+        self.ctx.log("info", sid, f"writing to {target.describe()} ({target.mode}), "
+                                  "staged until every step succeeded")
 
         def on_batch(rows: int) -> None:
             self.check_cancel(sid)
