@@ -44,7 +44,8 @@ async def two_sink_pipeline(dataset_id: str, first: dict, second: dict, name: st
         {"id": "first", "type": "data_sink", "config": first},
         {"id": "second", "type": "data_sink", "config": second},
     ]
-    row = await pipelines.create_pipeline(PRINCIPAL, {"name": name, "steps": steps}, policy=TEST_POLICY)
+    row = await pipelines.create_pipeline(PRINCIPAL, pipelines.PipelineCreate(name=name, steps=steps),
+                                          policy=TEST_POLICY)
     return row.id
 
 
