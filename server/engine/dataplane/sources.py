@@ -108,7 +108,7 @@ class Scan:
 
 def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] | None, *,
                 columns: list[str] | None = None, where: str | None = None, step_id: str = "source",
-                widened: dict[str, pl.DataType] | None = None) -> Scan:
+                widened: dict[str, pl.DataType] | None = None, typed: bool = True) -> Scan:
     """A lazy read of a dataset source with the projection and filter applied (pushed down).
 
     The policy is applied again at open time, and the file read is the resolved real path that passed.
@@ -123,7 +123,7 @@ def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] |
     expected = None
     if fmt == "csv":
         # The projection is applied inside, before the typing: only the columns read are cast.
-        frame = scan_csv_typed(path, source.get("options", {}), schema, columns, step_id, widened)
+        frame = scan_csv_typed(path, source.get("options", {}), schema, columns, step_id, widened, typed)
     else:
         if fmt == "parquet":
             frame = pl.scan_parquet(path)

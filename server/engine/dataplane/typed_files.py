@@ -47,8 +47,11 @@ def inference_miss(exc: BaseException | None) -> tuple[str, pl.DataType, str] | 
 
 def scan_csv_typed(path: str, options: dict[str, Any], schema: dict[str, Any] | None,
                    columns: list[str] | None, step_id: str,
-                   widened: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+                   widened: dict[str, pl.DataType] | None = None, typed: bool = True) -> pl.LazyFrame:
     """A lazy CSV read typed by `schema`; undeclared columns guessed, but for those `widened` by an earlier miss.
+
+    With `typed` False the schema only names the columns of a file without a header, and every type is
+    guessed (the quality engine compares what the file holds with what the schema declares).
 
     Declared numbers and booleans are parsed by the CSV reader itself (the fast path); a value it cannot
     parse ends the run with an `inference_miss`, and the run starts over with that column in `widened`.
@@ -57,8 +60,9 @@ def scan_csv_typed(path: str, options: dict[str, Any], schema: dict[str, Any] | 
     """
     widened = widened or {}
     separator, has_header = options.get("delimiter", ","), options.get("has_header", True)
-    declared = schema_dtypes(schema)
-    header = pl.read_csv(path, n_rows=0, separator=separator).columns if has_header else list(declared)
+    names = schema_dtypes(schema)
+    declared = names if typed else {}
+    header = pl.read_csv(path, n_rows=0, separator=separator).columns if has_header else list(names)
     read: dict[str, pl.DataType] = {}
     texts: dict[str, pl.DataType] = {}
     for name in header:
