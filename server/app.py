@@ -9,6 +9,7 @@ from aiohttp import web
 from tortoise import connections
 
 from resolvers.jobs import fire_tick
+from resolvers.quality.runs import result_landed
 from server.auth import oauth as oauth_endpoints
 from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
 from server.auth.ratelimit import RateLimits
@@ -23,6 +24,7 @@ from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
+from server.rest import quality as rest_quality
 from server.rest.common import json_response
 from server.rest.errors import HTTP_PARSER_LIMITS, request_middleware
 from server.rest.openapi import openapi_document
@@ -30,7 +32,8 @@ from server.rest.parse_errors import install as install_parse_errors
 from server.rest.routes import Route, add_routes
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES,
+                           *rest_quality.ROUTES]
 OAUTH_ROUTES: list[Route] = oauth_endpoints.ROUTES
 
 
@@ -70,7 +73,8 @@ def create_app(settings: Settings) -> web.Application:
     async def storage(_app: web.Application) -> AsyncIterator[None]:
         # The engine is handed what a schedule's tick does: it does not import the domain.
         async with database(settings.database_url), secrets_at_rest(settings), \
-                engine(settings, on_tick=fire_tick, bus=bus) as parts:
+                engine(settings, on_tick=fire_tick, bus=bus,
+                       on_quality_result=result_landed) as parts:
             _app[ENGINE] = parts
             _app[POLICY] = parts.policy
             yield

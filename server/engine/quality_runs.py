@@ -1,0 +1,232 @@
+"""Quality runs in the job workers: claim a stored run, evaluate it in a job process, record its outcome.
+
+A run is a `QualityResult` in status `running` that no process has claimed. The runner of any process that
+runs jobs claims it with a conditional update (one winner across processes), evaluates the rule's checks in
+a child process forked like a pipeline job's (same memory, time and cancel limits, never on the event loop),
+and writes the outcome onto the result. What the domain derives from a landed result (the dataset's score,
+the rule's latest status, the notices) is done by the `on_settled` callback the app hands in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from server.config import Settings
+from server.engine.bus import EventBus, Subscription, binding
+from server.engine.child import JobPlan
+from server.engine.dataplane import Policy, RunContext, RunResult
+from server.engine.dataplane.quality import CheckSpec, evaluate_source
+from server.engine.leases import utcnow
+from server.engine.sandbox import ChildRun, Limits
+from server.models.datasets import Dataset
+from server.models.quality import QualityResult, QualityRule
+
+log = logging.getLogger("docc.engine")
+
+QUALITY_TOPIC = "quality"  # created, cancel
+OUTCOMES_FILE = "outcomes.json"
+MAX_OUTCOMES_BYTES = 8 << 20
+STEP_ID = "quality_check"
+Settled = Callable[[str], Awaitable[None]]
+
+
+def result_topic(result_id: str) -> str:
+    """The topic on which one result announces that it finished."""
+    return f"quality_result:{result_id}"
+
+
+def rule_topic(rule_id: str) -> str:
+    """The topic on which every finished result of one rule is announced."""
+    return f"quality_rule:{rule_id}"
+
+
+def run_checks(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The body of a quality run's process: evaluate the checks, leave the outcomes in the plan's folder."""
+    config = plan.steps[0]["config"]
+    source, schema = plan.datasets[config["dataset_id"]]
+    references = {key: value[0] for key, value in plan.datasets.items() if key != config["dataset_id"]}
+    checks = [CheckSpec(**check) for check in config["checks"]]
+    ctx.on_step_start(STEP_ID)
+    outcomes = evaluate_source(source, checks, policy=plan.policy, schema_fields=schema["fields"],
+                               references=references, sensitive=set(config["sensitive"]))
+    assert plan.temp_dir is not None
+    with open(os.path.join(plan.temp_dir, OUTCOMES_FILE), "wb") as handle:
+        handle.write(orjson.dumps([asdict(outcome) for outcome in outcomes], default=str))
+    return None  # type: ignore[return-value]
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
+    """The child's outcome for `key`, checked field by field (the child is not trusted); None if absent or bad."""
+    path = os.path.join(temp_dir, OUTCOMES_FILE)
+    try:
+        if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
+            return None
+        with open(path, "rb") as handle:
+            outcomes = orjson.loads(handle.read())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    found = next((o for o in outcomes if isinstance(o, dict) and o.get("key") == key), None) \
+        if isinstance(outcomes, list) else None
+    if found is None or found.get("status") not in ("passed", "failed", "error"):
+        return None
+    ratio = found.get("pass_ratio")
+    sample = found.get("sample")
+    return {
+        "status": found["status"], "rows_checked": _count(found.get("rows_checked")),
+        "rows_failed": _count(found.get("rows_failed")), "nulls": _count(found.get("nulls")),
+        "pass_ratio": float(ratio) if isinstance(ratio, int | float) and not isinstance(ratio, bool) else None,
+        "observed": found.get("observed"),
+        "sample": [row for row in sample if isinstance(row, dict)][:20] if isinstance(sample, list) else [],
+        "error": str(found["error"])[:8_000] if found.get("error") is not None else None,
+    }
+
+
+async def build_plan(result: QualityResult, rule: QualityRule, policy: Policy, memory_mb: int,
+                     temp_dir: str) -> JobPlan:
+    """The run's plan: the dataset's source (and a referenced one's), the check, the sensitive columns."""
+    dataset = await Dataset.get(id=result.dataset_id)
+    datasets = {dataset.id: (dataset.source, {"fields": dataset.schema_fields})}
+    ref = rule.config.get("dataset_id") if rule.rule_type == "referential" else None
+    if isinstance(ref, str):
+        other = await Dataset.get_or_none(id=ref, workspace_id=rule.workspace_id)
+        if other is not None:  # Gone since the rule was saved: the engine reports the error.
+            datasets[other.id] = (other.source, {"fields": other.schema_fields})
+    check = {"key": rule.id, "rule_type": rule.rule_type, "config": rule.config,
+             "threshold": result.threshold, "severity": result.severity}
+    sensitive = [f["name"] for f in dataset.schema_fields if f.get("sensitive")]
+    step = {"id": STEP_ID, "type": STEP_ID,
+            "config": {"dataset_id": dataset.id, "checks": [check], "sensitive": sensitive}}
+    return JobPlan(job_id=result.id, steps=[step], datasets=datasets, policy=policy, memory_mb=memory_mb,
+                   temp_dir=temp_dir)
+
+
+class QualityRunner:
+    """Claims unclaimed quality runs and evaluates them in job processes, up to the job capacity at once."""
+
+    def __init__(self, settings: Settings, owner: str, bus: EventBus, policy: Policy, on_settled: Settled) -> None:
+        self.settings, self.owner, self.bus, self.policy, self.on_settled = settings, owner, bus, policy, on_settled
+        self.limits = Limits(settings.job_memory_mb, settings.job_timeout_seconds, settings.job_cancel_grace_seconds)
+        self.capacity = max(settings.max_concurrent_jobs, 1)
+        self.cancels: dict[str, threading.Event] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        self._subscription = self.bus.subscribe(QUALITY_TOPIC)
+        self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen())]
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for cancel in self.cancels.values():
+            cancel.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.limits.cancel_grace_seconds + 5)
+        if self._subscription is not None:
+            self._subscription.close()
+
+    async def _listen(self) -> None:
+        assert self._subscription is not None
+        while True:
+            event = await self._subscription.get()
+            if event is None or event.kind == "created":
+                self._wake.set()
+            elif event.kind == "cancel" and (cancel := self.cancels.get(str(event.data.get("result_id")))):
+                cancel.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.fill()
+            except Exception:
+                log.exception("Claiming quality runs failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+
+    async def fill(self) -> None:
+        """Claim and start runs while there is room."""
+        while len(self._tasks) < self.capacity:
+            waiting = await QualityResult.filter(status="running", runner=None).order_by("created_at") \
+                .limit(1).values_list("id", flat=True)
+            if not waiting:
+                return
+            if await QualityResult.filter(id=waiting[0], status="running", runner=None).update(runner=self.owner):
+                task = asyncio.create_task(self._run(waiting[0]))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _run(self, result_id: str) -> None:
+        cancel = self.cancels[result_id] = threading.Event()
+        try:
+            values = await self._evaluate(result_id, cancel)
+        except Exception:
+            log.exception("Quality run %s failed unexpectedly", result_id)
+            values = {"status": "error", "error": "internal error while running the check"}
+        finally:
+            self.cancels.pop(result_id, None)
+        result = await QualityResult.get(id=result_id)
+        finished = utcnow()
+        values.update(finished_at=finished, duration_s=round((finished - result.started_at).total_seconds(), 6))
+        await QualityResult.filter(id=result_id, status="running").update(**values)
+        try:
+            with binding(self.bus):  # The domain publishes the result's notices on this engine's bus.
+                await self.on_settled(result_id)
+        except Exception:
+            log.exception("Settling quality run %s failed", result_id)
+
+    async def _evaluate(self, result_id: str, cancel: threading.Event) -> dict[str, Any]:
+        result = await QualityResult.get(id=result_id)
+        rule = await QualityRule.get(id=result.rule_id)  # type: ignore[attr-defined]
+        if result.cancel_requested:
+            return {"status": "cancelled"}
+        temp_dir = tempfile.mkdtemp(prefix="docc-quality-")
+        try:
+            plan = await build_plan(result, rule, self.policy, self.limits.memory_mb, temp_dir)
+            child = ChildRun(plan, self.limits, lambda *_event: None, cancel, run_checks)
+            watcher = asyncio.create_task(self._watch(result_id, cancel))
+            try:
+                ended = await child.run()
+            finally:
+                watcher.cancel()
+            if ended.status == "cancelled":
+                return {"status": "cancelled"}
+            if ended.status != "succeeded":
+                return {"status": "error", "error": ended.error}
+            outcome = read_outcome(temp_dir, rule.id)
+            if outcome is None:
+                return {"status": "error", "error": "the check's process gave no valid outcome"}
+            return outcome
+        finally:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+    async def _watch(self, result_id: str, cancel: threading.Event) -> None:
+        """Poll for a cancel asked in another process (this one hears it on the bus)."""
+        while not cancel.is_set():
+            await asyncio.sleep(min(self.settings.job_poll_seconds, 0.5))
+            if await QualityResult.filter(id=result_id, cancel_requested=True).exists():
+                cancel.set()
