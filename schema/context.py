@@ -10,6 +10,8 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers import datasets, jobs, pipelines, schedules
 from resolvers.principal import Principal
+from resolvers.quality import rules as quality_rules
+from resolvers.quality import runs as quality_runs
 
 
 class Loaders:
@@ -27,6 +29,11 @@ class Loaders:
         self.job: DataLoader[str, Any] = DataLoader(load_fn=lambda keys: jobs.get_jobs(principal, list(keys)))
         self.job_steps: DataLoader[str, Any] = DataLoader(
             load_fn=lambda keys: jobs.job_steps(principal, list(keys)))
+        # Keyed by dataset id: each dataset's rules, and the newest finished result of each of them.
+        self.quality_rules: DataLoader[str, Any] = DataLoader(
+            load_fn=lambda keys: quality_rules.rules_of_datasets(principal, list(keys)))
+        self.latest_quality_results: DataLoader[str, Any] = DataLoader(
+            load_fn=lambda keys: quality_runs.latest_results_of_datasets(principal, list(keys)))
 
 
 @dataclass

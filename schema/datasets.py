@@ -10,11 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import datasets as domain
+from resolvers.quality import rules as quality_domain
 from resolvers.schema_compat import CompatibilityReport as Report
 from resolvers.sources import masked_source
 from schema.context import Info
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
+from schema.quality import QualityResult, QualityRule
 from server.models.datasets import Dataset as DatasetRow
 from server.models.datasets import SchemaVersion as VersionRow
 
@@ -157,6 +159,16 @@ class Dataset:
             compatibility=row.compatibility, tags=list(row.tags), quality_score=row.quality_score,
             last_profiled=row.last_profiled, revision=row.revision, created_at=row.created_at,
             updated_at=row.updated_at)
+
+    @strawberry.field(extensions=needs(quality_domain.READ), description="The dataset's quality rules, oldest first.")
+    async def quality_rules(self, info: Info) -> list[QualityRule]:
+        return [QualityRule.from_view(rule) for rule in await info.context.loaders.quality_rules.load(str(self.id))]
+
+    @strawberry.field(extensions=needs(quality_domain.READ),
+                      description="The newest finished result of each of the dataset's rules.")
+    async def latest_quality_results(self, info: Info) -> list[QualityResult]:
+        found = await info.context.loaders.latest_quality_results.load(str(self.id))
+        return [QualityResult.from_view(result) for result in found]
 
     @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None
