@@ -92,13 +92,20 @@ async def wait_result(principal: Principal, result_id: str, seconds: float) -> Q
 
 
 async def cancel_run(principal: Principal, result_id: str) -> QualityResultView:
-    """Ask a running check to stop; raises NotFound, Conflict (already finished)."""
+    """Stop a running check (at once when no worker has claimed it yet); raises NotFound, Conflict."""
     principal.require(WRITE)
     row = await _load(principal, result_id)
     if row.status != "running":
         raise Conflict(f"The run already finished ({row.status})", {"status": row.status})
-    await QualityResult.filter(id=row.id).update(cancel_requested=True)
-    await publish(Event(QUALITY_TOPIC, "cancel", {"result_id": row.id}))
+    now = datetime.now(UTC)
+    unclaimed = await QualityResult.filter(id=row.id, status="running", runner=None).update(
+        status="cancelled", cancel_requested=True, finished_at=now,
+        duration_s=round((now - row.started_at).total_seconds(), 6))
+    if unclaimed:
+        await result_landed(row.id)
+    else:
+        await QualityResult.filter(id=row.id).update(cancel_requested=True)
+        await publish(Event(QUALITY_TOPIC, "cancel", {"result_id": row.id}))
     return _view(principal, await _load(principal, result_id))
 
 
