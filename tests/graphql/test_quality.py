@@ -3,8 +3,11 @@ Dataset.qualityRules, and scopes."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
+from server.engine.quality_runs import rule_topic
+from server.engine.service import EVENT_BUS
 from tests.examples import CREATE_DATASET, CREATE_QUALITY_RULE
 from tests.graphql.helpers import ERROR_FIELDS, NOT_FOUND, VALIDATION, gql
 
@@ -129,3 +132,58 @@ async def test_reader_of_datasets_only_cannot_see_or_create_rules(client, reader
     assert listed["data"] is None or listed["data"].get("qualityRules") is None
     assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert created["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+SUBSCRIBE = """
+subscription Results($ruleId: ID!) {
+  qualityResults(ruleId: $ruleId) { id ruleId status rowsChecked rowsFailed nulls passRatio threshold sample error }
+}"""
+
+
+async def receive(ws, kind: str) -> dict:
+    while True:
+        message = await asyncio.wait_for(ws.receive_json(), 30)
+        if message["type"] != "ka":
+            assert message["type"] == kind, message
+            return message
+
+
+async def test_a_subscriber_gets_each_result_of_the_rule_as_it_lands(client, tmp_path):
+    # given a rule on a real file, and a subscriber to its results
+    (tmp_path / "c.csv").write_text("id,email\n1,a@example.com\n2,nope\n3,\n")
+    made = await client.post("/api/v1/datasets", json={"name": "c", "source": {"type": "file",
+                                                                               "path": str(tmp_path / "c.csv")}})
+    dataset_id = (await made.json())["id"]
+    created = await gql(client, CREATE_RULE, {"input": rule_input(dataset_id)})
+    rule_id = created["data"]["createQualityRule"]["ruleId"]
+    bus = client.app[EVENT_BUS]
+    async with client.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"authorization": client.headers["Authorization"]}})
+        await receive(ws, "connection_ack")
+        await ws.send_json({"id": "1", "type": "subscribe",
+                            "payload": {"query": SUBSCRIBE, "variables": {"ruleId": rule_id}}})
+        # The stream is live only: start the run once the server listens on the rule's topic.
+        for _ in range(3_000):
+            if rule_topic(rule_id) in bus._subscribers:
+                break
+            await asyncio.sleep(0.01)
+        # when
+        run = await gql(client, RUN_RULE, {"id": rule_id})
+        landed = (await receive(ws, "next"))["payload"]["data"]["qualityResults"]
+    # then
+    started = run["data"]["runQualityRule"]
+    assert started["__typename"] == "QualityRunSuccess" and started["status"] == "RUNNING"
+    assert landed["id"] == started["resultId"] and landed["ruleId"] == rule_id
+    assert landed["status"] == "FAILED"
+    assert (landed["rowsChecked"], landed["rowsFailed"], landed["nulls"], landed["passRatio"]) == (3, 1, 1, 0.5)
+    assert landed["sample"] == [{"id": 2, "email": "nope"}]
+    score = await gql(client, DATASET_RULES, {"id": dataset_id})
+    assert score["data"]["dataset"]["qualityScore"] == 0.0
+    assert [r["id"] for r in score["data"]["dataset"]["latestQualityResults"]] == [landed["id"]]
+
+
+async def test_running_a_missing_rule_is_not_found(client):
+    # when
+    body = await gql(client, RUN_RULE, {"id": "qr_missing"})
+    # then
+    assert body["data"]["runQualityRule"]["__typename"] == "NotFoundError"
