@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import copy
 from dataclasses import replace
 from typing import Any
@@ -164,3 +165,31 @@ async def test_an_unclaimed_run_is_cancelled_at_once_and_a_finished_one_conflict
     assert started["status"] == "running"
     assert cancelled.status == 202 and (await cancelled.json())["status"] == "cancelled"
     assert again.status == 409 and (await again.json())["error"]["code"] == "CONFLICT"
+
+
+async def test_a_rule_on_a_sqlite_table_gives_the_same_counts_as_on_the_file(client, tmp_path):
+    # given the same rows in a CSV file and in a SQLite table
+    emails = [*GOOD, "not-an-email", None]
+    write_customers(tmp_path / "customers.csv", emails)
+    with sqlite3.connect(tmp_path / "crm.db") as db:
+        db.execute("CREATE TABLE customers (id INTEGER NOT NULL, name TEXT NOT NULL, email TEXT)")
+        db.executemany("INSERT INTO customers VALUES (?, ?, ?)", [(i, f"n{i}", e) for i, e in enumerate(emails)])
+    on_file = await make_dataset(client, tmp_path / "customers.csv")
+    made = await client.post("/api/v1/datasets", json={"name": "crm", "source": {
+        "type": "database", "connection": f"sqlite:///{tmp_path / 'crm.db'}", "table": "customers"}})
+    assert made.status == 201, await made.text()
+    on_table = (await made.json())["id"]
+    outcomes = {}
+    for dataset_id in (on_file, on_table):
+        for rule_type, config in (("not_null", {"column": "email"}), ("unique", {"column": "email"}),
+                                  ("row_count", {"min": 25})):
+            rule = await make_rule(client, dataset_id, name=f"{rule_type}", rule_type=rule_type, config=config)
+            result = await run_and_wait(client, rule["id"])
+            outcomes.setdefault(rule_type, []).append(
+                (result["status"], result["rows_checked"], result["rows_failed"], result["nulls"],
+                 result["observed"]))
+    # then
+    for rule_type, (file_outcome, table_outcome) in outcomes.items():
+        assert file_outcome == table_outcome, rule_type
+    assert outcomes["not_null"][0][:3] == ("failed", 20, 1)
+    assert outcomes["row_count"][0][0] == "failed" and outcomes["row_count"][0][4] == 20
