@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import copy
+import sqlite3
 from dataclasses import replace
 from typing import Any
 
@@ -193,3 +193,21 @@ async def test_a_rule_on_a_sqlite_table_gives_the_same_counts_as_on_the_file(cli
         assert file_outcome == table_outcome, rule_type
     assert outcomes["not_null"][0][:3] == ("failed", 20, 1)
     assert outcomes["row_count"][0][0] == "failed" and outcomes["row_count"][0][4] == 20
+
+
+async def test_columns_marked_sensitive_are_masked_in_samples(client, tmp_path):
+    # given a schema that marks the name column sensitive
+    path = tmp_path / "customers.csv"
+    write_customers(path, [*GOOD, "bad"])
+    made = await client.post("/api/v1/datasets", json={
+        "name": "customers", "source": {"type": "file", "path": str(path)},
+        "schema": {"fields": [{"name": "id", "type": "integer", "nullable": False},
+                              {"name": "name", "type": "string", "nullable": False, "sensitive": True},
+                              {"name": "email", "type": "string", "nullable": True}]}})
+    assert made.status == 201, await made.text()
+    rule = await make_rule(client, (await made.json())["id"])
+    # when
+    result = await run_and_wait(client, rule["id"])
+    # then
+    [row] = result["sample"]
+    assert row["email"] == "bad" and row["name"] != "n18"
