@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from resolvers.quality import rules as domain
 from resolvers.quality import runs
-from resolvers.views.quality import QualityResultView, QualityRuleView
+from resolvers.views.quality import DatasetProfileView, QualityResultView, QualityRuleView
 from schema.errors import ConflictError, NotFoundError, ValidationError
 from schema.permissions import needs
 
@@ -169,3 +169,48 @@ QualityRuleResult = Annotated[QualityRuleSuccess | NotFoundError | ValidationErr
 DeleteQualityRuleResult = Annotated[DeleteQualityRuleSuccess | NotFoundError,
                                     strawberry.union("DeleteQualityRuleResult")]
 QualityRunResult = Annotated[QualityRunSuccess | NotFoundError | ConflictError, strawberry.union("QualityRunResult")]
+
+
+@strawberry.type(description="The figures of one column in a dataset profile.")
+class ColumnProfile:
+    name: str = strawberry.field(description="Column name.")
+    type: str = strawberry.field(description="Type of the column in the data.")
+    row_count: int = strawberry.field(description="Rows profiled.")
+    null_count: int = strawberry.field(description="Null values.")
+    distinct_count: int | None = strawberry.field(description="Distinct non-null values.")
+    distinct_approximate: bool = strawberry.field(description="The distinct count is an estimate (large data).")
+    min: JSON | None = strawberry.field(description="Smallest value (numbers, dates, text).")
+    max: JSON | None = strawberry.field(description="Largest value.")
+    mean: float | None = strawberry.field(description="Mean of a numeric column.")
+    min_length: int | None = strawberry.field(description="Shortest text, in characters.")
+    max_length: int | None = strawberry.field(description="Longest text, in characters.")
+
+
+@strawberry.type(description="One profiling of a dataset's data.")
+class DatasetProfile:
+    id: strawberry.ID = strawberry.field(description="Opaque id, `dp_...`.")
+    dataset_id: strawberry.ID = strawberry.field(description="The dataset profiled.")
+    schema_version: int = strawberry.field(description="The dataset's schema version at the time.")
+    status: str = strawberry.field(description="running, succeeded, failed or cancelled.")
+    row_count: int | None = strawberry.field(description="Rows in the data.")
+    columns: list[ColumnProfile] = strawberry.field(description="Figures per column, in the data's order.")
+    error: str | None = strawberry.field(description="Why profiling failed.")
+    started_at: datetime = strawberry.field(description="When it started.")
+    finished_at: datetime | None = strawberry.field(description="When it ended.")
+    duration_s: float | None = strawberry.field(description="How long it took, in seconds.")
+
+    @classmethod
+    def from_view(cls, view: DatasetProfileView) -> DatasetProfile:
+        return cls(id=strawberry.ID(view.id), dataset_id=strawberry.ID(view.dataset_id),
+                   schema_version=view.schema_version, status=view.status, row_count=view.row_count,
+                   columns=[ColumnProfile(**{name: getattr(c, name) for name in c.__slots__}) for c in view.columns],
+                   error=view.error, started_at=view.started_at, finished_at=view.finished_at,
+                   duration_s=view.duration_s)
+
+
+@strawberry.type(description="Profiling was started (the profile is running) or has finished.")
+class DatasetProfileSuccess:
+    profile: DatasetProfile = strawberry.field(description="The profile now.")
+
+
+ProfileDatasetResult = Annotated[DatasetProfileSuccess | NotFoundError, strawberry.union("ProfileDatasetResult")]

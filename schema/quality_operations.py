@@ -7,16 +7,19 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers.errors import NotFound
+from resolvers.quality import profiles, runs
 from resolvers.quality import rules as domain
-from resolvers.quality import runs
 from resolvers.validation import parse
 from schema.context import Info
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.quality import (
     CreateQualityRuleInput,
+    DatasetProfile,
+    DatasetProfileSuccess,
     DeleteQualityRuleResult,
     DeleteQualityRuleSuccess,
+    ProfileDatasetResult,
     QualityResult,
     QualityResultFilter,
     QualityRule,
@@ -61,6 +64,14 @@ class QualityQuery:
         page = await runs.list_results(info.context.principal, str(rule_id), filters, page_request(first, after))
         return connection(page, QualityResult.from_view)
 
+    @strawberry.field(extensions=needs(domain.READ_DATA),
+                      description="The dataset's latest finished profile, or null if never profiled here.")
+    async def dataset_profile(self, info: Info, dataset_id: strawberry.ID) -> DatasetProfile | None:
+        try:
+            return DatasetProfile.from_view(await profiles.latest_profile(info.context.principal, str(dataset_id)))
+        except NotFound:
+            return None
+
 
 @strawberry.type
 class QualityMutation:
@@ -97,6 +108,17 @@ class QualityMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Cancel a running quality check.")
     async def cancel_quality_run(self, info: Info, result_id: strawberry.ID) -> QualityRunResult:
         return QualityRunSuccess.from_view(await runs.cancel_run(info.context.principal, str(result_id)))
+
+    @strawberry.mutation(extensions=needs(domain.WRITE),
+                         description="Profile a dataset's data in the job workers (needs read:datasets too); "
+                                     "`waitSeconds` waits up to that long (at most 60) for the end.")
+    async def profile_dataset(self, info: Info, dataset_id: strawberry.ID,
+                              wait_seconds: int = 0) -> ProfileDatasetResult:
+        principal = info.context.principal
+        profile = await profiles.profile_dataset(principal, str(dataset_id))
+        if wait_seconds > 0:
+            profile = await profiles.wait_profile(principal, profile.id, wait_seconds)
+        return DatasetProfileSuccess(profile=DatasetProfile.from_view(profile))
 
 
 @strawberry.type

@@ -40,10 +40,10 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
-    from resolvers.quality.runs import result_landed
+    from resolvers.quality.landing import landed
     from server.engine.worker import run_worker
 
-    asyncio.run(run_worker(settings, on_quality_result=result_landed))
+    asyncio.run(run_worker(settings, on_quality_result=landed))
     return 0
 
 

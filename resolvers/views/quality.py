@@ -105,13 +105,19 @@ class DatasetProfileView:
     id: str
     dataset_id: str
     schema_version: int
-    row_count: int
+    status: str
+    row_count: int | None
     columns: tuple[ColumnProfileView, ...]
-    duration_s: float
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
     created_at: datetime
 
     @classmethod
     def from_row(cls, row: DatasetProfile) -> DatasetProfileView:
         return cls(id=row.id, dataset_id=row.dataset_id, schema_version=row.schema_version,  # type: ignore[attr-defined]
-                   row_count=row.row_count, columns=tuple(ColumnProfileView.from_dict(c) for c in row.columns),
-                   duration_s=row.duration_s, created_at=row.created_at)
+                   status=row.status, row_count=row.row_count,
+                   columns=tuple(ColumnProfileView.from_dict(c) for c in row.columns or ()), error=row.error,
+                   started_at=row.started_at, finished_at=row.finished_at, duration_s=row.duration_s,
+                   created_at=row.created_at)

@@ -28,9 +28,11 @@ from server.engine.child import JobPlan
 from server.engine.dataplane import Policy, RunContext, RunResult
 from server.engine.dataplane.quality import CheckSpec, evaluate_source
 from server.engine.leases import utcnow
+from server.engine.profiling import PROFILE_FILE, run_profile
+from server.engine.profiling import STEP_ID as PROFILE_STEP
 from server.engine.sandbox import ChildRun, Limits
 from server.models.datasets import Dataset
-from server.models.quality import QualityResult, QualityRule
+from server.models.quality import DatasetProfile, QualityResult, QualityRule
 
 log = logging.getLogger("docc.engine")
 
@@ -38,6 +40,7 @@ QUALITY_TOPIC = "quality"  # created, cancel
 OUTCOMES_FILE = "outcomes.json"
 MAX_OUTCOMES_BYTES = 8 << 20
 STEP_ID = "quality_check"
+# What the domain does once a run or a profile (told apart by its id's prefix) has landed.
 Settled = Callable[[str], Awaitable[None]]
 
 
@@ -94,6 +97,28 @@ def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
         "sample": [row for row in sample if isinstance(row, dict)][:20] if isinstance(sample, list) else [],
         "error": str(found["error"])[:8_000] if found.get("error") is not None else None,
     }
+
+
+def read_profile(temp_dir: str) -> dict[str, Any]:
+    """The child's profile, checked (the child is not trusted), as the columns of the profile row."""
+    bad = {"status": "failed", "error": "the profiling process gave no valid profile"}
+    path = os.path.join(temp_dir, PROFILE_FILE)
+    try:
+        if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
+            return bad
+        with open(path, "rb") as handle:
+            profile = orjson.loads(handle.read())
+    except (OSError, orjson.JSONDecodeError):
+        return bad
+    if not isinstance(profile, dict):
+        return bad
+    if isinstance(profile.get("error"), str):
+        return {"status": "failed", "error": profile["error"][:8_000]}
+    columns = profile.get("columns")
+    if _count(profile.get("row_count")) is None or not isinstance(columns, list) \
+            or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in columns):
+        return bad
+    return {"status": "succeeded", "row_count": profile["row_count"], "columns": columns[:2_000]}
 
 
 async def build_plan(result: QualityResult, rule: QualityRule, policy: Policy, memory_mb: int,
@@ -165,16 +190,17 @@ class QualityRunner:
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
 
     async def fill(self) -> None:
-        """Claim and start runs while there is room."""
-        while len(self._tasks) < self.capacity:
-            waiting = await QualityResult.filter(status="running", runner=None).order_by("created_at") \
-                .limit(1).values_list("id", flat=True)
-            if not waiting:
-                return
-            if await QualityResult.filter(id=waiting[0], status="running", runner=None).update(runner=self.owner):
-                task = asyncio.create_task(self._run(waiting[0]))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
+        """Claim and start runs (checks first, then profiles) while there is room."""
+        for model, run in ((QualityResult, self._run), (DatasetProfile, self._profile)):
+            while len(self._tasks) < self.capacity:
+                waiting = await model.filter(status="running", runner=None).order_by("created_at") \
+                    .limit(1).values_list("id", flat=True)
+                if not waiting:
+                    break
+                if await model.filter(id=waiting[0], status="running", runner=None).update(runner=self.owner):
+                    task = asyncio.create_task(run(waiting[0]))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -221,6 +247,41 @@ class QualityRunner:
             if outcome is None:
                 return {"status": "error", "error": "the check's process gave no valid outcome"}
             return outcome
+        finally:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+    async def _profile(self, profile_id: str) -> None:
+        cancel = self.cancels[profile_id] = threading.Event()
+        try:
+            values = await self._compute_profile(profile_id, cancel)
+        except Exception:
+            log.exception("Profiling %s failed unexpectedly", profile_id)
+            values = {"status": "failed", "error": "internal error while profiling"}
+        finally:
+            self.cancels.pop(profile_id, None)
+        row = await DatasetProfile.get(id=profile_id)
+        finished = utcnow()
+        values.update(finished_at=finished, duration_s=round((finished - row.started_at).total_seconds(), 6))
+        await DatasetProfile.filter(id=profile_id, status="running").update(**values)
+        try:
+            with binding(self.bus):
+                await self.on_settled(profile_id)
+        except Exception:
+            log.exception("Settling profile %s failed", profile_id)
+
+    async def _compute_profile(self, profile_id: str, cancel: threading.Event) -> dict[str, Any]:
+        row = await DatasetProfile.get(id=profile_id)
+        dataset = await Dataset.get(id=row.dataset_id)  # type: ignore[attr-defined]
+        temp_dir = tempfile.mkdtemp(prefix="docc-profile-")
+        try:
+            step = {"id": PROFILE_STEP, "type": PROFILE_STEP, "config": {"dataset_id": dataset.id}}
+            plan = JobPlan(job_id=profile_id, steps=[step],
+                           datasets={dataset.id: (dataset.source, {"fields": dataset.schema_fields})},
+                           policy=self.policy, memory_mb=self.limits.memory_mb, temp_dir=temp_dir)
+            ended = await ChildRun(plan, self.limits, lambda *_event: None, cancel, run_profile).run()
+            if ended.status != "succeeded":
+                return {"status": "cancelled" if ended.status == "cancelled" else "failed", "error": ended.error}
+            return read_profile(temp_dir)
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
 

@@ -61,11 +61,20 @@ class QualityResult(WorkspaceRow):
 
 
 class DatasetProfile(WorkspaceRow):
+    """One profiling of a dataset's data: per column counts, distinct values, bounds and lengths."""
+
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="profiles", on_delete=fields.CASCADE)
     schema_version = fields.IntField()
-    row_count = fields.BigIntField()
-    columns = fields.JSONField()
-    duration_s = fields.FloatField()
+    # running, then succeeded | failed | cancelled
+    status = fields.CharField(max_length=20, default="running", db_index=True)
+    row_count = fields.BigIntField(null=True)
+    columns = fields.JSONField(default=list)
+    error = fields.TextField(null=True)
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    duration_s = fields.FloatField(null=True)
+    runner = fields.CharField(max_length=120, null=True)
+    created_by = fields.CharField(max_length=200, default="")
 
     class Meta:
         table = "dataset_profiles"

@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from resolvers.errors import ValidationError
+from resolvers.quality import profiles, runs
 from resolvers.quality import rules as domain
-from resolvers.quality import runs
 from resolvers.validation import parse
-from resolvers.views.quality import QualityResultView, QualityRuleView
+from resolvers.views.quality import DatasetProfileView, QualityResultView, QualityRuleView
 from server.context import principal_of
 from server.rest.common import json_response, page_request, page_response, read_json
 from server.rest.routes import Route, full_response
@@ -175,4 +175,40 @@ ROUTES = [
     Route("GET", "/quality/results/{id}", get_result, READ, "Get one result of a quality rule", "quality"),
     Route("POST", "/quality/results/{id}/cancel", cancel_result, WRITE, "Cancel a running quality check", "quality",
           status=202, read_scope=READ),
+]
+
+
+def profile_json(profile: DatasetProfileView) -> dict[str, Any]:
+    """One profiling of a dataset; `columns` holds the figures of each column."""
+    return {"id": profile.id, "dataset_id": profile.dataset_id, "schema_version": profile.schema_version,
+            "status": profile.status, "row_count": profile.row_count,
+            "columns": [{"name": c.name, "type": c.type, "row_count": c.row_count, "null_count": c.null_count,
+                         "distinct_count": c.distinct_count, "distinct_approximate": c.distinct_approximate,
+                         "min": c.min, "max": c.max, "mean": c.mean, "min_length": c.min_length,
+                         "max_length": c.max_length} for c in profile.columns],
+            "error": profile.error, "started_at": profile.started_at, "finished_at": profile.finished_at,
+            "duration_s": profile.duration_s}
+
+
+async def profile_dataset(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    profile = await profiles.profile_dataset(principal, request.match_info["id"])
+    wait = prefer_wait(request)
+    headers = {"Location": f"/api/v1/datasets/{profile.dataset_id}/profile"}
+    if wait is not None:
+        profile = await profiles.wait_profile(principal, profile.id, wait)
+        headers["Preference-Applied"] = f"wait={wait}"
+    return json_response(profile_json(profile), status=202 if profile.status == "running" else 200, headers=headers)
+
+
+async def get_profile(request: web.Request) -> web.Response:
+    return json_response(profile_json(await profiles.latest_profile(await principal_of(request),
+                                                                    request.match_info["id"])))
+
+
+ROUTES += [
+    Route("POST", "/datasets/{id}/profile", profile_dataset, WRITE,
+          "Profile the dataset's data in the job workers (needs read:datasets too; `Prefer: wait=N` waits)",
+          "quality", status=202, operation="profile_dataset"),
+    Route("GET", "/datasets/{id}/profile", get_profile, domain.READ_DATA, "The dataset's latest profile", "quality"),
 ]
