@@ -23,6 +23,19 @@ QualityResultStatus = strawberry.enum(Enum("QualityResultStatus", {v.upper(): v 
                                       description="State of one run of a quality rule.")
 
 
+@strawberry.type(description="When a rule runs by itself: a cron expression in a time zone.")
+class QualityRuleSchedule:
+    cron: str = strawberry.field(description="5 fields (or 6, seconds first).")
+    timezone: str = strawberry.field(description="IANA time zone of the expression.")
+    next_runs: list[datetime] = strawberry.field(description="The next fire times (none while disabled).")
+
+
+@strawberry.input(description="A rule's schedule.")
+class QualityRuleScheduleInput:
+    cron: str = strawberry.field(description="5 fields (or 6, seconds first).")
+    timezone: str = strawberry.field(default="UTC", description="IANA time zone of the expression.")
+
+
 @strawberry.type(description="A quality rule of a dataset.")
 class QualityRule:
     id: strawberry.ID = strawberry.field(description="Opaque id, `qr_...`.")
@@ -35,6 +48,7 @@ class QualityRule:
     severity: QualitySeverity = strawberry.field(description="info, warning or error.")
     enabled: bool = strawberry.field(description="Whether it runs and counts in the dataset's score.")
     version: int = strawberry.field(description="Bumped when what it checks changes; results name it.")
+    schedule: QualityRuleSchedule | None = strawberry.field(description="When it runs by itself, if ever.")
     latest_status: QualityResultStatus | None = strawberry.field(description="Status of its newest finished run.")
     created_by: str = strawberry.field(description="Who created it.")
     created_at: datetime = strawberry.field(description="Creation time.")
@@ -46,6 +60,8 @@ class QualityRule:
                    dataset_id=strawberry.ID(rule.dataset_id), rule_type=QualityRuleType(rule.rule_type),
                    config=rule.config, threshold=rule.threshold, severity=QualitySeverity(rule.severity),
                    enabled=rule.enabled, version=rule.version,
+                   schedule=QualityRuleSchedule(cron=rule.cron, timezone=rule.timezone,
+                                                next_runs=list(rule.next_runs)) if rule.cron else None,
                    latest_status=QualityResultStatus(rule.latest_status) if rule.latest_status else None,
                    created_by=rule.created_by, created_at=rule.created_at, updated_at=rule.updated_at)
 
@@ -94,6 +110,7 @@ class CreateQualityRuleInput:
     description: str = strawberry.field(default="", description="Free text.")
     severity: QualitySeverity = strawberry.field(default=QualitySeverity.ERROR, description="How much it matters.")
     enabled: bool = strawberry.field(default=True, description="Whether it runs and counts.")
+    schedule: QualityRuleScheduleInput | None = strawberry.field(default=None, description="Run on a cron schedule.")
 
 
 @strawberry.input(description="Changes to a quality rule; omitted fields stay as they are.")
@@ -104,6 +121,8 @@ class UpdateQualityRuleInput:
     config: JSON | None = strawberry.field(default=None, description="New settings.")
     severity: QualitySeverity | None = strawberry.field(default=None, description="New severity.")
     enabled: bool | None = strawberry.field(default=None, description="Enable or disable.")
+    schedule: QualityRuleScheduleInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A new schedule; null removes it; omitted keeps it.")
 
 
 @strawberry.input(description="Which rules to list; every given criterion must hold.")
@@ -123,13 +142,20 @@ class QualityResultFilter:
     until: datetime | None = strawberry.field(default=None, description="Started before.")
 
 
-def input_dict(value: Any) -> dict[str, Any]:
-    """An input object as the domain's snake_case mapping, enums as their values, unset fields left out."""
-    data = {}
+def input_dict(value: Any, keep_null: tuple[str, ...] = ("schedule",)) -> dict[str, Any]:
+    """An input object as the domain's snake_case mapping: enums as their values, nested inputs as mappings,
+    omitted fields left out (null too, except for `keep_null` fields where null means "remove")."""
+    data: dict[str, Any] = {}
     for key, item in vars(value).items():
-        if item is None or item is strawberry.UNSET:
+        if item is strawberry.UNSET or (item is None and key not in keep_null):
             continue
-        data[key] = item.value if isinstance(item, Enum) else str(item) if key == "dataset_id" else item
+        if isinstance(item, Enum):
+            item = item.value
+        elif hasattr(item, "__strawberry_definition__"):
+            item = input_dict(item)
+        elif key == "dataset_id":
+            item = str(item)
+        data[key] = item
     return data
 
 

@@ -10,6 +10,7 @@ from tortoise import connections
 
 from resolvers.jobs import fire_tick
 from resolvers.quality.landing import landed
+from resolvers.quality.runs import fire_rule_tick
 from server.auth import oauth as oauth_endpoints
 from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
 from server.auth.ratelimit import RateLimits
@@ -74,7 +75,7 @@ def create_app(settings: Settings) -> web.Application:
         # The engine is handed what a schedule's tick does: it does not import the domain.
         async with database(settings.database_url), secrets_at_rest(settings), \
                 engine(settings, on_tick=fire_tick, bus=bus,
-                       on_quality_result=landed) as parts:
+                       on_quality_result=landed, on_rule_tick=fire_rule_tick) as parts:
             _app[ENGINE] = parts
             _app[POLICY] = parts.policy
             yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pydantic
@@ -14,9 +15,12 @@ from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.quality.configs import Referential, RuleConfig, columns_of, parse_config
 from resolvers.quality.score import refresh_score
+from resolvers.schedules import check_cron, zone
 from resolvers.validation import StrictInput
 from resolvers.views.quality import QualityRuleView
+from server.engine.bus import Event, publish
 from server.engine.dataplane.quality import OUTCOME_STATUSES, RULE_TYPES
+from server.engine.quality_schedules import QUALITY_SCHEDULES_TOPIC
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.quality import QualityRule
@@ -30,6 +34,11 @@ Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Name = pydantic.constr(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")  # type: ignore[valid-type]
 
 
+class RuleSchedule(StrictInput):
+    cron: str = pydantic.Field(min_length=1, max_length=120)
+    timezone: str = pydantic.Field(default="UTC", min_length=1, max_length=64)
+
+
 class QualityRuleCreate(StrictInput):
     name: Name
     description: str = pydantic.Field(default="", max_length=10_000)
@@ -38,6 +47,7 @@ class QualityRuleCreate(StrictInput):
     config: dict[str, Any] = pydantic.Field(default_factory=dict)
     severity: Severity = "error"
     enabled: bool = True
+    schedule: RuleSchedule | None = None
 
 
 class QualityRuleUpdate(StrictInput):
@@ -47,6 +57,8 @@ class QualityRuleUpdate(StrictInput):
     config: dict[str, Any] | None = None
     severity: Severity | None = None
     enabled: bool | None = None
+    # Omitted: unchanged; null: the rule no longer runs on a schedule.
+    schedule: RuleSchedule | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,17 @@ async def checked_config(principal: Principal, dataset: Dataset, rule_type: str,
     return model
 
 
+def _checked_schedule(spec: RuleSchedule | None) -> dict[str, Any]:
+    if spec is None:
+        return {"cron": None, "timezone": "UTC"}
+    check_cron(spec.cron, zone(spec.timezone, "schedule.timezone"), "schedule.cron")
+    return {"cron": spec.cron, "timezone": spec.timezone}
+
+
+async def _announce(rule_id: str) -> None:
+    await publish(Event(QUALITY_SCHEDULES_TOPIC, "changed", {"rule_id": rule_id}))
+
+
 async def _load(principal: Principal, rule_id: str) -> QualityRule:
     return await load_owned(QualityRule, "quality rule", principal, rule_id)
 
@@ -113,12 +136,15 @@ async def create_rule(principal: Principal, spec: QualityRuleCreate) -> QualityR
     """Create a rule on a dataset of the caller's workspace; raises Forbidden, ValidationError."""
     principal.require(WRITE)
     principal.require(READ_DATA)
+    schedule = _checked_schedule(spec.schedule)
     dataset = await _owned_dataset(principal, spec.dataset_id, "dataset_id")
     await checked_config(principal, dataset, spec.rule_type, spec.config)
     row = await QualityRule.create(
         id=new_id("qr"), workspace_id=principal.workspace_id, dataset_id=dataset.id, name=spec.name,
         description=spec.description, rule_type=spec.rule_type, config=spec.config, severity=spec.severity,
-        enabled=spec.enabled, created_by=principal.subject)
+        enabled=spec.enabled, created_by=principal.subject, **schedule)
+    if row.cron:
+        await _announce(row.id)
     return QualityRuleView.from_row(row)
 
 
@@ -171,6 +197,7 @@ async def update_rule(principal: Principal, rule_id: str, spec: QualityRuleUpdat
     if not changes:
         raise ValidationError("Nothing to update", field="body", reason="Give at least one field")
     row = await _load(principal, rule_id)
+    schedule = _checked_schedule(spec.schedule) if "schedule" in changes else None
     checks_data = any(key in changes for key in ("rule_type", "config"))
     if checks_data:
         principal.require(READ_DATA)
@@ -181,12 +208,18 @@ async def update_rule(principal: Principal, rule_id: str, spec: QualityRuleUpdat
                                   reason="A new rule_type needs its own config")
         await checked_config(principal, await Dataset.get(id=row.dataset_id), rule_type,  # type: ignore[attr-defined]
                              config)
-    values = {key: value for key, value in changes.items() if value is not None}
+    values = {key: value for key, value in changes.items() if value is not None and key != "schedule"}
     if checks_data or "severity" in values:
         values["version"] = row.version + 1
+    values.update(schedule or {})
+    values["updated_at"] = datetime.now(UTC)
     updated = await QualityRule.filter(id=row.id, version=row.version).update(**values)
     if updated != 1:
         raise Conflict("The rule was changed by another request; read it again and retry", {"rule_id": row.id})
+    if schedule is not None or "enabled" in values:
+        await _announce(row.id)
+    if "enabled" in values or "severity" in values:
+        await refresh_score(row.dataset_id)  # type: ignore[attr-defined]
     return QualityRuleView.from_row(await _load(principal, rule_id))
 
 
@@ -195,7 +228,8 @@ async def set_enabled(principal: Principal, rule_id: str, enabled: bool) -> Qual
     principal.require(WRITE)
     row = await _load(principal, rule_id)
     if row.enabled != enabled:
-        await QualityRule.filter(id=row.id).update(enabled=enabled)
+        await QualityRule.filter(id=row.id).update(enabled=enabled, updated_at=datetime.now(UTC))
+        await _announce(row.id)
         await refresh_score(row.dataset_id)  # type: ignore[attr-defined]
     return QualityRuleView.from_row(await _load(principal, rule_id))
 
@@ -205,4 +239,5 @@ async def delete_rule(principal: Principal, rule_id: str) -> None:
     principal.require(WRITE)
     row = await _load(principal, rule_id)
     await QualityRule.filter(Q(id=row.id)).delete()
+    await _announce(row.id)
     await refresh_score(row.dataset_id)  # type: ignore[attr-defined]

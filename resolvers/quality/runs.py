@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.exceptions import IntegrityError
+
 from resolvers.errors import Conflict, ValidationError
 from resolvers.ownership import load_owned, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
@@ -13,6 +15,7 @@ from resolvers.principal import Principal
 from resolvers.quality.configs import threshold_of
 from resolvers.quality.rules import READ, READ_DATA, WRITE, load_rule
 from resolvers.quality.score import refresh_score
+from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
 from resolvers.views.quality import QualityResultView
 from server.engine.bus import Event, current_bus, publish
@@ -43,13 +46,14 @@ def _view(principal: Principal, row: QualityResult) -> QualityResultView:
     return QualityResultView.from_row(row, show_sample=principal.has_scope(READ_DATA))
 
 
-async def _start(rule: QualityRule, trigger: str, created_by: str) -> QualityResult:
+async def _start(rule: QualityRule, trigger: str, created_by: str,
+                 scheduled_for: datetime | None = None) -> QualityResult:
     dataset = await Dataset.get(id=rule.dataset_id)  # type: ignore[attr-defined]
     row = await QualityResult.create(
         id=new_id("qres"), workspace_id=rule.workspace_id, rule_id=rule.id,
         dataset_id=dataset.id, rule_version=rule.version, schema_version=dataset.schema_version,
         severity=rule.severity, threshold=threshold_of(rule.config), started_at=datetime.now(UTC),
-        trigger=trigger, created_by=created_by)
+        trigger=trigger, created_by=created_by, scheduled_for=scheduled_for)
     await publish(Event(QUALITY_TOPIC, "created", {"result_id": row.id}))
     return row
 
@@ -173,3 +177,18 @@ async def result_landed(result_id: str) -> None:
     data = {"result_id": row.id, "status": row.status}
     await publish(Event(result_topic(row.id), "finished", data))
     await publish(Event(rule_topic(row.rule_id), "finished", data))  # type: ignore[attr-defined]
+
+
+async def fire_rule_tick(rule_id: str, now: datetime | None = None) -> str | None:
+    """The rule scheduler's tick: start the run of the tick due at `now`, once across processes.
+
+    Returns the result id, or None when the rule is gone, disabled or unscheduled, or another process
+    already started this tick's run.
+    """
+    rule = await QualityRule.get_or_none(id=rule_id, enabled=True)
+    if rule is None or not rule.cron:
+        return None
+    try:
+        return (await _start(rule, "schedule", "schedule", tick_time(rule.cron, rule.timezone, now))).id
+    except IntegrityError:
+        return None

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from resolvers.quality.configs import threshold_of
+from resolvers.schedules import next_runs
 from server.models.quality import DatasetProfile, QualityResult, QualityRule
 
 
@@ -24,6 +25,8 @@ class QualityRuleView:
     version: int
     cron: str | None
     timezone: str
+    # The next fire times in the schedule's zone; empty without a schedule or while disabled.
+    next_runs: tuple[datetime, ...]
     latest_status: str | None
     created_by: str
     created_at: datetime
@@ -34,7 +37,9 @@ class QualityRuleView:
         return cls(id=row.id, name=row.name, description=row.description, dataset_id=row.dataset_id,  # type: ignore[attr-defined]
                    rule_type=row.rule_type, config=dict(row.config), threshold=threshold_of(row.config),
                    severity=row.severity, enabled=row.enabled, version=row.version, cron=row.cron,
-                   timezone=row.timezone, latest_status=row.latest_status, created_by=row.created_by,
+                   timezone=row.timezone,
+                   next_runs=tuple(next_runs(row.cron, row.timezone)) if row.cron and row.enabled else (),
+                   latest_status=row.latest_status, created_by=row.created_by,
                    created_at=row.created_at, updated_at=row.updated_at)
 
 

@@ -25,7 +25,10 @@ def rule_json(rule: QualityRuleView) -> dict[str, Any]:
     """The reference's rule shape (`threshold` stays inside `config`), with its version and latest status."""
     return {"id": rule.id, "name": rule.name, "description": rule.description, "dataset_id": rule.dataset_id,
             "rule_type": rule.rule_type, "config": rule.config, "severity": rule.severity, "enabled": rule.enabled,
-            "version": rule.version, "latest_status": rule.latest_status, "created_by": rule.created_by,
+            "version": rule.version,
+            "schedule": {"cron": rule.cron, "timezone": rule.timezone, "next_runs": list(rule.next_runs)}
+            if rule.cron else None,
+            "latest_status": rule.latest_status, "created_by": rule.created_by,
             "created_at": rule.created_at, "updated_at": rule.updated_at}
 
 
