@@ -226,3 +226,22 @@ async def test_narrow_keys(client):
     assert writer_get.status == 403
     assert full_create.status == 201 and set(await full_create.json()) == {"id", "version"}
     assert writer_disable.status == 200 and set(await writer_disable.json()) == {"id", "version"}
+
+
+async def test_openapi_documents_the_quality_routes_and_their_vocabularies(client):
+    # when
+    document = await (await client.get("/api/v1/openapi.json")).json()
+    paths = document["paths"]
+    # then
+    assert {"get", "post"} <= set(paths[ROOT])
+    assert {"get", "put", "delete"} <= set(paths[f"{ROOT}/{{id}}"])
+    for action in ("run", "enable", "disable", "results"):
+        assert f"{ROOT}/{{id}}/{action}" in paths
+    assert {"get", "post"} <= set(paths["/api/v1/datasets/{id}/profile"])
+    create = paths[ROOT]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    text = str(create)
+    for rule_type in ("not_null", "regex_match", "custom_sql", "referential"):
+        assert rule_type in text
+    assert "warning" in text and "severity" in text
+    listed = {p["name"] for p in paths[f"{ROOT}/{{id}}/results"]["get"]["parameters"] if p["in"] == "query"}
+    assert {"status", "since", "until", "page", "per_page"} <= listed
