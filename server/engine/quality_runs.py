@@ -18,9 +18,11 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from tortoise.expressions import Q
 
 from server.config import Settings
 from server.engine.bus import EventBus, Subscription, binding
@@ -42,6 +44,8 @@ MAX_OUTCOMES_BYTES = 8 << 20
 STEP_ID = "quality_check"
 # What the domain does once a run or a profile (told apart by its id's prefix) has landed.
 Settled = Callable[[str], Awaitable[None]]
+Claimable = QualityResult | DatasetProfile
+Compute = Callable[[str, threading.Event], Awaitable[dict[str, Any]]]
 
 
 def result_topic(result_id: str) -> str:
@@ -190,55 +194,66 @@ class QualityRunner:
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
 
     async def fill(self) -> None:
-        """Claim and start runs (checks first, then profiles) while there is room."""
-        for model, run in ((QualityResult, self._run), (DatasetProfile, self._profile)):
+        """Claim and start runs (checks first, then profiles) while there is room: unclaimed ones, and
+        ones whose claimer stopped renewing its lease (its process died)."""
+        for model, compute in ((QualityResult, self._evaluate), (DatasetProfile, self._compute_profile)):
             while len(self._tasks) < self.capacity:
-                waiting = await model.filter(status="running", runner=None).order_by("created_at") \
+                claimable = Q(runner=None) | Q(lease_expires_at__lt=utcnow())
+                waiting = await model.filter(claimable, status="running").order_by("created_at") \
                     .limit(1).values_list("id", flat=True)
                 if not waiting:
                     break
-                if await model.filter(id=waiting[0], status="running", runner=None).update(runner=self.owner):
-                    task = asyncio.create_task(run(waiting[0]))
+                if await model.filter(claimable, id=waiting[0], status="running").update(
+                        runner=self.owner, lease_expires_at=self._lease_end()):
+                    task = asyncio.create_task(self._run(model, waiting[0], compute))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
+
+    def _lease_end(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.settings.job_lease_seconds)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def _run(self, result_id: str) -> None:
-        cancel = self.cancels[result_id] = threading.Event()
+    async def _run(self, model: type[Claimable], object_id: str, compute: Compute) -> None:
+        """Compute one claimed run, write its outcome if this process still holds it, let the domain follow."""
+        cancel = self.cancels[object_id] = threading.Event()
+        watcher = asyncio.create_task(self._watch(model, object_id, cancel))
         try:
-            values = await self._evaluate(result_id, cancel)
+            values = await compute(object_id, cancel)
         except Exception:
-            log.exception("Quality run %s failed unexpectedly", result_id)
-            values = {"status": "error", "error": "internal error while running the check"}
+            log.exception("Quality run %s failed unexpectedly", object_id)
+            values = {"status": "error" if model is QualityResult else "failed",
+                      "error": "internal error while running the check"}
         finally:
-            self.cancels.pop(result_id, None)
-        result = await QualityResult.get(id=result_id)
+            self.cancels.pop(object_id, None)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        row = await model.get_or_none(id=object_id)
+        if row is None:  # Deleted with its rule or dataset meanwhile.
+            return
         finished = utcnow()
-        values.update(finished_at=finished, duration_s=round((finished - result.started_at).total_seconds(), 6))
-        await QualityResult.filter(id=result_id, status="running").update(**values)
+        values.update(finished_at=finished, duration_s=round((finished - row.started_at).total_seconds(), 6),
+                      lease_expires_at=None)
+        if not await model.filter(id=object_id, status="running", runner=self.owner).update(**values):
+            return  # Another process took it over (our lease lapsed) or it was settled already.
         try:
-            with binding(self.bus):  # The domain publishes the result's notices on this engine's bus.
-                await self.on_settled(result_id)
+            with binding(self.bus):  # The domain publishes the notices on this engine's bus.
+                await self.on_settled(object_id)
         except Exception:
-            log.exception("Settling quality run %s failed", result_id)
+            log.exception("Settling quality run %s failed", object_id)
 
     async def _evaluate(self, result_id: str, cancel: threading.Event) -> dict[str, Any]:
         result = await QualityResult.get(id=result_id)
         rule = await QualityRule.get(id=result.rule_id)  # type: ignore[attr-defined]
-        if result.cancel_requested:
+        if result.cancel_requested:  # Asked before this process claimed it (or before its claimer died).
             return {"status": "cancelled"}
         temp_dir = tempfile.mkdtemp(prefix="docc-quality-")
         try:
             plan = await build_plan(result, rule, self.policy, self.limits.memory_mb, temp_dir)
-            child = ChildRun(plan, self.limits, lambda *_event: None, cancel, run_checks)
-            watcher = asyncio.create_task(self._watch(result_id, cancel))
-            try:
-                ended = await child.run()
-            finally:
-                watcher.cancel()
+            ended = await ChildRun(plan, self.limits, lambda *_event: None, cancel, run_checks).run()
             if ended.status == "cancelled":
                 return {"status": "cancelled"}
             if ended.status != "succeeded":
@@ -249,25 +264,6 @@ class QualityRunner:
             return outcome
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
-
-    async def _profile(self, profile_id: str) -> None:
-        cancel = self.cancels[profile_id] = threading.Event()
-        try:
-            values = await self._compute_profile(profile_id, cancel)
-        except Exception:
-            log.exception("Profiling %s failed unexpectedly", profile_id)
-            values = {"status": "failed", "error": "internal error while profiling"}
-        finally:
-            self.cancels.pop(profile_id, None)
-        row = await DatasetProfile.get(id=profile_id)
-        finished = utcnow()
-        values.update(finished_at=finished, duration_s=round((finished - row.started_at).total_seconds(), 6))
-        await DatasetProfile.filter(id=profile_id, status="running").update(**values)
-        try:
-            with binding(self.bus):
-                await self.on_settled(profile_id)
-        except Exception:
-            log.exception("Settling profile %s failed", profile_id)
 
     async def _compute_profile(self, profile_id: str, cancel: threading.Event) -> dict[str, Any]:
         row = await DatasetProfile.get(id=profile_id)
@@ -285,9 +281,18 @@ class QualityRunner:
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
-    async def _watch(self, result_id: str, cancel: threading.Event) -> None:
-        """Poll for a cancel asked in another process (this one hears it on the bus)."""
+    async def _watch(self, model: type[Claimable], object_id: str, cancel: threading.Event) -> None:
+        """Renew the lease (a third of its length) and poll for a cancel asked in another process."""
+        renew_every, since_renewal = self.settings.job_lease_seconds / 3, 0.0
+        tick = min(self.settings.job_poll_seconds, 0.5)
         while not cancel.is_set():
-            await asyncio.sleep(min(self.settings.job_poll_seconds, 0.5))
-            if await QualityResult.filter(id=result_id, cancel_requested=True).exists():
+            await asyncio.sleep(tick)
+            since_renewal += tick
+            if since_renewal >= renew_every:
+                since_renewal = 0.0
+                if not await model.filter(id=object_id, runner=self.owner, status="running").update(
+                        lease_expires_at=self._lease_end()):
+                    cancel.set()  # Taken over or settled elsewhere: stop the work, write nothing.
+                    return
+            if await model.filter(id=object_id, cancel_requested=True).exists():
                 cancel.set()

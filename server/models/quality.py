@@ -51,6 +51,8 @@ class QualityResult(WorkspaceRow):
     created_by = fields.CharField(max_length=200, default="")
     # The process that claimed the run (None until one does) and whether a caller asked to stop it.
     runner = fields.CharField(max_length=120, null=True)
+    # Renewed by the claimer while it runs: past it, another process may take the run over.
+    lease_expires_at = fields.DatetimeField(null=True)
     cancel_requested = fields.BooleanField(default=False)
     # A scheduled tick makes at most one result: the (rule, scheduled_for) pair is unique.
     scheduled_for = fields.DatetimeField(null=True)
@@ -74,6 +76,8 @@ class DatasetProfile(WorkspaceRow):
     finished_at = fields.DatetimeField(null=True)
     duration_s = fields.FloatField(null=True)
     runner = fields.CharField(max_length=120, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+    cancel_requested = fields.BooleanField(default=False)
     created_by = fields.CharField(max_length=200, default="")
 
     class Meta:

@@ -6,8 +6,10 @@ import asyncio
 import copy
 import sqlite3
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from server.models.quality import QualityResult
 from tests.conftest import Caller, bearer
 from tests.examples import CREATE_QUALITY_RULE
 
@@ -211,3 +213,26 @@ async def test_columns_marked_sensitive_are_masked_in_samples(client, tmp_path):
     # then
     [row] = result["sample"]
     assert row["email"] == "bad" and row["name"] != "n18"
+
+
+async def test_a_run_whose_claimer_died_is_taken_over_when_its_lease_lapses(start_app, settings, tmp_path):
+    # given a run claimed by a process that died (its lease expired), seen by an app that runs no jobs
+    quiet = await start_app(replace(settings, run_jobs=False, run_schedules=False))
+    path = tmp_path / "customers.csv"
+    write_customers(path, GOOD)
+    rule = await make_rule(quiet, await make_dataset(quiet, path))
+    started = await (await quiet.post(f"{ROOT}/{rule['id']}/run")).json()
+    await QualityResult.filter(id=started["id"]).update(
+        runner="gone:1:abc", lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    # when a process that runs jobs starts on the same database
+    worker = await start_app(replace(settings, run_schedules=False))
+    result = await (await worker.get(f"/api/v1/quality/results/{started['id']}")).json()
+    for _ in range(600):
+        if result["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+        result = await (await worker.get(f"/api/v1/quality/results/{started['id']}")).json()
+    # then it ran the check to its end, once
+    assert result["status"] == "passed" and result["rows_checked"] == 18
+    row = await QualityResult.get(id=started["id"])
+    assert row.runner != "gone:1:abc" and row.lease_expires_at is None
