@@ -138,14 +138,14 @@ CONFIGS: dict[str, type[RuleConfig]] = {
 assert set(CONFIGS) == set(RULE_TYPES), "every rule type of the engine has a config model"
 
 
-def parse_config(rule_type: str, config: Any) -> RuleConfig:
-    """The config validated for its type; raises ValidationError naming `config.<field>`."""
-    model = parse(CONFIGS[rule_type], config, f"{rule_type} configuration", "config")
+def parse_config(rule_type: str, config: Any, prefix: str = "config") -> RuleConfig:
+    """The config validated for its type; raises ValidationError naming `<prefix>.<field>`."""
+    model = parse(CONFIGS[rule_type], config, f"{rule_type} configuration", prefix)
     reason = None
     if isinstance(model, RegexMatch):
-        reason, field = check_pattern(model.pattern), "config.pattern"
+        reason, field = check_pattern(model.pattern), f"{prefix}.pattern"
     elif isinstance(model, CustomSql):
-        reason, field = check_select(model.condition), "config.condition"
+        reason, field = check_select(model.condition), f"{prefix}.condition"
     if reason is not None:
         raise ValidationError(f"Invalid {rule_type} configuration", field=field, reason=reason)
     return model
