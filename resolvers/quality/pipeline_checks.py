@@ -1,8 +1,8 @@
-"""`quality_check` steps of pipelines, as the domain sees them: validated at save, expanded before a run.
+"""`quality_check` steps of pipelines, as the domain sees them: validated when the pipeline is saved.
 
 The data plane checks the step's shape (`check_gate_config`); here each inline check's config is checked
-for its rule type, and each saved rule must be one of the workspace's. Before a job runs, saved rules are
-expanded into inline checks (their ids as keys), so the job's process needs nothing from the database.
+for its rule type, and each saved rule must be one of the workspace's. Before a job runs, the engine
+expands saved rules into inline checks (server.engine.quality_runs.expand_quality_steps).
 """
 
 from __future__ import annotations
@@ -38,28 +38,3 @@ async def check_quality_steps(principal: Principal, steps: list[dict[str, Any]])
             if rule_id not in found:
                 raise ValidationError("Invalid pipeline configuration", field=f"{at}.rules[{position}]",
                                       reason=f"Quality rule '{rule_id}' does not exist in this workspace")
-
-
-async def expand_quality_steps(workspace_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps with each `{"rules": [...]}` replaced by the rules' current definitions as inline checks.
-
-    A rule deleted since the pipeline was saved stays as a `missing` check: the step fails on it.
-    """
-    expanded = []
-    for step in steps:
-        config = step.get("config") or {} if isinstance(step, dict) else {}
-        if not isinstance(step, dict) or step.get("type") != STEP_TYPE or "rules" not in config:
-            expanded.append(step)
-            continue
-        ids = [rule_id for rule_id in config["rules"] if well_formed_id(rule_id)]
-        rows = {row.id: row for row in await QualityRule.filter(workspace_id=workspace_id, id__in=ids)}
-        checks = []
-        for rule_id in config["rules"]:
-            row = rows.get(rule_id)
-            if row is None:
-                checks.append({"key": rule_id, "missing": True, "severity": "error"})
-            else:
-                checks.append({"key": row.id, "rule_type": row.rule_type, "config": row.config,
-                               "severity": row.severity})
-        expanded.append({**step, "config": {"checks": checks}})
-    return expanded

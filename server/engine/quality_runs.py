@@ -296,3 +296,22 @@ class QualityRunner:
                     return
             if await model.filter(id=object_id, cancel_requested=True).exists():
                 cancel.set()
+
+
+async def expand_quality_steps(workspace_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps with each quality_check `{"rules": [...]}` replaced by the rules' current definitions as
+    inline checks (ids as keys), so the job's process needs nothing from the database. A rule deleted since
+    the pipeline was saved stays as a `missing` check: the step fails on it."""
+    expanded = []
+    for step in steps:
+        config = (step.get("config") or {}) if isinstance(step, dict) else {}
+        if not isinstance(step, dict) or step.get("type") != "quality_check" or "rules" not in config:
+            expanded.append(step)
+            continue
+        rows = {row.id: row for row in await QualityRule.filter(workspace_id=workspace_id,
+                                                                 id__in=[str(r) for r in config["rules"]])}
+        checks = [{"key": row.id, "rule_type": row.rule_type, "config": row.config, "severity": row.severity}
+                  if (row := rows.get(rule_id)) is not None else {"key": rule_id, "missing": True, "severity": "error"}
+                  for rule_id in config["rules"]]
+        expanded.append({**step, "config": {"checks": checks}})
+    return expanded
