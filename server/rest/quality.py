@@ -212,6 +212,6 @@ async def get_profile(request: web.Request) -> web.Response:
 ROUTES += [
     Route("POST", "/datasets/{id}/profile", profile_dataset, WRITE,
           "Profile the dataset's data in the job workers (needs read:datasets too; `Prefer: wait=N` waits)",
-          "quality", status=202, operation="profile_dataset"),
+          "quality", status=202, read_scope=domain.READ_DATA, operation="profile_dataset"),
     Route("GET", "/datasets/{id}/profile", get_profile, domain.READ_DATA, "The dataset's latest profile", "quality"),
 ]
