@@ -14,7 +14,7 @@ import pytest
 
 from server.engine.dataplane.quality import CheckSpec
 
-BACKENDS = ["csv", "parquet", "sqlite", "postgres"]
+BACKENDS = ["csv", "parquet", "jsonl", "sqlite", "postgres"]
 # The newest timestamp is two hours old when the data is made, so '1h' fails and '3h' passes.
 NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 CUSTOMERS = pl.DataFrame({
@@ -52,9 +52,10 @@ class Place:
 
     def put(self, frame: pl.DataFrame, name: str) -> dict[str, Any]:
         """Write `frame` as `name` in this backend and return its dataset source."""
-        if self.backend in ("csv", "parquet"):
+        if self.backend in ("csv", "parquet", "jsonl"):
             path = os.path.join(self.folder, f"{name}.{self.backend}")
-            frame.write_csv(path) if self.backend == "csv" else frame.write_parquet(path)
+            writers = {"csv": frame.write_csv, "parquet": frame.write_parquet, "jsonl": frame.write_ndjson}
+            writers[self.backend](path)
             return {"type": "file", "path": path, "format": self.backend}
         if self.backend == "sqlite":
             url, db = f"sqlite:///{self.sqlite_path}", sqlite_dbapi.connect(self.sqlite_path)

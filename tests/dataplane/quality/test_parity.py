@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import CheckOutcome, evaluate_source
 
-from .conftest import CODES, CUSTOMERS, FIELDS, Place, check
+from .conftest import CODES, CUSTOMERS, FIELDS, NOW, Place, check
 
 EMAIL = r"^[^@]+@[^@]+\.[^@]+$"
 # key -> (check, (status, rows_checked, rows_failed, nulls, pass_ratio, observed)), counted by hand on CUSTOMERS.
@@ -26,6 +27,9 @@ FAILING = {
     "range_open": (check("range", {"column": "amount", "min": 0, "max": 100, "min_inclusive": False}),
                    ("failed", 8, 2, 1, 5 / 7, None)),
     "length": (check("length", {"column": "email", "min": 5}), ("failed", 8, 2, 2, 4 / 6, None)),
+    "range_time": (check("range", {"column": "ts", "min": (NOW - dt.timedelta(hours=10)).isoformat(),
+                                   "max": (NOW - dt.timedelta(hours=1)).isoformat() + "+00:00"}),
+                   ("failed", 8, 2, 0, 6 / 8, None)),
     "row_count": (check("row_count", {"min": 10}), ("failed", 8, 0, 0, 0.0, 8)),
     "freshness": (check("freshness", {"column": "ts", "max_age": "1h"}), ("failed", 8, 0, 0, 0.0, "age")),
     "referential": (check("referential", {"column": "code", "dataset_id": "ds_codes", "ref_column": "code"}),
@@ -40,15 +44,21 @@ PASSING = {
     "unique": (check("unique", {"column": "id"}), ("passed", 8, 0, 0, 1.0, None)),
     "regex": (check("regex_match", {"column": "email", "pattern": EMAIL}, threshold=0.6),
               ("passed", 8, 2, 2, 4 / 6, None)),
-    "accepted": (check("accepted_values", {"column": "id", "values": list(range(1, 9))}), ("passed", 8, 0, 0, 1.0, None)),
+    "accepted": (check("accepted_values", {"column": "id", "values": list(range(1, 9))}),
+                 ("passed", 8, 0, 0, 1.0, None)),
     "range": (check("range", {"column": "amount", "max": 100}, threshold=0.5), ("passed", 8, 0, 1, 1.0, None)),
     "length": (check("length", {"column": "code", "min": 2, "max": 2}), ("passed", 8, 0, 1, 1.0, None)),
+    "accepted_as_text": (check("accepted_values", {"column": "id", "values": [str(i) for i in range(1, 9)]}),
+                         ("passed", 8, 0, 0, 1.0, None)),
+    "range_time": (check("range", {"column": "ts", "min": (NOW - dt.timedelta(days=3)).date().isoformat()}),
+                   ("passed", 8, 0, 0, 1.0, None)),
     "row_count": (check("row_count", {"min": 1, "max": 8}), ("passed", 8, 0, 0, 1.0, 8)),
     "freshness": (check("freshness", {"column": "ts", "max_age": 3 * 3600}), ("passed", 8, 0, 0, 1.0, "age")),
     "schema": (check("schema_match", {}), ("passed", 7, 0, 0, 1.0, {"missing": [], "mismatched": [], "extra": []})),
     "referential": (check("referential", {"column": "code", "dataset_id": "ds_codes", "ref_column": "code"},
                           threshold=0.7), ("passed", 8, 2, 1, 5 / 7, None)),
-    "custom": (check("custom_sql", {"condition": "id BETWEEN 1 AND 8 OR code IS NULL"}), ("passed", 8, 0, 0, 1.0, None)),
+    "custom": (check("custom_sql", {"condition": "id BETWEEN 1 AND 8 OR code IS NULL"}),
+               ("passed", 8, 0, 0, 1.0, None)),
 }
 
 

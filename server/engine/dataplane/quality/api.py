@@ -13,24 +13,32 @@ Blocking calls: run them in a job worker, never on the event loop.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from typing import TypeVar
 
 import polars as pl
 
 from ..connections import split_table
 from ..database import TableScan
 from ..errors import DataPlaneConfigError
+from ..paths import resolve_path
 from ..policy import Policy
 from ..sources import file_format, open_source, validate_source
-from ..types import cast_expr, polars_dtype
+from ..types import cast_expr, polars_dtype, schema_dtypes
 from . import frames, rules, schemas, sqlroad
 from .customsql import select_problem
 from .outcomes import errored
 from .patterns import pattern_problem
-from .spec import CheckOutcome, CheckSpec
+from .spec import RULE_TYPES, CheckOutcome, CheckSpec
+
+T = TypeVar("T")
+# Rules judged row by row, counted together in one pass over a frame; `unique` keeps a pass of its own
+# (it cannot stream: it holds every key it has seen, which would take the other rules out of streaming).
+BATCHED = frozenset(RULE_TYPES) - {"row_count", "freshness", "schema_match", "unique"}
 
 
-def _guard(spec: CheckSpec, run: Callable[[], CheckOutcome], secrets: tuple[str, ...]) -> CheckOutcome:
+def _guard(spec: CheckSpec, run: Callable[[], T], secrets: tuple[str, ...]) -> T | CheckOutcome:
     """Run one check; whatever stops it becomes its 'error' outcome, never a silent pass."""
     try:
         return run()
@@ -38,7 +46,8 @@ def _guard(spec: CheckSpec, run: Callable[[], CheckOutcome], secrets: tuple[str,
         return errored(spec, str(exc))
     except DataPlaneConfigError as exc:
         return errored(spec, exc.message)
-    except Exception as exc:  # The engines raise many types (driver, Polars, OS); each is this check's error.
+    # The engines raise many types (driver, Polars, OS); a Rust panic in Polars is a BaseException.
+    except (Exception, pl.exceptions.PanicException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return errored(spec, f"{type(exc).__name__}: {first}", *secrets)
 
@@ -83,9 +92,10 @@ def _typed_by_schema(frame: pl.LazyFrame, raw: dict[str, pl.DataType], fields: l
 
 def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_families: dict[str, str],
               families: dict[str, str], schema_fields: list[dict], sensitive: set[str],
-              references: dict[str, dict] | None, policy: Policy | None, text_backed: bool) -> CheckOutcome:
+              references: dict[str, dict] | None, policy: Policy | None, text_backed: bool,
+              from_file: bool) -> CheckOutcome:
     if spec.rule_type == "schema_match":
-        plan = rules.plan(spec, raw_families, references)
+        rules.plan(spec, raw_families, references)  # The threshold and rule type are checked all the same.
         return schemas.schema_match(spec, schema_fields, raw_families, text_backed=text_backed,
                                     unconvertible=lambda c, t: frames.castable_failures(raw, c, t))
     plan = rules.plan(spec, families, references)
@@ -94,18 +104,20 @@ def _on_frame(frame: pl.LazyFrame, spec: CheckSpec, *, raw: pl.LazyFrame, raw_fa
     if plan.kind == "freshness":
         return frames.freshness(frame, spec, plan)
     reference = _reference_values(policy, plan) if plan.kind == "referential" else None
-    return frames.row_rule(frame, spec, plan, families, sensitive, reference)
+    return frames.row_rule(frame, spec, plan, families, sensitive, reference, windowed=from_file)
 
 
 def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_fields: list[dict],
                    sensitive: set[str], references: dict[str, dict] | None = None,
-                   policy: Policy | None = None, text_backed: bool = False) -> list[CheckOutcome]:
+                   policy: Policy | None = None, text_backed: bool = False,
+                   from_file: bool = False) -> list[CheckOutcome]:
     """Run `checks` on a Polars frame (a file source, or the data flowing through a pipeline step).
 
     `referential` checks need `references` (dataset id -> source config) and the `policy` to open
     them; without them such a check is an 'error' outcome. `text_backed` says the frame was read from
     text (CSV, JSON lines): its text columns are typed by the schema, and schema_match accepts text
-    that converts to the declared type.
+    that converts to the declared type. `from_file` says the frame is a plain file scan, cheap to
+    slice, where the sample is looked for in windows (frames.failing_rows).
     """
     secrets = tuple(r["connection"] for r in (references or {}).values()
                     if isinstance(r, dict) and isinstance(r.get("connection"), str))
@@ -116,10 +128,46 @@ def evaluate_frame(frame: pl.LazyFrame, checks: list[CheckSpec], *, schema_field
     except Exception as exc:  # An unreadable file shows here first.
         return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
     raw_families = {name: rules.polars_family(dtype) for name, dtype in raw_schema.items()}
-    return [_guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families, families=families,
-                                                  schema_fields=schema_fields, sensitive=sensitive,
-                                                  references=references, policy=policy, text_backed=text_backed),
-                   secrets) for spec in checks]
+    outcomes: list[CheckOutcome] = []
+    tests: list[tuple[int, frames.RowTest]] = []
+    for spec in checks:
+        if spec.rule_type in BATCHED:
+            prepared = _guard(spec, lambda s=spec: _row_test(s, families, references, policy, from_file), secrets)
+            if isinstance(prepared, frames.RowTest):
+                tests.append((len(outcomes), prepared))
+                outcomes.append(CheckOutcome.failure(spec, "not counted"))  # Replaced below.
+                continue
+        else:
+            prepared = _guard(spec, lambda s=spec: _on_frame(typed, s, raw=frame, raw_families=raw_families,
+                                                             families=families, schema_fields=schema_fields,
+                                                             sensitive=sensitive, references=references,
+                                                             policy=policy, text_backed=text_backed,
+                                                             from_file=from_file), secrets)
+        outcomes.append(prepared)
+    counted = _count_together(typed, [test for _, test in tests])
+    for j, (i, test) in enumerate(tests):
+        counts = counted[j] if counted is not None else None
+        outcomes[i] = _guard(test.spec, lambda t=test, c=counts: frames.finish(
+            t, c if c is not None else frames.count(typed, [t])[0], typed, sensitive), secrets)
+    return outcomes
+
+
+def _row_test(spec: CheckSpec, families: dict[str, str], references: dict[str, dict] | None,
+              policy: Policy | None, from_file: bool) -> frames.RowTest:
+    plan = rules.plan(spec, families, references)
+    reference = _reference_values(policy, plan) if plan.kind == "referential" else None
+    return frames.row_test(spec, plan, families, reference, windowed=from_file)
+
+
+def _count_together(frame: pl.LazyFrame, tests: list[frames.RowTest]) -> list[tuple[int, int, int]] | None:
+    """The counts of every row rule in one pass ("one query per dataset"); None when that pass fails, so
+    that each rule is then counted alone and one rule's failure is its own error, not the others'."""
+    if len(tests) < 2:
+        return None
+    try:
+        return frames.count(frame, tests)
+    except (Exception, pl.exceptions.PanicException):
+        return None
 
 
 def _raise(exc: Exception) -> CheckOutcome:
@@ -127,13 +175,15 @@ def _raise(exc: Exception) -> CheckOutcome:
 
 
 def _polars_on_table(policy: Policy, source: dict, spec: CheckSpec, plan: rules.Plan, families: dict[str, str],
-                     sensitive: set[str], reference: pl.Series | None) -> CheckOutcome:
+                     sensitive: set[str], reference: pl.Series | None, schema_fields: list[dict]) -> CheckOutcome:
     """A row rule on a table evaluated by Polars over the data plane's streamed read of it."""
     scans: list[TableScan] = []
 
     def scan(columns: list[str] | None) -> pl.LazyFrame:
         scans.append(TableScan(policy, source["connection"], source["table"], columns, None))
-        return scans[-1].frame()
+        frame = scans[-1].frame()
+        # SQLite keeps dates and timestamps as text: typed by the schema, as the cleaner reads them.
+        return _typed_by_schema(frame, dict(frame.collect_schema()), schema_fields)
 
     try:
         return frames.row_rule(scan(list(plan.columns)), spec, plan, families, sensitive, reference,
@@ -143,11 +193,20 @@ def _polars_on_table(policy: Policy, source: dict, spec: CheckSpec, plan: rules.
             opened.close()
 
 
+def _schema_temporal(families: dict[str, str], fields: list[dict]) -> dict[str, str]:
+    """SQLite text columns the schema declares as dates or timestamps, taken as such (read through Polars)."""
+    declared = {f.get("name"): f.get("type") for f in fields if isinstance(f, dict)}
+    return {name: declared[name] if family == "string" and declared.get(name) in rules.TEMPORAL else family
+            for name, family in families.items()}
+
+
 def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpec, *, schema_fields: list[dict],
               references: dict[str, dict], sensitive: set[str]) -> CheckOutcome:
     families = table.families()
-    plan = rules.plan(spec, families, references)
     sqlite = table.dialect == "sqlite"
+    if sqlite and spec.rule_type != "schema_match":
+        families = _schema_temporal(families, schema_fields)
+    plan = rules.plan(spec, families, references)
     if plan.kind == "row_count":
         return sqlroad.row_count(table, spec, plan)
     if plan.kind == "freshness":
@@ -163,8 +222,8 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
 
         return schemas.schema_match(spec, schema_fields, families, text_backed=sqlite, sqlite=sqlite,
                                     unconvertible=unconvertible)
-    if plan.kind == "regex_match" and sqlite:
-        return _polars_on_table(policy, source, spec, plan, families, sensitive, None)
+    if sqlite and (plan.kind == "regex_match" or (plan.kind == "range" and families[plan.column] in rules.TEMPORAL)):
+        return _polars_on_table(policy, source, spec, plan, families, sensitive, None, schema_fields)
     if plan.kind == "referential":
         ref = plan.reference["source"]
         if ref.get("type") == "database" and ref.get("connection") == source["connection"]:
@@ -172,9 +231,21 @@ def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpe
             if plan.reference["ref_column"] not in table.families(schema, name):
                 raise rules.Problem(f"config.ref_column: column {plan.reference['ref_column']!r} does not exist "
                                     f"in dataset {plan.reference['dataset_id']!r}")
-            return sqlroad.row_rule(table, spec, plan, sensitive)
-        return _polars_on_table(policy, source, spec, plan, families, sensitive, _reference_values(policy, plan))
-    return sqlroad.row_rule(table, spec, plan, sensitive)
+            return sqlroad.row_rule(table, spec, plan, sensitive, families)
+        return _polars_on_table(policy, source, spec, plan, families, sensitive, _reference_values(policy, plan),
+                                schema_fields)
+    return sqlroad.row_rule(table, spec, plan, sensitive, families)
+
+
+def _with_columns(frame: pl.LazyFrame, fmt: str, fields: list[dict], path: str) -> pl.LazyFrame:
+    """An empty JSON lines file names no column (Polars cannot even scan it): it is the schema's columns
+    with no row."""
+    if fmt != "jsonl" or os.path.getsize(path) > 0:
+        return frame
+    try:
+        return pl.DataFrame(schema=schema_dtypes({"fields": fields})).lazy()
+    except DataPlaneConfigError:
+        return frame
 
 
 def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, schema_fields: list[dict],
@@ -190,14 +261,21 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
         if source["type"] == "file":
             fmt = file_format(source)
             scan = open_source(policy, source, {"fields": schema_fields})
+            try:
+                frame = _with_columns(scan.frame, fmt, schema_fields,
+                                      resolve_path(policy, source["path"], field="source.path"))
+            except BaseException:
+                scan.close()
+                raise
         else:
             table = sqlroad.Table(policy, source)
     except Exception as exc:  # Unreachable or refused source: every check is an error, none passes.
         return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
     if source["type"] == "file":
         try:
-            return evaluate_frame(scan.frame, checks, schema_fields=schema_fields, sensitive=sensitive,
-                                  references=references, policy=policy, text_backed=fmt != "parquet")
+            return evaluate_frame(frame, checks, schema_fields=schema_fields, sensitive=sensitive,
+                                  references=references, policy=policy, text_backed=fmt != "parquet",
+                                  from_file=True)
         finally:
             scan.close()
     try:

@@ -2,22 +2,29 @@
 
 Each row rule becomes two expressions, `null` (the row is a null for this rule) and `passing`; one
 streaming aggregate gives the three counts, and a second, short query the sample (only when a row
-failed; it stops after SAMPLE_LIMIT rows where the plan allows).
+failed). Polars does not stop a filtered scan early once it has enough rows, so on a file the sample is
+looked for in growing windows from the start (a slice is pushed into the scan): when failures are
+common the first window holds them and costs a fraction of the count; when they are rare the windows
+add up to at most about one more read of the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from ..expressions import sql_expression
 from ..types import cast_expr
-from .outcomes import judged, sample_rows, verdict
-from .rules import NUMERIC, Plan
+from .outcomes import judged, safe_sample, verdict
+from .rules import NUMERIC, Plan, polars_family
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
+
+FIRST_WINDOW = 65_536
+WINDOW_GROWTH = 8
 
 
 def _bounded(value: pl.Expr, plan: Plan) -> pl.Expr:
@@ -41,6 +48,14 @@ def _in(column: str, values: list[Any], column_family: str, values_family: str) 
     return pl.col(column).cast(dtype, strict=False).is_in(series.implode())
 
 
+def _as_naive_utc(column: str, families: dict[str, str]) -> pl.Expr:
+    """A date or timestamp column as a UTC datetime without zone; text (SQLite) read as the cleaner does."""
+    col = pl.col(column)
+    if families.get(column) == "string":
+        return cast_expr(column, pl.String(), pl.Datetime("us"))
+    return col.cast(pl.Datetime("us", "UTC")).dt.replace_time_zone(None)
+
+
 def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
     """(null, passing) expressions of a row rule."""
     kind = plan.kind
@@ -48,7 +63,8 @@ def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None
         assert plan.condition is not None
         condition = sql_expression(plan.condition.polars(), "config.condition")
         return condition.is_null(), condition
-    null = pl.any_horizontal([pl.col(c).is_null() for c in plan.columns])
+    nulls = [pl.col(c).is_null() for c in plan.columns]
+    null = nulls[0] if len(nulls) == 1 else pl.any_horizontal(nulls)  # any_horizontal costs a pass of its own
     col = pl.col(plan.column)
     if kind == "not_null":
         return null, ~null
@@ -61,34 +77,84 @@ def predicates(plan: Plan, families: dict[str, str], reference: pl.Series | None
     if kind == "length":
         return null, _bounded(col.cast(pl.String).str.len_chars(), plan)
     if kind == "range":
+        if isinstance(plan.low, dt.datetime) or isinstance(plan.high, dt.datetime):
+            return null, _bounded(_as_naive_utc(plan.column, families), plan)
         return null, _bounded(col, plan)
     if kind == "accepted_values":
         family = families[plan.column]
         return null, _in(plan.column, list(plan.values), family, family)
     if kind == "referential":
         assert reference is not None
-        from .rules import polars_family
-
         ref_family = polars_family(reference.dtype)
         return null, _in(plan.column, reference.to_list(), families[plan.column], ref_family)
     raise AssertionError(f"not a row rule: {kind}")
 
 
-def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[str, str], sensitive: set[str],
-             reference: pl.Series | None = None, sample_frame: Callable[[], pl.LazyFrame] | None = None
-             ) -> CheckOutcome:
-    """Count and sample one row rule on the frame (the sample from `sample_frame()` when the frame is narrowed)."""
+def failing_rows(frame: pl.LazyFrame, failing: pl.Expr, rows: int, windowed: bool) -> pl.DataFrame:
+    """The first SAMPLE_LIMIT rows where `failing` holds (in windows when the frame is a file scan)."""
+    if not windowed:
+        return frame.filter(failing).head(SAMPLE_LIMIT).collect()
+    found: list[pl.DataFrame] = []
+    offset, size, missing = 0, FIRST_WINDOW, SAMPLE_LIMIT
+    while missing > 0 and offset < rows:
+        part = frame.slice(offset, size).filter(failing).head(missing).collect()
+        found.append(part)
+        missing -= part.height
+        offset, size = offset + size, size * WINDOW_GROWTH
+    return pl.concat(found, how="vertical_relaxed") if found else frame.head(0).collect()
+
+
+@dataclass(frozen=True)
+class RowTest:
+    """A row rule ready to count: which rows are nulls for it and which fail."""
+
+    spec: CheckSpec
+    null: pl.Expr
+    failing: pl.Expr
+    nulls_fail: bool  # not_null: the nulls are the failures
+    windowed: bool  # the sample may be looked for in windows (a test of one row on a file scan)
+
+
+def row_test(spec: CheckSpec, plan: Plan, families: dict[str, str], reference: pl.Series | None = None,
+             windowed: bool = False) -> RowTest:
     null, passing = predicates(plan, families, reference)
     nulls_fail = plan.kind == "not_null"
     failing = null if nulls_fail else (~null & ~passing.fill_null(False))
-    counts = frame.select(pl.len().alias("rows"), null.sum().alias("nulls"), failing.sum().alias("failed")) \
-        .collect(engine="streaming").row(0)
-    rows, nulls, failed = (int(v or 0) for v in counts)
+    # A window sees only its own rows: fine for a test of one row, wrong for duplicates across the data.
+    return RowTest(spec, null, failing, nulls_fail, windowed and plan.kind != "unique")
+
+
+def count(frame: pl.LazyFrame, tests: list[RowTest]) -> list[tuple[int, int, int]]:
+    """(rows, nulls, failed) of each test, all in one streaming pass over the frame."""
+    sums = []
+    for i, test in enumerate(tests):
+        sums.append(test.null.sum().alias(f"n{i}"))
+        if not test.nulls_fail:  # not_null fails exactly its nulls: one sum, not two.
+            sums.append(test.failing.sum().alias(f"f{i}"))
+    row = frame.select(pl.len().alias("rows"), *sums).collect(engine="streaming").to_dicts()[0]
+    rows = int(row["rows"] or 0)
+    return [(rows, int(row[f"n{i}"] or 0), int(row[f"n{i}" if t.nulls_fail else f"f{i}"] or 0))
+            for i, t in enumerate(tests)]
+
+
+def finish(test: RowTest, counts: tuple[int, int, int], frame: pl.LazyFrame, sensitive: set[str],
+           sample_frame: Callable[[], pl.LazyFrame] | None = None) -> CheckOutcome:
+    """The outcome of a counted test, with its sample read when a row failed."""
+    rows, nulls, failed = counts
     sample = []
     if failed:
         source = sample_frame() if sample_frame is not None else frame
-        sample = sample_rows(source.filter(failing).head(SAMPLE_LIMIT).collect(), sensitive)
-    return judged(spec, rows, nulls, failed, nulls_fail=nulls_fail, sample=sample)
+        sample = safe_sample(lambda: failing_rows(source, test.failing, rows, test.windowed and sample_frame is None),
+                             sensitive)
+    return judged(test.spec, rows, nulls, failed, nulls_fail=test.nulls_fail, sample=sample)
+
+
+def row_rule(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan, families: dict[str, str], sensitive: set[str],
+             reference: pl.Series | None = None, sample_frame: Callable[[], pl.LazyFrame] | None = None,
+             windowed: bool = False) -> CheckOutcome:
+    """Count and sample one row rule on the frame (the sample from `sample_frame()` when the frame is narrowed)."""
+    test = row_test(spec, plan, families, reference, windowed)
+    return finish(test, count(frame, [test])[0], frame, sensitive, sample_frame)
 
 
 def row_count(frame: pl.LazyFrame, spec: CheckSpec, plan: Plan) -> CheckOutcome:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -62,6 +63,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return mask_secrets(str(value)[:MAX_SAMPLE_TEXT])
+
+
+def safe_sample(read: Callable[[], pl.DataFrame], sensitive: set[str]) -> list[dict]:
+    """The sample, or none when the failing rows cannot be read back (a column type the driver cannot
+    carry, say): the counts are already known and stay the outcome; the sample is a courtesy."""
+    try:
+        return sample_rows(read(), sensitive)
+    except Exception:
+        return []
 
 
 def sample_rows(frame: pl.DataFrame, sensitive: set[str]) -> list[dict]:

@@ -8,6 +8,7 @@ compared by family ('string', 'integer', 'float', 'decimal', 'boolean', 'date', 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from .patterns import Pattern, PatternError, translate
 from .spec import RULE_TYPES, CheckSpec
 
 NUMERIC = frozenset({"integer", "float", "decimal"})
+TEMPORAL = frozenset({"date", "timestamp"})
 TEXTUAL = frozenset({"string", "integer"})  # Columns whose text form is the same on every engine.
 MAX_VALUES = 1_000
 MAX_KEY_COLUMNS = 16
 MAX_STRING = 10_000
+MAX_VALUES_TEXT = 100_000  # All accepted values together, as they are written into one SQL query.
 _AGE = re.compile(r"^(\d{1,9})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -84,6 +87,29 @@ def _bounds(config: dict, *, integer: bool = False) -> tuple[Any, Any]:
     return low, high
 
 
+def _instant(config: dict, key: str) -> dt.datetime | None:
+    value = config.get(key)
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise Problem(f"config.{key}: an ISO date or timestamp is required for a date or timestamp column")
+    # Compared in UTC without a zone: an aware bound is converted, a naive one is taken as UTC.
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _time_bounds(config: dict) -> tuple[dt.datetime | None, dt.datetime | None]:
+    low, high = _instant(config, "min"), _instant(config, "max")
+    if low is None and high is None:
+        raise Problem("config: min, max or both are required")
+    if low is not None and high is not None and low > high:
+        raise Problem("config.min: must not be greater than max")
+    return low, high
+
+
 def max_age_seconds(value: object) -> float:
     """A freshness duration ('30m', '24h', '2d', '1w' or seconds) in seconds; raises Problem."""
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 2**40:
@@ -98,6 +124,7 @@ def _values(config: dict, family: str) -> tuple[Any, ...]:
     values = config.get("values")
     if not isinstance(values, list) or not values or len(values) > MAX_VALUES:
         raise Problem(f"config.values: a list of 1 to {MAX_VALUES} values is required")
+    values = [_coerced(v, family) for v in values]
     for i, value in enumerate(values):
         if family == "string":
             ok = isinstance(value, str) and len(value) <= MAX_STRING and "\x00" not in value
@@ -109,8 +136,27 @@ def _values(config: dict, family: str) -> tuple[Any, ...]:
         else:
             raise Problem("accepted_values needs a text, number or boolean column")
         if not ok:
-            raise Problem(f"config.values[{i}]: {value!r} does not fit a {family} column")
+            raise Problem(f"config.values[{i}]: {str(value)[:50]!r} does not fit a {family} column")
+    if sum(len(str(v)) for v in values) > MAX_VALUES_TEXT:
+        raise Problem(f"config.values: longer than {MAX_VALUES_TEXT} characters in all")
     return tuple(dict.fromkeys(values))
+
+
+def _coerced(value: Any, family: str) -> Any:
+    """A value written in another kind that converts without loss: 7 for a text column is '7', '7' for an
+    integer column is 7, 'true' for a boolean column is True (the same value then on every engine)."""
+    if family == "string" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and family in NUMERIC:
+        for kind in (int, float):
+            try:
+                number = kind(value.strip())
+            except ValueError:
+                continue
+            return number if family != "integer" or isinstance(number, int) else value
+    if isinstance(value, str) and family == "boolean" and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
 
 
 def plan(spec: CheckSpec, families: dict[str, str], references: dict[str, dict] | None = None) -> Plan:
@@ -147,9 +193,13 @@ def plan(spec: CheckSpec, families: dict[str, str], references: dict[str, dict] 
         return Plan(kind, (col,), values=_values(config, families[col]))
     if kind == "range":
         col = _column(config, families)
-        if families[col] not in NUMERIC:
-            raise Problem(f"config.column: range needs a number column; {col!r} is {families[col]}")
-        low, high = _bounds(config)
+        if families[col] in TEMPORAL:
+            low, high = _time_bounds(config)
+        elif families[col] in NUMERIC:
+            low, high = _bounds(config)
+        else:
+            raise Problem(f"config.column: range needs a number, date or timestamp column; {col!r} is "
+                          f"{families[col]}")
         flags = [config.get(k, True) for k in ("min_inclusive", "max_inclusive")]
         if not all(isinstance(f, bool) for f in flags):
             raise Problem("config.min_inclusive/max_inclusive: must be true or false")

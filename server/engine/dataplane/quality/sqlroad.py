@@ -9,6 +9,7 @@ written by `literal` below; identifiers are checked names, quoted.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -17,13 +18,15 @@ import polars as pl
 from .. import database
 from ..connections import parse_connection, qualified, quote_ident, split_table
 from ..policy import Policy
-from .outcomes import judged, sample_rows, verdict
+from .outcomes import judged, safe_sample, verdict
 from .rules import Plan, Problem, sql_family
 from .spec import SAMPLE_LIMIT, CheckOutcome, CheckSpec
 
 
 def literal(value: Any) -> str:
     """A SQL literal of a checked scalar, the same text for PostgreSQL and SQLite."""
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
@@ -48,7 +51,11 @@ class Table:
         self.ref = qualified(self.schema, self.name)
         self.db = database.connect(policy, self.conn, field="source.connection")
         if self.dialect == "sqlite":
-            self.db.cursor().execute("PRAGMA query_only = 1")
+            try:
+                self.db.cursor().execute("PRAGMA query_only = 1")
+            except BaseException:
+                self.db.close()
+                raise
 
     def close(self) -> None:
         self.db.close()
@@ -57,6 +64,7 @@ class Table:
         if self.dialect == "postgresql":
             cur.execute("SET TRANSACTION READ ONLY")
             cur.execute("SET LOCAL standard_conforming_strings = on")
+            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamptz -> timestamp in UTC, as Polars compares
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of one read-only query."""
@@ -82,13 +90,17 @@ class Table:
             raise Problem(f"table {name!r} does not exist")
         return {str(col): sql_family(str(kind or ""), self.dialect) for col, kind in rows}
 
-    def sample(self, failing: str) -> pl.DataFrame:
-        """Up to SAMPLE_LIMIT failing rows, with SQLite's NULLs restored as the data plane reads them."""
+    def sample(self, failing: str, families: dict[str, str]) -> pl.DataFrame:
+        """Up to SAMPLE_LIMIT failing rows, with SQLite's NULLs restored as the data plane reads them.
+
+        On PostgreSQL, columns of other types (interval, ranges, geometry...) are read as their text,
+        which every driver and Polars can carry."""
         cur = self.db.cursor()
         try:
             self._begin(cur)
             flagged: list[str] = []
-            select = "*"
+            select = ", ".join(f"CAST({quote_ident(c)} AS TEXT) AS {quote_ident(c)}" if kind == "other"
+                               else quote_ident(c) for c, kind in families.items())
             if self.dialect == "sqlite":
                 exprs, flagged = database._sqlite_select(cur, self.name, None)
                 select = ", ".join(exprs)
@@ -139,6 +151,9 @@ def predicates(plan: Plan, table: Table) -> tuple[str, str]:
         length = "char_length" if table.dialect == "postgresql" else "length"
         return null, _bounded(f"{length}({text})", plan)
     if plan.kind == "range":
+        if isinstance(plan.low, dt.datetime) or isinstance(plan.high, dt.datetime):
+            assert table.dialect == "postgresql"  # SQLite keeps dates as text: they go the Polars road.
+            return null, _bounded(f"CAST({col} AS TIMESTAMP)", plan)
         return null, _bounded(col, plan)
     if plan.kind == "accepted_values":
         return null, f"{col} IN ({', '.join(literal(v) for v in plan.values)})"
@@ -150,15 +165,17 @@ def predicates(plan: Plan, table: Table) -> tuple[str, str]:
     raise AssertionError(f"not a row rule: {plan.kind}")
 
 
-def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str]) -> CheckOutcome:
+def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str], families: dict[str, str]
+             ) -> CheckOutcome:
     """One aggregate query for the counts; a LIMITed one for the sample when a row failed."""
     null, passing = predicates(plan, table)
     nulls_fail = plan.kind == "not_null"
     failing = f"({null})" if nulls_fail else f"(CASE WHEN {null} THEN 0 WHEN {passing} THEN 0 ELSE 1 END = 1)"
-    rows, nulls, failed = table.query(
-        f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0) FROM {table.ref}")[0]
-    sample = sample_rows(table.sample(failing), sensitive) if failed else []
+    failed_sum = "" if nulls_fail else f", COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0)"
+    counts = table.query(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0){failed_sum} "
+                         f"FROM {table.ref}")[0]
+    rows, nulls, failed = counts if not nulls_fail else (counts[0], counts[1], counts[1])  # not_null: failed = nulls
+    sample = safe_sample(lambda: table.sample(failing, families), sensitive) if failed else []
     return judged(spec, int(rows), int(nulls), int(failed), nulls_fail=nulls_fail, sample=sample)
 
 
