@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,11 +26,10 @@ from tortoise.expressions import Q
 from server.config import Settings
 from server.engine.bus import EventBus, Subscription, binding
 from server.engine.child import JobPlan
-from server.engine.dataplane import Policy, RunContext, RunResult
-from server.engine.dataplane.quality import CheckSpec, evaluate_source
+from server.engine.dataplane import Policy
 from server.engine.leases import utcnow
-from server.engine.profiling import PROFILE_FILE, run_profile
 from server.engine.profiling import STEP_ID as PROFILE_STEP
+from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, STEP_ID, run_checks, run_profile
 from server.engine.sandbox import ChildRun, Limits
 from server.models.datasets import Dataset
 from server.models.quality import DatasetProfile, QualityResult, QualityRule
@@ -39,9 +37,7 @@ from server.models.quality import DatasetProfile, QualityResult, QualityRule
 log = logging.getLogger("docc.engine")
 
 QUALITY_TOPIC = "quality"  # created, cancel
-OUTCOMES_FILE = "outcomes.json"
 MAX_OUTCOMES_BYTES = 8 << 20
-STEP_ID = "quality_check"
 # What the domain does once a run or a profile (told apart by its id's prefix) has landed.
 Settled = Callable[[str], Awaitable[None]]
 Claimable = QualityResult | DatasetProfile
@@ -56,21 +52,6 @@ def result_topic(result_id: str) -> str:
 def rule_topic(rule_id: str) -> str:
     """The topic on which every finished result of one rule is announced."""
     return f"quality_rule:{rule_id}"
-
-
-def run_checks(plan: JobPlan, ctx: RunContext) -> RunResult:
-    """The body of a quality run's process: evaluate the checks, leave the outcomes in the plan's folder."""
-    config = plan.steps[0]["config"]
-    source, schema = plan.datasets[config["dataset_id"]]
-    references = {key: value[0] for key, value in plan.datasets.items() if key != config["dataset_id"]}
-    checks = [CheckSpec(**check) for check in config["checks"]]
-    ctx.on_step_start(STEP_ID)
-    outcomes = evaluate_source(source, checks, policy=plan.policy, schema_fields=schema["fields"],
-                               references=references, sensitive=set(config["sensitive"]))
-    assert plan.temp_dir is not None
-    with open(os.path.join(plan.temp_dir, OUTCOMES_FILE), "wb") as handle:
-        handle.write(orjson.dumps([asdict(outcome) for outcome in outcomes], default=str))
-    return None  # type: ignore[return-value]
 
 
 def _count(value: Any) -> int | None:
