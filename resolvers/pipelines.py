@@ -14,6 +14,7 @@ from resolvers.errors import Conflict, PreconditionFailed, ValidationError
 from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
+from resolvers.quality.pipeline_checks import check_quality_steps
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, schedules_of, store_schedule
 from resolvers.validation import StrictInput
@@ -66,6 +67,7 @@ async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy:
         if dataset_id not in found:
             raise ValidationError("Invalid pipeline configuration", field=f"steps[{i}].config.dataset_id",
                                   reason=f"Dataset '{dataset_id}' does not exist in this workspace")
+    await check_quality_steps(principal, steps)
 
 
 async def _load(principal: Principal, pipeline_id: str) -> Pipeline:

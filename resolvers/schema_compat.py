@@ -40,6 +40,8 @@ class SchemaField(StrictInput):
     scale: int | None = pydantic.Field(default=None, ge=0, le=76)
     items: FieldType | None = None
     values: FieldType | None = None
+    # Marks personal or secret data: quality samples mask it. Left out of the stored field unless given.
+    sensitive: bool | None = None
 
 
 class SchemaDefinition(StrictInput):

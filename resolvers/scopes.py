@@ -17,7 +17,7 @@ SCOPES: tuple[str, ...] = (
 # Use cases that start work in the data plane. Each call counts once on the bulk rate budget, on every
 # surface: the REST route whose handler has the name, and every occurrence of the GraphQL mutation field
 # that resolves it (aliases, fragments and each operation of a batch included).
-BULK_OPERATIONS: frozenset[str] = frozenset({"run_pipeline", "retry_job"})
+BULK_OPERATIONS: frozenset[str] = frozenset({"run_pipeline", "retry_job", "run_quality_rule", "profile_dataset"})
 
 
 def check_scopes(scopes: Iterable[str], field: str = "scopes") -> list[str]:

@@ -22,11 +22,12 @@ from schema.error_types import EXCEPTION_HANDLERS, Error
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
+from schema.quality_operations import QualityMutation, QualityQuery, QualitySubscription
 from schema.scope_check import CheckScopesFirst
 
-QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery)
-MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription,)
+QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery, QualityQuery)
+MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation, QualityMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription, QualitySubscription)
 
 
 @strawberry.type(description="Read operations.")

@@ -10,6 +10,8 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers import datasets, jobs, pipelines
 from resolvers.principal import Principal
+from resolvers.quality import rules as quality_rules
+from resolvers.quality import runs as quality_runs
 
 
 class Loaders:
@@ -24,6 +26,11 @@ class Loaders:
         self.pipeline: DataLoader[str, Any] = DataLoader(
             load_fn=lambda keys: pipelines.get_pipelines(principal, list(keys)))
         self.job: DataLoader[str, Any] = DataLoader(load_fn=lambda keys: jobs.get_jobs(principal, list(keys)))
+        # Keyed by dataset id: each dataset's rules, and the newest finished result of each of them.
+        self.quality_rules: DataLoader[str, Any] = DataLoader(
+            load_fn=lambda keys: quality_rules.rules_of_datasets(principal, list(keys)))
+        self.latest_quality_results: DataLoader[str, Any] = DataLoader(
+            load_fn=lambda keys: quality_runs.latest_results_of_datasets(principal, list(keys)))
 
 
 @dataclass

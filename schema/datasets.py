@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import datasets as domain
+from resolvers.quality import rules as quality_domain
 from resolvers.schema_compat import FIELD_TYPES, MODES
 from resolvers.schema_compat import CompatibilityReport as Report
 from resolvers.sources import SOURCE_TYPES
@@ -16,6 +17,7 @@ from schema.context import Info
 from schema.enums import domain_enum
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
+from schema.quality import QualityResult, QualityRule
 
 SourceType = domain_enum("SourceType", SOURCE_TYPES, "Where a dataset's data lives.")
 DatasetStatus = domain_enum("DatasetStatus", domain.STATUSES, "Lifecycle state of a dataset.")
@@ -119,6 +121,16 @@ class Dataset:
             compatibility=view.compatibility, tags=list(view.tags), quality_score=view.quality_score,
             last_profiled=view.last_profiled, revision=view.revision, created_at=view.created_at,
             updated_at=view.updated_at)
+
+    @strawberry.field(extensions=needs(quality_domain.READ), description="The dataset's quality rules, oldest first.")
+    async def quality_rules(self, info: Info) -> list[QualityRule]:
+        return [QualityRule.from_view(rule) for rule in await info.context.loaders.quality_rules.load(str(self.id))]
+
+    @strawberry.field(extensions=needs(quality_domain.READ),
+                      description="The newest finished result of each of the dataset's rules.")
+    async def latest_quality_results(self, info: Info) -> list[QualityResult]:
+        found = await info.context.loaders.latest_quality_results.load(str(self.id))
+        return [QualityResult.from_view(result) for result in found]
 
     @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None

@@ -40,9 +40,10 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from resolvers.quality.landing import landed
     from server.engine.worker import run_worker
 
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, on_quality_result=landed))
     return 0
 
 

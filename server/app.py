@@ -10,6 +10,8 @@ from aiohttp import web
 from tortoise import connections
 
 from resolvers.jobs import fire_tick
+from resolvers.quality.landing import landed
+from resolvers.quality.runs import fire_rule_tick
 from server.auth import oauth as oauth_endpoints
 from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate
 from server.config import Settings
@@ -28,12 +30,14 @@ from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
+from server.rest import quality as rest_quality
 from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
 from server.websockets import SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES,
+                           *rest_quality.ROUTES]
 OAUTH_ROUTES: list[Route] = oauth_endpoints.ROUTES
 
 
@@ -76,7 +80,8 @@ def create_app(settings: Settings) -> web.Application:
     async def storage(_app: web.Application) -> AsyncIterator[None]:
         # The engine is handed what a schedule's tick does: it does not import the domain.
         async with database(settings.database_url), secrets_at_rest(settings), \
-                engine(settings, on_tick=fire_tick, bus=bus) as parts:
+                engine(settings, on_tick=fire_tick, bus=bus,
+                       on_quality_result=landed, on_rule_tick=fire_rule_tick) as parts:
             _app[ENGINE] = parts
             _app[POLICY] = parts.policy
             yield

@@ -17,6 +17,7 @@ APPS: dict[str, str] = {
     "datasets": "server.models.datasets",
     "engine": "server.models.engine",
     "access": "server.models.access",
+    "quality": "server.models.quality",
 }
 
 

@@ -34,3 +34,18 @@ def dataset_body(**overrides: Any) -> dict[str, Any]:
 def fields(*specs: tuple[str, str, bool]) -> dict[str, Any]:
     """A schema document from (name, type, nullable) triples."""
     return {"fields": [{"name": n, "type": t, "nullable": nullable} for n, t, nullable in specs]}
+
+# The reference's "Create Quality Rule" example, word for word but for the dataset it names.
+CREATE_QUALITY_RULE: dict[str, Any] = {
+    "name": "email_format_check",
+    "description": "Validate email format in customer data",
+    "dataset_id": "ds_123456789",
+    "rule_type": "regex_match",
+    "config": {
+        "column": "email",
+        "pattern": "^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$",
+        "threshold": 0.95,
+    },
+    "severity": "warning",
+    "enabled": True,
+}

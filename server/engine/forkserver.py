@@ -16,7 +16,7 @@ from multiprocessing.context import ForkServerProcess
 from typing import Any
 
 # Imported in the forkserver before it forks anything: the child then starts with them in memory.
-PRELOAD = ["server.engine.child"]
+PRELOAD = ["server.engine.child", "server.engine.quality_bodies"]
 _lock = threading.Lock()
 
 

@@ -18,6 +18,7 @@ from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
+from server.engine.quality_runs import expand_quality_steps
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
 from server.models.engine import Job, JobStep
@@ -51,7 +52,9 @@ async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, m
     """Everything the job's process needs, resolved here: it never sees the server's database."""
     needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
     resolver = await build_resolver(job, needed)
-    return JobPlan(job_id=job.id, steps=job.steps, datasets=resolver.datasets, connections=resolver.connections,
+    # Saved quality rules named by quality_check steps travel as their current definitions.
+    steps = await expand_quality_steps(job.workspace_id, job.steps)
+    return JobPlan(job_id=job.id, steps=steps, datasets=resolver.datasets, connections=resolver.connections,
                    policy=policy, memory_mb=memory_mb, temp_dir=temp_dir, job_key=staging.job_key(job))
 
 

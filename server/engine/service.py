@@ -17,6 +17,8 @@ from server.engine.dataplane import PgIdentity, Policy, policy_from_settings, pr
 from server.engine.dataplane.identity import DATABASE_SQL, SYSTEM_SQL, identity_from_rows
 from server.engine.executor import Executor
 from server.engine.pg_relay import relay_for
+from server.engine.quality_runs import QualityRunner, Settled
+from server.engine.quality_schedules import RuleScheduler
 from server.engine.scheduler import Scheduler, TickHandler
 
 log = logging.getLogger("docc.engine")
@@ -28,6 +30,8 @@ class Engine:
 
     executor: Executor | None = None
     scheduler: Scheduler | None = None
+    quality: QualityRunner | None = None
+    quality_scheduler: RuleScheduler | None = None
     policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
     bus: EventBus = field(default_factory=EventBus)
 
@@ -64,11 +68,15 @@ async def build_policy(settings: Settings, extra_protected: Iterable[str] = ()) 
 
 @asynccontextmanager
 async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules: bool | None = None,
-                 on_tick: TickHandler | None = None, bus: EventBus | None = None) -> AsyncIterator[Engine]:
+                 on_tick: TickHandler | None = None, bus: EventBus | None = None,
+                 on_quality_result: Settled | None = None,
+                 on_rule_tick: TickHandler | None = None) -> AsyncIterator[Engine]:
     """Start the engine on an open database for the lifetime of the block.
 
     `on_tick` (what a schedule's tick does) comes from whoever assembles the process: the engine does
     not know the domain. It is needed only when schedules run here. `bus` is the app's (a new one without).
+    `on_quality_result` (what a landed quality result changes) likewise; quality runs are claimed here with jobs.
+    `on_rule_tick` (what a quality rule's schedule does) runs with the schedules.
     """
     run_jobs = settings.run_jobs if run_jobs is None else run_jobs
     run_schedules = settings.run_schedules if run_schedules is None else run_schedules
@@ -79,15 +87,26 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
     async with relay_for(settings.database_url, bus):
         executor = Executor(settings, bus=bus, policy=policy) if run_jobs else None
         scheduler = Scheduler(on_tick, bus) if on_tick is not None and run_schedules else None
-        parts = Engine(executor, scheduler, policy, bus)
+        quality = QualityRunner(settings, executor.owner, bus, policy, on_quality_result) \
+            if executor is not None and on_quality_result is not None else None
+        rules = RuleScheduler(on_rule_tick, bus) if on_rule_tick is not None and run_schedules else None
+        parts = Engine(executor, scheduler, quality, rules, policy, bus)
         try:
             if parts.executor is not None:
                 await parts.executor.start()
+            if parts.quality is not None:
+                await parts.quality.start()
             if parts.scheduler is not None:
                 await parts.scheduler.start()
+            if parts.quality_scheduler is not None:
+                await parts.quality_scheduler.start()
             yield parts
         finally:
+            if parts.quality_scheduler is not None:
+                await parts.quality_scheduler.stop()
             if parts.scheduler is not None:
                 await parts.scheduler.stop()
+            if parts.quality is not None:
+                await parts.quality.stop()
             if parts.executor is not None:
                 await parts.executor.stop()

@@ -92,9 +92,10 @@ def test_bulk_fields_and_routes_come_from_one_list_of_use_cases():
     bulk_fields = {name for name in mutation.fields if python_name(schema, "Mutation", name) in BULK_OPERATIONS}
     bulk_routes = {(route.method, route.path) for route in REST_ROUTES if route.bulk}
     # every use case of the list is served by a GraphQL mutation field, and the REST run route follows it
-    assert bulk_fields == {"runPipeline", "retryJob"}
+    assert bulk_fields == {"runPipeline", "retryJob", "runQualityRule", "profileDataset"}
     assert {python_name(schema, "Mutation", name) for name in bulk_fields} == BULK_OPERATIONS
-    assert bulk_routes == {("POST", "/pipelines/{id}/run")}
+    assert bulk_routes == {("POST", "/pipelines/{id}/run"), ("POST", "/quality/rules/{id}/run"),
+                           ("POST", "/datasets/{id}/profile")}
 
 
 def test_counting_is_linear_in_the_document_even_for_nested_fragment_spreads():

@@ -103,7 +103,7 @@ def test_a_filter_with_a_semicolon_inside_a_string_literal_is_accepted():
     ("step", "field", "reason"),
     [
         ({"id": "s", "type": "data_magic"}, "step.type", "Unknown step type"),
-        ({"id": "s", "type": "quality_check"}, "step.type", "Step type not available yet"),
+        ({"id": "s", "type": "quality_check"}, "step.config", None),
         ({"id": "", "type": "data_source"}, "step.id", None),
         (
             {"id": "s", "type": "data_source", "config": {"dataset_id": "d"}, "retries": 3},

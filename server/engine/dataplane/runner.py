@@ -29,6 +29,7 @@ from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
+from .quality_gate import run_gate
 from .sinks import Prepared, Staged, discard, resolve_target, stage
 from .sources import open_source
 from .typed_files import inference_miss
@@ -124,8 +125,22 @@ class _Run:
             frame = build_cleaner(source_input, config, sid, self.schema_of(sid) if config.get("cast") is True
                                   else None)
             self.frames[sid] = self.counted(sid, frame)
+        elif kind == "quality_check":
+            self.quality_check(sid, config)
         else:
             self.sink(sid, config)
+
+    def quality_check(self, sid: str, config: dict[str, Any]) -> None:
+        """Check the rows flowing through; an `error` check that does not pass fails the step before any
+        later sink. The input is spilled once, so the checks and the steps after read the same rows."""
+        self.spill_output(self.plan.inputs[sid] or "")
+        frame = self.input_frame(sid)
+        schema = self.schema_of(sid) or {}
+        fields = schema.get("fields") or []
+        sensitive = {field["name"] for field in fields if field.get("sensitive")}
+        run_gate(frame, config, step_id=sid, schema_fields=fields, sensitive=sensitive, log=self.ctx.log)
+        self.check_cancel(sid)
+        self.frames[sid] = self.counted(sid, frame)
 
     def input_frame(self, step_id: str) -> pl.LazyFrame:
         return self.frames[self.plan.inputs[step_id] or ""]

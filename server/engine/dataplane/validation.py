@@ -11,13 +11,14 @@ from .expressions import check_expression, sql_expression
 from .types import polars_dtype
 
 STEP_TYPES = ("data_source", "data_cleaner", "data_sink", "quality_check")
-RESERVED_TYPES = ("quality_check",)
+RESERVED_TYPES: tuple[str, ...] = ()
 CLEANER_KEYS = ("trim", "cast", "handle_nulls", "filter", "remove_duplicates", "rename")
 _STEP_KEYS = {"id", "type", "config", "depends_on", "name", "description"}
 _CONFIG_KEYS = {
     "data_source": {"dataset_id", "columns", "filter"},
     "data_cleaner": set(CLEANER_KEYS),
     "data_sink": {"destination", "path", "format", "dataset_id", "mode"},
+    "quality_check": {"rules", "checks"},
 }
 _CONNECTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
@@ -141,7 +142,14 @@ def _check_sink(config: dict[str, Any], at: str) -> None:
         raise _refuse(f"{at}.dataset_id", "A dataset_id string is required")
 
 
-_CHECKS = {"data_source": _check_source, "data_cleaner": _check_cleaner, "data_sink": _check_sink}
+def _check_quality(config: dict[str, Any], at: str) -> None:
+    from .quality_gate import check_gate_config  # Imported here: the quality engine pulls in Polars and SQL.
+
+    check_gate_config(config, at)
+
+
+_CHECKS = {"data_source": _check_source, "data_cleaner": _check_cleaner, "data_sink": _check_sink,
+           "quality_check": _check_quality}
 
 
 def validate_step(step: dict[str, Any], *, at: str = "step") -> None:

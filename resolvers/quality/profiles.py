@@ -1,0 +1,75 @@
+"""Dataset profiles: start one in the job workers, wait for it, read the latest; a landed one sets `last_profiled`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from resolvers.errors import NotFound
+from resolvers.ownership import load_owned
+from resolvers.principal import Principal
+from resolvers.quality.rules import READ_DATA, WRITE
+from resolvers.views.quality import DatasetProfileView
+from server.engine.bus import Event, current_bus, publish
+from server.engine.quality_runs import QUALITY_TOPIC
+from server.models.base import new_id
+from server.models.datasets import Dataset
+from server.models.quality import DatasetProfile
+
+MAX_WAIT_SECONDS = 60
+
+
+def profile_topic(profile_id: str) -> str:
+    """The topic on which one profile announces that it finished."""
+    return f"profile:{profile_id}"
+
+
+async def profile_dataset(principal: Principal, dataset_id: str) -> DatasetProfileView:
+    """Start profiling a dataset (its figures are data: needs read:datasets and write:quality); raises NotFound."""
+    principal.require(WRITE)
+    principal.require(READ_DATA)
+    dataset = await load_owned(Dataset, "dataset", principal, dataset_id)
+    row = await DatasetProfile.create(id=new_id("dp"), workspace_id=dataset.workspace_id, dataset_id=dataset.id,
+                                      schema_version=dataset.schema_version, started_at=datetime.now(UTC),
+                                      created_by=principal.subject)
+    await publish(Event(QUALITY_TOPIC, "created", {"profile_id": row.id}))
+    return DatasetProfileView.from_row(row)
+
+
+async def wait_profile(principal: Principal, profile_id: str, seconds: float) -> DatasetProfileView:
+    """The profile once it finished, or as it is after `seconds` (at most a minute); raises NotFound."""
+    principal.require(READ_DATA)
+    row = await load_owned(DatasetProfile, "profile", principal, profile_id)
+    if row.status != "running" or seconds <= 0:
+        return DatasetProfileView.from_row(row)
+    subscription = current_bus().subscribe(profile_topic(profile_id))
+    try:
+        deadline = datetime.now(UTC).timestamp() + min(seconds, MAX_WAIT_SECONDS)
+        while (row := await load_owned(DatasetProfile, "profile", principal, profile_id)).status == "running":
+            left = deadline - datetime.now(UTC).timestamp()
+            if left <= 0:
+                break
+            await subscription.get(timeout=min(left, 1.0))  # A notice wakes us; the timeout re-reads the store.
+    finally:
+        subscription.close()
+    return DatasetProfileView.from_row(row)
+
+
+async def latest_profile(principal: Principal, dataset_id: str) -> DatasetProfileView:
+    """The dataset's newest finished profile; raises NotFound (also when it was never profiled)."""
+    principal.require(READ_DATA)
+    dataset = await load_owned(Dataset, "dataset", principal, dataset_id)
+    row = await DatasetProfile.filter(dataset_id=dataset.id, status__in=("succeeded", "failed")) \
+        .order_by("-created_at", "-id").first()
+    if row is None:
+        raise NotFound("profile", dataset.id)
+    return DatasetProfileView.from_row(row)
+
+
+async def profile_landed(profile_id: str) -> None:
+    """A successful profile sets the dataset's `last_profiled`; then the notice."""
+    row = await DatasetProfile.get_or_none(id=profile_id)
+    if row is None:
+        return
+    if row.status == "succeeded":
+        await Dataset.filter(id=row.dataset_id).update(last_profiled=row.finished_at)  # type: ignore[attr-defined]
+    await publish(Event(profile_topic(row.id), "finished", {"profile_id": row.id, "status": row.status}))
