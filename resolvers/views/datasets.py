@@ -21,6 +21,7 @@ class FieldView(NamedTuple):
     scale: int | None = None
     items: str | None = None
     values: str | None = None
+    sensitive: bool | None = None
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> FieldView:
