@@ -1,0 +1,116 @@
+"""Read bench: the server on a seeded scratch database against a bare aiohttp ceiling, under wrk.
+
+    python -m bench.reads [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--workers 1 2]
+                          [--seconds 5] [--connections 16] [--soak 300]
+
+Seeds 1,000 datasets (8-field schemas, tags), 200 pipelines and 10,000 jobs (steps, logs) into a new
+SQLite file, or a new PostgreSQL database on the given server (dropped at the end); starts
+`python -m server` on it with every rate limit raised (DOCC_WORKERS=N processes for each --workers);
+records each case's answer and serves those same bytes from a bare aiohttp app in its own process
+(the ceiling); then loads each case with wrk (-t1, from its own process), the server first and the
+ceiling right after, and prints requests/s, median and 99th-percentile latency, the server's peak
+resident memory (all its processes), and each figure's ratio to the ceiling. `--soak N` then loads the
+list cases for N seconds and prints the memory every 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bench.reads.cases import LABELS, Case, build_cases, record
+from bench.reads.processes import (
+    MemoryWatch,
+    base_env,
+    free_port,
+    python,
+    scratch_database,
+    started,
+    wait_http,
+)
+from bench.reads.wrk import Figures, ensure_wrk, run_wrk
+
+HEADER = ("| case | req/s | p50 ms | p99 ms | errors | peak RSS MiB | ceiling req/s | ratio |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _load(base: str, case: Case, key: str | None, args: argparse.Namespace, path: str | None = None) -> Figures:
+    headers = dict(case.headers)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return run_wrk(base + (path or case.path), method=case.method, headers=headers, body=case.body,
+                   unique=case.unique and key is not None, seconds=args.seconds, connections=args.connections)
+
+
+def _soak(base: str, cases: list[Case], key: str, pid: int, args: argparse.Namespace) -> None:
+    watch = MemoryWatch(pid)
+    print(f"\nSoak: {args.soak} s alternating the REST and GraphQL lists; resident memory of the server")
+    start = watch.now()
+    print(f"  t=0 s: {start:.0f} MiB")
+    mix = [case for case in cases if case.name in ("rest_list", "gql_list", "rest_jobs")]
+    elapsed, turn = 0, 0
+    while elapsed < args.soak:
+        figures = run_wrk(base + mix[turn % len(mix)].path, method=mix[turn % len(mix)].method,
+                          headers={**mix[turn % len(mix)].headers, "Authorization": f"Bearer {key}"},
+                          body=mix[turn % len(mix)].body, seconds=30, connections=args.connections)
+        elapsed, turn = elapsed + 30, turn + 1
+        print(f"  t={elapsed} s: {watch.now():.0f} MiB ({mix[(turn - 1) % len(mix)].name}, "
+              f"{figures.rps:.0f} req/s, {figures.errors} errors)")
+
+
+def run(args: argparse.Namespace) -> None:
+    ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="docc-bench-") as scratch:
+        folder = Path(scratch)
+        with scratch_database(args.postgres, folder) as database_url:
+            port, ceiling_port = free_port(), free_port()
+            env = base_env(database_url, folder, port)
+            print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; seeding...", flush=True)
+            import subprocess
+
+            seeded = subprocess.run(python("bench.reads.seed"), env=env, capture_output=True, text=True, check=True)
+            key = seeded.stdout.strip().splitlines()[-1]
+            base = f"http://127.0.0.1:{port}"
+            for workers in args.workers:
+                env["DOCC_WORKERS"] = str(workers)
+                log = folder / f"server-{workers}.log"
+                with started(python("server"), env, f"{base}/healthz", log) as server:
+                    cases = build_cases(base, key)
+                    seen = record(base, key, cases, folder / "bodies")
+                    idle = MemoryWatch(server.pid).now()
+                    with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), env,
+                                 f"http://127.0.0.1:{ceiling_port}/rest_list", log):
+                        print(f"\n{workers} server process(es); idle resident memory {idle:.0f} MiB; "
+                              f"wrk -t1 -c{args.connections} -d{args.seconds}s")
+                        print(HEADER)
+                        results: dict[str, Figures] = {}
+                        for case in cases:
+                            wait_http(f"{base}/healthz")
+                            with MemoryWatch(server.pid) as watch:
+                                figures = _load(base, case, key, args)
+                            ceiling = _load(f"http://127.0.0.1:{ceiling_port}", case, None, args, f"/{case.name}")
+                            results[case.name] = figures
+                            label = LABELS[case.name] + (f" ({seen[case.name]['status']})"
+                                                         if case.name == "rest_list_304" else "")
+                            print(f"| {label} | {figures.rps:,.0f} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} "
+                                  f"| {figures.errors} | {watch.peak():.0f} | {ceiling.rps:,.0f} "
+                                  f"| {figures.rps / ceiling.rps:.3f} |", flush=True)
+                        print(f"GraphQL list page / REST list: {results['gql_list'].rps / results['rest_list'].rps:.2f}; "
+                              f"GraphQL one field / REST get: {results['gql_one'].rps / results['rest_get'].rps:.2f}")
+                        if args.soak:
+                            _soak(base, cases, key, server.pid, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL: the bench creates (and drops) its own database")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes (DOCC_WORKERS)")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration of each case")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--soak", type=int, default=0, help="then load the lists this long (s), showing memory")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
