@@ -16,6 +16,8 @@ list cases for N seconds and prints the memory every 30 s.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from bench.reads.cases import LABELS, Case, build_cases, record
 from bench.reads.processes import (
     MemoryWatch,
     base_env,
+    cpu_seconds,
     free_port,
     python,
     scratch_database,
@@ -31,8 +34,9 @@ from bench.reads.processes import (
 )
 from bench.reads.wrk import Figures, ensure_wrk, run_wrk
 
-HEADER = ("| case | req/s | p50 ms | p99 ms | errors | peak RSS MiB | ceiling req/s | ratio |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+HEADER = ("| case | req/s | p50 ms | p99 ms | errors | peak RSS MiB | ceiling req/s | ratio "
+          "| CPU ms/req | ceiling CPU ms/req | CPU ratio |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
 def _load(base: str, case: Case, key: str | None, args: argparse.Namespace, path: str | None = None) -> Figures:
@@ -59,47 +63,63 @@ def _soak(base: str, cases: list[Case], key: str, pid: int, args: argparse.Names
               f"{figures.rps:.0f} req/s, {figures.errors} errors)")
 
 
+def _measure(base: str, ceiling_base: str, case: Case, key: str, server_pid: int, ceiling_pid: int,
+             args: argparse.Namespace) -> tuple[Figures, Figures, float, float, float]:
+    """One case against the server, then against the ceiling: figures, CPU ms per request of each, peak RSS."""
+    spent = cpu_seconds(server_pid)
+    with MemoryWatch(server_pid) as watch:
+        figures = _load(base, case, key, args)
+    cpu = 1000 * (cpu_seconds(server_pid) - spent) / max(1, figures.requests)
+    spent = cpu_seconds(ceiling_pid)
+    ceiling = _load(ceiling_base, case, None, args, f"/{case.name}")
+    ceiling_cpu = 1000 * (cpu_seconds(ceiling_pid) - spent) / max(1, ceiling.requests)
+    return figures, ceiling, cpu, ceiling_cpu, watch.peak()
+
+
+def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Namespace) -> None:
+    cases = build_cases(base, key)
+    seen = record(base, key, cases, folder / "bodies")
+    idle = MemoryWatch(server_pid).now()
+    ceiling_port = free_port()
+    ceiling_base = f"http://127.0.0.1:{ceiling_port}"
+    with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), dict(os.environ),
+                 f"{ceiling_base}/rest_list", folder / "ceiling.log") as ceiling_process:
+        print(f"\n{args.current_workers} server process(es); idle resident memory {idle:.0f} MiB; "
+              f"wrk -t1 -c{args.connections} -d{args.seconds}s")
+        print(HEADER)
+        rps: dict[str, float] = {}
+        cpus: dict[str, float] = {}
+        for case in cases:
+            wait_http(f"{base}/healthz")
+            figures, ceiling, cpu, ceiling_cpu, peak = _measure(base, ceiling_base, case, key, server_pid,
+                                                                 ceiling_process.pid, args)
+            rps[case.name], cpus[case.name] = figures.rps, cpu
+            label = LABELS[case.name] + (f" ({seen[case.name]['status']})" if case.name == "rest_list_304" else "")
+            print(f"| {label} | {figures.rps:,.0f} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} | {figures.errors} "
+                  f"| {peak:.0f} | {ceiling.rps:,.0f} | {figures.rps / ceiling.rps:.3f} | {cpu:.2f} "
+                  f"| {ceiling_cpu:.3f} | {ceiling_cpu / cpu if cpu else 0:.3f} |", flush=True)
+    print(f"GraphQL list page / REST list: {rps['gql_list'] / rps['rest_list']:.2f} by req/s, "
+          f"{cpus['rest_list'] / cpus['gql_list']:.2f} by CPU per request; GraphQL one field / REST get: "
+          f"{rps['gql_one'] / rps['rest_get']:.2f} by req/s, {cpus['rest_get'] / cpus['gql_one']:.2f} by CPU")
+    if args.soak:
+        _soak(base, cases, key, server_pid, args)
+
+
 def run(args: argparse.Namespace) -> None:
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="docc-bench-") as scratch:
         folder = Path(scratch)
         with scratch_database(args.postgres, folder) as database_url:
-            port, ceiling_port = free_port(), free_port()
+            port = free_port()
             env = base_env(database_url, folder, port)
             print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; seeding...", flush=True)
-            import subprocess
-
             seeded = subprocess.run(python("bench.reads.seed"), env=env, capture_output=True, text=True, check=True)
             key = seeded.stdout.strip().splitlines()[-1]
             base = f"http://127.0.0.1:{port}"
             for workers in args.workers:
-                env["DOCC_WORKERS"] = str(workers)
-                log = folder / f"server-{workers}.log"
-                with started(python("server"), env, f"{base}/healthz", log) as server:
-                    cases = build_cases(base, key)
-                    seen = record(base, key, cases, folder / "bodies")
-                    idle = MemoryWatch(server.pid).now()
-                    with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), env,
-                                 f"http://127.0.0.1:{ceiling_port}/rest_list", log):
-                        print(f"\n{workers} server process(es); idle resident memory {idle:.0f} MiB; "
-                              f"wrk -t1 -c{args.connections} -d{args.seconds}s")
-                        print(HEADER)
-                        results: dict[str, Figures] = {}
-                        for case in cases:
-                            wait_http(f"{base}/healthz")
-                            with MemoryWatch(server.pid) as watch:
-                                figures = _load(base, case, key, args)
-                            ceiling = _load(f"http://127.0.0.1:{ceiling_port}", case, None, args, f"/{case.name}")
-                            results[case.name] = figures
-                            label = LABELS[case.name] + (f" ({seen[case.name]['status']})"
-                                                         if case.name == "rest_list_304" else "")
-                            print(f"| {label} | {figures.rps:,.0f} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} "
-                                  f"| {figures.errors} | {watch.peak():.0f} | {ceiling.rps:,.0f} "
-                                  f"| {figures.rps / ceiling.rps:.3f} |", flush=True)
-                        print(f"GraphQL list page / REST list: {results['gql_list'].rps / results['rest_list'].rps:.2f}; "
-                              f"GraphQL one field / REST get: {results['gql_one'].rps / results['rest_get'].rps:.2f}")
-                        if args.soak:
-                            _soak(base, cases, key, server.pid, args)
+                env["DOCC_WORKERS"] = args.current_workers = str(workers)
+                with started(python("server"), env, f"{base}/healthz", folder / f"server-{workers}.log") as server:
+                    _table(base, key, server.pid, folder, args)
 
 
 def main() -> None:

@@ -49,6 +49,16 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process tree has used so far (exited children not counted)."""
+    total = 0
+    for member in tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class MemoryWatch:
     """Samples the resident memory of a process tree every 50 ms; `peak()` is the largest sum seen."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -178,8 +179,12 @@ def python_name(schema: GraphQLSchema, type_name: str, field_name: str) -> str |
 
 
 def _parsed(query: Any, max_tokens: int) -> Any:
-    if not isinstance(query, str):
-        return None
+    return _parse_cached(query, max_tokens) if isinstance(query, str) else None
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(query: str, max_tokens: int) -> DocumentNode | None:
+    # Clients send the same few documents over and over: each is parsed once (the walkers never change it).
     try:
         return parse(query, max_tokens=max_tokens, no_location=True)
     except (GraphQLError, RecursionError):  # a document nested too deeply is refused by the schema
