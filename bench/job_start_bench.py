@@ -37,9 +37,9 @@ async def _pipeline(folder: Path) -> str:
     policy = Policy(file_roots=(str(folder),))
     source = folder / "in.csv"
     pl.DataFrame({"id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"]}).write_csv(source)
-    dataset = await datasets.create_dataset(PRINCIPAL, {"name": "tiny", "source": {"type": "file",
-                                                                                  "path": str(source)},
-                                                        "schema": SCHEMA}, policy=policy)
+    spec = datasets.DatasetCreate.model_validate(
+        {"name": "tiny", "source": {"type": "file", "path": str(source)}, "schema": SCHEMA})
+    dataset = await datasets.create_dataset(PRINCIPAL, spec, policy=policy)
     made = await pipelines.create_pipeline(PRINCIPAL, {"name": "tiny", "steps": [
         {"id": "input", "type": "data_source", "config": {"dataset_id": dataset.id}},
         {"id": "clean", "type": "data_cleaner", "config": {"trim": True}},

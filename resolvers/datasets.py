@@ -15,9 +15,10 @@ from resolvers.errors import Conflict, PreconditionFailed, SchemaIncompatible, V
 from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
-from resolvers.schema_compat import MODES, CompatibilityReport, check_compatibility, parse_schema
+from resolvers.schema_compat import MODES, CompatibilityReport, SchemaDefinition, check_compatibility, checked_fields
 from resolvers.sources import SOURCE_TYPES, check_source
-from resolvers.validation import StrictInput, parse
+from resolvers.validation import StrictInput
+from resolvers.views.datasets import DatasetView, SchemaVersionView
 from server.engine.dataplane import Policy
 from server.models.base import new_id
 from server.models.datasets import Dataset, DatasetTag, SchemaVersion
@@ -35,7 +36,7 @@ class DatasetCreate(StrictInput):
     name: Name
     description: str = pydantic.Field(default="", max_length=10_000)
     source: dict[str, Any]
-    schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
+    schema_: SchemaDefinition | None = pydantic.Field(default=None, alias="schema")
     tags: list[Tag] = pydantic.Field(default_factory=list, max_length=MAX_TAGS)
     status: Status = "active"
     compatibility: Mode = "BACKWARD"
@@ -45,7 +46,7 @@ class DatasetUpdate(StrictInput):
     name: Name | None = None
     description: str | None = pydantic.Field(default=None, max_length=10_000)
     source: dict[str, Any] | None = None
-    schema_: dict[str, Any] | None = pydantic.Field(default=None, alias="schema")
+    schema_: SchemaDefinition | None = pydantic.Field(default=None, alias="schema")
     tags: list[Tag] | None = pydantic.Field(default=None, max_length=MAX_TAGS)
     status: Status | None = None
     compatibility: Mode | None = None
@@ -75,8 +76,8 @@ class DatasetFilter:
 
 @dataclass(frozen=True)
 class SchemaUpdateResult:
-    dataset: Dataset
-    version: SchemaVersion
+    dataset: DatasetView
+    version: SchemaVersionView
     report: CompatibilityReport
 
 
@@ -108,12 +109,11 @@ def _check_revision(row: Dataset, expected: int | None) -> None:
                                  {"expected_revision": expected, "current_revision": row.revision})
 
 
-async def create_dataset(principal: Principal, data: Any, *, policy: Policy) -> Dataset:
+async def create_dataset(principal: Principal, spec: DatasetCreate, *, policy: Policy) -> DatasetView:
     """Create a dataset and its first schema version; raises ValidationError, Conflict."""
     principal.require(WRITE)
-    spec = parse(DatasetCreate, data, "dataset configuration")
     source = await check_source(spec.source, policy)
-    fields = parse_schema(spec.schema_) if spec.schema_ is not None else []
+    fields = checked_fields(spec.schema_) if spec.schema_ is not None else []
     await _ensure_name_free(principal, spec.name)
     tags = _unique_tags(spec.tags)
     try:
@@ -129,22 +129,23 @@ async def create_dataset(principal: Principal, data: Any, *, policy: Policy) -> 
     except IntegrityError:
         raise Conflict(f"A dataset named '{spec.name}' already exists",
                        {"field": "name", "name": spec.name}) from None
-    return row
+    return DatasetView.from_row(row)
 
 
-async def get_dataset(principal: Principal, dataset_id: str) -> Dataset:
+async def get_dataset(principal: Principal, dataset_id: str) -> DatasetView:
     """One dataset of the caller's workspace; raises NotFound."""
     principal.require(READ)
-    return await _load(principal, dataset_id)
+    return DatasetView.from_row(await _load(principal, dataset_id))
 
 
-async def get_datasets(principal: Principal, dataset_ids: list[str]) -> list[Dataset | None]:
+async def get_datasets(principal: Principal, dataset_ids: list[str]) -> list[DatasetView | None]:
     """Datasets by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    return await load_many_owned(Dataset, principal, dataset_ids)
+    rows = await load_many_owned(Dataset, principal, dataset_ids)
+    return [DatasetView.from_row(row) if row is not None else None for row in rows]
 
 
-async def list_datasets(principal: Principal, filters: DatasetFilter, page: PageRequest) -> Page[Dataset]:
+async def list_datasets(principal: Principal, filters: DatasetFilter, page: PageRequest) -> Page[DatasetView]:
     """A page of the workspace's datasets, newest first; raises ValidationError."""
     principal.require(READ)
     if filters.source_type is not None and filters.source_type not in SOURCE_TYPES:
@@ -159,17 +160,17 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
         query = query.filter(status=filters.status)
     for tag in filters.tags:
         query = query.filter(id__in=Subquery(DatasetTag.filter(tag=tag).values("dataset_id")))
-    return await paginate(query, page)
+    return (await paginate(query, page)).map(DatasetView.from_row)
 
 
-async def update_dataset(principal: Principal, dataset_id: str, data: Any,
-                         expected_revision: int | None = None, force: bool = False, *, policy: Policy) -> Dataset:
+async def update_dataset(principal: Principal, dataset_id: str, spec: DatasetUpdate,
+                         expected_revision: int | None = None, force: bool = False, *,
+                         policy: Policy) -> DatasetView:
     """Change a dataset's settings (a schema given here is versioned as by update_schema).
 
     Raises NotFound, ValidationError, Conflict, PreconditionFailed, SchemaIncompatible.
     """
     principal.require(WRITE)
-    spec = parse(DatasetUpdate, data, "dataset configuration")
     changes = spec.model_dump(exclude_unset=True, by_alias=False)
     if not changes:
         raise ValidationError("Nothing to update", field="body", reason="Give at least one field")
@@ -191,7 +192,7 @@ async def update_dataset(principal: Principal, dataset_id: str, data: Any,
     tags = _unique_tags(spec.tags) if spec.tags is not None else None
     if tags is not None:
         values["tags"] = tags
-    proposed = parse_schema(spec.schema_) if spec.schema_ is not None else None
+    proposed = checked_fields(spec.schema_) if spec.schema_ is not None else None
     report = None
     if proposed is not None and proposed != row.schema_fields:
         report = await _checked_report(row, proposed, values.get("compatibility"), force)
@@ -203,7 +204,7 @@ async def update_dataset(principal: Principal, dataset_id: str, data: Any,
         if tags is not None:
             await DatasetTag.filter(dataset_id=row.id).delete()
             await _store_tags(row, tags)
-    return await _load(principal, dataset_id)
+    return DatasetView.from_row(await _load(principal, dataset_id))
 
 
 async def _write(row: Dataset, values: dict[str, Any]) -> None:
@@ -261,23 +262,30 @@ async def _store_version(row: Dataset, fields: list[dict[str, Any]], report: Com
                        {"dataset_id": row.id}) from None
 
 
-async def get_schema(principal: Principal, dataset_id: str) -> SchemaVersion:
+async def get_schema(principal: Principal, dataset_id: str) -> SchemaVersionView:
     """The current schema version of a dataset; raises NotFound."""
     principal.require(READ)
     row = await _load(principal, dataset_id)
-    return await SchemaVersion.get(dataset_id=row.id, version=row.schema_version)
+    return SchemaVersionView.from_row(await SchemaVersion.get(dataset_id=row.id, version=row.schema_version))
 
 
-async def validate_schema(principal: Principal, dataset_id: str, schema: Any,
+def _checked_mode(compatibility: str | None) -> None:
+    if compatibility is not None and compatibility not in MODES:
+        raise ValidationError("Invalid compatibility mode", field="compatibility",
+                              reason=f"Expected one of {', '.join(MODES)}")
+
+
+async def validate_schema(principal: Principal, dataset_id: str, schema: SchemaDefinition,
                           compatibility: str | None = None) -> CompatibilityReport:
     """Dry run of a schema change: the report, nothing stored; raises NotFound, ValidationError."""
     principal.require(READ)
     row = await _load(principal, dataset_id)
-    proposed = parse_schema(schema)
+    proposed = checked_fields(schema)
+    _checked_mode(compatibility)
     return check_compatibility(await _history(row), proposed, compatibility or row.compatibility)
 
 
-async def update_schema(principal: Principal, dataset_id: str, schema: Any,
+async def update_schema(principal: Principal, dataset_id: str, schema: SchemaDefinition,
                         compatibility: str | None = None, force: bool = False,
                         expected_revision: int | None = None) -> SchemaUpdateResult:
     """Store a new schema version if compatible (or forced).
@@ -287,19 +295,18 @@ async def update_schema(principal: Principal, dataset_id: str, schema: Any,
     principal.require(WRITE)
     row = await _load(principal, dataset_id)
     _check_revision(row, expected_revision)
-    proposed = parse_schema(schema)
-    if compatibility is not None and compatibility not in MODES:
-        raise ValidationError("Invalid compatibility mode", field="compatibility",
-                              reason=f"Expected one of {', '.join(MODES)}")
+    proposed = checked_fields(schema)
+    _checked_mode(compatibility)
     report = await _checked_report(row, proposed, compatibility, force)
     async with in_transaction():
         version = await _store_version(row, proposed, report, force, principal)
         await _write(row, {"schema_fields": proposed, "schema_version": row.schema_version + 1})
-    return SchemaUpdateResult(await _load(principal, dataset_id), version, report)
+    return SchemaUpdateResult(DatasetView.from_row(await _load(principal, dataset_id)),
+                              SchemaVersionView.from_row(version), report)
 
 
-async def schema_history(principal: Principal, dataset_id: str, page: PageRequest) -> Page[SchemaVersion]:
+async def schema_history(principal: Principal, dataset_id: str, page: PageRequest) -> Page[SchemaVersionView]:
     """Stored schema versions of a dataset, newest first; raises NotFound."""
     principal.require(READ)
     row = await _load(principal, dataset_id)
-    return await paginate(SchemaVersion.filter(dataset_id=row.id), page)
+    return (await paginate(SchemaVersion.filter(dataset_id=row.id), page)).map(SchemaVersionView.from_row)

@@ -13,11 +13,11 @@ import pydantic
 
 from resolvers.errors import ValidationError
 from resolvers.validation import StrictInput, parse
+from server.engine.dataplane.types import DOCC_TYPES
 
-FieldType = Literal[
-    "string", "integer", "bigint", "float", "double", "decimal",
-    "boolean", "date", "timestamp", "array", "map", "object",
-]
+# The one list of field types is the data plane's: a type it cannot read or write is not a type.
+FIELD_TYPES = DOCC_TYPES
+FieldType = Literal[FIELD_TYPES]  # type: ignore[valid-type]
 MODES = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
          "FULL", "FULL_TRANSITIVE", "NONE")
 DEFAULT_MODE = "BACKWARD"
@@ -46,9 +46,18 @@ class SchemaDefinition(StrictInput):
     fields: list[SchemaField] = pydantic.Field(max_length=1000)
 
 
+def read_schema(data: Any, prefix: str = "schema") -> SchemaDefinition:
+    """A `{"fields": [...]}` document as the typed input the domain takes; raises ValidationError."""
+    return parse(SchemaDefinition, data, "schema", prefix)
+
+
 def parse_schema(data: Any, prefix: str = "schema") -> list[dict[str, Any]]:
     """Validate a `{"fields": [...]}` document; returns the fields as plain dicts."""
-    definition = parse(SchemaDefinition, data, "schema", prefix)
+    return checked_fields(read_schema(data, prefix), prefix)
+
+
+def checked_fields(definition: SchemaDefinition, prefix: str = "schema") -> list[dict[str, Any]]:
+    """The rules across fields of a parsed schema; returns the fields as stored; raises ValidationError."""
     seen: set[str] = set()
     for index, item in enumerate(definition.fields):
         key = item.name.lower()

@@ -9,6 +9,8 @@ from strawberry.scalars import JSON
 
 from resolvers import datasets as domain
 from resolvers.errors import NotFound
+from resolvers.schema_compat import SchemaDefinition
+from resolvers.views.datasets import DatasetView
 from schema.context import Info
 from schema.datasets import (
     CompatibilityMode,
@@ -26,10 +28,9 @@ from schema.errors import (
     SchemaIncompatibleError,
     ValidationError,
 )
-from schema.inputs import to_plain
+from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from server.models.datasets import Dataset as DatasetRow
 
 
 @strawberry.input(description="Where a dataset reads from.")
@@ -101,9 +102,9 @@ class CreateDatasetSuccess:
     revision: int = strawberry.field(description="Its revision; pass as expectedRevision.")
 
     @classmethod
-    def from_model(cls, row: DatasetRow) -> CreateDatasetSuccess:
-        return cls(dataset=Dataset.from_model(row), dataset_id=strawberry.ID(row.id),
-                   status=DatasetStatus(row.status), revision=row.revision)
+    def from_view(cls, view: DatasetView) -> CreateDatasetSuccess:
+        return cls(dataset=Dataset.from_view(view), dataset_id=strawberry.ID(view.id),
+                   status=DatasetStatus(view.status), revision=view.revision)
 
 
 @strawberry.type(description="The dataset was updated. `datasetId`, `status` and `revision` are the "
@@ -155,7 +156,7 @@ class DatasetQuery:
     @strawberry.field(extensions=needs(domain.READ), description="One dataset by id, or null if not in your workspace.")
     async def dataset(self, info: Info, id: strawberry.ID) -> Dataset | None:
         try:
-            return Dataset.from_model(await domain.get_dataset(info.context.principal, str(id)))
+            return Dataset.from_view(await domain.get_dataset(info.context.principal, str(id)))
         except NotFound:
             return None
 
@@ -168,22 +169,24 @@ class DatasetQuery:
             source_type=wanted.source_type.value if wanted.source_type else None,
             status=wanted.status.value if wanted.status else None)
         page = await domain.list_datasets(info.context.principal, filters, page_request(first, after))
-        return connection(page, Dataset.from_model)
+        return connection(page, Dataset.from_view)
 
 
 @strawberry.type
 class DatasetMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a dataset with its first schema version.")
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetResult:
-        row = await domain.create_dataset(info.context.principal, to_plain(input), policy=info.context.policy)
-        return CreateDatasetSuccess.from_model(row)
+        spec = to_model(domain.DatasetCreate, input, "dataset configuration")
+        view = await domain.create_dataset(info.context.principal, spec, policy=info.context.policy)
+        return CreateDatasetSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a dataset; a schema given is versioned.")
     async def update_dataset(self, info: Info, id: strawberry.ID, input: UpdateDatasetInput,
                              expected_revision: int | None = None, force: bool = False) -> UpdateDatasetResult:
-        row = await domain.update_dataset(info.context.principal, str(id), to_plain(input), expected_revision,
-                                          force, policy=info.context.policy)
-        return UpdateDatasetSuccess.from_model(row)
+        spec = to_model(domain.DatasetUpdate, input, "dataset configuration")
+        view = await domain.update_dataset(info.context.principal, str(id), spec, expected_revision,
+                                           force, policy=info.context.policy)
+        return UpdateDatasetSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a dataset and its schema history.")
     async def delete_dataset(self, info: Info, id: strawberry.ID,
@@ -196,10 +199,10 @@ class DatasetMutation:
                                     compatibility: CompatibilityMode | None = None, force: bool = False,
                                     expected_revision: int | None = None) -> UpdateDatasetSchemaResult:
         result = await domain.update_schema(
-            info.context.principal, str(dataset_id), to_plain(schema),
+            info.context.principal, str(dataset_id), to_model(SchemaDefinition, schema, "schema", "schema"),
             compatibility.value if compatibility else None, force, expected_revision)
-        return UpdateDatasetSchemaSuccess(dataset=Dataset.from_model(result.dataset),
-                                          version=SchemaVersion.from_model(result.version),
+        return UpdateDatasetSchemaSuccess(dataset=Dataset.from_view(result.dataset),
+                                          version=SchemaVersion.from_view(result.version),
                                           report=CompatibilityReport.from_report(result.report),
                                           dataset_id=strawberry.ID(result.dataset.id),
                                           schema_version=result.version.version, revision=result.dataset.revision)
@@ -208,6 +211,7 @@ class DatasetMutation:
     async def validate_dataset_schema(self, info: Info, dataset_id: strawberry.ID, schema: SchemaInput,
                                       compatibility: CompatibilityMode | None = None
                                       ) -> ValidateDatasetSchemaResult:
-        report = await domain.validate_schema(info.context.principal, str(dataset_id), to_plain(schema),
+        report = await domain.validate_schema(info.context.principal, str(dataset_id),
+                                              to_model(SchemaDefinition, schema, "schema", "schema"),
                                               compatibility.value if compatibility else None)
         return ValidateDatasetSchemaSuccess(report=CompatibilityReport.from_report(report))

@@ -3,60 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import datasets as domain
+from resolvers.schema_compat import FIELD_TYPES, MODES
 from resolvers.schema_compat import CompatibilityReport as Report
-from resolvers.sources import masked_source
+from resolvers.sources import SOURCE_TYPES
+from resolvers.views.datasets import DatasetView, FieldView, SchemaVersionView
 from schema.context import Info
+from schema.enums import domain_enum
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from server.models.datasets import Dataset as DatasetRow
-from server.models.datasets import SchemaVersion as VersionRow
 
-
-@strawberry.enum(description="Where a dataset's data lives.")
-class SourceType(Enum):
-    DATABASE = "database"
-    FILE = "file"
-
-
-@strawberry.enum(description="Lifecycle state of a dataset.")
-class DatasetStatus(Enum):
-    ACTIVE = "active"
-    INACTIVE = "inactive"
-    DEPRECATED = "deprecated"
-
-
-@strawberry.enum(description="Type of a schema field.")
-class FieldType(Enum):
-    STRING = "string"
-    INTEGER = "integer"
-    BIGINT = "bigint"
-    FLOAT = "float"
-    DOUBLE = "double"
-    DECIMAL = "decimal"
-    BOOLEAN = "boolean"
-    DATE = "date"
-    TIMESTAMP = "timestamp"
-    ARRAY = "array"
-    MAP = "map"
-    OBJECT = "object"
-
-
-@strawberry.enum(description="Which readers a schema change must keep working.")
-class CompatibilityMode(Enum):
-    BACKWARD = "BACKWARD"
-    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
-    FORWARD = "FORWARD"
-    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
-    FULL = "FULL"
-    FULL_TRANSITIVE = "FULL_TRANSITIVE"
-    NONE = "NONE"
+SourceType = domain_enum("SourceType", SOURCE_TYPES, "Where a dataset's data lives.")
+DatasetStatus = domain_enum("DatasetStatus", domain.STATUSES, "Lifecycle state of a dataset.")
+FieldType = domain_enum("FieldType", FIELD_TYPES, "Type of a schema field.")
+CompatibilityMode = domain_enum("CompatibilityMode", MODES, "Which readers a schema change must keep working.")
 
 
 @strawberry.type(description="Where a dataset reads from; the connection password is masked.")
@@ -80,10 +44,9 @@ class SchemaField:
     values: str | None = strawberry.field(description="Value type of a map.")
 
 
-def _fields(raw: list[dict[str, Any]]) -> list[SchemaField]:
-    return [SchemaField(name=f["name"], type=f["type"], nullable=f.get("nullable", True),
-                        description=f.get("description"), precision=f.get("precision"),
-                        scale=f.get("scale"), items=f.get("items"), values=f.get("values")) for f in raw]
+def _fields(views: tuple[FieldView, ...]) -> list[SchemaField]:
+    return [SchemaField(name=f.name, type=f.type, nullable=f.nullable, description=f.description,
+                        precision=f.precision, scale=f.scale, items=f.items, values=f.values) for f in views]
 
 
 @strawberry.type(description="One difference between two schema versions.")
@@ -123,9 +86,9 @@ class SchemaVersion:
     created_at: datetime = strawberry.field(description="When it was stored.")
 
     @classmethod
-    def from_model(cls, row: VersionRow) -> SchemaVersion:
-        return cls(version=row.version, fields=_fields(row.schema_fields), compatibility=row.compatibility,
-                   forced=row.forced, created_by=row.created_by, created_at=row.created_at)
+    def from_view(cls, view: SchemaVersionView) -> SchemaVersion:
+        return cls(version=view.version, fields=_fields(view.fields), compatibility=view.compatibility,
+                   forced=view.forced, created_by=view.created_by, created_at=view.created_at)
 
 
 @strawberry.type(description="A dataset: where data lives, its schema and its metadata.")
@@ -146,20 +109,19 @@ class Dataset:
     updated_at: datetime = strawberry.field(description="Last change.")
 
     @classmethod
-    def from_model(cls, row: DatasetRow) -> Dataset:
-        source = masked_source(row.source)
+    def from_view(cls, view: DatasetView) -> Dataset:
+        source = view.source
         return cls(
-            id=strawberry.ID(row.id), name=row.name, description=row.description, status=row.status,
-            source=DatasetSource(type=source["type"], connection=source.get("connection"),
-                                 table=source.get("table"), path=source.get("path"),
-                                 format=source.get("format")),
-            fields=_fields(row.schema_fields), schema_version=row.schema_version,
-            compatibility=row.compatibility, tags=list(row.tags), quality_score=row.quality_score,
-            last_profiled=row.last_profiled, revision=row.revision, created_at=row.created_at,
-            updated_at=row.updated_at)
+            id=strawberry.ID(view.id), name=view.name, description=view.description, status=view.status,
+            source=DatasetSource(type=source.type, connection=source.connection, table=source.table,
+                                 path=source.path, format=source.format),
+            fields=_fields(view.fields), schema_version=view.schema_version,
+            compatibility=view.compatibility, tags=list(view.tags), quality_score=view.quality_score,
+            last_profiled=view.last_profiled, revision=view.revision, created_at=view.created_at,
+            updated_at=view.updated_at)
 
     @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None
                              ) -> Connection[SchemaVersion]:
         page = await domain.schema_history(info.context.principal, str(self.id), page_request(first, after))
-        return connection(page, SchemaVersion.from_model)
+        return connection(page, SchemaVersion.from_view)

@@ -1,12 +1,17 @@
-"""Strawberry inputs to the plain dicts the domain validates (the same dicts REST sends)."""
+"""Strawberry inputs to the domain's typed input models, through the same plain dicts REST sends."""
 
 from __future__ import annotations
 
 import dataclasses
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 from strawberry import UNSET
+
+from resolvers.validation import parse
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 def to_plain(value: Any) -> Any:
@@ -25,3 +30,8 @@ def to_plain(value: Any) -> Any:
             plain[name] = to_plain(field_value)
         return plain
     return value
+
+
+def to_model(model: type[M], value: Any, what: str, prefix: str = "") -> M:
+    """A GraphQL input as the domain's input model; raises ValidationError naming the field as REST would."""
+    return parse(model, to_plain(value), what, prefix)

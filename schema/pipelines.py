@@ -109,7 +109,7 @@ class Pipeline:
     @strawberry.field(extensions=needs("read:datasets"), description="Datasets the steps read or write.")
     async def datasets(self, info: Info) -> list[Dataset]:
         rows = await info.context.loaders.dataset.load_many(domain.datasets_of(self.raw_steps))
-        return [Dataset.from_model(row) for row in rows if row is not None]
+        return [Dataset.from_view(view) for view in rows if view is not None]
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")
     async def versions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[PipelineVersion]:

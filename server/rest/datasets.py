@@ -8,37 +8,37 @@ from aiohttp import web
 
 from resolvers import datasets as domain
 from resolvers.errors import ValidationError
-from resolvers.schema_compat import CompatibilityReport
-from resolvers.sources import masked_source
+from resolvers.schema_compat import CompatibilityReport, SchemaDefinition, read_schema
+from resolvers.validation import parse
+from resolvers.views.datasets import DatasetView, SchemaVersionView
 from server.context import principal_of
 from server.engine.service import POLICY
-from server.models.datasets import Dataset, SchemaVersion
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.routes import Route, full_response
 
 
-def dataset_json(row: Dataset) -> dict[str, Any]:
-    """The reference's dataset shape; the connection password is masked."""
+def dataset_json(view: DatasetView) -> dict[str, Any]:
+    """The reference's dataset shape (the view's source is already masked)."""
     return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "status": row.status,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "source": masked_source(row.source),
-        "schema": {"fields": row.schema_fields},
-        "tags": row.tags,
-        "quality_score": row.quality_score,
-        "last_profiled": row.last_profiled,
+        "id": view.id,
+        "name": view.name,
+        "description": view.description,
+        "status": view.status,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "source": view.source.settings,
+        "schema": {"fields": [field.as_dict() for field in view.fields]},
+        "tags": list(view.tags),
+        "quality_score": view.quality_score,
+        "last_profiled": view.last_profiled,
     }
 
 
-def schema_json(dataset_id: str, version: SchemaVersion) -> dict[str, Any]:
+def schema_json(version: SchemaVersionView) -> dict[str, Any]:
     return {
-        "dataset_id": dataset_id,
+        "dataset_id": version.dataset_id,
         "version": version.version,
-        "fields": version.schema_fields,
+        "fields": [field.as_dict() for field in version.fields],
         "compatibility": version.compatibility,
         "changes": version.changes,
         "forced": version.forced,
@@ -54,12 +54,12 @@ def _flag(request: web.Request, name: str) -> bool:
     return raw in {"true", "1"}
 
 
-def dataset_ack(row: Dataset) -> dict[str, Any]:
+def dataset_ack(view: DatasetView) -> dict[str, Any]:
     """What a caller without read:datasets learns of a dataset it wrote: id, status and revision."""
-    return {"id": row.id, "status": row.status, "revision": row.revision}
+    return {"id": view.id, "status": view.status, "revision": view.revision}
 
 
-def _with_etag(request: web.Request, row: Dataset, status: int = 200) -> web.Response:
+def _with_etag(request: web.Request, row: DatasetView, status: int = 200) -> web.Response:
     body = dataset_json(row) if full_response(request) else dataset_ack(row)
     return json_response(body, status=status, headers={"ETag": etag(row.id, row.revision)})
 
@@ -74,8 +74,9 @@ async def list_datasets(request: web.Request) -> web.Response:
 
 
 async def create_dataset(request: web.Request) -> web.Response:
-    row = await domain.create_dataset(await principal_of(request), await read_json(request),
-                                      policy=request.app[POLICY])
+    principal = await principal_of(request)
+    spec = parse(domain.DatasetCreate, await read_json(request), "dataset configuration")
+    row = await domain.create_dataset(principal, spec, policy=request.app[POLICY])
     response = _with_etag(request, row, status=201)
     response.headers["Location"] = f"/api/v1/datasets/{row.id}"
     return response
@@ -87,8 +88,9 @@ async def get_dataset(request: web.Request) -> web.Response:
 
 async def update_dataset(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
-    body = await read_json(request)
-    row = await domain.update_dataset(await principal_of(request), dataset_id, body,
+    principal = await principal_of(request)
+    spec = parse(domain.DatasetUpdate, await read_json(request), "dataset configuration")
+    row = await domain.update_dataset(principal, dataset_id, spec,
                                       if_match(request, dataset_id), _flag(request, "force"),
                                       policy=request.app[POLICY])
     return _with_etag(request, row)
@@ -103,21 +105,21 @@ async def delete_dataset(request: web.Request) -> web.Response:
 async def get_schema(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
     version = await domain.get_schema(await principal_of(request), dataset_id)
-    return json_response(schema_json(dataset_id, version))
+    return json_response(schema_json(version))
 
 
-def _schema_body(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _schema_body(body: dict[str, Any]) -> tuple[SchemaDefinition, str | None]:
     """Accept `{"fields": [...]}` or `{"schema": {...}}`, with an optional `compatibility`."""
     body = dict(body)
     compatibility = body.pop("compatibility", None)
     if compatibility is not None and not isinstance(compatibility, str):
         raise ValidationError("Invalid compatibility mode", field="compatibility", reason="Expected a string")
     if "schema" not in body:
-        return body, compatibility
+        return read_schema(body), compatibility
     if len(body) > 1:
         extra = sorted(key for key in body if key != "schema")[0]
         raise ValidationError("Invalid schema", field=extra, reason="Unknown field")
-    return body["schema"], compatibility
+    return read_schema(body["schema"]), compatibility
 
 
 def report_json(report: CompatibilityReport) -> dict[str, Any]:
@@ -131,7 +133,7 @@ async def update_schema(request: web.Request) -> web.Response:
         await principal_of(request), dataset_id, schema, compatibility,
         force=_flag(request, "force"), expected_revision=if_match(request, dataset_id))
     if full_response(request):
-        body = {**schema_json(dataset_id, result.version), "compatibility_report": report_json(result.report)}
+        body = {**schema_json(result.version), "compatibility_report": report_json(result.report)}
     else:
         body = {"dataset_id": dataset_id, "version": result.version.version, "revision": result.dataset.revision}
     return json_response(body, headers={"ETag": etag(result.dataset.id, result.dataset.revision)})
@@ -140,7 +142,7 @@ async def update_schema(request: web.Request) -> web.Response:
 async def schema_history(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
     page = await domain.schema_history(await principal_of(request), dataset_id, page_request(request))
-    return page_response(request, page, lambda version: schema_json(dataset_id, version))
+    return page_response(request, page, schema_json)
 
 
 async def validate_schema(request: web.Request) -> web.Response:

@@ -36,8 +36,8 @@ def keyed(database_url: str, *keys: str) -> Settings:
 async def _store_secrets(settings: Settings) -> tuple[str, str]:
     """A dataset with a password and the signing key, sealed with the settings' key; (dataset id, signing key)."""
     async with database(settings.database_url), secrets_at_rest(settings):
-        row = await datasets.create_dataset(PRINCIPAL, {"name": "orders", "schema": SCHEMA, "source": SOURCE},
-                                            policy=TEST_POLICY)
+        spec = datasets.DatasetCreate.model_validate({"name": "orders", "schema": SCHEMA, "source": SOURCE})
+        row = await datasets.create_dataset(PRINCIPAL, spec, policy=TEST_POLICY)
         return row.id, await load_signing_secret("")
 
 

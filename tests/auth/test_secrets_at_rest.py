@@ -66,8 +66,9 @@ async def test_no_secret_can_be_read_from_the_raw_database(client, anonymous, ht
 
 async def test_the_engine_is_given_the_real_connection(db):
     # given a dataset whose source holds a password, and a job that reads it
-    row = await datasets.create_dataset(PRINCIPAL, {"name": "orders", "schema": SCHEMA, "source": {
-        "type": "database", "connection": CONNECTION, "table": "orders"}}, policy=TEST_POLICY)
+    spec = datasets.DatasetCreate.model_validate({"name": "orders", "schema": SCHEMA, "source": {
+        "type": "database", "connection": CONNECTION, "table": "orders"}})
+    row = await datasets.create_dataset(PRINCIPAL, spec, policy=TEST_POLICY)
     job = Job(workspace_id=PRINCIPAL.workspace_id,
               steps=[{"id": "in", "type": "data_source", "config": {"dataset_id": row.id}}])
     # when the engine resolves the job's datasets
@@ -90,8 +91,9 @@ async def test_a_job_reads_a_source_whose_password_is_encrypted(db, tmp_path):
     await conn.execute(f"INSERT INTO \"{table}\" VALUES (1, 'Ann', 30), (2, 'Bob', 41)")
     try:
         url = f"postgresql://{parts.username}:{PASSWORD}@{parts.hostname}:{parts.port}{parts.path}"
-        source = await datasets.create_dataset(PRINCIPAL, {"name": "pg_people", "schema": SCHEMA, "source": {
-            "type": "database", "connection": url, "table": table}}, policy=TEST_POLICY)
+        spec = datasets.DatasetCreate.model_validate({"name": "pg_people", "schema": SCHEMA, "source": {
+            "type": "database", "connection": url, "table": table}})
+        source = await datasets.create_dataset(PRINCIPAL, spec, policy=TEST_POLICY)
         out = tmp_path / "people.csv"
         pipeline = await pipelines.create_pipeline(PRINCIPAL, {"name": "copy_people", "steps": [
             {"id": "in", "type": "data_source", "config": {"dataset_id": source.id}},

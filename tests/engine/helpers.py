@@ -43,8 +43,9 @@ def write_csv(path: str, frame: pl.DataFrame = CUSTOMERS) -> str:
 
 async def csv_dataset(path: str, principal: Principal = PRINCIPAL, name: str = "customers") -> str:
     """A dataset over a CSV file; returns its id."""
-    row = await datasets.create_dataset(principal, {"name": name, "source": {"type": "file", "path": path},
-                                                    "schema": SCHEMA}, policy=TEST_POLICY)
+    spec = datasets.DatasetCreate.model_validate(
+        {"name": name, "source": {"type": "file", "path": path}, "schema": SCHEMA})
+    row = await datasets.create_dataset(principal, spec, policy=TEST_POLICY)
     return row.id
 
 

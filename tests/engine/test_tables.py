@@ -34,8 +34,9 @@ async def test_a_sqlite_table_is_cleaned_into_another_table(db, tmp_path):
         conn.execute("CREATE TABLE people (id INTEGER, name TEXT, age INTEGER)")
         conn.executemany("INSERT INTO people VALUES (?, ?, ?)",
                          [(1, " Ann", 30), (1, " Ann", 30), (2, "Bob", None), (3, "Cy ", 41)])
-    row = await datasets.create_dataset(PRINCIPAL, {"name": "people", "schema": SCHEMA, "source": {
-        "type": "database", "connection": f"sqlite:///{source}", "table": "people"}}, policy=TEST_POLICY)
+    spec = datasets.DatasetCreate.model_validate({"name": "people", "schema": SCHEMA, "source": {
+        "type": "database", "connection": f"sqlite:///{source}", "table": "people"}})
+    row = await datasets.create_dataset(PRINCIPAL, spec, policy=TEST_POLICY)
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(row.id, {"destination": "warehouse.people_clean"}))
     settings = replace(Settings(), database_url=db, file_roots=TEST_ROOTS,
                        connections={"warehouse": f"sqlite:///{source}"})
