@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.access import AccessMutation, AccessQuery
 from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.errors import EXCEPTION_HANDLERS, Error
+from schema.execution import PlainFieldsExecutionContext
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
@@ -61,4 +62,5 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
                                        description="Live streams over websocket.")
     return DoccSchema(query=Query, mutation=Mutation, subscription=subscription, types=[Error],
                       extensions=extensions, exception_handlers=EXCEPTION_HANDLERS,
+                      execution_context_class=PlainFieldsExecutionContext,
                       config=StrawberryConfig(batching_config={"max_operations": max_batch}))

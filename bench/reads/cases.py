@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ class Case:
 
 
 def _call(base: str, case: Case, key: str) -> tuple[int, bytes, str, dict[str, str]]:
-    body = case.body.replace("@N@", "probe") if case.body else None
+    body = case.body.replace("@N@", f"probe_{time.time_ns()}") if case.body else None
     request = urllib.request.Request(base + case.path, method=case.method, data=body.encode() if body else None,
                                      headers={"Authorization": f"Bearer {key}", **case.headers})
     try:

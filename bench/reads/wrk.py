@@ -68,7 +68,8 @@ def run_wrk(url: str, *, method: str = "GET", headers: dict[str, str] | None = N
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_lua(method, headers or {}, body, unique))
     try:
-        done = subprocess.run([ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "-s",
+        done = subprocess.run([ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s",
+                               "--timeout", "10s", "-s",
                                script.name, url], capture_output=True, text=True, check=True)
     finally:
         Path(script.name).unlink()
