@@ -67,6 +67,25 @@ def _value(plain: tuple[Any, Any, bool], raw: Any) -> Any:
     return Undefined if any(item is None or item is Undefined for item in items) else items
 
 
+def _plain_object(field_def: GraphQLField) -> tuple[GraphQLObjectType, bool, bool] | None:
+    """(object type, is a list, non-null) for a plain attribute holding an object or a non-null list of them."""
+    resolve = field_def.resolve
+    if resolve is None or not getattr(resolve, "_is_default", False) or field_def.args \
+            or resolve.__name__ != "_get_basic_result":
+        return None
+    kind, non_null, many = field_def.type, False, False
+    if isinstance(kind, GraphQLNonNull):
+        kind, non_null = kind.of_type, True
+    if isinstance(kind, GraphQLList):
+        if not isinstance(kind.of_type, GraphQLNonNull):
+            return None
+        kind, many = kind.of_type.of_type, True
+    # A type with is_type_of (one that implements an interface) keeps graphql-core's check.
+    if not isinstance(kind, GraphQLObjectType) or kind.is_type_of is not None:
+        return None
+    return kind, many, non_null
+
+
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's execution, with plain leaf fields read and serialized directly."""
 
@@ -90,9 +109,16 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if value is not Undefined:
                     fast[response_name] = value
                     continue
+            elif field_def is not None and not node.arguments:
+                value = self._plain_objects(field_def, details, source_value)
+                if value is not Undefined:
+                    fast[response_name] = value
+                    continue
             slow[response_name] = details
         if not slow:
             return {name: fast[name] for name in grouped_field_set}
+        if not fast:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
         rest = super().execute_fields(parent_type, source_value, path, slow, position_context)
         if self.is_awaitable(rest):
             async def merged() -> dict[str, Any]:
@@ -102,3 +128,38 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return merged()
         return {name: fast[name] if name in fast else rest[name] for name in grouped_field_set
                 if name in fast or name in rest}
+
+    def _plain_objects(self, field_def: GraphQLField, details: Any, source: Any) -> Any:
+        """An object (or list of objects) whose selected fields are all plain leaves, read directly; else Undefined."""
+        shape = _plain_object(field_def)
+        if shape is None:
+            return Undefined
+        object_type, many, non_null = shape
+        collected = self.collect_subfields(object_type, details)
+        if collected.new_defer_usages:
+            return Undefined
+        subfields = []
+        for name, sub_details in collected.grouped_field_set.items():
+            sub_node = sub_details[0].node
+            sub_def = object_type.fields.get(sub_node.name.value)
+            plain = _plain(sub_def) if sub_def is not None and not sub_node.arguments else None
+            if plain is None:
+                return Undefined
+            subfields.append((name, sub_def.resolve, plain))
+        try:
+            raw = field_def.resolve(source, None)  # type: ignore[misc]
+            if raw is None:
+                return Undefined if non_null else None
+            items = list(raw) if many else [raw]
+            out = []
+            for item in items:
+                row = {}
+                for name, resolve, plain in subfields:
+                    value = _value(plain, resolve(item, None))
+                    if value is Undefined:
+                        return Undefined
+                    row[name] = value
+                out.append(row)
+        except Exception:  # the full road reports it, located, as graphql-core would
+            return Undefined
+        return out if many else out[0]
