@@ -27,6 +27,7 @@ from bench.reads.processes import (
     base_env,
     cpu_seconds,
     free_port,
+    memory_by_role,
     python,
     scratch_database,
     started,
@@ -79,12 +80,12 @@ def _measure(base: str, ceiling_base: str, case: Case, key: str, server_pid: int
 def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Namespace) -> None:
     cases = build_cases(base, key)
     seen = record(base, key, cases, folder / "bodies")
-    idle = MemoryWatch(server_pid).now()
+    idle, roles = MemoryWatch(server_pid).now(), memory_by_role(server_pid)
     ceiling_port = free_port()
     ceiling_base = f"http://127.0.0.1:{ceiling_port}"
     with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), dict(os.environ),
                  f"{ceiling_base}/rest_list", folder / "ceiling.log") as ceiling_process:
-        print(f"\n{args.current_workers} server process(es); idle resident memory {idle:.0f} MiB; "
+        print(f"\n{args.current_workers} server process(es); idle resident memory {idle:.0f} MiB ({roles} MiB); "
               f"wrk -t1 -c{args.connections} -d{args.seconds}s")
         print(HEADER)
         rps: dict[str, float] = {}

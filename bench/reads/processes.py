@@ -49,6 +49,23 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def memory_by_role(pid: int) -> str:
+    """Resident memory of each process of the tree, named by role: the API processes first."""
+    parts = []
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            role = "forkserver" if "forkserver" in command else "tracker" if "resource_tracker" in command \
+                else "api" if member != pid or not _children_are_servers(pid) else "supervisor"
+            parts.append(f"{role} {rss_mib(member):.0f}")
+    return ", ".join(parts)
+
+
+def _children_are_servers(pid: int) -> bool:
+    return any(b"-m server" in Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+               for child in _children(pid) if Path(f"/proc/{child}/cmdline").exists())
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process tree has used so far (exited children not counted)."""
     total = 0
