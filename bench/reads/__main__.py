@@ -19,6 +19,7 @@ import argparse
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from bench.reads.cases import LABELS, Case, build_cases, record
@@ -44,7 +45,9 @@ def _load(base: str, case: Case, key: str | None, args: argparse.Namespace, path
     headers = dict(case.headers)
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    return run_wrk(base + (path or case.path), method=case.method, headers=headers, body=case.body,
+    # A run's creates carry its own stamp, so a later run (more workers) on the same database makes new names.
+    body = case.body.replace("@N@", f"{time.time_ns()}_@N@") if case.unique and case.body else case.body
+    return run_wrk(base + (path or case.path), method=case.method, headers=headers, body=body,
                    unique=case.unique and key is not None, seconds=args.seconds, connections=args.connections)
 
 
