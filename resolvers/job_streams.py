@@ -9,46 +9,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from resolvers.errors import NotFound, ValidationError
-from resolvers.jobs import READ
+from resolvers.jobs import READ, views_of
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
-from server.engine.bus import Event, Subscription, current_bus, job_topic
-from server.models.engine import FINISHED, Job, JobLog
+from resolvers.views.jobs import FINISHED, JobView, LogLineView
+from server.engine.bus import Subscription, current_bus, job_topic
+from server.models.engine import Job, JobLog
 
 BATCH = 500
 # A safety net: without any event for this long, look at the store again.
 IDLE_SECONDS = 15.0
 
 
-@dataclass(frozen=True)
-class LogLine:
-    """One stored log line of a job."""
-
-    seq: int
-    time: datetime
-    level: str
-    step_id: str | None
-    message: str
-
-    @classmethod
-    def from_row(cls, row: JobLog) -> LogLine:
-        return cls(row.seq, row.time, row.level, row.step_id, row.message)
-
-    @classmethod
-    def from_event(cls, event: Event) -> LogLine:
-        data = event.data
-        return cls(data["seq"], datetime.fromisoformat(data["time"]), data["level"], data.get("step_id"),
-                   data["message"])
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobEnded:
     """The last message of a stream: the job in its final state."""
 
-    job: Job
+    job: JobView
+
+
+async def _view(job: Job) -> JobView:
+    [view] = await views_of([job])
+    return view
 
 
 async def _open(principal: Principal, job_id: str) -> Subscription:
@@ -62,7 +46,7 @@ async def _open(principal: Principal, job_id: str) -> Subscription:
     return subscription
 
 
-async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> AsyncIterator[LogLine | JobEnded]:
+async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> AsyncIterator[LogLineView | JobEnded]:
     """Stored lines after `after`, then live ones, then JobEnded; raises NotFound, ValidationError."""
     if after < 0:
         raise ValidationError("Invalid cursor", field="after", reason="Must not be negative")
@@ -74,10 +58,10 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> Asyn
             job = await Job.get(id=job_id)
             while rows := await JobLog.filter(job_id=job_id, seq__gt=cursor).order_by("seq").limit(BATCH):
                 for row in rows:
-                    yield LogLine.from_row(row)
+                    yield LogLineView.from_row(row)
                 cursor = rows[-1].seq
             if job.status in FINISHED:
-                yield JobEnded(job)
+                yield JobEnded(await _view(job))
                 return
             async for line in _live_lines(subscription, cursor):
                 yield line
@@ -86,7 +70,7 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> Asyn
         subscription.close()
 
 
-async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLine]:
+async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLineView]:
     """Consecutive live lines after `cursor`; returns when the reader must look at the store again."""
     while True:
         event = await subscription.get(timeout=IDLE_SECONDS)
@@ -98,14 +82,14 @@ async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[
                 continue
             if seq != cursor + 1 or "message" not in event.data:
                 return
-            line = LogLine.from_event(event)
+            line = LogLineView.from_event(event)
             yield line
             cursor = line.seq
         elif event.kind == "status" and event.data.get("finished"):
             return
 
 
-async def watch_job(principal: Principal, job_id: str) -> AsyncIterator[Job]:
+async def watch_job(principal: Principal, job_id: str) -> AsyncIterator[JobView]:
     """The job now, then again after each change (bursts coalesced), ending with its final state.
 
     Raises NotFound.
@@ -113,9 +97,9 @@ async def watch_job(principal: Principal, job_id: str) -> AsyncIterator[Job]:
     subscription = await _open(principal, job_id)
     try:
         while True:
-            job = await Job.get(id=job_id)
-            yield job
-            if job.status in FINISHED:
+            view = await _view(await Job.get(id=job_id))
+            yield view
+            if view.finished:
                 return
             await subscription.get(timeout=IDLE_SECONDS)
             subscription.drain()

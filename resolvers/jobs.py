@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,22 +18,13 @@ from resolvers.pipelines import RUN
 from resolvers.principal import Principal
 from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
+from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, JobView, LogLineView
 from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
-from server.models.engine import (
-    FINISHED,
-    JOB_STATUSES,
-    TRIGGERS,
-    Job,
-    JobLog,
-    JobStep,
-    Pipeline,
-    PipelineVersion,
-    Schedule,
-)
+from server.models.engine import Job, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
 
 log = logging.getLogger("docc.scheduler")
 
@@ -63,18 +54,34 @@ async def _load(principal: Principal, job_id: str) -> Job:
     return await load_owned(Job, "job", principal, job_id)
 
 
+async def views_of(rows: list[Job]) -> list[JobView]:
+    """Read models of jobs the caller owns, with their steps fetched in one query."""
+    steps: dict[str, list[JobStep]] = {row.id: [] for row in rows}
+    if rows:
+        for step in await JobStep.filter(job_id__in=list(steps)).order_by("position"):
+            steps[step.job_id].append(step)  # type: ignore[attr-defined]
+    return [JobView.from_row(row, steps[row.id]) for row in rows]
+
+
+async def _view(row: Job) -> JobView:
+    [view] = await views_of([row])
+    return view
+
+
 async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]], all_steps: list[dict[str, Any]],
-                  created_by: str, **extra: Any) -> Job:
+                  created_by: str, **extra: Any) -> JobView:
     skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
     async with in_transaction():
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
                                pipeline_version=version, steps=steps, created_by=created_by, **extra)
-        await JobStep.bulk_create(step_rows(job.id, all_steps, skipped))
+        records = step_rows(job.id, all_steps, skipped)
+        await JobStep.bulk_create(records)
     await publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
-    return job
+    # The step records were just written as they are here: the view needs no query.
+    return JobView.from_row(job, records)
 
 
-async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> Job:
+async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> JobView:
     """Queue a job of the pipeline's current version; the same key returns the same job.
 
     Raises NotFound, ValidationError, Conflict (the key was used for another pipeline).
@@ -89,7 +96,7 @@ async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: 
     if idempotency_key is not None:
         existing = await _keyed(principal, pipeline_id, idempotency_key)
         if existing is not None:
-            return existing
+            return await _view(existing)
     try:
         return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, principal.subject,
                              trigger="manual", idempotency_key=idempotency_key)
@@ -98,7 +105,7 @@ async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: 
         existing = await _keyed(principal, pipeline_id, idempotency_key or "")
         if existing is None:
             raise
-        return existing
+        return await _view(existing)
 
 
 async def _keyed(principal: Principal, pipeline_id: str, key: str) -> Job | None:
@@ -109,7 +116,7 @@ async def _keyed(principal: Principal, pipeline_id: str, key: str) -> Job | None
     return existing
 
 
-async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> Job | None:
+async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> JobView | None:
     """The job of one scheduled tick, or None when paused, removed, or already made by another process."""
     schedule = await Schedule.get_or_none(id=schedule_id)
     if schedule is None or schedule.paused:
@@ -122,7 +129,7 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> Job | None
         return None
 
 
-async def fire_tick(schedule_id: str, now: datetime | None = None) -> Job | None:
+async def fire_tick(schedule_id: str, now: datetime | None = None) -> JobView | None:
     """The scheduler's tick handler: make the job of the tick due at `now` (default: the current time).
 
     None when the schedule is paused or gone, or another process already made the tick's job.
@@ -136,29 +143,21 @@ async def fire_tick(schedule_id: str, now: datetime | None = None) -> Job | None
     return job
 
 
-async def get_job(principal: Principal, job_id: str) -> Job:
-    """One job of the caller's workspace; raises NotFound."""
+async def get_job(principal: Principal, job_id: str) -> JobView:
+    """One job of the caller's workspace with its steps; raises NotFound."""
     principal.require(READ)
-    return await _load(principal, job_id)
+    return await _view(await _load(principal, job_id))
 
 
-async def get_jobs(principal: Principal, job_ids: list[str]) -> list[Job | None]:
+async def get_jobs(principal: Principal, job_ids: list[str]) -> list[JobView | None]:
     """Jobs by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    return await load_many_owned(Job, principal, job_ids)
+    rows = await load_many_owned(Job, principal, job_ids)
+    views = iter(await views_of([row for row in rows if row is not None]))
+    return [next(views) if row is not None else None for row in rows]
 
 
-async def job_steps(principal: Principal, job_ids: list[str]) -> list[list[JobStep]]:
-    """The step records of each job, in step order (for DataLoaders)."""
-    principal.require(READ)
-    rows = await JobStep.filter(job_id__in=job_ids, job__workspace_id=principal.workspace_id).order_by("position")
-    by_job: dict[str, list[JobStep]] = {job_id: [] for job_id in job_ids}
-    for row in rows:
-        by_job[row.job_id].append(row)  # type: ignore[attr-defined]
-    return [by_job[job_id] for job_id in job_ids]
-
-
-async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest) -> Page[Job]:
+async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest) -> Page[JobView]:
     """A page of the workspace's jobs, newest first; raises ValidationError."""
     principal.require(READ)
     if filters.status is not None and filters.status not in JOB_STATUSES:
@@ -176,10 +175,11 @@ async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest)
         query = query.filter(created_at__gte=filters.created_after)
     if filters.created_before:
         query = query.filter(created_at__lt=filters.created_before)
-    return await paginate(query, page)
+    rows = await paginate(query, page)
+    return replace(rows, items=await views_of(rows.items))  # type: ignore[arg-type]
 
 
-async def cancel_job(principal: Principal, job_id: str) -> Job:
+async def cancel_job(principal: Principal, job_id: str) -> JobView:
     """Cancel a pending job at once, or ask a running one to stop; raises NotFound, Conflict."""
     principal.require(RUN)
     job = await _load(principal, job_id)
@@ -192,11 +192,11 @@ async def cancel_job(principal: Principal, job_id: str) -> Job:
         await journal.close_open_steps("cancelled", "cancelled")
         await journal.log("warning", None, f"job cancelled by {principal.subject} before it started")
         await journal.update_job()
-        return await Job.get(id=job.id)
+        return await _view(await Job.get(id=job.id))
     # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
     await Job.filter(id=job.id, status="running").update(cancel_requested=True)
     await publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
-    return await Job.get(id=job.id)
+    return await _view(await Job.get(id=job.id))
 
 
 def without_steps(steps: list[dict[str, Any]], skip: set[str]) -> list[dict[str, Any]]:
@@ -218,7 +218,7 @@ def without_steps(steps: list[dict[str, Any]], skip: set[str]) -> list[dict[str,
     return kept
 
 
-async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = False) -> Job:
+async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = False) -> JobView:
     """Run a finished job's pipeline version again: all steps, or from the failed step on.
 
     From the failed step, sinks that already succeeded are not written again (their data is recomputed
@@ -249,7 +249,7 @@ async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = 
 class LogPage:
     """Log lines in sequence order, the cursor after them, and whether the job has finished."""
 
-    lines: list[JobLog]
+    lines: tuple[LogLineView, ...]
     next_after: int
     finished: bool
 
@@ -272,9 +272,9 @@ async def job_logs(principal: Principal, job_id: str, after: int | None = None, 
     if since is not None:
         query = query.filter(time__gte=since)
     if tail is not None:
-        lines = list(reversed(await query.order_by("-seq").limit(min(tail, limit))))
+        rows = list(reversed(await query.order_by("-seq").limit(min(tail, limit))))
     else:
-        lines = list(await query.order_by("seq").limit(limit))
-    next_after = lines[-1].seq if lines else (after or 0)
-    return LogPage(lines, next_after, finished)
+        rows = list(await query.order_by("seq").limit(limit))
+    next_after = rows[-1].seq if rows else (after or 0)
+    return LogPage(tuple(LogLineView.from_row(row) for row in rows), next_after, finished)
 

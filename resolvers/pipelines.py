@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pydantic
@@ -15,9 +15,11 @@ from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
-from resolvers.schedules import announce, check_cron, store_schedule, zone
-from resolvers.validation import StrictInput, parse
-from server.engine.dataplane import DataPlaneConfigError, Policy, referenced_dataset_ids, validate_steps
+from resolvers.schedules import announce, schedules_of, store_schedule
+from resolvers.validation import StrictInput
+from resolvers.views.jobs import UNFINISHED
+from resolvers.views.pipelines import PipelineVersionView, PipelineView
+from server.engine.dataplane import DataPlaneConfigError, Policy, validate_steps
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
@@ -66,13 +68,19 @@ async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy:
                                   reason=f"Dataset '{dataset_id}' does not exist in this workspace")
 
 
-def _check_schedule(spec: ScheduleSpec | None) -> None:
-    if spec is not None:
-        check_cron(spec.cron, zone(spec.timezone), "schedule.cron")
-
-
 async def _load(principal: Principal, pipeline_id: str) -> Pipeline:
     return await load_owned(Pipeline, "pipeline", principal, pipeline_id)
+
+
+async def views_of(rows: list[Pipeline]) -> list[PipelineView]:
+    """Read models of pipelines the caller owns, with their schedules fetched in one query."""
+    schedules = await schedules_of([row.id for row in rows])
+    return [PipelineView.from_row(row, schedules.get(row.id)) for row in rows]
+
+
+async def _view(row: Pipeline) -> PipelineView:
+    [view] = await views_of([row])
+    return view
 
 
 async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
@@ -83,11 +91,9 @@ async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | N
         raise Conflict(f"A pipeline named '{name}' already exists", {"field": "name", "name": name})
 
 
-async def create_pipeline(principal: Principal, data: Any, *, policy: Policy) -> Pipeline:
+async def create_pipeline(principal: Principal, spec: PipelineCreate, *, policy: Policy) -> PipelineView:
     """Create a pipeline (version 1) and its schedule if given; raises ValidationError, Conflict."""
     principal.require(WRITE)
-    spec = parse(PipelineCreate, data, "pipeline configuration")
-    _check_schedule(spec.schedule)
     await check_steps(principal, spec.steps, policy)
     await _ensure_name_free(principal, spec.name)
     try:
@@ -103,22 +109,24 @@ async def create_pipeline(principal: Principal, data: Any, *, policy: Policy) ->
                        {"field": "name", "name": spec.name}) from None
     if schedule is not None:
         await announce(schedule.id, row.id)
-    return row
+    return PipelineView.from_row(row, schedule)
 
 
-async def get_pipeline(principal: Principal, pipeline_id: str) -> Pipeline:
-    """One pipeline of the caller's workspace; raises NotFound."""
+async def get_pipeline(principal: Principal, pipeline_id: str) -> PipelineView:
+    """One pipeline of the caller's workspace with its schedule; raises NotFound."""
     principal.require(READ)
-    return await _load(principal, pipeline_id)
+    return await _view(await _load(principal, pipeline_id))
 
 
-async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[Pipeline | None]:
+async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[PipelineView | None]:
     """Pipelines by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    return await load_many_owned(Pipeline, principal, pipeline_ids)
+    rows = await load_many_owned(Pipeline, principal, pipeline_ids)
+    views = iter(await views_of([row for row in rows if row is not None]))
+    return [next(views) if row is not None else None for row in rows]
 
 
-async def list_pipelines(principal: Principal, filters: PipelineFilter, page: PageRequest) -> Page[Pipeline]:
+async def list_pipelines(principal: Principal, filters: PipelineFilter, page: PageRequest) -> Page[PipelineView]:
     """A page of the workspace's pipelines, newest first."""
     principal.require(READ)
     query = Pipeline.filter(workspace_id=principal.workspace_id)
@@ -134,20 +142,19 @@ async def list_pipelines(principal: Principal, filters: PipelineFilter, page: Pa
         ids = [row_id for row_id, steps in rows if any(
             (s.get("config") or {}).get("dataset_id") == filters.dataset_id for s in steps)]
         query = Pipeline.filter(id__in=ids)
-    return await paginate(query, page)
+    rows = await paginate(query, page)
+    return replace(rows, items=await views_of(rows.items))  # type: ignore[arg-type]
 
 
-async def update_pipeline(principal: Principal, pipeline_id: str, data: Any,
-                          expected_version: int | None = None, *, policy: Policy) -> Pipeline:
+async def update_pipeline(principal: Principal, pipeline_id: str, spec: PipelineUpdate,
+                          expected_version: int | None = None, *, policy: Policy) -> PipelineView:
     """Save a change as a new version (a `schedule` of null removes it).
 
     Raises NotFound, ValidationError, Conflict, PreconditionFailed.
     """
     principal.require(WRITE)
-    spec = parse(PipelineUpdate, data, "pipeline configuration")
     if not spec.model_fields_set:
         raise ValidationError("Nothing to update", field="body", reason="Give at least one field")
-    _check_schedule(spec.schedule)
     row = await _load(principal, pipeline_id)
     if expected_version is not None and expected_version != row.version:
         raise PreconditionFailed("The pipeline was changed since you read it",
@@ -185,14 +192,14 @@ async def update_pipeline(principal: Principal, pipeline_id: str, data: Any,
                 schedule_id = (await store_schedule(row, spec.schedule)).id
     if schedule_id is not None:
         await announce(schedule_id, row.id)
-    return await _load(principal, pipeline_id)
+    return await _view(await _load(principal, pipeline_id))
 
 
 async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:
     """Delete a pipeline with its versions, schedule and finished jobs; raises NotFound, Conflict."""
     principal.require(WRITE)
     row = await _load(principal, pipeline_id)
-    if await Job.filter(pipeline_id=row.id, status__in=("pending", "running")).exists():
+    if await Job.filter(pipeline_id=row.id, status__in=UNFINISHED).exists():
         raise Conflict("The pipeline has pending or running jobs; cancel them first", {"pipeline_id": row.id})
     schedule = await Schedule.get_or_none(pipeline_id=row.id)
     await row.delete()
@@ -200,13 +207,9 @@ async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:
         await announce(schedule.id, row.id)
 
 
-async def pipeline_versions(principal: Principal, pipeline_id: str, page: PageRequest) -> Page[PipelineVersion]:
+async def pipeline_versions(principal: Principal, pipeline_id: str,
+                            page: PageRequest) -> Page[PipelineVersionView]:
     """Saved versions of a pipeline, newest first; raises NotFound."""
     principal.require(READ)
     row = await _load(principal, pipeline_id)
-    return await paginate(PipelineVersion.filter(pipeline_id=row.id), page)
-
-
-def datasets_of(steps: list[dict[str, Any]]) -> list[str]:
-    """Ids of the datasets a pipeline's steps read or write, in step order, once each (its `datasets`)."""
-    return referenced_dataset_ids(steps)
+    return (await paginate(PipelineVersion.filter(pipeline_id=row.id), page)).map(PipelineVersionView.from_row)

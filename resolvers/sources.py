@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from resolvers.errors import ValidationError
@@ -33,5 +34,11 @@ async def check_source(source: Any, policy: Policy) -> dict[str, Any]:
 def masked_source(source: dict[str, Any]) -> dict[str, Any]:
     """The source as responses show it: the connection password masked."""
     if source.get("type") == "database" and isinstance(source.get("connection"), str):
-        return {**source, "connection": mask_connection(source["connection"])}
+        return {**source, "connection": _masked_connection(source["connection"])}
     return dict(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _masked_connection(connection: str) -> str:
+    # Lists mask the same few connections over and over; the unmasked string is in memory anyway.
+    return mask_connection(connection)

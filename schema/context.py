@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from resolvers import datasets, jobs, pipelines, schedules
+from resolvers import datasets, jobs, pipelines
 from resolvers.principal import Principal
 
 
@@ -20,13 +20,10 @@ class Loaders:
             return await datasets.get_datasets(principal, keys)
 
         self.dataset: DataLoader[str, Any] = DataLoader(load_fn=load_datasets)
+        # A pipeline comes with its schedule and a job with its steps: those need no loader of their own.
         self.pipeline: DataLoader[str, Any] = DataLoader(
             load_fn=lambda keys: pipelines.get_pipelines(principal, list(keys)))
-        self.schedule: DataLoader[str, Any] = DataLoader(
-            load_fn=lambda keys: schedules.get_schedules(principal, list(keys)))
         self.job: DataLoader[str, Any] = DataLoader(load_fn=lambda keys: jobs.get_jobs(principal, list(keys)))
-        self.job_steps: DataLoader[str, Any] = DataLoader(
-            load_fn=lambda keys: jobs.job_steps(principal, list(keys)))
 
 
 @dataclass

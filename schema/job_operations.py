@@ -12,12 +12,12 @@ from resolvers import job_streams
 from resolvers import jobs as domain
 from resolvers.errors import NotFound
 from resolvers.pipelines import RUN
+from resolvers.views.jobs import JobView
 from schema.context import Info
 from schema.errors import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
-from server.models.engine import Job as JobRow
 
 
 @strawberry.input(description="Which jobs to list; every given criterion must hold.")
@@ -37,8 +37,8 @@ class JobSuccess:
     status: JobStatus = strawberry.field(description="Its status now.")
 
     @classmethod
-    def from_model(cls, row: JobRow) -> JobSuccess:
-        return cls(job=Job.from_model(row), job_id=strawberry.ID(row.id), status=JobStatus(row.status))
+    def from_view(cls, view: JobView) -> JobSuccess:
+        return cls(job=Job.from_view(view), job_id=strawberry.ID(view.id), status=JobStatus(view.status))
 
 
 @strawberry.type(description="Stored log lines of a job.")
@@ -66,7 +66,7 @@ class JobQuery:
     @strawberry.field(extensions=needs(domain.READ), description="One job by id, or null if not in your workspace.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         try:
-            return Job.from_model(await domain.get_job(info.context.principal, str(id)))
+            return Job.from_view(await domain.get_job(info.context.principal, str(id)))
         except NotFound:
             return None
 
@@ -80,14 +80,14 @@ class JobQuery:
             trigger=wanted.trigger.value if wanted.trigger else None,
             created_after=wanted.created_after, created_before=wanted.created_before)
         page = await domain.list_jobs(info.context.principal, filters, page_request(first, after))
-        return connection(page, Job.from_model)
+        return connection(page, Job.from_view)
 
     @strawberry.field(extensions=needs(domain.READ),
                       description="Stored log lines: after a sequence, since a time, or the last `tail`.")
     async def job_logs(self, info: Info, job_id: strawberry.ID, after: int | None = None,
                        since: datetime | None = None, tail: int | None = None, limit: int = 1_000) -> JobLogPage:
         page = await domain.job_logs(info.context.principal, str(job_id), after, since, tail, limit)
-        return JobLogPage(lines=[JobLogLine.from_line(line) for line in page.lines], next_after=page.next_after,
+        return JobLogPage(lines=[JobLogLine.from_view(line) for line in page.lines], next_after=page.next_after,
                           finished=page.finished)
 
 
@@ -97,17 +97,17 @@ class JobMutation:
                          description="Queue a job of the pipeline now; the same idempotencyKey returns the same job.")
     async def run_pipeline(self, info: Info, pipeline_id: strawberry.ID,
                            idempotency_key: str | None = None) -> RunPipelineResult:
-        return JobSuccess.from_model(
+        return JobSuccess.from_view(
             await domain.run_pipeline(info.context.principal, str(pipeline_id), idempotency_key))
 
     @strawberry.mutation(extensions=needs(RUN), description="Cancel a pending job, or stop a running one.")
     async def cancel_job(self, info: Info, id: strawberry.ID) -> CancelJobResult:
-        return JobSuccess.from_model(await domain.cancel_job(info.context.principal, str(id)))
+        return JobSuccess.from_view(await domain.cancel_job(info.context.principal, str(id)))
 
     @strawberry.mutation(extensions=needs(RUN),
                          description="Run a finished job's version again: all steps, or from the failed step.")
     async def retry_job(self, info: Info, id: strawberry.ID, from_failed_step: bool = False) -> RetryJobResult:
-        return JobSuccess.from_model(await domain.retry_job(info.context.principal, str(id), from_failed_step))
+        return JobSuccess.from_view(await domain.retry_job(info.context.principal, str(id), from_failed_step))
 
 
 @strawberry.type
@@ -119,9 +119,9 @@ class JobSubscription:
         try:
             async for item in stream:
                 if isinstance(item, job_streams.JobEnded):
-                    yield JobFinished(job=Job.from_model(item.job, info.context.fresh_loaders()))
+                    yield JobFinished(job=Job.from_view(item.job, info.context.fresh_loaders()))
                 else:
-                    yield JobLogLine.from_line(item)
+                    yield JobLogLine.from_view(item)
         finally:
             await stream.aclose()
 
@@ -130,8 +130,8 @@ class JobSubscription:
     async def job_status(self, info: Info, job_id: strawberry.ID) -> AsyncGenerator[Job, None]:
         stream = job_streams.watch_job(info.context.principal, str(job_id))
         try:
-            async for row in stream:
-                # Fresh loaders per message: the job's steps change between messages.
-                yield Job.from_model(row, info.context.fresh_loaders())
+            async for view in stream:
+                # The view carries the steps as they are now; fresh loaders keep its pipeline current too.
+                yield Job.from_view(view, info.context.fresh_loaders())
         finally:
             await stream.aclose()

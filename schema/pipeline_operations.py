@@ -10,20 +10,19 @@ from strawberry.scalars import JSON
 from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import NotFound
+from resolvers.views.pipelines import STEP_TYPES, PipelineView
 from schema.context import Info
 from schema.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
-from schema.inputs import to_plain
+from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Pipeline, PipelineSchedule
-from server.models.engine import Pipeline as PipelineRow
-from server.models.engine import Schedule as ScheduleRow
+from schema.pipelines import Pipeline, PipelineSchedule, one_of
 
 
 @strawberry.input(description="One step of a pipeline.")
 class PipelineStepInput:
     id: str = strawberry.field(description="Unique in the pipeline.")
-    type: str = strawberry.field(description="data_source, data_cleaner or data_sink.")
+    type: str = strawberry.field(description=one_of(STEP_TYPES))
     config: JSON | None = strawberry.field(default=strawberry.UNSET, description="The step's options, as in REST.")
     depends_on: list[str] | None = strawberry.field(default=strawberry.UNSET,
                                                     description="Steps this one runs after.")
@@ -69,8 +68,8 @@ class PipelineSuccess:
     version: int = strawberry.field(description="Its version after the change.")
 
     @classmethod
-    def from_model(cls, row: PipelineRow) -> PipelineSuccess:
-        return cls(pipeline=Pipeline.from_model(row), pipeline_id=strawberry.ID(row.id), version=row.version)
+    def from_view(cls, view: PipelineView) -> PipelineSuccess:
+        return cls(pipeline=Pipeline.from_view(view), pipeline_id=strawberry.ID(view.id), version=view.version)
 
 
 @strawberry.type(description="The pipeline was deleted.")
@@ -79,12 +78,22 @@ class DeletePipelineSuccess:
 
 
 @strawberry.type(description="The schedule was changed. `pipelineId` and `paused` are the acknowledgement any "
-                             "writer may read; `schedule` needs read:pipelines.")
+                             "writer may read; `schedule` and `pipeline` need read:pipelines.")
 class ScheduleSuccess:
     pipeline_id: strawberry.ID = strawberry.field(description="The pipeline scheduled.")
     schedule: PipelineSchedule | None = strawberry.field(
         description="The schedule now; null once removed (needs read:pipelines).", extensions=needs(domain.READ))
     paused: bool | None = strawberry.field(description="Whether the schedule is paused now; null once removed.")
+    pipeline: Pipeline = strawberry.field(
+        description="The pipeline with its schedule now, as REST answers it (needs read:pipelines).",
+        extensions=needs(domain.READ))
+
+    @classmethod
+    def from_view(cls, view: PipelineView) -> ScheduleSuccess:
+        schedule = view.schedule
+        return cls(pipeline_id=strawberry.ID(view.id), paused=schedule.paused if schedule else None,
+                   schedule=PipelineSchedule.from_view(schedule) if schedule else None,
+                   pipeline=Pipeline.from_view(view))
 
 
 CreatePipelineResult = Annotated[PipelineSuccess | ValidationError | ConflictError,
@@ -96,18 +105,13 @@ DeletePipelineResult = Annotated[DeletePipelineSuccess | NotFoundError | Conflic
 ScheduleResult = Annotated[ScheduleSuccess | NotFoundError | ValidationError, strawberry.union("ScheduleResult")]
 
 
-def _schedule(pipeline_id: strawberry.ID, row: ScheduleRow | None) -> ScheduleSuccess:
-    return ScheduleSuccess(pipeline_id=pipeline_id, schedule=PipelineSchedule.from_model(row) if row else None,
-                           paused=row.paused if row else None)
-
-
 @strawberry.type
 class PipelineQuery:
     @strawberry.field(extensions=needs(domain.READ),
                       description="One pipeline by id, or null if not in your workspace.")
     async def pipeline(self, info: Info, id: strawberry.ID) -> Pipeline | None:
         try:
-            return Pipeline.from_model(await domain.get_pipeline(info.context.principal, str(id)))
+            return Pipeline.from_view(await domain.get_pipeline(info.context.principal, str(id)))
         except NotFound:
             return None
 
@@ -118,22 +122,24 @@ class PipelineQuery:
         filters = domain.PipelineFilter(name=wanted.name, scheduled=wanted.scheduled,
                                         dataset_id=str(wanted.dataset_id) if wanted.dataset_id else None)
         page = await domain.list_pipelines(info.context.principal, filters, page_request(first, after))
-        return connection(page, Pipeline.from_model)
+        return connection(page, Pipeline.from_view)
 
 
 @strawberry.type
 class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Create a pipeline (version 1).")
     async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> CreatePipelineResult:
-        row = await domain.create_pipeline(info.context.principal, to_plain(input), policy=info.context.policy)
-        return PipelineSuccess.from_model(row)
+        spec = to_model(domain.PipelineCreate, input, "pipeline configuration")
+        view = await domain.create_pipeline(info.context.principal, spec, policy=info.context.policy)
+        return PipelineSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Change a pipeline; saved as a new version.")
     async def update_pipeline(self, info: Info, id: strawberry.ID, input: UpdatePipelineInput,
                               expected_version: int | None = None) -> UpdatePipelineResult:
-        row = await domain.update_pipeline(info.context.principal, str(id), to_plain(input), expected_version,
-                                           policy=info.context.policy)
-        return PipelineSuccess.from_model(row)
+        spec = to_model(domain.PipelineUpdate, input, "pipeline configuration")
+        view = await domain.update_pipeline(info.context.principal, str(id), spec, expected_version,
+                                            policy=info.context.policy)
+        return PipelineSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a pipeline with its jobs.")
     async def delete_pipeline(self, info: Info, id: strawberry.ID) -> DeletePipelineResult:
@@ -143,18 +149,19 @@ class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Set (or replace) a pipeline's schedule.")
     async def schedule_pipeline(self, info: Info, pipeline_id: strawberry.ID, schedule: ScheduleInput
                                 ) -> ScheduleResult:
-        row = await schedules.set_schedule(info.context.principal, str(pipeline_id), to_plain(schedule))
-        return _schedule(pipeline_id, row)
+        # Refusals name the argument's fields (`schedule.cron`), as REST names its body's (`body.cron`).
+        spec = to_model(schedules.ScheduleSpec, schedule, "schedule", prefix="schedule")
+        view = await schedules.set_schedule(info.context.principal, str(pipeline_id), spec)
+        return ScheduleSuccess.from_view(view)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Pause a pipeline's schedule.")
     async def pause_schedule(self, info: Info, pipeline_id: strawberry.ID) -> ScheduleResult:
-        return _schedule(pipeline_id, await schedules.pause_schedule(info.context.principal, str(pipeline_id)))
+        return ScheduleSuccess.from_view(await schedules.pause_schedule(info.context.principal, str(pipeline_id)))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Resume a paused schedule.")
     async def resume_schedule(self, info: Info, pipeline_id: strawberry.ID) -> ScheduleResult:
-        return _schedule(pipeline_id, await schedules.resume_schedule(info.context.principal, str(pipeline_id)))
+        return ScheduleSuccess.from_view(await schedules.resume_schedule(info.context.principal, str(pipeline_id)))
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Remove a pipeline's schedule.")
     async def remove_schedule(self, info: Info, pipeline_id: strawberry.ID) -> ScheduleResult:
-        await schedules.remove_schedule(info.context.principal, str(pipeline_id))
-        return _schedule(pipeline_id, None)
+        return ScheduleSuccess.from_view(await schedules.remove_schedule(info.context.principal, str(pipeline_id)))

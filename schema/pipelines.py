@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -11,40 +10,28 @@ from strawberry.scalars import JSON
 
 from resolvers import jobs as jobs_domain
 from resolvers import pipelines as domain
-from resolvers import schedules
-from resolvers.job_streams import LogLine
+from resolvers.views.jobs import JOB_STATUSES, STEP_STATUSES, TRIGGERS, JobStepView, JobView, LogLineView
+from resolvers.views.pipelines import STEP_TYPES, PipelineVersionView, PipelineView, ScheduleView
 from schema.context import Info, Loaders
 from schema.datasets import Dataset
+from schema.enums import domain_enum
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from server.models.engine import Job as JobRow
-from server.models.engine import JobLog as LogRow
-from server.models.engine import JobStep as StepRow
-from server.models.engine import Pipeline as PipelineRow
-from server.models.engine import PipelineVersion as VersionRow
-from server.models.engine import Schedule as ScheduleRow
 
 
-@strawberry.enum(description="Where a job is in its life.")
-class JobStatus(Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+def one_of(values: tuple[str, ...]) -> str:
+    """`a, b or c.`: the domain's values in a description, for the fields kept as strings."""
+    return f"{', '.join(values[:-1])} or {values[-1]}."
 
 
-@strawberry.enum(description="What started a job.")
-class JobTrigger(Enum):
-    MANUAL = "manual"
-    SCHEDULE = "schedule"
-    RETRY = "retry"
+JobStatus = domain_enum("JobStatus", JOB_STATUSES, "Where a job is in its life.")
+JobTrigger = domain_enum("JobTrigger", TRIGGERS, "What started a job.")
 
 
 @strawberry.type(description="One step of a pipeline.")
 class PipelineStep:
     id: str = strawberry.field(description="Unique in the pipeline.")
-    type: str = strawberry.field(description="data_source, data_cleaner or data_sink.")
+    type: str = strawberry.field(description=one_of(STEP_TYPES))
     config: JSON = strawberry.field(description="The step's options, as in REST.")
     depends_on: list[str] | None = strawberry.field(description="Steps this one runs after; null: the previous one.")
 
@@ -61,9 +48,8 @@ class PipelineSchedule:
     next_runs: list[datetime] = strawberry.field(description="The next fire times (none while paused).")
 
     @classmethod
-    def from_model(cls, row: ScheduleRow) -> PipelineSchedule:
-        runs = [] if row.paused else schedules.next_runs(row.cron, row.timezone)
-        return cls(cron=row.cron, timezone=row.timezone, paused=row.paused, next_runs=runs)
+    def from_view(cls, view: ScheduleView) -> PipelineSchedule:
+        return cls(cron=view.cron, timezone=view.timezone, paused=view.paused, next_runs=list(view.next_runs))
 
 
 @strawberry.type(description="A saved version of a pipeline's definition.")
@@ -76,10 +62,10 @@ class PipelineVersion:
     created_at: datetime = strawberry.field(description="When it was saved.")
 
     @classmethod
-    def from_model(cls, row: VersionRow) -> PipelineVersion:
-        return cls(version=row.version, name=row.name, description=row.description,
-                   steps=[PipelineStep.from_dict(s) for s in row.steps], created_by=row.created_by,
-                   created_at=row.created_at)
+    def from_view(cls, view: PipelineVersionView) -> PipelineVersion:
+        return cls(version=view.version, name=view.name, description=view.description,
+                   steps=[PipelineStep.from_dict(s) for s in view.steps], created_by=view.created_by,
+                   created_at=view.created_at)
 
 
 @strawberry.type(description="A pipeline: steps that move and clean data, run on demand or on schedule.")
@@ -92,42 +78,40 @@ class Pipeline:
     created_by: str = strawberry.field(description="Who created it.")
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
-    raw_steps: strawberry.Private[list[dict[str, Any]]]
+    view: strawberry.Private[PipelineView]
 
     @classmethod
-    def from_model(cls, row: PipelineRow) -> Pipeline:
-        return cls(id=strawberry.ID(row.id), name=row.name, description=row.description,
-                   steps=[PipelineStep.from_dict(s) for s in row.steps], version=row.version,
-                   created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
-                   raw_steps=row.steps)
+    def from_view(cls, view: PipelineView) -> Pipeline:
+        return cls(id=strawberry.ID(view.id), name=view.name, description=view.description,
+                   steps=[PipelineStep.from_dict(s) for s in view.steps], version=view.version,
+                   created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at, view=view)
 
     @strawberry.field(extensions=needs(domain.READ), description="The schedule, or null.")
-    async def schedule(self, info: Info) -> PipelineSchedule | None:
-        row = await info.context.loaders.schedule.load(str(self.id))
-        return PipelineSchedule.from_model(row) if row else None
+    def schedule(self) -> PipelineSchedule | None:
+        return PipelineSchedule.from_view(self.view.schedule) if self.view.schedule else None
 
     @strawberry.field(extensions=needs("read:datasets"), description="Datasets the steps read or write.")
     async def datasets(self, info: Info) -> list[Dataset]:
-        rows = await info.context.loaders.dataset.load_many(domain.datasets_of(self.raw_steps))
-        return [Dataset.from_view(view) for view in rows if view is not None]
+        views = await info.context.loaders.dataset.load_many(list(self.view.dataset_ids))
+        return [Dataset.from_view(view) for view in views if view is not None]
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")
     async def versions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[PipelineVersion]:
         page = await domain.pipeline_versions(info.context.principal, str(self.id), page_request(first, after))
-        return connection(page, PipelineVersion.from_model)
+        return connection(page, PipelineVersion.from_view)
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Jobs of this pipeline, newest first.")
     async def jobs(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Job]:
         page = await jobs_domain.list_jobs(info.context.principal, jobs_domain.JobFilter(pipeline_id=str(self.id)),
                                            page_request(first, after))
-        return connection(page, Job.from_model)
+        return connection(page, Job.from_view)
 
 
 @strawberry.type(description="What one step of a job did.")
 class JobStep:
     step_id: str = strawberry.field(description="The pipeline step's id.")
     type: str = strawberry.field(description="The step type.")
-    status: str = strawberry.field(description="pending, running, succeeded, failed, cancelled or skipped.")
+    status: str = strawberry.field(description=one_of(STEP_STATUSES))
     rows_in: int | None = strawberry.field(description="Rows the step read.")
     rows_out: int | None = strawberry.field(description="Rows the step passed on.")
     duration_seconds: float | None = strawberry.field(description="How long the step ran.")
@@ -136,10 +120,10 @@ class JobStep:
     finished_at: datetime | None = strawberry.field(description="When it ended.")
 
     @classmethod
-    def from_model(cls, row: StepRow) -> JobStep:
-        return cls(step_id=row.step_id, type=row.type, status=row.status, rows_in=row.rows_in,
-                   rows_out=row.rows_out, duration_seconds=row.duration_s, error=row.error,
-                   started_at=row.started_at, finished_at=row.finished_at)
+    def from_view(cls, view: JobStepView) -> JobStep:
+        return cls(step_id=view.step_id, type=view.type, status=view.status, rows_in=view.rows_in,
+                   rows_out=view.rows_out, duration_seconds=view.duration_s, error=view.error,
+                   started_at=view.started_at, finished_at=view.finished_at)
 
 
 @strawberry.type(description="One line of a job's log.")
@@ -151,7 +135,7 @@ class JobLogLine:
     message: str = strawberry.field(description="The text.")
 
     @classmethod
-    def from_line(cls, line: LogRow | LogLine) -> JobLogLine:
+    def from_view(cls, line: LogLineView) -> JobLogLine:
         return cls(seq=line.seq, time=line.time, level=line.level, step_id=line.step_id, message=line.message)
 
 
@@ -174,31 +158,32 @@ class Job:
     error: str | None = strawberry.field(description="Why it failed.")
     cancel_requested: bool = strawberry.field(description="A cancel was asked for.")
     attempts: int = strawberry.field(description="How many times a process claimed it.")
+    view: strawberry.Private[JobView]
     loaders: strawberry.Private[Loaders | None] = None
 
     @classmethod
-    def from_model(cls, row: JobRow, loaders: Loaders | None = None) -> Job:
-        return cls(id=strawberry.ID(row.id), status=JobStatus(row.status), trigger=JobTrigger(row.trigger),
-                   pipeline_id=strawberry.ID(row.pipeline_id), pipeline_version=row.pipeline_version,  # type: ignore[attr-defined]
-                   retry_of=strawberry.ID(row.retry_of) if row.retry_of else None, from_step=row.from_step,
-                   scheduled_for=row.scheduled_for, created_by=row.created_by, created_at=row.created_at,
-                   started_at=row.started_at, finished_at=row.finished_at,
-                   percent_complete=round(row.progress * 100, 1), statistics=row.statistics, error=row.error,
-                   cancel_requested=row.cancel_requested, attempts=row.attempts, loaders=loaders)
+    def from_view(cls, view: JobView, loaders: Loaders | None = None) -> Job:
+        return cls(id=strawberry.ID(view.id), status=JobStatus(view.status), trigger=JobTrigger(view.trigger),
+                   pipeline_id=strawberry.ID(view.pipeline_id), pipeline_version=view.pipeline_version,
+                   retry_of=strawberry.ID(view.retry_of) if view.retry_of else None, from_step=view.from_step,
+                   scheduled_for=view.scheduled_for, created_by=view.created_by, created_at=view.created_at,
+                   started_at=view.started_at, finished_at=view.finished_at,
+                   percent_complete=view.percent_complete, statistics=view.statistics, error=view.error,
+                   cancel_requested=view.cancel_requested, attempts=view.attempts, view=view, loaders=loaders)
 
     def _loaders(self, info: Info) -> Loaders:
         return self.loaders or info.context.loaders
 
     @strawberry.field(extensions=needs(domain.READ), description="The pipeline, or null once deleted.")
     async def pipeline(self, info: Info) -> Pipeline | None:
-        row = await self._loaders(info).pipeline.load(str(self.pipeline_id))
-        return Pipeline.from_model(row) if row else None
+        view = await self._loaders(info).pipeline.load(str(self.pipeline_id))
+        return Pipeline.from_view(view) if view else None
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Per step: status, rows, duration, error.")
-    async def steps(self, info: Info) -> list[JobStep]:
-        return [JobStep.from_model(row) for row in await self._loaders(info).job_steps.load(str(self.id))]
+    def steps(self) -> list[JobStep]:
+        return [JobStep.from_view(step) for step in self.view.steps]
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Stored log lines after a sequence number.")
     async def logs(self, info: Info, after: int = 0, limit: int = 1_000) -> list[JobLogLine]:
         page = await jobs_domain.job_logs(info.context.principal, str(self.id), after=after, limit=limit)
-        return [JobLogLine.from_line(line) for line in page.lines]
+        return [JobLogLine.from_view(line) for line in page.lines]

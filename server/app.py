@@ -25,6 +25,7 @@ from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
 from server.rest.common import json_response
 from server.rest.errors import HTTP_PARSER_LIMITS, request_middleware
+from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
 from server.rest.parse_errors import install as install_parse_errors
 from server.rest.routes import Route, add_routes
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTHENTICATOR] = authenticate
     app[AUTH] = AuthState(limits=RateLimits(settings))
     app[OPEN_SOCKETS] = weakref.WeakSet()
+    app[LIST_CACHE] = ListCache()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
     bus = app[EVENT_BUS] = EventBus()
 

@@ -63,3 +63,16 @@ class DatasetTag(Model):
     class Meta:
         table = "dataset_tags"
         unique_together = (("dataset", "tag"),)
+
+
+class DatasetListVersion(Model):
+    """Bumped by database triggers on every insert, update or delete of a workspace's datasets.
+
+    A cached list is valid while this number is unchanged, whichever process or code path wrote.
+    """
+
+    workspace_id = fields.CharField(primary_key=True, max_length=40)
+    version = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "dataset_list_versions"

@@ -14,6 +14,7 @@ from resolvers.views.datasets import DatasetView, SchemaVersionView
 from server.context import principal_of
 from server.engine.service import POLICY
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
+from server.rest.list_cache import serve_list
 from server.rest.routes import Route, full_response
 
 
@@ -65,12 +66,18 @@ def _with_etag(request: web.Request, row: DatasetView, status: int = 200) -> web
 
 
 async def list_datasets(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
     query = request.query
     filters = domain.DatasetFilter(
         name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
         source_type=query.get("source_type"), status=query.get("status"))
-    page = await domain.list_datasets(await principal_of(request), filters, page_request(request))
-    return page_response(request, page, dataset_json)
+    paging = page_request(request)
+
+    async def build() -> web.Response:
+        return page_response(request, await domain.list_datasets(principal, filters, paging), dataset_json)
+
+    version = await domain.list_version(principal)
+    return await serve_list(request, "datasets", principal.workspace_id, version, build)
 
 
 async def create_dataset(request: web.Request) -> web.Response:

@@ -14,8 +14,8 @@ from resolvers import job_streams
 from resolvers import jobs as domain
 from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
+from resolvers.views.jobs import JobStepView, JobView, LogLineView
 from server.context import principal_of
-from server.models.engine import Job, JobLog, JobStep
 from server.rest.common import int_param, json_response, page_request, page_response
 from server.rest.routes import Route, full_response
 
@@ -23,32 +23,31 @@ NDJSON = "application/x-ndjson"
 KEEPALIVE_SECONDS = 15.0
 
 
-def step_json(row: JobStep) -> dict[str, Any]:
-    return {"id": row.step_id, "type": row.type, "status": row.status, "rows_in": row.rows_in,
-            "rows_out": row.rows_out, "duration_s": row.duration_s, "error": row.error,
-            "started_at": row.started_at, "finished_at": row.finished_at}
+def step_json(view: JobStepView) -> dict[str, Any]:
+    return {"id": view.step_id, "type": view.type, "status": view.status, "rows_in": view.rows_in,
+            "rows_out": view.rows_out, "duration_s": view.duration_s, "error": view.error,
+            "started_at": view.started_at, "finished_at": view.finished_at}
 
 
-def job_json(row: Job, steps: list[JobStep]) -> dict[str, Any]:
+def job_json(view: JobView) -> dict[str, Any]:
     """A job with its steps, progress in percent and statistics."""
-    duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at and row.started_at else None
     return {
-        "id": row.id, "pipeline_id": row.pipeline_id, "pipeline_version": row.pipeline_version,  # type: ignore[attr-defined]
-        "status": row.status, "trigger": row.trigger, "retry_of": row.retry_of, "from_step": row.from_step,
-        "scheduled_for": row.scheduled_for, "created_by": row.created_by, "created_at": row.created_at,
-        "started_at": row.started_at, "finished_at": row.finished_at, "duration_s": duration,
-        "percent_complete": round(row.progress * 100, 1), "statistics": row.statistics, "error": row.error,
-        "cancel_requested": row.cancel_requested, "attempts": row.attempts,
-        "steps": [step_json(step) for step in steps],
+        "id": view.id, "pipeline_id": view.pipeline_id, "pipeline_version": view.pipeline_version,
+        "status": view.status, "trigger": view.trigger, "retry_of": view.retry_of, "from_step": view.from_step,
+        "scheduled_for": view.scheduled_for, "created_by": view.created_by, "created_at": view.created_at,
+        "started_at": view.started_at, "finished_at": view.finished_at, "duration_s": view.duration_s,
+        "percent_complete": view.percent_complete, "statistics": view.statistics, "error": view.error,
+        "cancel_requested": view.cancel_requested, "attempts": view.attempts,
+        "steps": [step_json(step) for step in view.steps],
     }
 
 
-def job_ack(row: Job) -> dict[str, Any]:
+def job_ack(view: JobView) -> dict[str, Any]:
     """What a caller without read:jobs learns of a job it started or cancelled: its id and status."""
-    return {"id": row.id, "status": row.status}
+    return {"id": view.id, "status": view.status}
 
 
-def log_json(line: JobLog | job_streams.LogLine) -> dict[str, Any]:
+def log_json(line: LogLineView) -> dict[str, Any]:
     return {"seq": line.seq, "time": line.time, "level": line.level, "step_id": line.step_id,
             "message": line.message}
 
@@ -71,11 +70,6 @@ def _int(request: web.Request, name: str) -> int | None:
     return int_param(request, name, minimum=0)
 
 
-async def _with_steps(request: web.Request, row: Job) -> dict[str, Any]:
-    [steps] = await domain.job_steps(await principal_of(request), [row.id])
-    return job_json(row, steps)
-
-
 async def list_jobs(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     query = request.query
@@ -84,20 +78,16 @@ async def list_jobs(request: web.Request) -> web.Response:
                                created_after=_time(request, "created_after"),
                                created_before=_time(request, "created_before"))
     page = await domain.list_jobs(principal, filters, page_request(request))
-    steps = await domain.job_steps(principal, [row.id for row in page.items])
-    return page_response(request, page, lambda pair: job_json(*pair), items=zip(page.items, steps, strict=True))
+    return page_response(request, page, job_json)
 
 
 async def get_job(request: web.Request) -> web.Response:
-    row = await domain.get_job(await principal_of(request), request.match_info["id"])
-    return json_response(await _with_steps(request, row))
+    return json_response(job_json(await domain.get_job(await principal_of(request), request.match_info["id"])))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
-    row = await domain.cancel_job(await principal_of(request), request.match_info["id"])
-    if not full_response(request):
-        return json_response(job_ack(row), status=202)
-    return json_response(await _with_steps(request, row), status=202)
+    view = await domain.cancel_job(await principal_of(request), request.match_info["id"])
+    return json_response(job_json(view) if full_response(request) else job_ack(view), status=202)
 
 
 async def job_logs(request: web.Request) -> web.StreamResponse:
@@ -135,7 +125,7 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int)
             if item is None:
                 break
             if isinstance(item, job_streams.JobEnded):
-                body = {"type": "end", "status": item.job.status, "job": await _with_steps(request, item.job)}
+                body = {"type": "end", "status": item.job.status, "job": job_json(item.job)}
             else:
                 body = {"type": "log", **log_json(item)}
             await response.write(orjson.dumps(body, option=orjson.OPT_UTC_Z) + b"\n")

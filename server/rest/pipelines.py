@@ -10,47 +10,45 @@ from resolvers import jobs as jobs_domain
 from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import ValidationError
+from resolvers.validation import parse
+from resolvers.views.pipelines import PipelineVersionView, PipelineView, ScheduleView
 from server.context import principal_of
 from server.engine.service import POLICY
-from server.models.engine import Pipeline, PipelineVersion, Schedule
 from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
 from server.rest.jobs import job_ack, job_json
 from server.rest.routes import Route, full_response
 
 
-def schedule_json(row: Schedule | None) -> dict[str, Any] | None:
+def schedule_json(view: ScheduleView | None) -> dict[str, Any] | None:
     """A schedule with its paused state and next run times (in its zone), or None."""
-    if row is None:
+    if view is None:
         return None
-    return {"cron": row.cron, "timezone": row.timezone, "paused": row.paused,
-            "next_runs": [] if row.paused else schedules.next_runs(row.cron, row.timezone),
-            "updated_at": row.updated_at}
+    return {"cron": view.cron, "timezone": view.timezone, "paused": view.paused, "next_runs": view.next_runs,
+            "updated_at": view.updated_at}
 
 
-def pipeline_json(row: Pipeline, schedule: Schedule | None) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "description": row.description, "steps": row.steps,
-            "version": row.version, "schedule": schedule_json(schedule), "created_by": row.created_by,
-            "created_at": row.created_at, "updated_at": row.updated_at}
+def pipeline_json(view: PipelineView) -> dict[str, Any]:
+    return {"id": view.id, "name": view.name, "description": view.description, "steps": view.steps,
+            "version": view.version, "schedule": schedule_json(view.schedule), "created_by": view.created_by,
+            "created_at": view.created_at, "updated_at": view.updated_at}
 
 
-def version_json(row: PipelineVersion) -> dict[str, Any]:
-    return {"version": row.version, "name": row.name, "description": row.description, "steps": row.steps,
-            "created_by": row.created_by, "created_at": row.created_at}
+def version_json(view: PipelineVersionView) -> dict[str, Any]:
+    return {"version": view.version, "name": view.name, "description": view.description, "steps": view.steps,
+            "created_by": view.created_by, "created_at": view.created_at}
 
 
-def schedule_ack(pipeline_id: str, row: Schedule) -> dict[str, Any]:
-    """What a caller without read:pipelines learns from a schedule change: only its paused state."""
-    return {"pipeline_id": pipeline_id, "paused": row.paused}
+def schedule_ack(view: PipelineView) -> dict[str, Any]:
+    """What a caller without read:pipelines learns from a pause or resume: only the paused state."""
+    return {"pipeline_id": view.id, "paused": view.schedule.paused if view.schedule else None}
 
 
-async def _one(request: web.Request, row: Pipeline, status: int = 200) -> web.Response:
+def _one(request: web.Request, view: PipelineView, status: int = 200) -> web.Response:
+    headers = {"ETag": etag(view.id, view.version)}
     if not full_response(request):
         # A write-only key learns the id and the version it created, not the pipeline.
-        return json_response({"id": row.id, "version": row.version}, status=status,
-                             headers={"ETag": etag(row.id, row.version)})
-    principal = await principal_of(request)
-    [schedule] = await schedules.get_schedules(principal, [row.id])
-    return json_response(pipeline_json(row, schedule), status=status, headers={"ETag": etag(row.id, row.version)})
+        return json_response({"id": view.id, "version": view.version}, status=status, headers=headers)
+    return json_response(pipeline_json(view), status=status, headers=headers)
 
 
 def _flag(request: web.Request, name: str) -> bool | None:
@@ -67,27 +65,27 @@ async def list_pipelines(request: web.Request) -> web.Response:
     filters = domain.PipelineFilter(name=request.query.get("name"), scheduled=_flag(request, "scheduled"),
                                     dataset_id=request.query.get("dataset_id"))
     page = await domain.list_pipelines(principal, filters, page_request(request))
-    found = await schedules.get_schedules(principal, [row.id for row in page.items])
-    return page_response(request, page, lambda pair: pipeline_json(*pair), items=zip(page.items, found, strict=True))
+    return page_response(request, page, pipeline_json)
 
 
 async def create_pipeline(request: web.Request) -> web.Response:
-    row = await domain.create_pipeline(await principal_of(request), await read_json(request),
-                                       policy=request.app[POLICY])
-    response = await _one(request, row, status=201)
-    response.headers["Location"] = f"/api/v1/pipelines/{row.id}"
+    spec = parse(domain.PipelineCreate, await read_json(request), "pipeline configuration")
+    view = await domain.create_pipeline(await principal_of(request), spec, policy=request.app[POLICY])
+    response = _one(request, view, status=201)
+    response.headers["Location"] = f"/api/v1/pipelines/{view.id}"
     return response
 
 
 async def get_pipeline(request: web.Request) -> web.Response:
-    return await _one(request, await domain.get_pipeline(await principal_of(request), request.match_info["id"]))
+    return _one(request, await domain.get_pipeline(await principal_of(request), request.match_info["id"]))
 
 
 async def update_pipeline(request: web.Request) -> web.Response:
     pipeline_id = request.match_info["id"]
-    row = await domain.update_pipeline(await principal_of(request), pipeline_id, await read_json(request),
-                                       if_match(request, pipeline_id), policy=request.app[POLICY])
-    return await _one(request, row)
+    spec = parse(domain.PipelineUpdate, await read_json(request), "pipeline configuration")
+    view = await domain.update_pipeline(await principal_of(request), pipeline_id, spec,
+                                        if_match(request, pipeline_id), policy=request.app[POLICY])
+    return _one(request, view)
 
 
 async def delete_pipeline(request: web.Request) -> web.Response:
@@ -105,22 +103,17 @@ async def run_pipeline(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     job = await jobs_domain.run_pipeline(principal, request.match_info["id"], request.headers.get("Idempotency-Key"))
     headers = {"Location": f"/api/v1/jobs/{job.id}"}
-    if not full_response(request):
-        return json_response(job_ack(job), status=202, headers=headers)
-    [steps] = await jobs_domain.job_steps(principal, [job.id])
-    return json_response(job_json(job, steps), status=202, headers=headers)
+    return json_response(job_json(job) if full_response(request) else job_ack(job), status=202, headers=headers)
 
 
-def _schedule_response(request: web.Request, row: Schedule) -> web.Response:
-    if not full_response(request):
-        return json_response(schedule_ack(request.match_info["id"], row))
-    return json_response(schedule_json(row))
+def _schedule_response(request: web.Request, view: PipelineView) -> web.Response:
+    return json_response(schedule_json(view.schedule) if full_response(request) else schedule_ack(view))
 
 
 async def schedule_pipeline(request: web.Request) -> web.Response:
-    row = await schedules.set_schedule(await principal_of(request), request.match_info["id"],
-                                       await read_json(request))
-    return _schedule_response(request, row)
+    """Answers the pipeline with its new schedule, like every other write of a pipeline."""
+    spec = parse(schedules.ScheduleSpec, await read_json(request), "schedule", prefix="body")
+    return _one(request, await schedules.set_schedule(await principal_of(request), request.match_info["id"], spec))
 
 
 async def pause_schedule(request: web.Request) -> web.Response:
@@ -156,8 +149,9 @@ ROUTES = [
     Route("POST", "/pipelines/{id}/run", run_pipeline, domain.RUN,
           "Run a pipeline now (answers at once with the pending job; honours Idempotency-Key)", "jobs", status=202,
           read_scope=jobs_domain.READ),
-    Route("POST", "/pipelines/{id}/schedule", schedule_pipeline, domain.WRITE, "Set the pipeline's schedule",
-          "schedules", body=_body(schedules.ScheduleSpec), read_scope=domain.READ),
+    Route("POST", "/pipelines/{id}/schedule", schedule_pipeline, domain.WRITE,
+          "Set the pipeline's schedule (answers the pipeline with it)", "schedules",
+          body=_body(schedules.ScheduleSpec), read_scope=domain.READ),
     Route("DELETE", "/pipelines/{id}/schedule", remove_schedule, domain.WRITE, "Remove the pipeline's schedule",
           "schedules", status=204),
     Route("POST", "/pipelines/{id}/schedule/pause", pause_schedule, domain.WRITE, "Pause the schedule",

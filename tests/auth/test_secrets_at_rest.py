@@ -95,9 +95,9 @@ async def test_a_job_reads_a_source_whose_password_is_encrypted(db, tmp_path):
             "type": "database", "connection": url, "table": table}})
         source = await datasets.create_dataset(PRINCIPAL, spec, policy=TEST_POLICY)
         out = tmp_path / "people.csv"
-        pipeline = await pipelines.create_pipeline(PRINCIPAL, {"name": "copy_people", "steps": [
+        pipeline = await pipelines.create_pipeline(PRINCIPAL, pipelines.PipelineCreate(name="copy_people", steps=[
             {"id": "in", "type": "data_source", "config": {"dataset_id": source.id}},
-            {"id": "out", "type": "data_sink", "config": {"path": str(out)}}]}, policy=TEST_POLICY)
+            {"id": "out", "type": "data_sink", "config": {"path": str(out)}}]), policy=TEST_POLICY)
         job = await jobs.run_pipeline(PRINCIPAL, pipeline.id)
         # when the job runs
         await Executor(replace(Settings(), database_url=db, file_roots=(str(tmp_path),))).drain()

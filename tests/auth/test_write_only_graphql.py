@@ -15,6 +15,8 @@ UPDATE_PIPELINE = """mutation ($id: ID!) { updatePipeline(id: $id, input: {descr
 RUN = "mutation ($id: ID!) { runPipeline(pipelineId: $id) { __typename ... on JobSuccess { %s } } }"
 CANCEL = "mutation ($id: ID!) { cancelJob(id: $id) { __typename ... on JobSuccess { %s } } }"
 RETRY = "mutation ($id: ID!) { retryJob(id: $id) { __typename ... on JobSuccess { %s } } }"
+SCHEDULE = """mutation ($id: ID!) { schedulePipeline(pipelineId: $id, schedule: {cron: "15 3 * * *"}) {
+  __typename ... on ScheduleSuccess { %s } } }"""
 PAUSE = "mutation ($id: ID!) { pauseSchedule(pipelineId: $id) { __typename ... on ScheduleSuccess { %s } } }"
 UPDATE_DATASET = """mutation ($id: ID!) { updateDataset(id: $id, input: {description: "new"}) {
   __typename ... on UpdateDatasetSuccess { %s } } }"""
@@ -96,6 +98,17 @@ async def test_pause_schedule_selecting_the_schedule_without_read_changes_nothin
     acked = await gql(writer, PAUSE % "pipelineId paused", id=world.pipeline_id)
     assert acked["data"]["pauseSchedule"]["paused"] is True
     assert (await world.get(f"/api/v1/pipelines/{world.pipeline_id}"))["schedule"]["paused"] is True
+
+
+async def test_schedule_pipeline_selecting_the_pipeline_without_read_changes_nothing(world: World):
+    writer = world.keys["pipeline_writer"]
+    refused(await gql(writer, SCHEDULE % "pipeline { id schedule { cron } }", id=world.pipeline_id),
+            "read:pipelines")
+    assert (await world.get(f"/api/v1/pipelines/{world.pipeline_id}"))["schedule"]["cron"] == "0 2 * * *"
+    acked = await gql(writer, SCHEDULE % "pipelineId paused", id=world.pipeline_id)
+    assert acked["data"]["schedulePipeline"] == {"__typename": "ScheduleSuccess", "pipelineId": world.pipeline_id,
+                                                 "paused": False}
+    assert (await world.get(f"/api/v1/pipelines/{world.pipeline_id}"))["schedule"]["cron"] == "15 3 * * *"
 
 
 async def test_update_dataset_without_read_datasets(world: World):

@@ -48,7 +48,8 @@ async def test_schedule_pause_and_resume_without_read_answer_the_paused_state_on
     base = f"/api/v1/pipelines/{world.pipeline_id}/schedule"
     # when
     set_ = await writer.post(base, json={"cron": "30 4 * * *", "timezone": "Europe/Paris"})
-    assert set_.status == 200 and await set_.json() == {"pipeline_id": world.pipeline_id, "paused": False}
+    # setting it answers what any write of a pipeline does without read: its id and version
+    assert set_.status == 200 and await set_.json() == {"id": world.pipeline_id, "version": 1}
     assert (await _pipeline(world))["schedule"]["cron"] == "30 4 * * *"
     paused = await writer.post(f"{base}/pause")
     assert paused.status == 200 and await paused.json() == {"pipeline_id": world.pipeline_id, "paused": True}

@@ -60,8 +60,8 @@ def clean_steps(dataset_id: str, sink: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def pipeline(dataset_id: str, sink: dict[str, Any], principal: Principal = PRINCIPAL,
                    name: str = "customer_data_processing") -> str:
-    row = await pipelines.create_pipeline(principal, {"name": name, "steps": clean_steps(dataset_id, sink)},
-                                         policy=TEST_POLICY)
+    spec = pipelines.PipelineCreate(name=name, steps=clean_steps(dataset_id, sink))
+    row = await pipelines.create_pipeline(principal, spec, policy=TEST_POLICY)
     return row.id
 
 

@@ -39,7 +39,7 @@ async def test_a_job_cleans_a_csv_file_into_a_sqlite_table(db, tmp_path):
     assert ran == 1
     assert sqlite_rows(str(warehouse), "SELECT id, name, age FROM cleaned_customers ORDER BY id") == CLEANED
     job = await jobs.get_job(PRINCIPAL, job.id)
-    assert job.status == "succeeded" and job.progress == 1.0 and job.pipeline_version == 1
+    assert job.status == "succeeded" and job.percent_complete == 100.0 and job.pipeline_version == 1
     assert job.statistics["rows_read"] == 4 and job.statistics["rows_written"] == 2
     steps = await JobStep.filter(job_id=job.id).order_by("position")
     assert [(s.step_id, s.status, s.rows_in, s.rows_out) for s in steps] == [

@@ -121,12 +121,13 @@ async def test_the_plan_holds_the_datasets_and_only_the_connections_its_sinks_na
     job = await jobs.run_pipeline(PRINCIPAL, await pipeline(dataset_id, {"destination": "warehouse.customers"}))
     connections = {"warehouse": f"sqlite:///{tmp_path / 'wh.db'}", "finance": "postgresql://u:secret@h/db"}
     # when
-    plan = await build_plan(await Job.get(id=job.id), connections, TEST_POLICY, 512, str(tmp_path))
+    row = await Job.get(id=job.id)
+    plan = await build_plan(row, connections, TEST_POLICY, 512, str(tmp_path))
     # then it is plain data the child can run without the server's database
     copy = pickle.loads(pickle.dumps(plan))
     assert copy.connections == {"warehouse": connections["warehouse"]}
     assert copy.datasets[dataset_id][0]["path"] == str(tmp_path / "in.csv")
-    assert (copy.job_id, copy.memory_mb, copy.steps, copy.policy) == (job.id, 512, job.steps, TEST_POLICY)
+    assert (copy.job_id, copy.memory_mb, copy.steps, copy.policy) == (job.id, 512, row.steps, TEST_POLICY)
     # and the job runs from it
     await Executor(settings_for(db, connections=connections)).drain()
     assert (await Job.get(id=job.id)).status == "succeeded"

@@ -10,6 +10,7 @@ import pytest
 from resolvers import pipelines, schedules
 from resolvers.errors import ValidationError
 from resolvers.jobs import fire_tick
+from resolvers.validation import parse
 from server.engine.bus import binding
 from server.engine.scheduler import Scheduler
 from server.models.engine import Job, Schedule
@@ -19,9 +20,9 @@ from .helpers import PRINCIPAL, TEST_POLICY, clean_steps, csv_dataset, write_csv
 
 async def scheduled_pipeline(tmp_path, cron: str = "0 2 * * *", timezone: str = "UTC") -> str:
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
-    row = await pipelines.create_pipeline(PRINCIPAL, {
-        "name": "nightly", "steps": clean_steps(dataset_id, {"path": str(tmp_path / "o.csv")}),
-        "schedule": {"cron": cron, "timezone": timezone}}, policy=TEST_POLICY)
+    spec = pipelines.PipelineCreate(name="nightly", steps=clean_steps(dataset_id, {"path": str(tmp_path / "o.csv")}),
+                                    schedule=schedules.ScheduleSpec(cron=cron, timezone=timezone))
+    row = await pipelines.create_pipeline(PRINCIPAL, spec, policy=TEST_POLICY)
     return row.id
 
 
@@ -44,7 +45,7 @@ def test_next_runs_follow_daylight_saving_time():
 def test_invalid_schedules_are_refused(schedule, field):
     # when / then
     with pytest.raises(ValidationError) as info:
-        schedules.parse_schedule(schedule)
+        parse(schedules.ScheduleSpec, schedule, "schedule", prefix="schedule")
     assert info.value.details["field"] == field
 
 

@@ -144,8 +144,13 @@ async def test_schedule_set_pause_resume_and_remove(client, tmp_path):
     url = f"/api/v1/pipelines/{pipeline['id']}/schedule"
     # when / then
     resp = await client.post(url, json={"cron": "30 2 * * *", "timezone": "Europe/Berlin"})
-    first_run = datetime.fromisoformat((await resp.json())["next_runs"][0])
+    scheduled = await resp.json()
+    first_run = datetime.fromisoformat(scheduled["schedule"]["next_runs"][0])
     assert resp.status == 200 and first_run > datetime.now(UTC)
+    # the answer is the pipeline with its schedule, as GET shows it (like every other write of a pipeline)
+    assert scheduled["id"] == pipeline["id"] and scheduled["schedule"]["timezone"] == "Europe/Berlin"
+    assert resp.headers["ETag"] == f'"{pipeline["id"]}.1"'
+    assert (await (await client.get(f"/api/v1/pipelines/{pipeline['id']}")).json()) == scheduled
     assert first_run.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") in {"02:30", "03:00"}
     paused = await (await client.post(f"{url}/pause")).json()
     assert paused["paused"] is True and paused["next_runs"] == []

@@ -1,0 +1,104 @@
+"""Read models of jobs: a job with its steps and progress in percent, and its log lines.
+
+The vocabularies (job statuses, triggers) are the ones the store and the engine use: the engine may not
+import the domain, so they are defined beside the tables and exposed to the surfaces from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.engine.bus import Event
+from server.models.engine import FINISHED, JOB_STATUSES, TRIGGERS, Job, JobLog, JobStep
+
+__all__ = ["FINISHED", "JOB_STATUSES", "STEP_STATUSES", "TRIGGERS", "UNFINISHED", "JobStepView", "JobView",
+           "LogLineView"]
+# A job that is not finished yet holds its pipeline; a step a retry does not run again is skipped.
+UNFINISHED = tuple(status for status in JOB_STATUSES if status not in FINISHED)
+STEP_STATUSES = (*JOB_STATUSES, "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class JobStepView:
+    """What one step of a job did."""
+
+    step_id: str
+    type: str
+    status: str
+    rows_in: int | None
+    rows_out: int | None
+    duration_s: float | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: JobStep) -> JobStepView:
+        return cls(step_id=row.step_id, type=row.type, status=row.status, rows_in=row.rows_in,
+                   rows_out=row.rows_out, duration_s=row.duration_s, error=row.error, started_at=row.started_at,
+                   finished_at=row.finished_at)
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A run of a pipeline with its steps in order, its duration and its progress in percent."""
+
+    id: str
+    pipeline_id: str
+    pipeline_version: int
+    status: str
+    trigger: str
+    retry_of: str | None
+    from_step: str | None
+    scheduled_for: datetime | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    percent_complete: float
+    statistics: dict[str, Any]
+    error: str | None
+    cancel_requested: bool
+    attempts: int
+    steps: tuple[JobStepView, ...]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def from_row(cls, row: Job, steps: Iterable[JobStep]) -> JobView:
+        """`steps` are the job's step records in position order."""
+        duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at and row.started_at else None
+        return cls(id=row.id, pipeline_id=row.pipeline_id, pipeline_version=row.pipeline_version,  # type: ignore[attr-defined]
+                   status=row.status, trigger=row.trigger, retry_of=row.retry_of, from_step=row.from_step,
+                   scheduled_for=row.scheduled_for, created_by=row.created_by, created_at=row.created_at,
+                   started_at=row.started_at, finished_at=row.finished_at, duration_s=duration,
+                   percent_complete=round(row.progress * 100, 1), statistics=row.statistics, error=row.error,
+                   cancel_requested=row.cancel_requested, attempts=row.attempts,
+                   steps=tuple(JobStepView.from_row(step) for step in steps))
+
+
+@dataclass(frozen=True, slots=True)
+class LogLineView:
+    """One stored log line of a job (its secrets were masked before it was stored)."""
+
+    seq: int
+    time: datetime
+    level: str
+    step_id: str | None
+    message: str
+
+    @classmethod
+    def from_row(cls, row: JobLog) -> LogLineView:
+        return cls(row.seq, row.time, row.level, row.step_id, row.message)
+
+    @classmethod
+    def from_event(cls, event: Event) -> LogLineView:
+        data = event.data
+        return cls(data["seq"], datetime.fromisoformat(data["time"]), data["level"], data.get("step_id"),
+                   data["message"])

@@ -1,0 +1,85 @@
+"""Answers to list requests kept per app, valid exactly while the domain's list version is unchanged.
+
+The version is read from the database on every request (one indexed lookup), so a write made by any
+process is seen by the next read on every process; nothing expires by a timer. The same key gives the
+list's ETag, so a client sending `If-None-Match` gets 304 without a body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+# Enough for the first pages of a few hundred busy workspaces; each entry is one serialised page.
+DEFAULT_CAPACITY = 256
+_KEPT_HEADERS = ("X-Total-Count", "Link")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedList:
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+class ListCache:
+    """A bounded least-recently-used map from (resource, workspace, version, query) to a serialised page."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, ...], CachedList] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> CachedList | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple[str, ...], entry: CachedList) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+LIST_CACHE = web.AppKey("docc_list_cache", ListCache)
+
+
+def list_etag(key: tuple[str, ...]) -> str:
+    """A strong ETag naming one slice of one version of a workspace's list."""
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=12).hexdigest()
+    return f'"l-{digest}"'
+
+
+def _matches(request: web.Request, tag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return tag in candidates or "*" in candidates
+
+
+async def serve_list(request: web.Request, resource: str, workspace_id: str, version: int,
+                     build: Callable[[], Awaitable[web.Response]]) -> web.Response:
+    """The page for this request from the cache, or built by `build` and kept; 304 when the client has it."""
+    key = (resource, workspace_id, str(version), request.path, request.query_string)
+    tag = list_etag(key)
+    if _matches(request, tag):
+        return web.Response(status=304, headers={"ETag": tag})
+    cache = request.app[LIST_CACHE]
+    entry = cache.get(key)
+    if entry is None:
+        built = await build()
+        assert isinstance(built.body, bytes)
+        entry = CachedList(built.body, tuple((name, built.headers[name]) for name in _KEPT_HEADERS
+                                             if name in built.headers))
+        cache.put(key, entry)
+    response = web.Response(body=entry.body, content_type="application/json", headers=dict(entry.headers))
+    response.headers["ETag"] = tag
+    return response
