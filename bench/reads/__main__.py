@@ -46,9 +46,12 @@ def _load(base: str, case: Case, key: str | None, args: argparse.Namespace, path
     if key:
         headers["Authorization"] = f"Bearer {key}"
     # A run's creates carry its own stamp, so a later run (more workers) on the same database makes new names.
-    body = case.body.replace("@N@", f"{time.time_ns()}_@N@") if case.unique and case.body else case.body
+    stamp = f"{time.time_ns()}_@N@"
+    body = case.body.replace("@N@", stamp) if case.unique and case.body else case.body
+    write = (case.write[0], case.write[1].replace("@N@", stamp)) if case.write and key else None
     return run_wrk(base + (path or case.path), method=case.method, headers=headers, body=body,
-                   unique=case.unique and key is not None, seconds=args.seconds, connections=args.connections)
+                   unique=case.unique and key is not None, seconds=args.seconds, connections=args.connections,
+                   write=write)
 
 
 def _soak(base: str, cases: list[Case], key: str, pid: int, args: argparse.Namespace) -> None:

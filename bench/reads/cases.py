@@ -33,6 +33,8 @@ class Case:
     body: str | None = None
     # Each request carries a fresh name (a create); the ceiling then answers the first response's bytes.
     unique: bool = False
+    # Every other request is this write (path, body with @N@): each read of the case follows a write.
+    write: tuple[str, str] | None = None
 
 
 def _call(base: str, case: Case, key: str) -> tuple[int, bytes, str, dict[str, str]]:
@@ -58,6 +60,8 @@ def build_cases(base: str, key: str) -> list[Case]:
     return [
         Case("rest_list", "/api/v1/datasets?per_page=100"),
         Case("rest_list_304", "/api/v1/datasets?per_page=100", headers=conditional),
+        Case("rest_list_written", "/api/v1/datasets?per_page=100",
+             write=("/api/v1/datasets", json.dumps(NEW_DATASET).replace("bench_new_", "bench_mixed_"))),
         Case("rest_get", f"/api/v1/datasets/{dataset_id}"),
         Case("rest_jobs", "/api/v1/jobs?per_page=100"),
         Case("rest_job", f"/api/v1/jobs/{job_id}"),
@@ -71,6 +75,7 @@ def build_cases(base: str, key: str) -> list[Case]:
 LABELS = {
     "rest_list": "GET /api/v1/datasets?per_page=100",
     "rest_list_304": "  the same, If-None-Match",
+    "rest_list_written": "  the same, each right after a create (req/s: both)",
     "rest_get": "GET /api/v1/datasets/{id}",
     "rest_jobs": "GET /api/v1/jobs?per_page=100",
     "rest_job": "GET /api/v1/jobs/{id}",

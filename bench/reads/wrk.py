@@ -30,6 +30,23 @@ request = function()
 end
 """
 
+# Every other request is a write (a create with a fresh name) and the others read the URL given: each read
+# follows a write, so a cache of the list can never answer it.
+ALTERNATE_REQUEST = """
+local write_body = [==[@BODY@]==]
+request = function()
+  counter = counter + 1
+  if counter % 2 == 1 then
+    local headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Content-Type"] = "application/json"
+    local body = string.gsub(write_body, "@N@", thread_tag .. "_" .. counter)
+    return wrk.format("POST", "@PATH@", headers, body)
+  end
+  return wrk.format("GET", nil, nil, nil)
+end
+"""
+
 
 @dataclass(frozen=True)
 class Figures:
@@ -56,17 +73,26 @@ def ensure_wrk() -> str:
     return found
 
 
-def _lua(method: str, headers: dict[str, str], body: str | None, unique: bool) -> str:
+def _lua(method: str, headers: dict[str, str], body: str | None, unique: bool,
+         write: tuple[str, str] | None = None) -> str:
     quoted = "nil" if body is None else "[==[" + body + "]==]"
     lines = "\n".join(f'wrk.headers["{name}"] = [==[{value}]==]' for name, value in headers.items())
-    return SCRIPT.format(method=method, body=quoted, headers=lines, request=UNIQUE_REQUEST if unique else "")
+    request = UNIQUE_REQUEST if unique else ""
+    if write is not None:
+        request = ALTERNATE_REQUEST.replace("@BODY@", write[1]).replace("@PATH@", write[0])
+    return SCRIPT.format(method=method, body=quoted, headers=lines, request="@REQUEST@").replace("@REQUEST@", request)
 
 
 def run_wrk(url: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: str | None = None,
-            unique: bool = False, seconds: float = 5.0, connections: int = 16, threads: int = 1) -> Figures:
-    """Load `url` for `seconds` and return what wrk measured; non-2xx/3xx answers count as errors."""
+            unique: bool = False, seconds: float = 5.0, connections: int = 16, threads: int = 1,
+            write: tuple[str, str] | None = None) -> Figures:
+    """Load `url` for `seconds` and return what wrk measured; non-2xx/3xx answers count as errors.
+
+    With `write` (a path and a JSON body with `@N@` where a unique number goes), every other request is
+    that POST instead.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(method, headers or {}, body, unique))
+        script.write(_lua(method, headers or {}, body, unique, write))
     try:
         done = subprocess.run([ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s",
                                "--timeout", "10s", "-s",
