@@ -2,7 +2,7 @@
 
     python -m bench.reads.profile gql_list [--requests 200] [--time]
 
-Requires `pip install pyinstrument` (a development tool, not a dependency of the server). `--time`
+Requires pyinstrument (`pip install -e '.[bench]'`; a development tool, not a dependency of the server). `--time`
 only times the requests (wall and CPU time of this process, client included). Machine load changes the
 totals, not where the time goes.
 """
