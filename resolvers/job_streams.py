@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.queryset import QuerySet
 
 from resolvers.errors import NotFound, ValidationError
-from resolvers.jobs import READ, views_of
+from resolvers.jobs import READ, levels_from, views_of
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
+from resolvers.validation import aware
 from resolvers.views.jobs import FINISHED, JobView, LogLineView
 from server.engine.bus import Subscription, current_bus, job_topic
 from server.models.engine import Job, JobLog
@@ -46,28 +50,61 @@ async def _open(principal: Principal, job_id: str) -> Subscription:
     return subscription
 
 
-async def follow_logs(principal: Principal, job_id: str, after: int = 0) -> AsyncIterator[LogLineView | JobEnded]:
-    """Stored lines after `after`, then live ones, then JobEnded; raises NotFound, ValidationError."""
-    if after < 0:
-        raise ValidationError("Invalid cursor", field="after", reason="Must not be negative")
+async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail: int | None = None,
+                      since: datetime | None = None, level: str | None = None
+                      ) -> AsyncIterator[LogLineView | JobEnded]:
+    """Stored lines after `after` (or the last `tail`, or those since a time), then live ones, then JobEnded.
+
+    Only lines at or above `level` are yielded; the cursor still passes the others, so a reader that
+    resumes from the last line it got misses nothing it asked for. Raises NotFound, ValidationError.
+    """
+    for name, value in (("after", after), ("tail", tail)):
+        if value is not None and value < 0:
+            raise ValidationError("Invalid cursor", field=name, reason="Must be at least 0")
+    wanted = levels_from(level)
+    since = aware(since, "since")
     subscription = await _open(principal, job_id)
-    cursor = after
     try:
+        cursor = max(after, await _start(job_id, tail, since, wanted))
         while True:
             # The status is read before the lines: a finished job has stored all its lines by then.
             job = await Job.get(id=job_id)
             while rows := await JobLog.filter(job_id=job_id, seq__gt=cursor).order_by("seq").limit(BATCH):
                 for row in rows:
-                    yield LogLineView.from_row(row)
-                cursor = rows[-1].seq
+                    cursor = row.seq
+                    if wanted is None or row.level in wanted:
+                        yield LogLineView.from_row(row)
             if job.status in FINISHED:
                 yield JobEnded(await _view(job))
                 return
             async for line in _live_lines(subscription, cursor):
-                yield line
                 cursor = line.seq
+                if wanted is None or line.level in wanted:
+                    yield line
     finally:
         subscription.close()
+
+
+async def _start(job_id: str, tail: int | None, since: datetime | None, wanted: tuple[str, ...] | None) -> int:
+    """The cursor before the first line a reader asked for by `tail` or `since` (0: from the start)."""
+    query = JobLog.filter(job_id=job_id)
+    if wanted is not None:
+        query = query.filter(level__in=wanted)
+    last = JobLog.filter(job_id=job_id).order_by("-seq")
+    if tail == 0:
+        return await _seq(last) or 0
+    if tail is not None:
+        nth = await _seq(query.order_by("-seq").offset(tail - 1))
+        return nth - 1 if nth is not None else 0
+    if since is not None:
+        first = await _seq(query.filter(time__gte=since).order_by("seq"))
+        return first - 1 if first is not None else await _seq(last) or 0
+    return 0
+
+
+async def _seq(query: QuerySet[JobLog]) -> int | None:
+    found = await query.limit(1).values_list("seq", flat=True)
+    return int(found[0]) if found else None
 
 
 async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLineView]:

@@ -17,7 +17,7 @@ from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
 from resolvers.schedules import tick_time
-from resolvers.validation import in_utc
+from resolvers.validation import aware
 from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, JobView, LogLineView
 from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
@@ -46,8 +46,8 @@ class JobFilter:
     def __post_init__(self) -> None:
         if self.pipeline_id is not None and not well_formed_id(self.pipeline_id):
             raise ValidationError("Invalid filter", field="pipeline_id", reason="Not a pipeline id")
-        in_utc(self.created_after, "created_after")
-        in_utc(self.created_before, "created_before")
+        aware(self.created_after, "created_after")
+        aware(self.created_before, "created_before")
 
 
 async def _load(principal: Principal, job_id: str) -> Job:
@@ -254,23 +254,42 @@ class LogPage:
     finished: bool
 
 
+# Log levels, least severe first: a `level` filter keeps the lines at or above it.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def levels_from(level: str | None) -> tuple[str, ...] | None:
+    """The levels a `level` filter keeps (None: every line); raises ValidationError."""
+    if level is None:
+        return None
+    if level not in LOG_LEVELS:
+        raise ValidationError("Invalid level", field="level", reason=f"Expected one of {', '.join(LOG_LEVELS)}")
+    return LOG_LEVELS[LOG_LEVELS.index(level):]
+
+
 async def job_logs(principal: Principal, job_id: str, after: int | None = None, since: datetime | None = None,
-                   tail: int | None = None, limit: int = 1_000) -> LogPage:
-    """Stored log lines: after a sequence number, since a time, or the last `tail`; raises NotFound, ValidationError."""
+                   tail: int | None = None, limit: int = 1_000, level: str | None = None) -> LogPage:
+    """Stored log lines: after a sequence number, since a time, or the last `tail`, at or above `level`.
+
+    Raises NotFound, ValidationError.
+    """
     principal.require(READ)
+    wanted = levels_from(level)
     for name, value in (("after", after), ("tail", tail)):
         if value is not None and value < 0:
-            raise ValidationError(f"Invalid {name}", field=name, reason="Must not be negative")
+            raise ValidationError(f"Invalid {name}", field=name, reason="Must be at least 0")
     if not 1 <= limit <= MAX_LOG_LINES:
         raise ValidationError("Invalid limit", field="limit", reason=f"Must be between 1 and {MAX_LOG_LINES}")
     job = await _load(principal, job_id)
     finished = job.status in FINISHED
-    since = in_utc(since, "since")
+    since = aware(since, "since")
     query = JobLog.filter(job_id=job.id)
     if after is not None:
         query = query.filter(seq__gt=after)
     if since is not None:
         query = query.filter(time__gte=since)
+    if wanted is not None:
+        query = query.filter(level__in=wanted)
     if tail is not None:
         rows = list(reversed(await query.order_by("-seq").limit(min(tail, limit))))
     else:

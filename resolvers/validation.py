@@ -19,6 +19,17 @@ class StrictInput(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def aware(value: datetime | None, field: str) -> datetime | None:
+    """An instant that names its time zone, moved to UTC; raises ValidationError for a naive one.
+
+    Filters and log reads take a time from a client who may be anywhere: guessing UTC would answer for
+    the wrong hours, so both surfaces refuse it the same way.
+    """
+    if value is not None and value.tzinfo is None:
+        raise ValidationError(f"Invalid {field}", field=field, reason="Give a time zone (e.g. Z)")
+    return in_utc(value, field)
+
+
 def in_utc(value: datetime | None, field: str) -> datetime | None:
     """An aware instant moved to UTC (naive is taken as UTC); raises ValidationError when UTC cannot hold it.
 

@@ -14,11 +14,13 @@ from resolvers.errors import NotFound
 from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobView
 from schema.context import Info
+from schema.enums import domain_enum
 from schema.errors import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
 
+LogLevel = domain_enum("LogLevel", domain.LOG_LEVELS, "Severity of a job log line, least severe first.")
 
 @strawberry.input(description="Which jobs to list; every given criterion must hold.")
 class JobFilter:
@@ -85,8 +87,10 @@ class JobQuery:
     @strawberry.field(extensions=needs(domain.READ),
                       description="Stored log lines: after a sequence, since a time, or the last `tail`.")
     async def job_logs(self, info: Info, job_id: strawberry.ID, after: int | None = None,
-                       since: datetime | None = None, tail: int | None = None, limit: int = 1_000) -> JobLogPage:
-        page = await domain.job_logs(info.context.principal, str(job_id), after, since, tail, limit)
+                       since: datetime | None = None, tail: int | None = None, limit: int = 1_000,
+                       level: LogLevel | None = None) -> JobLogPage:
+        page = await domain.job_logs(info.context.principal, str(job_id), after, since, tail, limit,
+                                     level.value if level else None)
         return JobLogPage(lines=[JobLogLine.from_view(line) for line in page.lines], next_after=page.next_after,
                           finished=page.finished)
 
@@ -113,9 +117,12 @@ class JobMutation:
 @strawberry.type
 class JobSubscription:
     @strawberry.subscription(extensions=needs(domain.READ),
-                             description="Log lines after `after`, stored then live, then JobFinished.")
-    async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0) -> AsyncGenerator[JobLogEvent, None]:
-        stream = job_streams.follow_logs(info.context.principal, str(job_id), after)
+                             description="Log lines after `after` (or from the last `tail` stored lines), stored "
+                                         "then live, at or above `level`, then JobFinished.")
+    async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0, tail: int | None = None,
+                       level: LogLevel | None = None) -> AsyncGenerator[JobLogEvent, None]:
+        stream = job_streams.follow_logs(info.context.principal, str(job_id), after, tail=tail,
+                                         level=level.value if level else None)
         try:
             async for item in stream:
                 if isinstance(item, job_streams.JobEnded):

@@ -149,8 +149,8 @@ class PipelineMutation:
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Set (or replace) a pipeline's schedule.")
     async def schedule_pipeline(self, info: Info, pipeline_id: strawberry.ID, schedule: ScheduleInput
                                 ) -> ScheduleResult:
-        # Refusals name the argument's fields (`schedule.cron`), as REST names its body's (`body.cron`).
-        spec = to_model(schedules.ScheduleSpec, schedule, "schedule", prefix="schedule")
+        # Refusals name the fields as REST names its body's (`body.cron`): one spelling on both surfaces.
+        spec = to_model(schedules.ScheduleSpec, schedule, "schedule", prefix="body")
         view = await schedules.set_schedule(info.context.principal, str(pipeline_id), spec)
         return ScheduleSuccess.from_view(view)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -29,6 +30,7 @@ from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
 from server.rest.parse_errors import install as install_parse_errors
 from server.rest.routes import Route, add_routes
+from server.websockets import SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
 REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES]
@@ -66,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTH] = AuthState(limits=RateLimits(settings))
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app[LIST_CACHE] = ListCache()
+    app[SOCKETS_BY_CREDENTIAL] = Counter()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
     bus = app[EVENT_BUS] = EventBus()
 

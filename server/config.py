@@ -120,6 +120,9 @@ class AuthSettings:
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 86_400
     ws_auth_check_seconds: float = 30.0
+    ws_heartbeat_seconds: float = 20.0
+    ws_max_sockets_per_credential: int = 50
+    ws_max_subscriptions_per_socket: int = 20
     key_usage_flush_seconds: float = 60.0
 
     @property
@@ -151,6 +154,9 @@ class AuthSettings:
             access_token_ttl_seconds=_positive(env, "DOCC_OAUTH_ACCESS_TOKEN_TTL", 900),
             refresh_token_ttl_seconds=_positive(env, "DOCC_OAUTH_REFRESH_TOKEN_TTL", 30 * 86_400),
             ws_auth_check_seconds=_float(env, "DOCC_WS_AUTH_CHECK_SECONDS", 30.0),
+            ws_heartbeat_seconds=_float(env, "DOCC_WS_HEARTBEAT_SECONDS", 20.0),
+            ws_max_sockets_per_credential=_positive(env, "DOCC_WS_MAX_SOCKETS_PER_CREDENTIAL", 50),
+            ws_max_subscriptions_per_socket=_positive(env, "DOCC_WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 20),
             key_usage_flush_seconds=_float(env, "DOCC_KEY_USAGE_FLUSH_SECONDS", 60.0),
         )
 

@@ -38,6 +38,7 @@ from server.engine.service import POLICY
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
 from server.rest.common import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
 from server.rest.errors import error_response
+from server.websockets import LegacyProtocolHandler, hold_socket, release_socket
 
 
 class BadGraphQLRequest(DoccError):
@@ -61,6 +62,8 @@ CLOSE_CREDENTIAL = 4401
 class DoccGraphQLView(GraphQLView):
     """Authenticates and charges each request, builds the shared Context, answers HTTP failures with the envelope."""
 
+    graphql_ws_handler_class = LegacyProtocolHandler
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             schema=build_schema(settings.graphql_max_depth, settings.graphql_max_aliases,
@@ -69,7 +72,9 @@ class DoccGraphQLView(GraphQLView):
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=10),
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=settings.auth.ws_max_subscriptions_per_socket,
+            keep_alive=True,
+            keep_alive_interval=settings.auth.ws_heartbeat_seconds,
         )
         self.settings = settings
         self.schema.operation_gate = self._charge_socket_operation  # type: ignore[attr-defined]
@@ -92,6 +97,10 @@ class DoccGraphQLView(GraphQLView):
             await request.app[AUTH].limits.charge(request, STANDARD, identity.rate_key)
         except DoccError as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        if not await hold_socket(request, context.response, identity.rate_key,
+                                 self.settings.auth.ws_max_sockets_per_credential):
+            raise ConnectionRejectionError({"code": "RATE_LIMITED",
+                                            "message": "Too many open sockets for this credential"})
         context.principal = identity.principal
         context.rate_key = identity.rate_key
         context.loaders = Loaders(identity.principal)
@@ -136,6 +145,15 @@ class DoccGraphQLView(GraphQLView):
                 await ws.close(code=CLOSE_CREDENTIAL, message=b"Credential expired or revoked")
                 return
             expires_at = identity.expires_at
+
+    async def create_websocket_response(self, request: web.Request, subprotocol: str | None
+                                        ) -> web.WebSocketResponse:
+        # Ping frames on both protocols: a peer that stops answering is closed, not kept forever.
+        ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [],
+                                   heartbeat=self.settings.auth.ws_heartbeat_seconds)
+        await ws.prepare(request)
+        request.app[OPEN_SOCKETS].add(ws)  # so that shutdown closes it
+        return ws
 
     def _wants_ide(self, request: web.Request) -> bool:
         return request.method == "GET" and "text/html" in request.headers.get("Accept", "") \
@@ -223,6 +241,7 @@ class DoccGraphQLView(GraphQLView):
             try:
                 return await super().__call__(request)
             finally:
+                release_socket(request)
                 watcher = request.get(WATCHER)
                 if watcher is not None:
                     watcher.cancel()

@@ -1,149 +1,206 @@
-"""The same pipeline, schedule and job operations through REST and GraphQL end in the same state and refusals."""
+"""The same pipeline operations through REST and GraphQL end in the same state and the same refusals."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from typing import Any
 
-import pytest
+from tests.graphql.helpers import gql
+from tests.parity import (
+    camel_keys,
+    error_fields,
+    field,
+    gql_data,
+    instant,
+    narrow_key,
+    pick,
+    refusal,
+    rest,
+    rest_ok,
+    standing_in,
+)
 
-PIPELINE_FIELDS = """id name description version steps { id type config dependsOn }
-  schedule { cron timezone paused nextRuns }"""
-JOB_FIELDS = """id status trigger pipelineId pipelineVersion percentComplete statistics error cancelRequested attempts
-  steps { stepId type status rowsIn rowsOut durationSeconds error }"""
+PIPELINE_FIELDS = """id name description version createdBy createdAt updatedAt
+    steps { id type config dependsOn } schedule { cron timezone paused nextRuns }"""
+CREATE_ERRORS = error_fields("ValidationError", "ConflictError")
+UPDATE_ERRORS = error_fields("NotFoundError", "ValidationError", "ConflictError", "PreconditionFailedError")
+DELETE_ERRORS = error_fields("NotFoundError", "ConflictError")
 CREATE = f"""mutation ($input: CreatePipelineInput!) {{
   createPipeline(input: $input) {{
-    __typename ... on PipelineSuccess {{ pipeline {{ {PIPELINE_FIELDS} }} }}
-    ... on ValidationError {{ code field reason }}
-  }}
-}}"""
-UPDATE = """mutation ($id: ID!, $input: UpdatePipelineInput!) {
-  updatePipeline(id: $id, input: $input) { __typename ... on PipelineSuccess { version } }
-}"""
-SCHEDULE = f"""mutation ($id: ID!, $schedule: ScheduleInput!) {{
-  schedulePipeline(pipelineId: $id, schedule: $schedule) {{
-    __typename ... on ScheduleSuccess {{ pipelineId paused pipeline {{ {PIPELINE_FIELDS} }} }}
-    ... on ValidationError {{ code field reason }}
-  }}
-}}"""
-PAUSE = """mutation ($id: ID!) { pauseSchedule(pipelineId: $id) { __typename ... on ScheduleSuccess { paused } } }"""
-RUN = f"""mutation ($id: ID!) {{
-  runPipeline(pipelineId: $id) {{ __typename ... on JobSuccess {{ job {{ {JOB_FIELDS} }} }} }}
-}}"""
-PIPELINE = f"query ($id: ID!) {{ pipeline(id: $id) {{ {PIPELINE_FIELDS} }} }}"
-JOB = f"query ($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}"
+    {CREATE_ERRORS} ... on PipelineSuccess {{ pipeline {{ {PIPELINE_FIELDS} }} }} }} }}"""
+UPDATE = f"""mutation ($id: ID!, $input: UpdatePipelineInput!, $expected: Int) {{
+  updatePipeline(id: $id, input: $input, expectedVersion: $expected) {{
+    {UPDATE_ERRORS} ... on PipelineSuccess {{ pipeline {{ {PIPELINE_FIELDS} }} }} }} }}"""
+DELETE = f"""mutation ($id: ID!) {{
+  deletePipeline(id: $id) {{ {DELETE_ERRORS} ... on DeletePipelineSuccess {{ deletedId }} }} }}"""
+ONE = f"query ($id: ID!) {{ pipeline(id: $id) {{ {PIPELINE_FIELDS} versions {{ totalCount nodes {{ version name "\
+      f"description createdBy steps {{ id type config dependsOn }} }} }} }} }}"
+MANY = f"""query ($filter: PipelineFilter) {{
+  pipelines(first: 50, filter: $filter) {{ totalCount nodes {{ {PIPELINE_FIELDS} }} }} }}"""
 
 
-async def gql(client, query: str, **variables) -> dict:
-    body = await (await client.post("/graphql", json={"query": query, "variables": variables})).json()
-    assert "errors" not in body, body
-    return body["data"]
+def step(spec: dict[str, Any]) -> dict[str, Any]:
+    """One step; a missing `depends_on` (REST stores the step as given) is the same as GraphQL's null."""
+    return {"id": spec["id"], "type": spec["type"], "config": spec["config"],
+            "depends_on": spec.get("depends_on", spec.get("dependsOn"))}
 
 
-@pytest.fixture
-async def quiet(start_app, settings):
-    """An app that runs no jobs: a queued job stays as both surfaces first show it."""
-    return await start_app(replace(settings, run_jobs=False, run_schedules=False))
-
-
-async def steps_over(client, tmp_path) -> list[dict]:
-    (tmp_path / "in.csv").write_text("id,name\n1,Ann\n2,Bob\n")
-    dataset = await (await client.post("/api/v1/datasets", json={
-        "name": "people", "source": {"type": "file", "path": str(tmp_path / "in.csv")}})).json()
-    return [{"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
-            {"id": "clean", "type": "data_cleaner", "config": {"remove_duplicates": True}, "depends_on": ["input"]},
-            {"id": "output", "type": "data_sink", "config": {"path": str(tmp_path / "out.csv")}}]
-
-
-def pipeline_of(body: dict) -> dict:
-    """What both surfaces say of a pipeline, in one spelling (GraphQL's steps leave out keys not given)."""
-    schedule = body["schedule"]
+def comparable(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """Every field both surfaces show of a pipeline, in one spelling (snake_case, times as datetimes)."""
+    schedule = field(pipeline, "schedule")
     return {
-        "name": body["name"], "description": body["description"], "version": body["version"],
-        "steps": [{"id": s["id"], "type": s["type"], "config": s["config"],
-                   "depends_on": s.get("depends_on", s.get("dependsOn"))} for s in body["steps"]],
+        **pick(pipeline, "id", "name", "description", "version", "created_by"),
+        "created_at": instant(field(pipeline, "created_at")), "updated_at": instant(field(pipeline, "updated_at")),
+        "steps": [step(s) for s in pipeline["steps"]],
         "schedule": None if schedule is None else {
-            "cron": schedule["cron"], "timezone": schedule["timezone"], "paused": schedule["paused"],
-            "next_runs": [datetime.fromisoformat(run) for run in schedule.get("next_runs", schedule.get("nextRuns"))]},
+            **pick(schedule, "cron", "timezone", "paused"),
+            "next_runs": [instant(t) for t in field(schedule, "next_runs")]},
     }
 
 
-def job_of(body: dict) -> dict:
-    steps = [(s.get("id", s.get("stepId")), s["type"], s["status"].lower(), s.get("rows_in", s.get("rowsIn")),
-              s.get("duration_s", s.get("durationSeconds"))) for s in body["steps"]]
-    return {"status": body["status"].lower(), "trigger": body["trigger"].lower(),
-            "version": body.get("pipeline_version", body.get("pipelineVersion")),
-            "percent": body.get("percent_complete", body.get("percentComplete")), "statistics": body["statistics"],
-            "error": body["error"], "cancel": body.get("cancel_requested", body.get("cancelRequested")),
-            "attempts": body["attempts"], "steps": steps}
+def shape(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """What two pipelines made by the same scenario share: all but identity, name and times."""
+    return {k: v for k, v in comparable(pipeline).items() if k not in {"id", "name", "created_at", "updated_at"}}
 
 
-async def via_rest(client, steps: list[dict]) -> tuple[dict, dict, dict, dict]:
-    created = await (await client.post("/api/v1/pipelines", json={"name": "rest", "steps": steps})).json()
-    url = f"/api/v1/pipelines/{created['id']}"
-    await client.put(url, json={"description": "changed"})
-    scheduled = await (await client.post(f"{url}/schedule", json={"cron": "30 2 * * *",
-                                                                  "timezone": "Europe/Berlin"})).json()
-    await client.post(f"{url}/schedule/pause")
-    job = await (await client.post(f"{url}/run")).json()
-    return (scheduled, await (await client.get(url)).json(), job,
-            await (await client.get(f"/api/v1/jobs/{job['id']}")).json())
+def version(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**pick(entry, "version", "description", "created_by"), "steps": [step(s) for s in entry["steps"]]}
 
 
-async def via_graphql(client, steps: list[dict]) -> tuple[dict, dict, dict, dict]:
-    graph_steps = [{"id": s["id"], "type": s["type"], "config": s["config"],
-                    **({"dependsOn": s["depends_on"]} if "depends_on" in s else {})} for s in steps]
-    created = (await gql(client, CREATE, input={"name": "graphql", "steps": graph_steps}))["createPipeline"]
-    pipeline_id = created["pipeline"]["id"]
-    await gql(client, UPDATE, id=pipeline_id, input={"description": "changed"})
-    scheduled = (await gql(client, SCHEDULE, id=pipeline_id, schedule={"cron": "30 2 * * *",
-                                                                       "timezone": "Europe/Berlin"}))
-    await gql(client, PAUSE, id=pipeline_id)
-    job = (await gql(client, RUN, id=pipeline_id))["runPipeline"]["job"]
-    return (scheduled["schedulePipeline"]["pipeline"], (await gql(client, PIPELINE, id=pipeline_id))["pipeline"],
-            job, (await gql(client, JOB, id=job["id"]))["job"])
+async def make_dataset(client, tmp_path) -> str:
+    (tmp_path / "people.csv").write_text("id,name\n1,Ann\n1,Ann\n2,Bob\n")
+    made = await rest_ok(client, "POST", "/datasets", {"name": "people", "source": {
+        "type": "file", "path": str(tmp_path / "people.csv")}})
+    return made["id"]
 
 
-async def test_rest_and_graphql_agree_on_pipelines_schedules_and_jobs(quiet, tmp_path):
+def steps(dataset_id: str, tmp_path, clean: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    return [{"id": "input", "type": "data_source", "config": {"dataset_id": dataset_id}},
+            {"id": "clean", "type": "data_cleaner", "config": clean or {"remove_duplicates": True}},
+            {"id": "output", "type": "data_sink", "config": {"path": str(tmp_path / "out.csv")},
+             "depends_on": ["clean"]}]
+
+
+def definition(name: str, dataset_id: str, tmp_path) -> dict[str, Any]:
+    return {"name": name, "description": "copy people", "steps": steps(dataset_id, tmp_path),
+            "schedule": {"cron": "0 2 * * *", "timezone": "Europe/Paris"}}
+
+
+CHANGE = {"description": "v2"}
+BAD_STEP = {"id": "a", "type": "teleport", "config": {}}
+
+
+async def via_rest(client, dataset_id: str, tmp_path) -> dict[str, Any]:
+    """The scenario through REST: create, update, read, list filtered, versions, then every refusal."""
+    created = await rest_ok(client, "POST", "/pipelines", definition("rest_copy", dataset_id, tmp_path))
+    url = f"/pipelines/{created['id']}"
+    change = {**CHANGE, "steps": steps(dataset_id, tmp_path, {"remove_duplicates": True, "trim": True})}
+    updated = await rest_ok(client, "PUT", url, change, headers={"If-Match": f'"{created["id"]}.1"'})
+    listed = await rest_ok(client, "GET", f"/pipelines?name=REST_&scheduled=true&dataset_id={dataset_id}")
+    unscheduled = await rest_ok(client, "GET", "/pipelines?name=rest_&scheduled=false")
+    refusals = {
+        "invalid": await rest(client, "POST", "/pipelines", {"name": "bad", "steps": [BAD_STEP]}),
+        "taken": await rest(client, "POST", "/pipelines", definition("rest_copy", dataset_id, tmp_path)),
+        "stale": await rest(client, "PUT", url, CHANGE, headers={"If-Match": f'"{created["id"]}.1"'}),
+        "missing": await rest(client, "PUT", "/pipelines/pl_missing", CHANGE),
+    }
+    read = await rest_ok(client, "GET", url)
+    dropped = await rest_ok(client, "PUT", url, {"schedule": None})
+    return {"created": created, "updated": updated, "read": read, "dropped": dropped,
+            "versions": (await rest_ok(client, "GET", f"{url}/versions"))["data"], "listed": listed["data"],
+            "unscheduled": unscheduled["data"], "refusals": {k: body for k, (_, body) in refusals.items()}}
+
+
+async def via_graphql(client, dataset_id: str, tmp_path) -> dict[str, Any]:
+    """The same scenario through GraphQL."""
+    created = (await gql_data(client, CREATE, {"input": camel_keys(definition("graphql_copy", dataset_id, tmp_path))}))[
+        "createPipeline"]["pipeline"]
+    change = {**CHANGE, "steps": steps(dataset_id, tmp_path, {"remove_duplicates": True, "trim": True})}
+    updated = (await gql_data(client, UPDATE, {"id": created["id"], "input": camel_keys(change), "expected": 1}))[
+        "updatePipeline"]["pipeline"]
+    read = (await gql_data(client, ONE, {"id": created["id"]}))["pipeline"]
+    listed = await gql_data(client, MANY, {"filter": {"name": "GRAPHQL_", "scheduled": True, "datasetId": dataset_id}})
+    unscheduled = await gql_data(client, MANY, {"filter": {"name": "graphql_", "scheduled": False}})
+    refusals = {
+        "invalid": await gql(client, CREATE, {"input": {"name": "bad", "steps": [BAD_STEP]}}),
+        "taken": await gql(client, CREATE, {"input": camel_keys(definition("graphql_copy", dataset_id, tmp_path))}),
+        "stale": await gql(client, UPDATE, {"id": created["id"], "input": CHANGE, "expected": 1}),
+        "missing": await gql(client, UPDATE, {"id": "pl_missing", "input": CHANGE}),
+    }
+    dropped = (await gql_data(client, UPDATE, {"id": created["id"], "input": {"schedule": None}}))[
+        "updatePipeline"]["pipeline"]
+    return {"created": created, "updated": updated, "read": read, "dropped": dropped,
+            "versions": read["versions"]["nodes"],
+            "listed": listed["pipelines"]["nodes"], "unscheduled": unscheduled["pipelines"]["nodes"],
+            "refusals": {k: next(iter(body["data"].values())) for k, body in refusals.items()}}
+
+
+async def test_the_same_scenario_gives_the_same_pipelines_and_refusals(client, tmp_path):
     # given
-    steps = await steps_over(quiet, tmp_path)
-    # when the same story is told through each surface
-    rest = await via_rest(quiet, steps)
-    graph = await via_graphql(quiet, steps)
-    # then each step of it reads the same, names aside
-    rest_scheduled, rest_final, rest_run, rest_job = rest
-    graph_scheduled, graph_final, graph_run, graph_job = graph
-    assert {**pipeline_of(rest_scheduled), "name": None} == {**pipeline_of(graph_scheduled), "name": None}
-    assert {**pipeline_of(rest_final), "name": None} == {**pipeline_of(graph_final), "name": None}
-    assert pipeline_of(rest_final)["schedule"]["paused"] is True and pipeline_of(rest_final)["version"] == 2
-    assert len(pipeline_of(rest_scheduled)["schedule"]["next_runs"]) == 5
-    assert job_of(rest_run) == job_of(graph_run) == job_of(rest_job) == job_of(graph_job)
-    assert job_of(rest_job)["status"] == "pending" and len(job_of(rest_job)["steps"]) == 3
-
-
-@pytest.mark.parametrize(("schedule", "part", "reason"), [
-    ({"cron": "0 2 * *"}, "cron", "Expected 5 fields (minute hour day month weekday)"),
-    ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "timezone", "Unknown time zone 'Mars/Olympus'"),
-])
-async def test_rest_and_graphql_refuse_a_bad_schedule_alike(quiet, tmp_path, schedule, part, reason):
-    # given
-    steps = await steps_over(quiet, tmp_path)
-    created = await (await quiet.post("/api/v1/pipelines", json={"name": "p", "steps": steps})).json()
+    dataset_id = await make_dataset(client, tmp_path)
     # when
-    rest = (await (await quiet.post(f"/api/v1/pipelines/{created['id']}/schedule", json=schedule)).json())["error"]
-    graph = (await gql(quiet, SCHEDULE, id=created["id"], schedule=schedule))["schedulePipeline"]
-    rest_create = (await (await quiet.post("/api/v1/pipelines", json={
-        "name": "q", "steps": steps, "schedule": schedule})).json())["error"]
-    graph_create = (await gql(quiet, CREATE, input={
-        "name": "q", "steps": [{k: v for k, v in s.items() if k != "depends_on"} for s in steps],
-        "schedule": schedule}))["createPipeline"]
-    # then each names the field as its caller spelled it (REST's body, GraphQL's argument), for the same reason
-    assert (rest["code"], rest["details"]["field"], rest["details"]["reason"]) == (
-        "VALIDATION_ERROR", f"body.{part}", reason)
-    assert graph == {"__typename": "ValidationError", "code": "VALIDATION_ERROR", "field": f"schedule.{part}",
-                     "reason": reason}
-    assert (rest_create["details"]["field"], rest_create["details"]["reason"]) == (f"schedule.{part}", reason)
-    assert (graph_create["field"], graph_create["reason"]) == (f"schedule.{part}", reason)
-    # and nothing was scheduled or created
-    assert (await (await quiet.get(f"/api/v1/pipelines/{created['id']}")).json())["schedule"] is None
-    assert (await (await quiet.get("/api/v1/pipelines")).json())["meta"]["total"] == 1
+    by_rest = await via_rest(client, dataset_id, tmp_path)
+    by_graphql = await via_graphql(client, dataset_id, tmp_path)
+    # then every state along the way has the same shape on both surfaces
+    for stage in ("created", "updated", "read", "dropped"):
+        assert shape(by_rest[stage]) == shape(by_graphql[stage]), stage
+    assert shape(by_rest["read"])["version"] == 2
+    assert shape(by_rest["dropped"])["schedule"] is None and shape(by_rest["dropped"])["version"] == 2
+    assert [version(v) for v in by_rest["versions"]] == [version(v) for v in by_graphql["versions"]]
+    assert [p["id"] for p in by_rest["listed"]] == [by_rest["read"]["id"]]
+    assert [p["id"] for p in by_graphql["listed"]] == [by_graphql["read"]["id"]]
+    assert by_rest["unscheduled"] == by_graphql["unscheduled"] == []
+    # and each refusal has the same code and details
+    for name in ("invalid", "taken", "stale", "missing"):
+        assert standing_in(refusal(by_rest["refusals"][name]), {"rest_copy": "NAME"}) == standing_in(
+            refusal(by_graphql["refusals"][name]), {"graphql_copy": "NAME"}), name
+    assert refusal(by_rest["refusals"]["invalid"]) == ("VALIDATION_ERROR", {
+        "field": "steps[0].type", "reason": "Unknown step type"})
+    assert refusal(by_rest["refusals"]["missing"]) == ("NOT_FOUND", {"resource": "pipeline", "id": "pl_missing"})
+
+
+async def test_one_pipeline_reads_the_same_on_both_surfaces(client, tmp_path):
+    # given a pipeline made through REST and one made through GraphQL
+    dataset_id = await make_dataset(client, tmp_path)
+    made_by_rest = await rest_ok(client, "POST", "/pipelines", definition("one", dataset_id, tmp_path))
+    made_by_graphql = (await gql_data(client, CREATE, {"input": camel_keys(definition("two", dataset_id, tmp_path))}))[
+        "createPipeline"]["pipeline"]
+    # when each is read back through both surfaces, alone and in the lists
+    for made in (made_by_rest, made_by_graphql):
+        by_rest = await rest_ok(client, "GET", f"/pipelines/{made['id']}")
+        by_graphql = (await gql(client, ONE, {"id": made["id"]}))["data"]["pipeline"]
+        # then every field they share is equal, times to the microsecond and next runs included
+        assert comparable(by_rest) == comparable(by_graphql) == comparable(made)
+    listed_rest = (await rest_ok(client, "GET", "/pipelines"))["data"]
+    listed_graphql = (await gql(client, MANY))["data"]["pipelines"]["nodes"]
+    assert [comparable(p) for p in listed_rest] == [comparable(p) for p in listed_graphql]
+    assert len(listed_rest) == 2
+
+
+async def test_deleting_and_the_refusals_of_other_callers_agree(client, other_client, tmp_path):
+    # given
+    dataset_id = await make_dataset(client, tmp_path)
+    first = await rest_ok(client, "POST", "/pipelines", definition("first", dataset_id, tmp_path))
+    second = await rest_ok(client, "POST", "/pipelines", definition("second", dataset_id, tmp_path))
+    reader = await narrow_key(client, "read:pipelines", "read:datasets")
+    # when a key without write:pipelines, and an admin of another workspace, try to change them
+    narrow = {"rest": await rest(reader, "PUT", f"/pipelines/{first['id']}", CHANGE),
+              "graphql": await gql(reader, UPDATE, {"id": first["id"], "input": CHANGE})}
+    foreign = {"rest": await rest(other_client, "DELETE", f"/pipelines/{first['id']}"),
+               "graphql": await gql(other_client, DELETE, {"id": first["id"]})}
+    # then both surfaces refuse alike, and nothing changed
+    assert narrow["rest"][0] == 403
+    assert refusal(narrow["rest"][1]) == refusal(narrow["graphql"]) == (
+        "FORBIDDEN", {"required_scope": "write:pipelines"})
+    assert foreign["rest"][0] == 404
+    assert refusal(foreign["rest"][1]) == refusal(foreign["graphql"]["data"]["deletePipeline"]) == (
+        "NOT_FOUND", {"resource": "pipeline", "id": first["id"]})
+    assert (await gql(other_client, ONE, {"id": first["id"]}))["data"]["pipeline"] is None
+    assert comparable(await rest_ok(client, "GET", f"/pipelines/{first['id']}")) == comparable(first)
+    # when each surface deletes one
+    assert (await rest(client, "DELETE", f"/pipelines/{first['id']}"))[0] == 204
+    deleted = (await gql(client, DELETE, {"id": second["id"]}))["data"]["deletePipeline"]
+    # then both are gone for both surfaces
+    assert deleted == {"__typename": "DeletePipelineSuccess", "deletedId": second["id"]}
+    for gone in (first["id"], second["id"]):
+        assert refusal((await rest(client, "GET", f"/pipelines/{gone}"))[1])[0] == "NOT_FOUND"
+        assert (await gql(client, ONE, {"id": gone}))["data"]["pipeline"] is None

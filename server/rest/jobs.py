@@ -1,13 +1,13 @@
-"""REST translation of jobs: /jobs, cancel, and logs (stored, or followed live as NDJSON)."""
+"""REST translation of jobs: /jobs, cancel, and logs (stored, or followed live as NDJSON or SSE)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from resolvers import job_streams
@@ -17,10 +17,12 @@ from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobStepView, JobView, LogLineView
 from server.context import principal_of
 from server.rest.common import int_param, json_response, page_request, page_response
+from server.rest.log_streams import LogWriter, last_event_id, wants_events
 from server.rest.routes import Route, full_response
 
-NDJSON = "application/x-ndjson"
 KEEPALIVE_SECONDS = 15.0
+_DURATION = re.compile(r"([0-9]{1,6})(s|m|h|d)")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def step_json(view: JobStepView) -> dict[str, Any]:
@@ -90,45 +92,61 @@ async def cancel_job(request: web.Request) -> web.Response:
     return json_response(job_json(view) if full_response(request) else job_ack(view), status=202)
 
 
+def _since(request: web.Request) -> datetime | None:
+    """`since` as a duration back from now (`30m`, `1h`, `2d`, `45s`) or an ISO 8601 time."""
+    raw = request.query.get("since")
+    if raw is not None and (match := _DURATION.fullmatch(raw.strip())):
+        return datetime.now(UTC) - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return _time(request, "since")
+
+
 async def job_logs(request: web.Request) -> web.StreamResponse:
     principal = await principal_of(request)
     job_id = request.match_info["id"]
     follow = request.query.get("follow", "false").lower()
     if follow not in {"true", "false", "1", "0"}:
         raise ValidationError("Invalid query parameter follow", field="follow", reason="Expected true or false")
-    after = _int(request, "after")
+    after, tail, since = _int(request, "after"), _int(request, "tail"), _since(request)
+    level = request.query.get("level")
+    domain.levels_from(level)
     if follow in {"true", "1"}:
-        return await _follow(request, principal, job_id, after or 0)
+        return await _follow(request, principal, job_id, after, tail, since, level)
     limit = _int(request, "limit")
-    page = await domain.job_logs(principal, job_id, after=after, since=_time(request, "since"),
-                                 tail=_int(request, "tail"), limit=1_000 if limit is None else limit)
+    page = await domain.job_logs(principal, job_id, after=after, since=since, tail=tail,
+                                 limit=1_000 if limit is None else limit, level=level)
     return json_response({"job_id": job_id, "data": [log_json(line) for line in page.lines],
                           "next_after": page.next_after, "finished": page.finished})
 
 
-async def _follow(request: web.Request, principal: Any, job_id: str, after: int) -> web.StreamResponse:
-    """One JSON object a line: `{"type": "log", ...}` for each line, then `{"type": "end", "job": ...}`."""
+async def _follow(request: web.Request, principal: Any, job_id: str, after: int | None, tail: int | None,
+                  since: datetime | None, level: str | None) -> web.StreamResponse:
+    """Each line as it is stored, then the end with the job's final state (see server/rest/log_streams.py)."""
+    writer = LogWriter(wants_events(request))
+    resumed = last_event_id(request) if writer.events else None
+    if resumed is not None:  # A reconnecting EventSource goes on after what it got, whatever it first asked.
+        after, tail, since = resumed, None, None
     await domain.get_job(principal, job_id)  # An unknown job still gets the envelope, before streaming starts.
-    stream = job_streams.follow_logs(principal, job_id, after)
-    response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store",
-                                           "X-Content-Type-Options": "nosniff"})
+    stream = job_streams.follow_logs(principal, job_id, after or 0, tail=tail, since=since, level=level)
+    response = web.StreamResponse(headers={"Content-Type": writer.content_type, "Cache-Control": "no-store",
+                                           "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    if opening := writer.opening():
+        await response.write(opening)
     pending = asyncio.ensure_future(anext(stream, None))
     try:
         while True:
             # A quiet job still gets a line now and then, so proxies and clients see the stream is alive.
             done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
             if not done:
-                await response.write(b'{"type":"keepalive"}\n')
+                await response.write(writer.keepalive())
                 continue
             item = pending.result()
             if item is None:
                 break
             if isinstance(item, job_streams.JobEnded):
-                body = {"type": "end", "status": item.job.status, "job": job_json(item.job)}
+                await response.write(writer.end({"status": item.job.status, "job": job_json(item.job)}))
             else:
-                body = {"type": "log", **log_json(item)}
-            await response.write(orjson.dumps(body, option=orjson.OPT_UTC_Z) + b"\n")
+                await response.write(writer.line(item.seq, log_json(item)))
             pending = asyncio.ensure_future(anext(stream, None))
     finally:
         if not pending.done():
@@ -147,6 +165,6 @@ ROUTES = [
     Route("POST", "/jobs/{id}/cancel", cancel_job, RUN, "Cancel a pending or running job", "jobs", status=202,
           read_scope=domain.READ),
     Route("GET", "/jobs/{id}/logs", job_logs, domain.READ,
-          "Job log lines; follow=true streams NDJSON until the job ends", "jobs",
-          query=("after", "since", "tail", "limit", "follow")),
+          "Job log lines; follow=true streams NDJSON (or Server-Sent Events) until the job ends", "jobs",
+          query=("after", "since", "tail", "limit", "level", "follow")),
 ]

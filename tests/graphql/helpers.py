@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.examples import CREATE_DATASET
@@ -107,3 +108,17 @@ async def gql(client, query: str, variables: dict[str, Any] | None = None,
 async def create_dataset(client, **overrides: Any) -> dict[str, Any]:
     body = await gql(client, CREATE_DATASET_MUTATION, {"input": dataset_input(**overrides)})
     return body["data"]["createDataset"]
+
+
+JOB_STATUS_QUERY = "query ($id: ID!) { job(id: $id) { status } }"
+
+
+async def wait_job(client, job_id: str, attempts: int = 400) -> str:
+    """Poll `job(id:)` until the job ends (a bounded wait: fails instead of hanging); its final status."""
+    status = None
+    for _ in range(attempts):
+        status = (await gql(client, JOB_STATUS_QUERY, {"id": job_id}))["data"]["job"]["status"]
+        if status in {"SUCCEEDED", "FAILED", "CANCELLED"}:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish; status {status}")

@@ -1,0 +1,67 @@
+"""How a followed job log is written on the wire: NDJSON by default, Server-Sent Events when asked.
+
+SSE (`Accept: text/event-stream`): each line is a `log` event whose `id` is the line's sequence number,
+so a browser's `EventSource` resumes by itself (`Last-Event-ID`); the stream ends with an `end` event;
+a comment line keeps a quiet stream alive through proxies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from resolvers.errors import ValidationError
+
+NDJSON = "application/x-ndjson"
+EVENT_STREAM = "text/event-stream"
+# A browser reconnects this long after a dropped stream.
+RETRY_MILLISECONDS = 2_000
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def wants_events(request: web.Request) -> bool:
+    """Whether the client asked for Server-Sent Events rather than NDJSON."""
+    return any(part.split(";")[0].strip().lower() == EVENT_STREAM
+               for part in request.headers.get("Accept", "").split(","))
+
+
+def last_event_id(request: web.Request) -> int | None:
+    """The sequence number a reconnecting SSE client last received; raises ValidationError."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or not raw.strip():
+        return None
+    if not _DIGITS.fullmatch(raw.strip()):
+        raise ValidationError("Invalid Last-Event-ID", field="Last-Event-ID",
+                              reason="Expected the id of an event this server sent")
+    return int(raw.strip())
+
+
+def _json(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+
+
+class LogWriter:
+    """Writes log lines, keep-alives and the end of a followed log in one of the two formats."""
+
+    def __init__(self, events: bool) -> None:
+        self.events = events
+        self.content_type = EVENT_STREAM if events else NDJSON
+
+    def opening(self) -> bytes:
+        return f"retry: {RETRY_MILLISECONDS}\n\n".encode() if self.events else b""
+
+    def line(self, seq: int, body: dict[str, Any]) -> bytes:
+        if self.events:
+            return b"id: %d\nevent: log\ndata: %s\n\n" % (seq, _json(body))
+        return _json({"type": "log", **body}) + b"\n"
+
+    def end(self, body: dict[str, Any]) -> bytes:
+        if self.events:
+            return b"event: end\ndata: %s\n\n" % _json(body)
+        return _json({"type": "end", **body}) + b"\n"
+
+    def keepalive(self) -> bytes:
+        return b": keep-alive\n\n" if self.events else b'{"type":"keepalive"}\n'
