@@ -148,6 +148,9 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
             else:
                 await response.write(writer.line(item.seq, log_json(item)))
             pending = asyncio.ensure_future(anext(stream, None))
+    except ConnectionResetError:
+        # The reader hung up (it may resume with its cursor): the stream simply ends, nothing went wrong.
+        return response
     finally:
         if not pending.done():
             pending.cancel()
