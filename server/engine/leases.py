@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from server.models.engine import Job
+from server.models.engine import Job, StagedWrite
 
 CANDIDATES = 5
 
@@ -64,7 +64,10 @@ async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Cla
                          .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
             if row is None:
                 return None
-            if row.attempts >= max_attempts:
+            # A job whose process died while publishing is finished by its next run whatever its attempts:
+            # failing it would leave destinations half published.
+            publishing = await StagedWrite.filter(job_id=row.id, state="publishing").using_db(conn).exists()
+            if row.attempts >= max_attempts and not publishing:
                 return Expired(row)
             now, token = utcnow(), secrets.token_hex(10)
             won = await Job.filter(id=row.id, status="running", lease_token=row.lease_token).using_db(conn).update(

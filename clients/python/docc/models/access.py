@@ -51,6 +51,8 @@ class CreatedClientSecret(ClientSecret):
     """A new client secret: `secret` is shown this once."""
 
     secret: str
+    # Newer servers also answer the same value as `client_secret`, the name OAuth clients expect.
+    client_secret: str | None = None
 
 
 class OAuthClient(Model):
