@@ -21,9 +21,17 @@ log = logging.getLogger("docc")
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     from server.app import create_app
 
+    def serve_one() -> None:
+        # With several processes, each binds the port with SO_REUSEPORT and the kernel shares connections out.
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                    access_log=None, reuse_port=settings.workers > 1)
+
     log.info("Starting DOCC server on http://%s:%s", settings.host, settings.port)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None)
+    if settings.workers > 1:
+        from server.processes import serve_processes
+
+        return serve_processes(settings, serve_one)
+    serve_one()
     return 0
 
 

@@ -75,6 +75,16 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _workers(env: Mapping[str, str]) -> int:
+    workers = _positive(env, "DOCC_WORKERS", 1)
+    database_url = env.get("DOCC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if workers > 1 and not database_url.startswith(("postgres://", "postgresql://")):
+        # Live job events reach other processes through PostgreSQL's LISTEN/NOTIFY only; on SQLite a
+        # log follower on one process would never hear of a job run by another.
+        raise SettingsError("DOCC_WORKERS above 1 needs PostgreSQL (DOCC_DATABASE_URL=postgres://...)")
+    return workers
+
+
 def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     keys = tuple(part.strip() for part in (env.get("DOCC_SECRET_KEY") or "").split(",") if part.strip())
     if keys and env.get("DOCC_SECRET_KEY_FILE"):
@@ -165,6 +175,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes sharing the port (SO_REUSEPORT); more than one needs PostgreSQL (events cross processes).
+    workers: int = 1
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
     graphql_max_depth: int = 12
@@ -215,6 +227,7 @@ class Settings:
             database_url=env.get("DOCC_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("DOCC_HOST") or "127.0.0.1",
             port=_int(env, "DOCC_PORT", 8000),
+            workers=_workers(env),
             log_level=(env.get("DOCC_LOG_LEVEL") or "INFO").upper(),
             max_body_bytes=_int(env, "DOCC_MAX_BODY_BYTES", 1_048_576),
             graphql_max_depth=_int(env, "DOCC_GRAPHQL_MAX_DEPTH", 12),

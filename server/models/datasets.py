@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from server.crypto.fields import SealedJSONField
@@ -29,6 +30,8 @@ class Dataset(WorkspaceRow):
     class Meta:
         table = "datasets"
         unique_together = (("workspace_id", "name"),)
+        # Lists read a workspace newest first: without this, every page sorts the whole table.
+        indexes = (Index(fields=("workspace_id", "created_at", "id"), name="datasets_ws_created"),)
 
 
 class SchemaVersion(WorkspaceRow):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from server.models.base import WorkspaceRow
@@ -23,6 +24,8 @@ class Pipeline(WorkspaceRow):
     class Meta:
         table = "pipelines"
         unique_together = (("workspace_id", "name"),)
+        # Lists read a workspace newest first: without this, every page sorts the whole table.
+        indexes = (Index(fields=("workspace_id", "created_at", "id"), name="pipelines_ws_created"),)
 
 
 class PipelineVersion(Model):
@@ -87,6 +90,9 @@ class Job(WorkspaceRow):
     class Meta:
         table = "jobs"
         unique_together = (("schedule_id", "scheduled_for"), ("workspace_id", "idempotency_key"))
+        # Job lists read newest first, of a workspace or of one pipeline: no page sorts the whole table.
+        indexes = (Index(fields=("workspace_id", "created_at", "id"), name="jobs_ws_created"),
+                   Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"))
 
 
 class JobStep(Model):

@@ -1,0 +1,84 @@
+"""Where one case's time goes: the app in this process on a seeded SQLite file, under pyinstrument.
+
+    python -m bench.reads.profile gql_list [--requests 200] [--time]
+
+Requires pyinstrument (`pip install -e '.[bench]'`; a development tool, not a dependency of the server). `--time`
+only times the requests (wall and CPU time of this process, client included). Machine load changes the
+totals, not where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+from tortoise.transactions import in_transaction
+
+from bench.reads.cases import build_cases
+from bench.reads.processes import base_env
+
+
+async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
+    from pyinstrument import Profiler
+
+    from bench.reads.seed import seed
+    from server.app import create_app
+    from server.config import Settings
+    from server.crypto.stored import secrets_at_rest
+    from server.db import database
+
+    # Seeded once and kept: the next profile starts in seconds.
+    folder = Path(tempfile.gettempdir()) / "docc-read-profile"
+    folder.mkdir(exist_ok=True)
+    env = base_env(f"sqlite://{folder / 'docc.db'}", folder, 0)
+    env.pop("DOCC_SECRET_KEY")
+    env.update({"DOCC_RUN_SCHEDULES": "false", "DOCC_LOG_LEVEL": "WARNING",
+                "DOCC_SECRET_KEY_FILE": str(folder / "docc.key")})
+    settings = Settings.from_env(env)
+    if not (folder / "api.key").exists():
+        async with database(settings.database_url), secrets_at_rest(settings), in_transaction():
+            (folder / "api.key").write_text(await seed())
+    key = (folder / "api.key").read_text()
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        base = str(client.make_url("")).rstrip("/")
+        cases = await asyncio.to_thread(build_cases, base, key)
+        case = next(c for c in cases if c.name == case_name)
+        headers = {"Authorization": f"Bearer {key}", **case.headers}
+        for _ in range(20):  # warm caches and connections
+            await client.request(case.method, case.path, headers=headers, data=case.body)
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        began, cpu = time.perf_counter(), time.process_time()
+        if not timing_only:
+            profiler.start()
+        for _ in range(requests):
+            answer = await client.request(case.method, case.path, headers=headers, data=case.body)
+            await answer.read()
+        spent, cpu = time.perf_counter() - began, time.process_time() - cpu
+        if not timing_only:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(f"{requests} requests of {case_name}: {1000 * spent / requests:.2f} ms each, "
+              f"{1000 * cpu / requests:.2f} ms CPU of this process each ({'timed' if timing_only else 'profiled'})")
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--time", action="store_true", help="only time the requests, without the profiler")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    asyncio.run(_profile(args.case, args.requests, args.time))
+
+
+if __name__ == "__main__":
+    main()
