@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('engine', '0001_initial')]
+    dependencies = [('engine', '0002_staged_writes')]
 
     initial = False
 

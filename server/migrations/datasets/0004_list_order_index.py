@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('datasets', '0002_sealed_source')]
+    dependencies = [('datasets', '0003_list_versions')]
 
     initial = False
 
