@@ -20,13 +20,14 @@ from schema.access import AccessMutation, AccessQuery
 from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.errors import EXCEPTION_HANDLERS, Error
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
+from schema.job_events import JobEventSubscription
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
 from schema.scope_check import CheckScopesFirst
 
 QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery)
 MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription,)
+SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription, JobEventSubscription)
 
 
 @strawberry.type(description="Read operations.")
