@@ -17,7 +17,7 @@ from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
 from resolvers.views.job_events import EVENT_KINDS, JobEventView
 from resolvers.views.jobs import JOB_STATUSES
-from server.engine.bus import JOB_FEED_TOPIC, JOBS_TOPIC, current_bus
+from server.engine.bus import JOB_FEED_TOPIC, JOBS_TOPIC, Subscription, current_bus
 from server.models.engine import JobEvent, JobEventCounter
 
 __all__ = ["EVENT_KINDS", "EventFilter", "follow_events", "read_events"]
@@ -75,13 +75,23 @@ async def follow_events(principal: Principal, wanted: EventFilter, after: int | 
                         ) -> AsyncIterator[JobEventView]:
     """Stored entries after `after` (None: from now on), then live ones, never ending.
 
-    Only the credential's workspace is read. Raises Forbidden (no read:jobs), ValidationError (bad cursor).
+    Only the credential's workspace is read. Checks come first, before anything is streamed: raises
+    Forbidden (no read:jobs) and ValidationError (a cursor this feed never gave).
     """
     principal.require(READ)
     # Subscribe before the store is read: a change committed after the read wakes this reader up.
     subscription = current_bus().subscribe(JOB_FEED_TOPIC, JOBS_TOPIC)
     try:
         cursor = await _start(principal, after)
+    except BaseException:
+        subscription.close()
+        raise
+    return _follow(principal, wanted, cursor, subscription)
+
+
+async def _follow(principal: Principal, wanted: EventFilter, cursor: int, subscription: Subscription
+                  ) -> AsyncIterator[JobEventView]:
+    try:
         while True:
             while True:
                 views, reached = await read_events(principal, wanted, cursor)

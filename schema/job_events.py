@@ -55,7 +55,7 @@ class JobEventSubscription:
         given = filter or JobEventFilter()
         wanted = domain.EventFilter(pipeline_id=str(given.pipeline_id) if given.pipeline_id else None,
                                     status=given.status.value if given.status else None)
-        stream = domain.follow_events(info.context.principal, wanted, after)
+        stream = await domain.follow_events(info.context.principal, wanted, after)
         try:
             async for view in stream:
                 yield JobEvent.from_view(view)

@@ -22,6 +22,7 @@ from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
+from server.rest import events as rest_events
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
 from server.rest.common import json_response
@@ -33,7 +34,8 @@ from server.rest.routes import Route, add_routes
 from server.websockets import SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_events.ROUTES,
+                              *rest_access.ROUTES]
 OAUTH_ROUTES: list[Route] = oauth_endpoints.ROUTES
 
 
