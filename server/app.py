@@ -85,6 +85,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(auth_lifecycle)
     app.on_shutdown.append(close_sockets)
+    app[rest_events.OPEN_FEEDS] = set()
+    app.on_shutdown.append(rest_events.stop_feeds)
 
     app.router.add_get("/healthz", public(healthz))
     app.router.add_get("/readyz", public(readyz))

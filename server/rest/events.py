@@ -23,6 +23,14 @@ from server.rest.log_streams import LogWriter, last_event_id, wants_events
 from server.rest.routes import Route
 
 KEEPALIVE_SECONDS = 15.0
+# A stop signal per open feed: a feed never ends by itself, so shutdown ends them (see stop_feeds).
+OPEN_FEEDS = web.AppKey("open_feeds", set)
+
+
+async def stop_feeds(app: web.Application) -> None:
+    """On shutdown, end every open feed (its client reconnects elsewhere with Last-Event-ID)."""
+    for stop in list(app[OPEN_FEEDS]):
+        stop.set()
 
 
 def event_json(view: JobEventView) -> dict[str, Any]:
@@ -51,15 +59,20 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": writer.content_type, "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     pending = asyncio.ensure_future(anext(stream, None))
+    stop = asyncio.Event()
+    request.app[OPEN_FEEDS].add(stop)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
         await response.prepare(request)
         if opening := writer.opening():
             await response.write(opening)
-        while True:
+        while not stop.is_set():
             # A quiet feed still gets a line now and then, so proxies and clients see the stream is alive.
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                await response.write(writer.keepalive())
+            done, _ = await asyncio.wait({pending, stopping}, timeout=KEEPALIVE_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if pending not in done:
+                if not stop.is_set():
+                    await response.write(writer.keepalive())
                 continue
             item = pending.result()
             if item is None:
@@ -67,10 +80,15 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
             await response.write(_frame(writer, item))
             pending = asyncio.ensure_future(anext(stream, None))
     finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+        request.app[OPEN_FEEDS].discard(stop)
+        for waiting in (pending, stopping):
+            # Again until it ends: on Python 3.11, wait_for (in Subscription.get) can swallow a cancel
+            # that races with a wake-up, and the reader would then go on waiting for the next one.
+            while not waiting.done():
+                waiting.cancel()
+                await asyncio.wait({waiting}, timeout=1.0)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                waiting.result()
         await stream.aclose()
     await response.write_eof()
     return response

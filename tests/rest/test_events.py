@@ -72,7 +72,7 @@ def finished(*job_ids: str) -> Callable[[list[dict]], bool]:
 async def test_the_feed_sees_two_pipelines_jobs_start_change_and_finish(quiet):
     # given a follower of the feed from now on
     app, pipelines = quiet
-    async with app.get("/api/v1/events") as resp:
+    async with app.get("/api/v1/events?after=0") as resp:
         # when a job of each pipeline is queued, runs a step and ends
         job_a, journal_a = await run(app, pipelines["a"])
         job_b, journal_b = await run(app, pipelines["b"])
@@ -107,7 +107,7 @@ async def test_a_reconnect_with_last_event_id_gets_every_event_once(quiet):
         first = await read_events(resp, 3)
     # when more happens while it is away, and it reconnects with the last id it received
     job_b, journal_b = await run(app, pipelines["b"])
-    await start_and_finish(journal_b)
+    await start_and_finish(journal_b, "failed")
     await journal_a.update_job(status="cancelled")
     async with app.get("/api/v1/events", headers={**headers, "Last-Event-ID": first[-1]["id"]}) as resp:
         rest = await read_events(resp, 7)
@@ -126,7 +126,7 @@ async def test_filters_by_pipeline_and_status(quiet):
     job_a, journal_a = await run(app, pipelines["a"])
     job_b, journal_b = await run(app, pipelines["b"])
     await start_and_finish(journal_a)
-    await start_and_finish(journal_b)
+    await start_and_finish(journal_b, "failed")
     # when
     async with app.get(f"/api/v1/events?after=0&pipeline_id={pipelines['b']}") as resp:
         of_b = await read_lines(resp, finished(job_b))
@@ -152,7 +152,7 @@ async def test_bad_filters_and_cursors_are_refused(quiet, query, field):
 async def test_another_workspace_sees_none_of_it_and_a_narrow_key_is_refused(quiet, credentials, tmp_path):
     # given the default workspace's jobs ended, and a follower in another workspace from the start of its feed
     app, pipelines = quiet
-    job_a, journal_a = await run(app, pipelines["a"])
+    _, journal_a = await run(app, pipelines["a"])
     await start_and_finish(journal_a)
     other = Caller(app.http, bearer(credentials["other"]))
     reader = Caller(app.http, bearer(credentials["reader"]))
