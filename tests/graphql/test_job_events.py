@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import Caller, bearer
-from tests.rest.test_events import GUARD_SECONDS, quiet, run, start_and_finish  # noqa: F401 (a fixture)
+from tests.rest.test_events import GUARD_SECONDS, run, start_and_finish, two_pipelines
 from tests.rest.test_pipelines import example, make_dataset
 
 SUBSCRIBE = """subscription ($filter: JobEventFilter, $after: Int) {
   jobEvents(filter: $filter, after: $after) { cursor kind jobId pipelineId status percentComplete stepId stepStatus }
 }"""
+
+
+@pytest.fixture
+async def quiet(start_app, settings, tmp_path):
+    """An app that runs no jobs itself, with two pipelines (a and b) of the default workspace."""
+    return await two_pipelines(start_app, settings, tmp_path)
 
 
 async def subscribe(client: Caller, variables: dict, count: int) -> list[dict]:

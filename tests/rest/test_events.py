@@ -22,6 +22,10 @@ GUARD_SECONDS = 60
 @pytest.fixture
 async def quiet(start_app, settings, tmp_path):
     """An app that runs no jobs itself, with two pipelines (a and b) of the default workspace."""
+    return await two_pipelines(start_app, settings, tmp_path)
+
+
+async def two_pipelines(start_app, settings, tmp_path) -> tuple[Caller, dict[str, str]]:
     app = await start_app(replace(settings, run_jobs=False, run_schedules=False))
     dataset_id = await make_dataset(app, tmp_path)
     pipelines = {}
@@ -107,7 +111,7 @@ async def test_a_reconnect_with_last_event_id_gets_every_event_once(quiet):
         first = await read_events(resp, 3)
     # when more happens while it is away, and it reconnects with the last id it received
     job_b, journal_b = await run(app, pipelines["b"])
-    await start_and_finish(journal_b, "failed")
+    await start_and_finish(journal_b)
     await journal_a.update_job(status="cancelled")
     async with app.get("/api/v1/events", headers={**headers, "Last-Event-ID": first[-1]["id"]}) as resp:
         rest = await read_events(resp, 7)
@@ -126,7 +130,7 @@ async def test_filters_by_pipeline_and_status(quiet):
     job_a, journal_a = await run(app, pipelines["a"])
     job_b, journal_b = await run(app, pipelines["b"])
     await start_and_finish(journal_a)
-    await start_and_finish(journal_b, "failed")
+    await start_and_finish(journal_b)
     # when
     async with app.get(f"/api/v1/events?after=0&pipeline_id={pipelines['b']}") as resp:
         of_b = await read_lines(resp, finished(job_b))
