@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -187,3 +190,34 @@ async def test_a_real_run_is_in_the_feed(client, tmp_path):
     assert got[-1]["status"] == final["status"] == "succeeded"
     assert {e["step_id"] for e in got if e["step_status"] == "succeeded"} == {"input", "clean", "output"}
     assert "running" in [e["status"] for e in got]
+
+
+async def test_a_job_run_by_a_worker_process_reaches_the_feed_of_the_api(quiet, settings, database_url, tmp_path):
+    # given an API process that runs no jobs, following the feed, and a worker process on the same database
+    if not database_url.startswith("postgres"):
+        pytest.skip("Processes share a database on PostgreSQL only")
+    app, pipelines = quiet
+    env = {**os.environ, "DOCC_DATABASE_URL": database_url, "DOCC_FILE_ROOTS": os.pathsep.join(settings.file_roots),
+           "DOCC_SECRET_KEY_FILE": settings.secret_key_file, "DOCC_JOB_POLL_SECONDS": "0.2",
+           "DOCC_LOG_LEVEL": "WARNING"}
+    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "server", "worker", env=env,
+                                                  stderr=asyncio.subprocess.PIPE)
+    try:
+        async with app.get("/api/v1/events", headers={"Accept": "text/event-stream"}) as resp:
+            # when a job is queued through the API, and the worker runs it
+            job_id, _ = await run(app, pipelines["a"])
+            raw, got = b"", []
+            async with asyncio.timeout(GUARD_SECONDS):
+                while not any(e["event"] == "finished" for e in got):
+                    raw += await resp.content.readany()
+                    got = events(raw)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(worker.communicate(), 20)
+    final = await (await app.get(f"/api/v1/jobs/{job_id}")).json()
+    # then the API's feed saw every change the worker made, in order, once
+    assert [int(e["id"]) for e in got] == list(range(int(got[0]["id"]), int(got[0]["id"]) + len(got)))
+    assert {e["data"]["job_id"] for e in got} == {job_id}
+    assert got[0]["event"] == "created" and got[-1]["data"]["status"] == final["status"] == "succeeded", stderr
+    assert {e["data"]["step_id"] for e in got if e["data"]["step_status"] == "succeeded"} == {"input", "clean",
+                                                                                               "output"}
