@@ -21,7 +21,7 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from bench.pipeline_bench import CLEANER, SCHEMA, direct, generate
-from resolvers.keys import store_key
+from resolvers.keys import KeyCreate, store_key
 from server.app import create_app
 from server.config import Settings
 from server.db import database
@@ -29,7 +29,7 @@ from server.db import database
 
 async def _admin_key(database_url: str) -> str:
     async with database(database_url):
-        return (await store_key("ws_default", {"name": "bench", "scopes": ["admin"]}, "bench")).secret
+        return (await store_key("ws_default", KeyCreate(name="bench", scopes=["admin"]), "bench")).secret
 
 
 async def _run_job(client: TestClient, headers: dict[str, str], pipeline_id: str) -> tuple[float, dict]:

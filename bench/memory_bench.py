@@ -3,7 +3,7 @@
     python -m bench.memory_bench --rows 5000000 20000000
 
 For each size, the bench CSV (bench/data/) and the same rows as Parquet are cleaned into a Parquet
-file through run_pipeline, in a fresh child process per run, whose peak anonymous memory is sampled
+file through execute_steps, in a fresh child process per run, whose peak anonymous memory is sampled
 (RssAnon every 10 ms; file-backed pages are left out since the kernel can drop them). Row-wise
 cleaning (trim, cast, drop nulls) is measured alone and with remove_duplicates, which must remember
 every distinct row it has seen. The last column is direct Polars (scan, sink) of the same input,
@@ -26,7 +26,7 @@ CHILD = """
 import os, sys, threading, time
 import polars as pl
 from bench.pipeline_bench import CLEANER, SCHEMA
-from server.engine.dataplane import MappingResolver, Policy, RunContext, run_pipeline
+from server.engine.dataplane import MappingResolver, Policy, RunContext, execute_steps
 path, out, mode = sys.argv[1:4]
 peak, stop = [0], threading.Event()
 
@@ -45,7 +45,7 @@ if mode == "direct":
 else:
     cleaner = CLEANER if mode == "dedupe" else {k: v for k, v in CLEANER.items() if k != "remove_duplicates"}
     resolve = MappingResolver({"ds": ({"type": "file", "path": path}, SCHEMA)}, {})
-    run_pipeline([{"id": "input", "type": "data_source", "config": {"dataset_id": "ds"}},
+    execute_steps([{"id": "input", "type": "data_source", "config": {"dataset_id": "ds"}},
                   {"id": "clean", "type": "data_cleaner", "config": cleaner},
                   {"id": "output", "type": "data_sink", "config": {"path": out}}], resolve, RunContext(),
                  Policy(file_roots=(os.path.dirname(path), os.path.dirname(out))))

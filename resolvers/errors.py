@@ -1,4 +1,8 @@
-"""Typed domain errors: raised by resolvers, mapped once per transport."""
+"""Typed domain errors: raised by resolvers, mapped once per transport.
+
+An error says what went wrong as data (a stable code, a message, details); which HTTP status or
+headers a code answers with is decided at the edge (server.edge.responses), not here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ class DoccError(Exception):
     """Base of every expected failure; carries a stable code, a message and details."""
 
     code = "INTERNAL_ERROR"
-    status = 500
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -19,7 +22,6 @@ class DoccError(Exception):
 
 class ValidationError(DoccError):
     code = "VALIDATION_ERROR"
-    status = 400
 
     def __init__(self, message: str, field: str | None = None, reason: str | None = None,
                  **extra: Any) -> None:
@@ -34,7 +36,6 @@ class ValidationError(DoccError):
 
 class NotFound(DoccError):
     code = "NOT_FOUND"
-    status = 404
 
     def __init__(self, kind: str, object_id: str) -> None:
         super().__init__(f"{kind.capitalize()} '{object_id}' was not found",
@@ -43,29 +44,28 @@ class NotFound(DoccError):
 
 class Conflict(DoccError):
     code = "CONFLICT"
-    status = 409
 
 
 class SchemaIncompatible(DoccError):
     code = "SCHEMA_INCOMPATIBLE"
-    status = 409
 
 
 class PreconditionFailed(DoccError):
     code = "PRECONDITION_FAILED"
-    status = 412
 
 
 class Unauthorized(DoccError):
     code = "UNAUTHORIZED"
-    status = 401
 
 
 class Forbidden(DoccError):
     code = "FORBIDDEN"
-    status = 403
 
 
 class RateLimited(DoccError):
     code = "RATE_LIMITED"
-    status = 429
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, details)
+        # Seconds until a retry can succeed (None: waiting does not help).
+        self.retry_after = retry_after

@@ -1,6 +1,6 @@
 """The job feed of a workspace: every job created, changed or finished, stored then live, from a cursor.
 
-The feed is written by database triggers in the same transaction as the change (engine migration 0002),
+The feed is written by database triggers in the same transaction as the change (engine migration 0003),
 with a `seq` per workspace that commits in order and without gaps; so a reader that subscribes to the
 wake-ups first, then reads the store after its cursor, and reads it again on every wake-up (or after a
 quiet while), misses nothing and sees nothing twice, whichever process made the change.

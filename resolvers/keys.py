@@ -1,23 +1,23 @@
-"""API keys: create, list, revoke, rotate, and authenticate one presented by a caller."""
+"""API keys of a workspace: create, list, revoke, rotate (authenticating one is server.auth.api_keys)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pydantic
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import NotFound, Unauthorized, ValidationError
+from resolvers.access import managed_workspace
+from resolvers.credentials import API_KEY, new_secret, secret_hash, visible_prefix
+from resolvers.errors import NotFound, ValidationError
 from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
-from resolvers.tokens import API_KEY, Identity, new_secret, secret_hash, visible_prefix, well_formed
-from resolvers.validation import StrictInput, in_utc, parse
+from resolvers.validation import StrictInput, in_utc
+from resolvers.views.access import ApiKeyView, CreatedKey
 from server.models.access import ApiKey
 from server.models.base import new_id
 
@@ -31,14 +31,6 @@ class KeyCreate(StrictInput):
     expires_in: str | None = None
     expires_at: str | None = None
     allowed_cidrs: list[str] = pydantic.Field(default_factory=list, max_length=50)
-
-
-@dataclass(frozen=True)
-class CreatedKey:
-    """A stored key and its secret, which is shown this once and never again."""
-
-    key: ApiKey
-    secret: str
 
 
 def parse_duration(text: str, field: str = "expires_in") -> timedelta:
@@ -83,9 +75,9 @@ def _expiry(spec: KeyCreate, now: datetime) -> datetime | None:
     return None
 
 
-async def store_key(workspace_id: str, data: Any, created_by: str) -> CreatedKey:
-    """Validate and store a new key of a workspace (no permission check); raises ValidationError."""
-    spec = parse(KeyCreate, data, "API key")
+async def store_key(workspace_id: str, spec: KeyCreate, created_by: str) -> CreatedKey:
+    """Store a new key of a workspace, with no permission check (the `create-key` command bootstraps the first
+    admin key with it); raises ValidationError."""
     scopes = check_scopes(spec.scopes)
     now = datetime.now(UTC)
     expires_at, networks = _expiry(spec, now), _networks(spec.allowed_cidrs)
@@ -93,12 +85,19 @@ async def store_key(workspace_id: str, data: Any, created_by: str) -> CreatedKey
     row = await ApiKey.create(id=new_id("key"), workspace_id=workspace_id, name=spec.name,
                               prefix=visible_prefix(secret), key_hash=secret_hash(secret), scopes=scopes,
                               allowed_cidrs=networks, expires_at=expires_at, created_by=created_by)
-    return CreatedKey(row, secret)
+    return CreatedKey(ApiKeyView.from_row(row), secret)
 
 
-async def list_keys(workspace_id: str, page: PageRequest) -> Page[ApiKey]:
-    """A page of a workspace's keys, newest first, revoked ones included."""
-    return await paginate(ApiKey.filter(workspace_id=workspace_id), page)
+async def create_key(principal: Principal, workspace_id: str, spec: KeyCreate) -> CreatedKey:
+    """A new API key of a workspace the caller manages; raises Forbidden, NotFound, ValidationError."""
+    await managed_workspace(principal, workspace_id)
+    return await store_key(workspace_id, spec, principal.subject)
+
+
+async def list_keys(principal: Principal, workspace_id: str, page: PageRequest) -> Page[ApiKeyView]:
+    """A page of a workspace's keys, newest first, revoked ones included; raises Forbidden, NotFound."""
+    await managed_workspace(principal, workspace_id)
+    return (await paginate(ApiKey.filter(workspace_id=workspace_id), page)).map(ApiKeyView.from_row)
 
 
 async def _key(workspace_id: str, key_id: str) -> ApiKey:
@@ -108,17 +107,22 @@ async def _key(workspace_id: str, key_id: str) -> ApiKey:
     return row
 
 
-async def revoke_key(workspace_id: str, key_id: str) -> ApiKey:
-    """Revoke a key at once (idempotent); raises NotFound."""
+async def revoke_key(principal: Principal, workspace_id: str, key_id: str) -> ApiKeyView:
+    """Revoke a key at once (idempotent); raises Forbidden, NotFound."""
+    await managed_workspace(principal, workspace_id)
     row = await _key(workspace_id, key_id)
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         await row.save(update_fields=["revoked_at", "updated_at"])
-    return row
+    return ApiKeyView.from_row(row)
 
 
-async def rotate_key(workspace_id: str, key_id: str, grace_seconds: int, created_by: str) -> CreatedKey:
-    """A new key like the old one; the old one keeps working `grace_seconds` more. Raises NotFound, ValidationError."""
+async def rotate_key(principal: Principal, workspace_id: str, key_id: str, grace_seconds: int) -> CreatedKey:
+    """A new key like the old one; the old one keeps working `grace_seconds` more.
+
+    Raises Forbidden, NotFound, ValidationError.
+    """
+    await managed_workspace(principal, workspace_id)
     if not 0 <= grace_seconds <= 30 * 86_400:
         raise ValidationError("Invalid grace period", field="grace_seconds", reason="Between 0 and 2592000")
     old = await _key(workspace_id, key_id)
@@ -131,58 +135,7 @@ async def rotate_key(workspace_id: str, key_id: str, grace_seconds: int, created
         row = await ApiKey.create(id=new_id("key"), workspace_id=workspace_id, name=old.name,
                                   prefix=visible_prefix(secret), key_hash=secret_hash(secret), scopes=old.scopes,
                                   allowed_cidrs=old.allowed_cidrs, expires_at=old.expires_at,
-                                  rotated_from=old.id, created_by=created_by)
+                                  rotated_from=old.id, created_by=principal.subject)
         await ApiKey.filter(id=old.id).update(
             expires_at=until if old.expires_at is None else min(until, old.expires_at), updated_at=now)
-    return CreatedKey(row, secret)
-
-
-def _refused(reason: str, message: str) -> Unauthorized:
-    return Unauthorized(message, {"reason": reason})
-
-
-def _network_allowed(row: ApiKey, address: str | None) -> bool:
-    if not row.allowed_cidrs:
-        return True
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(cidr) for cidr in row.allowed_cidrs)
-
-
-async def authenticate_key(secret: str, address: str | None, now: datetime | None = None) -> Identity:
-    """The identity of a presented API key; raises Unauthorized (malformed, unknown, revoked, expired, network)."""
-    if not well_formed(secret, API_KEY):
-        raise _refused("malformed", "The API key is malformed")
-    row = await ApiKey.get_or_none(key_hash=secret_hash(secret))
-    now = now or datetime.now(UTC)
-    if row is None:
-        raise _refused("unknown", "The API key is not valid")
-    if row.revoked_at is not None:
-        raise _refused("revoked", "The API key was revoked")
-    if row.expires_at is not None and row.expires_at <= now:
-        raise _refused("expired", "The API key has expired")
-    if not _network_allowed(row, address):
-        raise _refused("network", "The API key may not be used from this network")
-    principal = Principal(subject=f"key:{row.id}", workspace_id=row.workspace_id,
-                          scopes=frozenset(row.scopes), credential_id=row.id)
-    return Identity(principal=principal, expires_at=row.expires_at, rate_key=row.id, kind="api_key")
-
-
-class UsageRecorder:
-    """Collects `last_used_at` in memory so the hot path never writes; `flush` stores it."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, datetime] = {}
-
-    def touch(self, key_id: str, when: datetime | None = None) -> None:
-        """Remember that a key was used (no I/O)."""
-        self._pending[key_id] = when or datetime.now(UTC)
-
-    async def flush(self) -> int:
-        """Write the pending times, one UPDATE per key; returns how many keys were written."""
-        pending, self._pending = self._pending, {}
-        for key_id, when in pending.items():
-            await ApiKey.filter(id=key_id).update(last_used_at=when)
-        return len(pending)
+    return CreatedKey(ApiKeyView.from_row(row), secret)

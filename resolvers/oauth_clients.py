@@ -1,38 +1,29 @@
-"""OAuth clients of a workspace: register, list, revoke; each holds several expiring secrets."""
+"""OAuth clients of a workspace: register, list, revoke; each holds several expiring secrets.
+
+Authenticating a client at the token endpoint is server.auth.grants."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import pydantic
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import DoccError, NotFound, ValidationError
+from resolvers.access import managed_workspace
+from resolvers.credentials import CLIENT_SECRET, new_secret, secret_hash, visible_prefix
+from resolvers.errors import NotFound, ValidationError
 from resolvers.keys import parse_duration, parse_instant
 from resolvers.ownership import require_id
 from resolvers.pagination import Page, PageRequest, paginate
+from resolvers.principal import Principal
 from resolvers.scopes import check_scopes
-from resolvers.tokens import CLIENT_SECRET, new_secret, secret_hash, visible_prefix, well_formed
-from resolvers.validation import StrictInput, parse
+from resolvers.validation import StrictInput
+from resolvers.views.access import ClientSecretView, CreatedClient, CreatedSecret, OAuthClientView
 from server.models.access import OAuthClient, OAuthClientSecret
 from server.models.base import new_id
 
 DEFAULT_SECRET_LIFETIME = timedelta(days=90)
-
-
-class OAuthError(DoccError):
-    """A token-endpoint failure in the terms of RFC 6749 section 5.2."""
-
-    code = "OAUTH_ERROR"
-    status = 400
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description, {"error": error})
-        self.error = error
-        self.status = status
 
 
 class ClientCreate(StrictInput):
@@ -46,20 +37,6 @@ class SecretCreate(StrictInput):
     description: str = pydantic.Field(default="", max_length=200)
     expires_in: str | None = None
     expires_at: str | None = None
-
-
-@dataclass(frozen=True)
-class CreatedSecret:
-    """A stored client secret and its value, shown this once."""
-
-    row: OAuthClientSecret
-    secret: str
-
-
-@dataclass(frozen=True)
-class CreatedClient:
-    client: OAuthClient
-    secret: CreatedSecret
 
 
 def _redirects(uris: list[str]) -> list[str]:
@@ -88,12 +65,15 @@ async def _store_secret(client_id: str, description: str, expires_at: datetime) 
     row = await OAuthClientSecret.create(id=new_id("ocs"), client_id=client_id, prefix=visible_prefix(secret),
                                          secret_hash=secret_hash(secret), description=description,
                                          expires_at=expires_at)
-    return CreatedSecret(row, secret)
+    return CreatedSecret(ClientSecretView.from_row(row), secret)
 
 
-async def register_client(workspace_id: str, data: Any) -> CreatedClient:
-    """A new client with its first secret; raises ValidationError."""
-    spec = parse(ClientCreate, data, "OAuth client")
+async def register_client(principal: Principal, workspace_id: str, spec: ClientCreate) -> CreatedClient:
+    """A new client of a workspace the caller manages, with its first secret.
+
+    Raises Forbidden, NotFound, ValidationError.
+    """
+    await managed_workspace(principal, workspace_id)
     scopes, redirects = check_scopes(spec.scopes), _redirects(spec.redirect_uris)
     expires_at = _secret_expiry(spec.secret_expires_in, None, datetime.now(UTC))
     async with in_transaction():
@@ -101,10 +81,10 @@ async def register_client(workspace_id: str, data: Any) -> CreatedClient:
                                           scopes=scopes, redirect_uris=redirects)
         secret = await _store_secret(client.id, "initial", expires_at)
     await client.fetch_related("secrets")
-    return CreatedClient(client, secret)
+    return CreatedClient(OAuthClientView.from_row(client), secret)
 
 
-async def get_client(workspace_id: str, client_id: str) -> OAuthClient:
+async def _client(workspace_id: str, client_id: str) -> OAuthClient:
     """One client of a workspace with its secrets; raises NotFound."""
     client = await OAuthClient.get_or_none(id=require_id("oauth client", client_id),
                                            workspace_id=workspace_id).prefetch_related("secrets")
@@ -113,24 +93,28 @@ async def get_client(workspace_id: str, client_id: str) -> OAuthClient:
     return client
 
 
-async def list_clients(workspace_id: str, page: PageRequest) -> Page[OAuthClient]:
-    """A page of a workspace's clients with their secrets, newest first."""
-    return await paginate(OAuthClient.filter(workspace_id=workspace_id).prefetch_related("secrets"), page)
+async def list_clients(principal: Principal, workspace_id: str, page: PageRequest) -> Page[OAuthClientView]:
+    """A page of a workspace's clients with their secrets, newest first; raises Forbidden, NotFound."""
+    await managed_workspace(principal, workspace_id)
+    page_of_rows = await paginate(OAuthClient.filter(workspace_id=workspace_id).prefetch_related("secrets"), page)
+    return page_of_rows.map(OAuthClientView.from_row)
 
 
-async def revoke_client(workspace_id: str, client_id: str) -> OAuthClient:
-    """Revoke a client: its tokens stop working at once (idempotent); raises NotFound."""
-    client = await get_client(workspace_id, client_id)
+async def revoke_client(principal: Principal, workspace_id: str, client_id: str) -> OAuthClientView:
+    """Revoke a client: its tokens stop working at once (idempotent); raises Forbidden, NotFound."""
+    await managed_workspace(principal, workspace_id)
+    client = await _client(workspace_id, client_id)
     if client.revoked_at is None:
         client.revoked_at = datetime.now(UTC)
         await client.save(update_fields=["revoked_at", "updated_at"])
-    return client
+    return OAuthClientView.from_row(client)
 
 
-async def add_secret(workspace_id: str, client_id: str, data: Any) -> CreatedSecret:
-    """Another secret for a client; raises NotFound, ValidationError."""
-    spec = parse(SecretCreate, data, "client secret")
-    client = await get_client(workspace_id, client_id)
+async def add_secret(principal: Principal, workspace_id: str, client_id: str, spec: SecretCreate) -> CreatedSecret:
+    """Another secret for a client (rotation: revoke the old one after); raises Forbidden, NotFound,
+    ValidationError."""
+    await managed_workspace(principal, workspace_id)
+    client = await _client(workspace_id, client_id)
     if client.revoked_at is not None:
         raise ValidationError("The client is revoked", field="client_id", reason="Not active")
     if len([s for s in client.secrets if s.revoked_at is None]) >= 10:
@@ -139,28 +123,15 @@ async def add_secret(workspace_id: str, client_id: str, data: Any) -> CreatedSec
     return await _store_secret(client.id, spec.description, expires_at)
 
 
-async def revoke_secret(workspace_id: str, client_id: str, secret_id: str) -> OAuthClientSecret:
-    """Revoke one secret of a client (idempotent); raises NotFound."""
-    client = await get_client(workspace_id, client_id)
+async def revoke_secret(principal: Principal, workspace_id: str, client_id: str, secret_id: str
+                        ) -> ClientSecretView:
+    """Revoke one secret of a client (idempotent); raises Forbidden, NotFound."""
+    await managed_workspace(principal, workspace_id)
+    client = await _client(workspace_id, client_id)
     row = next((s for s in client.secrets if s.id == secret_id), None)
     if row is None:
         raise NotFound("client secret", secret_id)
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         await row.save(update_fields=["revoked_at"])
-    return row
-
-
-async def authenticate_client(client_id: str | None, secret: str | None) -> OAuthClient:
-    """The client whose id and an active secret were presented; raises OAuthError(invalid_client)."""
-    refused = OAuthError("invalid_client", "Client authentication failed", status=401)
-    if not client_id or not secret or not well_formed(secret, CLIENT_SECRET):
-        raise refused
-    row = await OAuthClientSecret.get_or_none(secret_hash=secret_hash(secret)).select_related("client")
-    now = datetime.now(UTC)
-    if row is None or row.client_id != client_id or row.revoked_at is not None or (
-            row.expires_at is not None and row.expires_at <= now):
-        raise refused
-    if row.client.revoked_at is not None:
-        raise refused
-    return row.client
+    return ClientSecretView.from_row(row)

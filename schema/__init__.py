@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutation, AccessQuery
 from schema.dataset_operations import DatasetMutation, DatasetQuery
-from schema.errors import EXCEPTION_HANDLERS, Error
+from schema.error_types import EXCEPTION_HANDLERS, Error
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
 from schema.job_events import JobEventSubscription
 from schema.job_operations import JobMutation, JobQuery, JobSubscription

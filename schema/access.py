@@ -7,16 +7,16 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import access as domain
-from resolvers.keys import CreatedKey
+from resolvers import access as workspaces
+from resolvers import keys, oauth_clients
 from resolvers.principal import ADMIN_SCOPE
+from resolvers.validation import parse
+from resolvers.views import access as views
 from schema.context import Info
-from schema.errors import ConflictError, NotFoundError, ValidationError
+from schema.error_types import ConflictError, NotFoundError, ValidationError
 from schema.inputs import to_plain
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from server.models import access as rows
-from server.models.core import Workspace as WorkspaceRow
 
 
 @strawberry.type(description="A unit of isolation: every object and credential belongs to one.")
@@ -26,8 +26,8 @@ class Workspace:
     created_at: datetime = strawberry.field(description="When it was created.")
 
     @classmethod
-    def from_model(cls, row: WorkspaceRow) -> Workspace:
-        return cls(id=strawberry.ID(row.id), name=row.name, created_at=row.created_at)
+    def from_view(cls, view: views.WorkspaceView) -> Workspace:
+        return cls(id=strawberry.ID(view.id), name=view.name, created_at=view.created_at)
 
 
 @strawberry.type(description="An API key; the secret itself is shown only when created or rotated.")
@@ -43,10 +43,10 @@ class ApiKey:
     created_at: datetime = strawberry.field(description="When it was created.")
 
     @classmethod
-    def from_model(cls, row: rows.ApiKey) -> ApiKey:
-        return cls(id=strawberry.ID(row.id), name=row.name, prefix=row.prefix, scopes=row.scopes,
-                   allowed_cidrs=row.allowed_cidrs, expires_at=row.expires_at, revoked_at=row.revoked_at,
-                   last_used_at=row.last_used_at, created_at=row.created_at)
+    def from_view(cls, view: views.ApiKeyView) -> ApiKey:
+        return cls(id=strawberry.ID(view.id), name=view.name, prefix=view.prefix, scopes=list(view.scopes),
+                   allowed_cidrs=list(view.allowed_cidrs), expires_at=view.expires_at, revoked_at=view.revoked_at,
+                   last_used_at=view.last_used_at, created_at=view.created_at)
 
 
 @strawberry.type(description="A secret of an OAuth client; its value is shown only when created.")
@@ -58,9 +58,9 @@ class OAuthClientSecret:
     revoked_at: datetime | None = strawberry.field(description="When the secret was revoked.")
 
     @classmethod
-    def from_model(cls, row: rows.OAuthClientSecret) -> OAuthClientSecret:
-        return cls(id=strawberry.ID(row.id), prefix=row.prefix, description=row.description,
-                   expires_at=row.expires_at, revoked_at=row.revoked_at)
+    def from_view(cls, view: views.ClientSecretView) -> OAuthClientSecret:
+        return cls(id=strawberry.ID(view.id), prefix=view.prefix, description=view.description,
+                   expires_at=view.expires_at, revoked_at=view.revoked_at)
 
 
 @strawberry.type(description="An application that obtains tokens at /oauth/token.")
@@ -73,10 +73,10 @@ class OAuthClient:
     secrets: list[OAuthClientSecret] = strawberry.field(description="Its secrets (values never shown again).")
 
     @classmethod
-    def from_model(cls, row: rows.OAuthClient) -> OAuthClient:
-        return cls(client_id=strawberry.ID(row.id), name=row.name, scopes=row.scopes,
-                   redirect_uris=row.redirect_uris, revoked_at=row.revoked_at,
-                   secrets=[OAuthClientSecret.from_model(s) for s in row.secrets])
+    def from_view(cls, view: views.OAuthClientView) -> OAuthClient:
+        return cls(client_id=strawberry.ID(view.id), name=view.name, scopes=list(view.scopes),
+                   redirect_uris=list(view.redirect_uris), revoked_at=view.revoked_at,
+                   secrets=[OAuthClientSecret.from_view(s) for s in view.secrets])
 
 
 @strawberry.input(description="A new API key.")
@@ -135,6 +135,8 @@ class CreateWorkspaceSuccess:
 class CreateOAuthClientSuccess:
     client: OAuthClient = strawberry.field(description="The new client.")
     secret: str = strawberry.field(description="Its first secret: store it now, it is never shown again.")
+    client_secret: str = strawberry.field(description="The same value under the name OAuth clients expect "
+                                                      "(client_secret): store it now, it is never shown again.")
 
 
 @strawberry.type(description="The client was revoked: its tokens stop working.")
@@ -155,78 +157,85 @@ RevokeSecretResult = Annotated[RevokeOAuthClientSecretSuccess | NotFoundError,
                                strawberry.union("RevokeOAuthClientSecretResult")]
 
 
-def _key_success(created: CreatedKey) -> ApiKeySecretSuccess:
-    return ApiKeySecretSuccess(api_key=ApiKey.from_model(created.key), key=created.secret)
+def _key_success(created: views.CreatedKey) -> ApiKeySecretSuccess:
+    return ApiKeySecretSuccess(api_key=ApiKey.from_view(created.key), key=created.secret)
 
 
 @strawberry.type
 class AccessQuery:
     @strawberry.field(extensions=needs(ADMIN_SCOPE), description="Workspaces you administer, oldest first.")
     async def workspaces(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Workspace]:
-        page = await domain.list_workspaces(info.context.principal, page_request(first, after))
-        return connection(page, Workspace.from_model)
+        page = await workspaces.list_workspaces(info.context.principal, page_request(first, after))
+        return connection(page, Workspace.from_view)
 
     @strawberry.field(extensions=needs(ADMIN_SCOPE), description="API keys of a workspace, newest first.")
     async def api_keys(self, info: Info, workspace_id: strawberry.ID, first: int = 20,
                        after: str | None = None) -> Connection[ApiKey]:
-        page = await domain.list_keys(info.context.principal, str(workspace_id), page_request(first, after))
-        return connection(page, ApiKey.from_model)
+        page = await keys.list_keys(info.context.principal, str(workspace_id), page_request(first, after))
+        return connection(page, ApiKey.from_view)
 
     @strawberry.field(extensions=needs(ADMIN_SCOPE), description="OAuth clients of a workspace, newest first.")
     async def oauth_clients(self, info: Info, workspace_id: strawberry.ID, first: int = 20,
                             after: str | None = None) -> Connection[OAuthClient]:
-        page = await domain.list_clients(info.context.principal, str(workspace_id), page_request(first, after))
-        return connection(page, OAuthClient.from_model)
+        page = await oauth_clients.list_clients(info.context.principal, str(workspace_id),
+                                                page_request(first, after))
+        return connection(page, OAuthClient.from_view)
 
 
 @strawberry.type
 class AccessMutation:
     @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Create a workspace (default-workspace admins).")
     async def create_workspace(self, info: Info, name: str) -> WorkspaceResult:
-        row = await domain.create_workspace(info.context.principal, {"name": name})
-        return CreateWorkspaceSuccess(workspace=Workspace.from_model(row))
+        spec = parse(workspaces.WorkspaceCreate, {"name": name}, "workspace")
+        view = await workspaces.create_workspace(info.context.principal, spec)
+        return CreateWorkspaceSuccess(workspace=Workspace.from_view(view))
 
     @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Create an API key; the key is shown once.")
     async def create_api_key(self, info: Info, workspace_id: strawberry.ID, input: CreateApiKeyInput) -> KeyResult:
-        return _key_success(await domain.create_key(info.context.principal, str(workspace_id), to_plain(input)))
+        spec = parse(keys.KeyCreate, to_plain(input), "API key")
+        return _key_success(await keys.create_key(info.context.principal, str(workspace_id), spec))
 
     @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Revoke an API key now.")
     async def revoke_api_key(self, info: Info, workspace_id: strawberry.ID, id: strawberry.ID) -> RevokeKeyResult:
-        row = await domain.revoke_key(info.context.principal, str(workspace_id), str(id))
-        return RevokeApiKeySuccess(api_key=ApiKey.from_model(row))
+        view = await keys.revoke_key(info.context.principal, str(workspace_id), str(id))
+        return RevokeApiKeySuccess(api_key=ApiKey.from_view(view))
 
     @strawberry.mutation(extensions=needs(ADMIN_SCOPE), description="Replace a key; the old works graceSeconds more.")
     async def rotate_api_key(self, info: Info, workspace_id: strawberry.ID, id: strawberry.ID,
                              grace_seconds: int = 3600) -> KeyResult:
-        created = await domain.rotate_key(info.context.principal, str(workspace_id), str(id), grace_seconds)
+        created = await keys.rotate_key(info.context.principal, str(workspace_id), str(id), grace_seconds)
         return _key_success(created)
 
     @strawberry.mutation(name="createOAuthClient", extensions=needs(ADMIN_SCOPE),
                          description="Register an OAuth client (secret shown once).")
     async def create_oauth_client(self, info: Info, workspace_id: strawberry.ID,
                                   input: CreateOAuthClientInput) -> ClientResult:
-        created = await domain.register_client(info.context.principal, str(workspace_id), to_plain(input))
-        return CreateOAuthClientSuccess(client=OAuthClient.from_model(created.client), secret=created.secret.secret)
+        spec = parse(oauth_clients.ClientCreate, to_plain(input), "OAuth client")
+        created = await oauth_clients.register_client(info.context.principal, str(workspace_id), spec)
+        secret = created.secret.secret
+        return CreateOAuthClientSuccess(client=OAuthClient.from_view(created.client), secret=secret,
+                                        client_secret=secret)
 
     @strawberry.mutation(name="revokeOAuthClient", extensions=needs(ADMIN_SCOPE),
                          description="Revoke an OAuth client and its tokens.")
     async def revoke_oauth_client(self, info: Info, workspace_id: strawberry.ID,
                                   client_id: strawberry.ID) -> RevokeClientResult:
-        row = await domain.revoke_client(info.context.principal, str(workspace_id), str(client_id))
-        return RevokeOAuthClientSuccess(client=OAuthClient.from_model(row))
+        view = await oauth_clients.revoke_client(info.context.principal, str(workspace_id), str(client_id))
+        return RevokeOAuthClientSuccess(client=OAuthClient.from_view(view))
 
     @strawberry.mutation(name="addOAuthClientSecret", extensions=needs(ADMIN_SCOPE),
                          description="Add a secret to an OAuth client (shown once).")
     async def add_oauth_client_secret(self, info: Info, workspace_id: strawberry.ID, client_id: strawberry.ID,
                                       input: AddOAuthClientSecretInput | None = None) -> AddSecretResult:
-        created = await domain.add_client_secret(info.context.principal, str(workspace_id), str(client_id),
-                                                 to_plain(input) if input else {})
-        return AddOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_model(created.row),
+        spec = parse(oauth_clients.SecretCreate, to_plain(input) if input else {}, "client secret")
+        created = await oauth_clients.add_secret(info.context.principal, str(workspace_id), str(client_id), spec)
+        return AddOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_view(created.view),
                                            secret=created.secret)
 
     @strawberry.mutation(name="revokeOAuthClientSecret", extensions=needs(ADMIN_SCOPE),
                          description="Revoke one secret of an OAuth client.")
     async def revoke_oauth_client_secret(self, info: Info, workspace_id: strawberry.ID, client_id: strawberry.ID,
                                          id: strawberry.ID) -> RevokeSecretResult:
-        row = await domain.revoke_client_secret(info.context.principal, str(workspace_id), str(client_id), str(id))
-        return RevokeOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_model(row))
+        view = await oauth_clients.revoke_secret(info.context.principal, str(workspace_id), str(client_id),
+                                                 str(id))
+        return RevokeOAuthClientSecretSuccess(client_secret=OAuthClientSecret.from_view(view))

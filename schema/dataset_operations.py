@@ -21,7 +21,7 @@ from schema.datasets import (
     SchemaVersion,
     SourceType,
 )
-from schema.errors import (
+from schema.error_types import (
     ConflictError,
     NotFoundError,
     PreconditionFailedError,

@@ -63,8 +63,6 @@ def error_code(error: GraphQLError) -> str:
 class DocumentRefused(DoccError):
     """A document refused on its tokens, before the parser sees it."""
 
-    status = 400
-
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code

@@ -15,7 +15,7 @@ from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobView
 from schema.context import Info
 from schema.enums import domain_enum
-from schema.errors import ConflictError, NotFoundError, ValidationError
+from schema.error_types import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger

@@ -12,7 +12,7 @@ from resolvers import schedules
 from resolvers.errors import NotFound
 from resolvers.views.pipelines import STEP_TYPES, PipelineView
 from schema.context import Info
-from schema.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
+from schema.error_types import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs

@@ -48,7 +48,8 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _create_key(settings: Settings, args: argparse.Namespace) -> int:
     from resolvers.errors import DoccError
-    from resolvers.keys import store_key
+    from resolvers.keys import KeyCreate, store_key
+    from resolvers.validation import parse
     from server.crypto.stored import secrets_at_rest
     from server.db import database
     from server.models.core import Workspace
@@ -61,7 +62,7 @@ def _create_key(settings: Settings, args: argparse.Namespace) -> int:
         async with database(settings.database_url), secrets_at_rest(settings):
             if not await Workspace.filter(id=args.workspace).exists():
                 raise SystemExit(f"docc-server: no workspace '{args.workspace}'")
-            created = await store_key(args.workspace, data, "cli")
+            created = await store_key(args.workspace, parse(KeyCreate, data, "API key"), "cli")
             print(f"Created API key {created.key.id} ({created.key.prefix}...) in {args.workspace} "
                   f"with scopes {','.join(created.key.scopes)}; it is shown only once:")
             return created.secret

@@ -11,12 +11,16 @@ from tortoise import connections
 
 from resolvers.jobs import fire_tick
 from server.auth import oauth as oauth_endpoints
-from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate, public
-from server.auth.ratelimit import RateLimits
+from server.auth.authenticate import AUTH, AuthState, auth_lifecycle, authenticate
 from server.config import Settings
-from server.context import AUTHENTICATOR, SETTINGS
 from server.crypto.stored import secrets_at_rest
 from server.db import database
+from server.edge.context import AUTHENTICATOR, SETTINGS
+from server.edge.middleware import HTTP_PARSER_LIMITS, request_middleware
+from server.edge.parse_errors import install as install_parse_errors
+from server.edge.ratelimit import RATE_LIMITS, RateLimits
+from server.edge.responses import json_response
+from server.edge.routes import Route, add_routes, public
 from server.engine.bus import EventBus, binding
 from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
@@ -25,12 +29,8 @@ from server.rest import datasets as rest_datasets
 from server.rest import events as rest_events
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
-from server.rest.common import json_response
-from server.rest.errors import HTTP_PARSER_LIMITS, request_middleware
 from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
-from server.rest.parse_errors import install as install_parse_errors
-from server.rest.routes import Route, add_routes
 from server.websockets import SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
@@ -67,7 +67,8 @@ def create_app(settings: Settings) -> web.Application:
                           handler_args=HTTP_PARSER_LIMITS)
     app[SETTINGS] = settings
     app[AUTHENTICATOR] = authenticate
-    app[AUTH] = AuthState(limits=RateLimits(settings))
+    app[RATE_LIMITS] = RateLimits(settings)
+    app[AUTH] = AuthState()
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app[LIST_CACHE] = ListCache()
     app[SOCKETS_BY_CREDENTIAL] = Counter()

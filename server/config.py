@@ -28,6 +28,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _job_log_level(env: Mapping[str, str]) -> str:
+    value = (env.get("DOCC_JOB_LOG_LEVEL") or "info").lower()
+    if value not in ("debug", "info", "warning", "error"):
+        raise SettingsError(f"DOCC_JOB_LOG_LEVEL must be debug, info, warning or error, not {value!r}")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -182,6 +189,10 @@ class Settings:
     job_memory_mb: int = 4096
     job_timeout_seconds: float = 3600.0
     job_cancel_grace_seconds: float = 10.0
+    # How often a process running jobs looks for what killed processes staged and left behind.
+    staging_sweep_seconds: float = 60.0
+    # Lines of a job's log below this level (debug < info < warning < error) are not stored.
+    job_log_level: str = "info"
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
@@ -227,6 +238,8 @@ class Settings:
             job_memory_mb=_positive(env, "DOCC_JOB_MEMORY_MB", 4096),
             job_timeout_seconds=_float(env, "DOCC_JOB_TIMEOUT_SECONDS", 3600.0),
             job_cancel_grace_seconds=_float(env, "DOCC_JOB_CANCEL_GRACE_SECONDS", 10.0),
+            staging_sweep_seconds=_float(env, "DOCC_STAGING_SWEEP_SECONDS", 60.0),
+            job_log_level=_job_log_level(env),
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),

@@ -29,21 +29,20 @@ from resolvers.errors import DoccError, Unauthorized
 from resolvers.principal import Principal
 from schema import build_schema
 from schema.context import Context, Loaders
-from server.auth.authenticate import AUTH, credential_of, identify
+from server.auth.authenticate import credential_of, identify
 from server.auth.graphql_cost import bulk_count, request_cost
-from server.auth.ratelimit import BULK, STANDARD
 from server.config import Settings
-from server.context import REQUEST_CONTEXT, principal_of
+from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
+from server.edge.context import REQUEST_CONTEXT, principal_of
+from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
+from server.edge.responses import HTTP_CODES, error_response
 from server.engine.service import POLICY
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
-from server.rest.common import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
-from server.rest.errors import error_response
 from server.websockets import LegacyProtocolHandler, hold_socket, release_socket
 
 
 class BadGraphQLRequest(DoccError):
     code = "BAD_REQUEST"
-    status = 400
 
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
@@ -53,8 +52,6 @@ MEDIA = web.RequestKey("docc_graphql_media", str)
 SUB_RESPONSE = web.RequestKey("docc_graphql_response", web.Response)
 BATCH = web.RequestKey("docc_graphql_batch", bool)
 RESPONSE_MEDIA = web.ResponseKey("docc_graphql_media", str)
-# Codes of the HTTP-level refusals the view answers in the error envelope.
-HTTP_CODES = {405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 NOBODY = Principal(subject="anonymous", workspace_id="", scopes=frozenset())
 CLOSE_CREDENTIAL = 4401
 
@@ -94,7 +91,7 @@ class DoccGraphQLView(GraphQLView):
             if credential is None:
                 raise Unauthorized("Authentication required", {"reason": "missing"})
             identity = await identify(request.app, credential, request.remote)
-            await request.app[AUTH].limits.charge(request, STANDARD, identity.rate_key)
+            await request.app[RATE_LIMITS].charge(request, STANDARD, identity.rate_key)
         except DoccError as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
         if not await hold_socket(request, context.response, identity.rate_key,
@@ -110,7 +107,7 @@ class DoccGraphQLView(GraphQLView):
 
     async def _charge(self, request: web.Request, key: str, body: Any) -> None:
         """Count a GraphQL body toward the key's budgets: its cost, and its job-starting mutations."""
-        limits = request.app[AUTH].limits
+        limits = request.app[RATE_LIMITS]
         cost = request_cost(self.schema._schema, body, self.settings.graphql_max_tokens,
                             self.settings.graphql_max_cost, self.settings.graphql_cost_unit)
         await limits.charge(request, STANDARD, key, cost)
@@ -236,7 +233,7 @@ class DoccGraphQLView(GraphQLView):
         return orjson.loads(data)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        limits = request.app[AUTH].limits
+        limits = request.app[RATE_LIMITS]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             try:
                 return await super().__call__(request)
@@ -248,7 +245,7 @@ class DoccGraphQLView(GraphQLView):
                     with contextlib.suppress(asyncio.CancelledError):
                         await watcher
         if self._wants_ide(request):
-            await limits.charge(request, STANDARD, f"addr:{request.remote}")
+            await limits.charge(request, STANDARD, address_key(request))
         else:
             media = negotiate(request.headers.get("Accept"))
             if media is None:
@@ -256,10 +253,8 @@ class DoccGraphQLView(GraphQLView):
                                       + " or ".join(OFFERED), {"available": list(OFFERED)},
                                       request[REQUEST_CONTEXT].request_id)
             request[MEDIA] = media
-            principal = await principal_of(request)
-            identity = request[REQUEST_CONTEXT].identity
-            key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
-            await self._charge(request, key, await self._body(request))
+            await principal_of(request)
+            await self._charge(request, credential_key(request), await self._body(request))
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from resolvers.keys import store_key
+from resolvers.keys import KeyCreate, store_key
 from server.app import create_app
 from server.config import Settings
 from server.crypto.stored import secrets_at_rest
@@ -157,9 +157,9 @@ async def credentials(settings: Settings) -> dict[str, str]:
     async with database(settings.database_url):
         await Workspace.create(id=OTHER_WORKSPACE, name="other")
         made = {
-            "admin": await store_key("ws_default", {"name": "tests-admin", "scopes": ["admin"]}, "tests"),
-            "reader": await store_key("ws_default", {"name": "tests-reader", "scopes": ["read:datasets"]}, "tests"),
-            "other": await store_key(OTHER_WORKSPACE, {"name": "other-admin", "scopes": ["admin"]}, "tests"),
+            "admin": await store_key("ws_default", KeyCreate(name="tests-admin", scopes=["admin"]), "tests"),
+            "reader": await store_key("ws_default", KeyCreate(name="tests-reader", scopes=["read:datasets"]), "tests"),
+            "other": await store_key(OTHER_WORKSPACE, KeyCreate(name="other-admin", scopes=["admin"]), "tests"),
         }
     return {name: created.secret for name, created in made.items()}
 

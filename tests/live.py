@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from resolvers.keys import store_key
+from resolvers.keys import KeyCreate, store_key
 from server.app import create_app
 from server.config import Settings
 from server.db import database
@@ -20,7 +20,7 @@ def _serve(settings: Settings, key_name: str, started: threading.Event, box: dic
     """The app on an ephemeral port, run as `web.run_app` would, until `box["stop"]` is set."""
     async def main() -> None:
         async with database(settings.database_url):
-            box["key"] = (await store_key("ws_default", {"name": key_name, "scopes": ["admin"]}, key_name)).secret
+            box["key"] = (await store_key("ws_default", KeyCreate(name=key_name, scopes=["admin"]), key_name)).secret
         runner = web.AppRunner(create_app(settings), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

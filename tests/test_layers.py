@@ -65,6 +65,52 @@ def test_the_guards_see_every_spelling_of_an_import(tmp_path, monkeypatch):
                      "schema/relative.py: server.engine.dataplane.Policy"]
 
 
+def offenders_outside(folder: str, allowed: set[str], forbidden: set[str]) -> list[str]:
+    """`file: module` for each import of a forbidden module by a file under `folder` but outside `allowed`
+    (folders or files, relative to the root)."""
+    found = offenders(folder, forbidden)
+    return [line for line in found
+            if not any(line.startswith(f"{place}/") or line.startswith(f"{place}:") for place in allowed)]
+
+
+# Only the REST package itself, and the app that mounts its routes, know it: what the surfaces share at the
+# HTTP edge lives in server/edge.
+REST_ALLOWED = {"server/rest", "server/app.py"}
+
+
+def test_nothing_but_the_app_imports_the_rest_surface():
+    for folder in ("server", "schema", "resolvers"):
+        assert offenders_outside(folder, REST_ALLOWED, {"server.rest"}) == []
+
+
+def test_the_rest_guard_fails_on_a_planted_import(tmp_path, monkeypatch):
+    # given the GraphQL view and the OAuth endpoints each importing from server/rest again, and a REST module
+    # importing its own package (which is fine)
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    for folder in ("server/auth", "server/rest"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "server" / "graphql.py").write_text("from server.rest.common import json_response\n")
+    (tmp_path / "server" / "auth" / "oauth.py").write_text("def late():\n    from server import rest\n")
+    (tmp_path / "server" / "rest" / "jobs.py").write_text("from server.rest.common import page_request\n")
+    (tmp_path / "server" / "app.py").write_text("from server.rest import jobs\n")
+    # when
+    found = offenders_outside("server", REST_ALLOWED, {"server.rest"})
+    # then
+    assert found == ["server/auth/oauth.py: server.rest", "server/graphql.py: server.rest.common",
+                     "server/graphql.py: server.rest.common.json_response"]
+
+
+def test_the_domain_never_imports_the_edge_authentication_or_a_surface():
+    # Arrows run down: the edge, authentication and the surfaces call the domain, never the reverse.
+    assert offenders("resolvers", {"server.edge", "server.auth", "server.rest", "server.graphql", "server.app",
+                                   "schema"}) == []
+
+
+def test_the_edge_never_imports_authentication_or_a_surface():
+    # The edge is below both surfaces and authentication: the authenticator is handed to it by the app.
+    assert offenders("server/edge", {"server.auth", "server.rest", "server.graphql", "server.app", "schema"}) == []
+
+
 def test_resolvers_never_import_a_transport():
     offenders = []
     for path in (ROOT / "resolvers").rglob("*.py"):
@@ -110,3 +156,35 @@ async def test_openapi_lists_paging_parameters_on_lists_only(client):
     assert {"page", "per_page", "limit", "offset"} <= query_names("/api/v1/workspaces/{workspace_id}/keys")
     assert "page" not in query_names("/api/v1/datasets/{id}")
     assert "page" not in query_names("/api/v1/jobs/{id}/logs")
+
+
+# What may show a secret: only the domain builds read models, so only the domain masks.
+MASKING = {"resolvers.sources.masked_source", "server.engine.dataplane.mask_connection",
+           "server.engine.dataplane.masking", "server.engine.dataplane.mask_secrets",
+           "server.engine.dataplane.connections.mask_connection"}
+
+
+def test_the_surfaces_never_see_an_orm_row():
+    # REST and GraphQL rename the fields of read models; a row (and its secret columns) never reaches them.
+    assert offenders("schema", {"server.models"}) == []
+    assert offenders("server/rest", {"server.models"}) == []
+
+
+def test_no_surface_masks_a_secret_itself():
+    # Masking happens once, where the read model is built; a surface that masks has seen the secret.
+    for surface in ("schema", "server/rest", "server/edge"):
+        assert offenders(surface, MASKING) == [], surface
+
+
+def test_the_surface_guards_fail_on_a_planted_import(tmp_path, monkeypatch):
+    # given
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    (tmp_path / "server" / "rest").mkdir(parents=True)
+    (tmp_path / "server" / "rest" / "planted.py").write_text(
+        "from server.models.datasets import Dataset\nfrom resolvers.sources import masked_source\n")
+    # when
+    rows, masks = offenders("server/rest", {"server.models"}), offenders("server/rest", MASKING)
+    # then
+    assert rows == ["server/rest/planted.py: server.models.datasets",
+                    "server/rest/planted.py: server.models.datasets.Dataset"]
+    assert masks == ["server/rest/planted.py: resolvers.sources.masked_source"]

@@ -1,1 +1,2 @@
-"""Authentication at the edge: credentials from headers, rate limits, and the OAuth endpoints."""
+"""Authentication: credentials from headers (API keys, own and external JWTs), the JWKS client, token minting
+and verification, the OAuth token endpoint's grants, and the batched last-used recorder of API keys."""

@@ -5,32 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from resolvers import keys
 from resolvers.errors import Unauthorized
-from resolvers.jwt_tokens import ProviderKeys, TokenService, load_signing_secret
 from resolvers.principal import Principal
-from resolvers.tokens import Identity
-from server.auth.ratelimit import ANONYMOUS, STANDARD, RateLimits
+from server.auth.api_keys import UsageRecorder, authenticate_key
+from server.auth.identity import Identity
+from server.auth.jwt_tokens import ProviderKeys, TokenService, load_signing_secret
 from server.config import Settings
-from server.context import REQUEST_CONTEXT, SETTINGS
+from server.edge.context import REQUEST_CONTEXT, SETTINGS
+from server.edge.ratelimit import ANONYMOUS, RATE_LIMITS, address_key
 
 log = logging.getLogger("docc.auth")
-REALM = 'Bearer realm="docc"'
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
 class AuthState:
     """What authentication needs at run time, one per app."""
 
-    limits: RateLimits
-    usage: keys.UsageRecorder = field(default_factory=keys.UsageRecorder)
+    usage: UsageRecorder = field(default_factory=UsageRecorder)
     tokens: TokenService | None = None
 
 
@@ -54,7 +51,7 @@ async def identify(app: web.Application, credential: str, address: str | None) -
     """The identity of a presented credential; raises Unauthorized."""
     state = app[AUTH]
     if credential.startswith("docc_"):
-        identity = await keys.authenticate_key(credential, address)
+        identity = await authenticate_key(credential, address)
         state.usage.touch(identity.principal.credential_id or "")
         return identity
     if credential.count(".") == 2 and state.tokens is not None:
@@ -62,30 +59,16 @@ async def identify(app: web.Application, credential: str, address: str | None) -
     raise Unauthorized("The credential is malformed", {"reason": "malformed"})
 
 
-def challenge(exc: Unauthorized) -> dict[str, str]:
-    """The WWW-Authenticate header of a refusal (RFC 6750 section 3)."""
-    if exc.details.get("reason") == "missing":
-        return {"WWW-Authenticate": REALM}
-    description = exc.message.replace('"', "'")
-    return {"WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'}
-
-
-def insufficient_scope(scope: str) -> dict[str, str]:
-    """The WWW-Authenticate header of a 403 for a missing scope."""
-    return {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'}
-
-
 async def authenticate(request: web.Request) -> Principal:
-    """The principal of a request; raises Unauthorized (with its challenge) or RateLimited after repeated failures."""
+    """The principal of a request; raises Unauthorized, or RateLimited after repeated failures."""
     try:
         credential = credential_of(request.headers)
         if credential is None:
             raise Unauthorized("Authentication required: send an API key or a bearer token", {"reason": "missing"})
         identity = await identify(request.app, credential, request.remote)
-    except Unauthorized as exc:
+    except Unauthorized:
         # Failed attempts are counted by address, so guessing keys is slow.
-        await request.app[AUTH].limits.charge(request, ANONYMOUS, f"addr:{request.remote}")
-        exc.headers = challenge(exc)  # type: ignore[attr-defined]
+        await request.app[RATE_LIMITS].charge(request, ANONYMOUS, address_key(request))
         raise
     request[REQUEST_CONTEXT].identity = identity
     return identity.principal
@@ -121,14 +104,3 @@ async def auth_lifecycle(app: web.Application) -> AsyncIterator[None]:
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
-
-
-def public(handler: Handler) -> Handler:
-    """A route open to everyone, counted against the caller's address so it carries rate-limit headers."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        await request.app[AUTH].limits.charge(request, STANDARD, f"addr:{request.remote}")
-        return await handler(request)
-
-    wrapped.__name__ = getattr(handler, "__name__", "public")
-    return wrapped

@@ -47,7 +47,6 @@ COST_CEILING = 2**53 - 1
 
 class QueryTooComplex(DoccError):
     code = "QUERY_TOO_COMPLEX"
-    status = 400
 
 
 def _condition(node: Any, directive: str, variables: Mapping[str, Any]) -> bool | None:

@@ -14,13 +14,17 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from resolvers import oauth
-from resolvers.oauth_clients import OAuthError, authenticate_client
 from resolvers.principal import ADMIN_SCOPE
+from resolvers.validation import parse
+from server.auth import grants
 from server.auth.authenticate import AUTH
-from server.auth.ratelimit import AUTH as AUTH_BUCKET
-from server.context import principal_of
-from server.rest.common import json_response, read_json
-from server.rest.routes import Route
+from server.auth.grants import OAuthError, authenticate_client
+from server.edge.bodies import read_json
+from server.edge.context import principal_of
+from server.edge.ratelimit import AUTH as AUTH_BUCKET
+from server.edge.ratelimit import RATE_LIMITS
+from server.edge.responses import json_response
+from server.edge.routes import Route
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 GRANTS = ("client_credentials", "authorization_code", "refresh_token")
@@ -41,18 +45,19 @@ def _client_auth(request: web.Request, form: dict[str, str]) -> tuple[str | None
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", "Malformed Basic credentials", status=401) from None
+            raise OAuthError("invalid_client", "Malformed Basic credentials") from None
         client_id, _, secret = decoded.partition(":")
         return unquote(client_id), unquote(secret), True
     return form.get("client_id"), form.get("client_secret"), False
 
 
 def oauth_error(exc: OAuthError, basic: bool) -> web.Response:
-    """An RFC 6749 section 5.2 error response."""
+    """An RFC 6749 section 5.2 error response: 401 with a challenge when the client failed to authenticate."""
     headers = dict(NO_STORE)
-    if exc.status == 401:
+    status = 401 if exc.error == "invalid_client" else 400
+    if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="docc"' if basic else 'Bearer realm="docc"'
-    return json_response({"error": exc.error, "error_description": exc.message}, status=exc.status,
+    return json_response({"error": exc.error, "error_description": exc.message}, status=status,
                          headers=headers)
 
 
@@ -67,11 +72,11 @@ async def _grant(request: web.Request, form: dict[str, str], client_id: str | No
     tokens = request.app[AUTH].tokens
     assert tokens is not None
     if grant == "client_credentials":
-        return await oauth.client_credentials(tokens, client, form.get("scope"))
+        return await grants.client_credentials(tokens, client, form.get("scope"))
     if grant == "authorization_code":
-        return await oauth.exchange_code(tokens, client, form.get("code"), form.get("redirect_uri"),
+        return await grants.exchange_code(tokens, client, form.get("code"), form.get("redirect_uri"),
                                          form.get("code_verifier"))
-    return await oauth.refresh(tokens, client, form.get("refresh_token"), form.get("scope"))
+    return await grants.refresh(tokens, client, form.get("refresh_token"), form.get("scope"))
 
 
 async def _token_endpoint(request: web.Request, forced_grant: str | None) -> web.Response:
@@ -83,7 +88,7 @@ async def _token_endpoint(request: web.Request, forced_grant: str | None) -> web
             if form["grant_type"] != forced_grant:
                 raise OAuthError("unsupported_grant_type", f"This endpoint only accepts {forced_grant}")
         client_id, secret, basic = _client_auth(request, form)
-        await request.app[AUTH].limits.charge(request, AUTH_BUCKET, f"{client_id or '-'}@{request.remote}")
+        await request.app[RATE_LIMITS].charge(request, AUTH_BUCKET, f"{client_id or '-'}@{request.remote}")
         body = await _grant(request, form, client_id, secret)
     except OAuthError as exc:
         return oauth_error(exc, basic)
@@ -99,9 +104,10 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 async def authorize(request: web.Request) -> web.Response:
-    form = await _form(request)
-    result = await oauth.authorize(await principal_of(request), form)
-    return json_response(result, headers=NO_STORE)
+    spec = parse(oauth.AuthorizeRequest, await _form(request), "authorization request")
+    approved = await oauth.authorize(await principal_of(request), spec)
+    return json_response({"code": approved.code, "redirect_to": approved.redirect_to,
+                          "expires_in": approved.expires_in}, headers=NO_STORE)
 
 
 _TOKEN_BODY = {"type": "object", "required": ["grant_type"], "properties": {

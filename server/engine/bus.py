@@ -25,7 +25,7 @@ log = logging.getLogger("docc.bus")
 DEFAULT_QUEUE_SIZE = 1_000
 JOBS_TOPIC = "jobs"
 SCHEDULES_TOPIC = "schedules"
-# Wake-ups of the job feed readers: the feed itself is stored by database triggers (engine migration 0002).
+# Wake-ups of the job feed readers: the feed itself is stored by database triggers (engine migration 0003).
 JOB_FEED_TOPIC = "job_feed"
 
 

@@ -33,11 +33,14 @@ from server.engine.dataplane import (
     RunResult,
     StepFailed,
     StepStats,
-    run_pipeline,
+    execute_steps,
+    settle_staged,
 )
 
-# The parent's one message to the child.
+# The parent's messages to the child: stop, or its answer once the child has staged every write.
 CANCEL = b"cancel"
+PUBLISH = b"publish"
+DISCARD = b"discard"
 STDERR_FILE = "stderr.log"
 _PR_SET_PDEATHSIG = 1
 
@@ -54,6 +57,11 @@ class JobPlan:
     policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
     memory_mb: int = 4096
     temp_dir: str | None = None
+    # Names what this attempt stages: `<job id hex>_<attempt>`.
+    job_key: str = ""
+    # `run` the steps; or finish what an earlier run left: `publish` the `staged` writes, or `discard` them.
+    action: str = "run"
+    staged: list[dict[str, str]] = field(default_factory=list)
 
     def step_ids(self) -> set[str]:
         """The ids a step message may name."""
@@ -66,7 +74,12 @@ Body = Callable[[JobPlan, RunContext], RunResult]
 
 def run_plan(plan: JobPlan, ctx: RunContext) -> RunResult:
     """The production body: the data plane over the plan's resolved datasets and connections."""
-    return run_pipeline(plan.steps, MappingResolver(dict(plan.datasets), dict(plan.connections)), ctx, plan.policy)
+    resolver = MappingResolver(dict(plan.datasets), dict(plan.connections))
+    if plan.action == "run":
+        return execute_steps(plan.steps, resolver, ctx, plan.policy)
+    publish = {item["step"]: item["name"] for item in plan.staged} if plan.action == "publish" else None
+    settle_staged(plan.steps, resolver, ctx, plan.policy, plan.job_key, publish)
+    return RunResult({}, 0.0)
 
 
 def backstop_bytes(memory_mb: int) -> int:
@@ -134,8 +147,16 @@ def _isolate(plan: JobPlan) -> None:
         os.close(fd)
 
 
-def _watch_parent(conn: Connection, cancel: threading.Event) -> None:
-    """Set `cancel` when the parent asks; end the process when the parent is gone (the pipe closes)."""
+@dataclass
+class Decision:
+    """The parent's answer to "every write is staged": set once, PUBLISH or DISCARD."""
+
+    made: threading.Event = field(default_factory=threading.Event)
+    publish: bool = False
+
+
+def _watch_parent(conn: Connection, cancel: threading.Event, decision: Decision) -> None:
+    """Set `cancel` or the decision when the parent says; end the process when the parent is gone."""
     while True:
         try:
             message = conn.recv_bytes(64)
@@ -143,6 +164,24 @@ def _watch_parent(conn: Connection, cancel: threading.Event) -> None:
             os._exit(70)
         if message == CANCEL:
             cancel.set()
+        elif message in (PUBLISH, DISCARD):
+            decision.publish = message == PUBLISH
+            decision.made.set()
+
+
+def _ask_parent(channel: Channel, cancel: threading.Event,
+                decision: Decision) -> Callable[[list[dict[str, Any]]], bool]:
+    """The run's `prepare`: tell the parent what is staged, then wait for it to record the plan and answer."""
+
+    def prepare(records: list[dict[str, Any]]) -> bool:
+        channel.send("prepared", records)
+        # A cancel while waiting is a no: the parent answers DISCARD too, but need not be waited for.
+        while not decision.made.wait(0.05):
+            if cancel.is_set():
+                return False
+        return decision.publish
+
+    return prepare
 
 
 def _result(body: Body, plan: JobPlan, ctx: RunContext) -> tuple[Any, ...]:
@@ -165,9 +204,9 @@ def _result(body: Body, plan: JobPlan, ctx: RunContext) -> tuple[Any, ...]:
 def main(plan: JobPlan, conn: Connection, body: Body | None = None) -> None:
     """The process target: isolate, run the body, report every callback and the outcome to the parent."""
     _die_with_parent()
-    cancel = threading.Event()
+    cancel, decision = threading.Event(), Decision()
     # Started before the memory backstop is set, so that a thread stack never counts against the job.
-    threading.Thread(target=_watch_parent, args=(conn, cancel), name="docc-parent", daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(conn, cancel, decision), name="docc-parent", daemon=True).start()
     _isolate(plan)
     channel = Channel(conn)
 
@@ -176,7 +215,11 @@ def main(plan: JobPlan, conn: Connection, body: Body | None = None) -> None:
 
     ctx = RunContext(cancel=cancel, on_step_start=lambda sid: channel.send("start", sid), on_step_end=step_end,
                      log=lambda level, sid, message: channel.send("log", level, sid, message),
-                     on_progress=lambda fraction: channel.send("progress", fraction), temp_dir=plan.temp_dir)
+                     on_progress=lambda fraction: channel.send("progress", fraction), temp_dir=plan.temp_dir,
+                     prepare=_ask_parent(channel, cancel, decision),
+                     on_released=lambda step_id, published: channel.send("released", step_id, published))
+    if plan.job_key:
+        ctx.job_key = plan.job_key
     outcome = _result(body or run_plan, plan, ctx)
     sys.stderr.flush()
     channel.send(*outcome)

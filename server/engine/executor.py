@@ -17,6 +17,7 @@ from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
 from server.engine.runner import JobRun
+from server.engine.sweep import sweep
 
 log = logging.getLogger("docc.engine")
 
@@ -63,7 +64,8 @@ class Executor:
         """Start the job processes' forkserver and claim jobs in the background."""
         await asyncio.to_thread(start_forkserver)
         self._subscription = self.bus.subscribe(JOBS_TOPIC)
-        self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen())]
+        self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen()),
+                            asyncio.create_task(self._sweep_loop())]
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop claiming; running jobs stop at their next batch (or are killed) and go back to the queue."""
@@ -112,6 +114,19 @@ class Executor:
                 log.exception("Claiming jobs failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+
+    async def _sweep_loop(self) -> None:
+        # First at start (what a killed process of this machine left), then every few minutes at most.
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("Sweeping leftovers failed")
+            await asyncio.sleep(max(self.settings.staging_sweep_seconds, 1.0))
+
+    async def sweep(self) -> int:
+        """Finish or remove what ended jobs left behind; returns how many jobs were swept."""
+        return await sweep(self.settings, self.policy, self.owner, self.bus)
 
     async def fill(self) -> int:
         """Claim and start jobs while there is room; returns how many were started."""

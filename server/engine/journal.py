@@ -68,7 +68,7 @@ class Journal:
         query = Job.filter(id=self.job_id)
         if self.token is not None:
             query = query.filter(lease_token=self.token)
-        # At least one: on SQLite the count includes the rows the job feed triggers wrote (engine migration 0002).
+        # At least one: on SQLite the count includes the rows the job feed triggers wrote (engine migration 0003).
         if await query.update(**values, updated_at=utcnow()) < 1:
             raise LeaseLost(self.job_id)
         job = await Job.get(id=self.job_id)

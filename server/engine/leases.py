@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from server.models.engine import Job
+from server.models.engine import Job, StagedWrite
 
 CANDIDATES = 5
 
@@ -45,7 +45,7 @@ async def _claim_pending(owner: str, lease: timedelta) -> Claim | None:
             won = await Job.filter(id=row.id, status="pending", cancel_requested=False).using_db(conn).update(
                 status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
                 started_at=now, attempts=F("attempts") + 1, updated_at=now)
-            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0002).
+            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
                 return Claim(await Job.get(id=row.id).using_db(conn), token)
     return None
 
@@ -64,13 +64,16 @@ async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Cla
                          .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
             if row is None:
                 return None
-            if row.attempts >= max_attempts:
+            # A job whose process died while publishing is finished by its next run whatever its attempts:
+            # failing it would leave destinations half published.
+            publishing = await StagedWrite.filter(job_id=row.id, state="publishing").using_db(conn).exists()
+            if row.attempts >= max_attempts and not publishing:
                 return Expired(row)
             now, token = utcnow(), secrets.token_hex(10)
             won = await Job.filter(id=row.id, status="running", lease_token=row.lease_token).using_db(conn).update(
                 lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
                 attempts=F("attempts") + 1, updated_at=now)
-            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0002).
+            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
                 return Claim(await Job.get(id=row.id).using_db(conn), token, takeover=True)
     return None
 

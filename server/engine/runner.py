@@ -12,16 +12,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.config import Settings
+from server.engine import staging
 from server.engine.bus import EventBus
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
-from server.engine.sandbox import ChildRun, Limits
+from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
 from server.models.engine import Job, JobStep
 
 log = logging.getLogger("docc.engine")
+
+TEMP_PREFIX = "docc-job-"
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def connection_names(steps: list[dict[str, Any]]) -> set[str]:
@@ -48,7 +52,12 @@ async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, m
     needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
     resolver = await build_resolver(job, needed)
     return JobPlan(job_id=job.id, steps=job.steps, datasets=resolver.datasets, connections=resolver.connections,
-                   policy=policy, memory_mb=memory_mb, temp_dir=temp_dir)
+                   policy=policy, memory_mb=memory_mb, temp_dir=temp_dir, job_key=staging.job_key(job))
+
+
+def job_temp_dir(job_id: str) -> str:
+    """A private folder for one run of a job (spills, the process's stderr), named so a sweep knows whose."""
+    return tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{job_id}-")
 
 
 def _step_status(stats: StepStats) -> str:
@@ -57,15 +66,47 @@ def _step_status(stats: StepStats) -> str:
     return "cancelled" if stats.error == "cancelled" else "failed"
 
 
-async def statistics(job: Job) -> dict[str, Any]:
-    """Totals of a finished job from its step records."""
+def delivered_by(steps: list[dict[str, Any]]) -> dict[str, str]:
+    """For each sink, the step whose rows it writes: sinks pass their input on, so two sinks in a row
+    deliver the same rows, and count once in the job's total."""
+    ids = [s.get("id") for s in steps if isinstance(s, dict)]
+    kinds = {s["id"]: s.get("type") for s in steps if isinstance(s, dict) and "id" in s}
+    inputs: dict[str, str | None] = {}
+    for i, step in enumerate(steps):
+        deps = step.get("depends_on")
+        inputs[step["id"]] = deps[0] if deps else (ids[i - 1] if i and deps is None else None)
+    producers = {}
+    for sid, kind in kinds.items():
+        if kind != "data_sink":
+            continue
+        current = inputs.get(sid)
+        while current is not None and kinds.get(current) == "data_sink":
+            current = inputs.get(current)
+        producers[sid] = current or sid
+    return producers
+
+
+async def statistics(job: Job, published: bool = True) -> dict[str, Any]:
+    """Totals of a finished job from its step records.
+
+    `rows_written` counts unique rows delivered: sinks that write the same upstream rows count them once;
+    `rows_written_by_sink` has each sink's own figure. Both are 0 unless the job published its writes
+    (`published`): a failed or cancelled job's staged rows were discarded.
+    """
     steps = await JobStep.filter(job_id=job.id)
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.status] = counts.get(step.status, 0) + 1
+    by_sink = {s.step_id: (s.rows_in or 0) if published else 0 for s in steps if s.type == "data_sink"}
+    producers = delivered_by(job.steps)
+    unique: dict[str, int] = {}
+    for sink, rows in by_sink.items():
+        producer = producers.get(sink, sink)
+        unique[producer] = max(unique.get(producer, 0), rows)
     return {
         "rows_read": sum(s.rows_out or 0 for s in steps if s.type == "data_source"),
-        "rows_written": sum(s.rows_in or 0 for s in steps if s.type == "data_sink" and s.status == "succeeded"),
+        "rows_written": sum(unique.values()),
+        "rows_written_by_sink": by_sink,
         "steps_total": len(steps),
         "steps_by_status": counts,
         "duration_s": round((utcnow() - job.started_at).total_seconds(), 3) if job.started_at else None,
@@ -80,6 +121,7 @@ class JobRun:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
         self.owner, self.connections, self.policy = owner, settings.connections, policy
         self.lease_seconds, self.poll_seconds = settings.job_lease_seconds, settings.job_poll_seconds
+        self.log_level = LEVELS.get(settings.job_log_level, LEVELS["info"])
         self.limits = Limits(settings.job_memory_mb, settings.job_timeout_seconds,
                              settings.job_cancel_grace_seconds)
         self.body = body
@@ -108,11 +150,32 @@ class JobRun:
                 await self._settle("failed", "internal error while running the job")
 
     async def _run(self) -> None:
-        if self.takeover:
-            await reset_steps(self.job.id)
-            await self.journal.log("warning", None, f"lease expired; taken over by {self.owner}")
-        await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.job.attempts})")
-        await self.journal.update_job(progress=0.0)
+        temp_dir = job_temp_dir(self.job.id)
+        try:
+            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
+            if await self._finish_earlier(plan):
+                return
+            if self.takeover:
+                await reset_steps(self.job.id)
+                await self.journal.log("warning", None, f"lease expired; taken over by {self.owner}")
+            await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.job.attempts})")
+            await self.journal.update_job(progress=0.0)
+            await staging.register(self.job, plan.job_key)
+            ended = await self._run_child(plan)
+            if self.lost:
+                raise LeaseLost(self.job.id)
+            ended = await self._finish_left(plan, ended)
+        finally:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        outcome, error = ended.status, ended.error
+        if outcome == "cancelled" and self.shutdown and not await self._cancel_requested():
+            await self.journal.log("warning", None, "the process is stopping; job returned to the queue")
+            await release(self.job.id, self.token)
+            return
+        await self._settle(outcome, error)
+
+    async def _run_child(self, plan: JobPlan) -> Outcome:
+        """Run the job's process, journaling its messages in order; returns how it ended."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
 
@@ -121,32 +184,60 @@ class JobRun:
 
         writer = asyncio.create_task(self._write(queue))
         watcher = asyncio.create_task(self._watch())
-        temp_dir = tempfile.mkdtemp(prefix="docc-job-")
         try:
-            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
             self.child = ChildRun(plan, self.limits, put, self.cancel, self.body)
-            ended = await self.child.run()
+            return await self.child.run()
         finally:
             queue.put_nowait(None)
             await writer
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        outcome, error = ended.status, ended.error
-        if self.lost:
-            raise LeaseLost(self.job.id)
-        if outcome == "cancelled" and self.shutdown and not await self._cancel_requested():
-            await self.journal.log("warning", None, "the process is stopping; job returned to the queue")
-            await release(self.job.id, self.token)
-            return
-        await self._settle(outcome, error)
+
+    async def _finish_earlier(self, plan: JobPlan) -> bool:
+        """Before a run: finish what an earlier process of this job left; True when that completed the job."""
+        rows = await staging.leftovers(self.job.id)
+        if not rows:
+            return False
+        decided = any(row.state == "publishing" for row in rows)
+        await self.journal.log("warning", None, "an earlier process of this job ended " + (
+            "while publishing; publishing the rest" if decided else "before publishing; removing what it staged"))
+        outcome = await staging.finish(plan, rows, self.limits, self.journal)
+        if await staging.leftovers(self.job.id):
+            # Nothing new may be staged beside an unfinished plan: the job fails and a sweep retries.
+            error = outcome.error or "finishing the staged writes of an earlier process failed"
+            await self._settle("failed", f"{error}; a sweep retries")
+            return True
+        if decided:
+            await self._settle("succeeded", None)
+            return True
+        return False
+
+    async def _finish_left(self, plan: JobPlan, ended: Outcome) -> Outcome:
+        """After a run: publish or remove what the process left (it died, or publishing failed midway)."""
+        rows = await staging.leftovers(self.job.id)
+        if not rows:
+            return ended
+        decided = any(row.state == "publishing" for row in rows)
+        recovered = await staging.finish(plan, rows, self.limits, self.journal)
+        left = await staging.leftovers(self.job.id)
+        if not decided:
+            if left:
+                await self.journal.log("warning", None, "removing the staged writes failed; a sweep retries")
+            return ended
+        if left:
+            return Outcome("failed", f"publishing did not complete ({recovered.error or ended.error}); "
+                                     "a sweep retries")
+        if ended.status != "succeeded":
+            await self.journal.log("warning", None, f"the job's process ended while publishing ({ended.error}); "
+                                                    "the rest was published")
+        return Outcome("succeeded")
 
     async def _settle(self, outcome: str, error: str | None) -> None:
         await self.journal.close_open_steps("cancelled" if outcome == "cancelled" else "failed",
                                             "cancelled" if outcome == "cancelled" else error)
         job = await Job.get(id=self.job.id)
-        stats = await statistics(job)
+        stats = await statistics(job, outcome == "succeeded")
         if outcome == "succeeded":
             await self.journal.log("info", None, f"job succeeded: {stats['rows_read']} rows read, "
                                                  f"{stats['rows_written']} rows written")
@@ -183,9 +274,26 @@ class JobRun:
                                     rows_out=stats.rows_out, duration_s=round(stats.duration_s, 6),
                                     error=stats.error, finished_at=at)
         elif kind == "log":
-            await self.journal.log(item[1], item[2], item[3], at)
+            if LEVELS[item[1]] >= self.log_level:
+                await self.journal.log(item[1], item[2], item[3], at)
+        elif kind == "prepared":
+            await self._decide(item[1])
+        elif kind == "released":
+            await staging.released(self.job.id, item[1])
         elif kind == "progress":
             await self.journal.update_job("progress", progress=round(min(max(item[1], 0.0), 1.0), 4))
+
+    async def _decide(self, records: list[dict[str, str]]) -> None:
+        """Every step succeeded: record the plan, then tell the process to publish (or to discard, if too late)."""
+        assert self.child is not None
+        held = await renew(self.job.id, self.token, self.lease_seconds)
+        self.lost = self.lost or not held
+        publish = held and not self.cancel.is_set()
+        publish = publish and not await self._cancel_requested()
+        publish = publish and await staging.decide(self.job.id, self.child.plan.job_key, records)
+        if publish:
+            await self.journal.log("info", None, f"every step succeeded; publishing {len(records)} staged write(s)")
+        self.child.decide(publish)
 
     async def _watch(self) -> None:
         """Renew the lease (a third of its length) and poll for a cancel asked from another process."""

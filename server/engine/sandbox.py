@@ -88,12 +88,26 @@ def parse_message(raw: bytes, step_ids: set[str]) -> tuple[Any, ...]:
     if kind == "log" and len(args) == 3 and args[0] in LEVELS and (args[1] is None or args[1] in step_ids) \
             and isinstance(args[2], str):
         return ("log", args[0], args[1], args[2][:MAX_LOG_CHARS])
+    if kind == "prepared" and len(args) == 1 and _records(step, step_ids):
+        return ("prepared", [{"step": r["step"], "kind": r["kind"], "name": r["name"]} for r in step])
+    if kind == "released" and len(args) == 2 and step in step_ids and isinstance(args[1], bool):
+        return ("released", step, args[1])
     if kind == "progress" and len(args) == 1 and _number(step):
         return ("progress", float(step))
     if kind == "result" and len(args) == 3 and step in _RESULTS and (args[1] is None or args[1] in step_ids) \
             and (args[2] is None or isinstance(args[2], str)):
         return ("result", step, args[1], args[2][:MAX_LOG_CHARS] if args[2] else args[2])
     raise ProtocolError(f"unexpected {str(kind)[:20]!r} message")
+
+
+def _records(value: Any, step_ids: set[str]) -> bool:
+    """A list of staged writes: each names one of the job's steps, once, and a short staged name."""
+    if not isinstance(value, list) or len(value) > len(step_ids):
+        return False
+    steps = [r.get("step") for r in value if isinstance(r, dict)]
+    return len(steps) == len(value) == len(set(steps)) and all(
+        r.get("step") in step_ids and r.get("kind") in ("file", "table") and isinstance(r.get("name"), str)
+        and 0 < len(r["name"]) <= 300 for r in value)
 
 
 _RESULTS = frozenset({"succeeded", "cancelled", "step_failed", "config_error", "memory", "internal"})
@@ -134,6 +148,16 @@ class ChildRun:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.exitcode: int | None = None
         self.pid: int | None = None
+        self.conn: Connection | None = None
+        # Set once the parent told the child to publish: from then on a cancel no longer stops it.
+        self.publishing = False
+
+    def decide(self, publish: bool) -> None:
+        """Answer the child's "prepared": publish its staged writes, or discard them."""
+        self.publishing = publish
+        if self.conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send_bytes(child.PUBLISH if publish else child.DISCARD)
 
     def kill(self, reason: str = "stop") -> None:
         """SIGKILL the child (idempotent); `reason` decides the job's error."""
@@ -154,7 +178,7 @@ class ChildRun:
             await asyncio.to_thread(process.start)
         finally:
             child_conn.close()
-        self.process, self.pid = process, process.pid
+        self.process, self.pid, self.conn = process, process.pid, parent_conn
         reader_done = asyncio.Event()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read, args=(parent_conn, loop, reader_done),
@@ -167,6 +191,7 @@ class ChildRun:
             await asyncio.to_thread(process.join)
             self.exitcode = process.exitcode
             await self._finish_reader(parent_conn, reader_done)
+            self.conn = None
             parent_conn.close()
             process.close()
         return self._outcome()
@@ -205,6 +230,8 @@ class ChildRun:
                     self.kill("memory")
                 elif now - started > self.limits.timeout_seconds:
                     self.kill("timeout")
+                elif self.publishing:
+                    continue  # Publishing is COMMITs and renames: a cancel now would leave it half done.
                 elif grace_ends is None and self.cancel.is_set():
                     grace_ends = now + self.limits.cancel_grace_seconds
                     with contextlib.suppress(OSError, ValueError):

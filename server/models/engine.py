@@ -124,10 +124,39 @@ class JobLog(Model):
         unique_together = (("job", "seq"),)
 
 
+STAGED_STATES = ("staging", "publishing")
+
+
+class StagedWrite(Model):
+    """One sink of a job's attempt: what it staged where, and whether the job decided to publish it.
+
+    Rows are written before the job's process starts (`staging`), so whatever it leaves behind can be
+    found; the switch of every row of a job to `publishing` in one UPDATE is the decision to publish,
+    taken once every step succeeded. A row goes when its staged write is published or removed; rows
+    left over are completed (`publishing`) or undone (`staging`) by the next run of the job or a sweep.
+    """
+
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("engine.Job", related_name="staged_writes", on_delete=fields.CASCADE)
+    step_id = fields.CharField(max_length=200)
+    # `<job id hex>_<attempt>`: carried by every staged name, so a staged object tells whose it is.
+    key = fields.CharField(max_length=40)
+    state = fields.CharField(max_length=20, default="staging")
+    # The staged object (a staging table or a temp file's base name), known once the sink staged it.
+    name = fields.CharField(max_length=300, null=True)
+    # A sweep holds the job's rows until then, so two sweeps never finish the same plan at once.
+    claimed_until = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "job_staged_writes"
+        unique_together = (("job", "step_id"),)
+
+
 class JobEvent(Model):
     """One entry of a workspace's job feed, written by database triggers on `jobs` and `job_steps`.
 
-    `seq` counts per workspace without gaps, in commit order (see engine migration 0002): it is the cursor.
+    `seq` counts per workspace without gaps, in commit order (see engine migration 0003): it is the cursor.
     """
 
     id = fields.BigIntField(primary_key=True)

@@ -6,25 +6,35 @@ from typing import Any
 
 from aiohttp import web
 
-from resolvers import access as domain
+from resolvers import access as workspaces
+from resolvers import keys, oauth_clients
 from resolvers.errors import ValidationError
-from resolvers.keys import CreatedKey, KeyCreate
-from resolvers.oauth_clients import ClientCreate, CreatedSecret, SecretCreate
+from resolvers.keys import KeyCreate
+from resolvers.oauth_clients import ClientCreate, SecretCreate
 from resolvers.principal import ADMIN_SCOPE
-from server.context import principal_of
-from server.models.access import ApiKey, OAuthClient, OAuthClientSecret
-from server.models.core import Workspace
-from server.rest.common import json_response, page_request, page_response, read_json
-from server.rest.routes import Route
+from resolvers.validation import parse
+from resolvers.views.access import (
+    ApiKeyView,
+    ClientSecretView,
+    CreatedKey,
+    CreatedSecret,
+    OAuthClientView,
+    WorkspaceView,
+)
+from server.edge.bodies import read_json
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route
+from server.rest.common import page_request, page_response
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def workspace_json(row: Workspace) -> dict[str, Any]:
+def workspace_json(row: WorkspaceView) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def key_json(row: ApiKey) -> dict[str, Any]:
+def key_json(row: ApiKeyView) -> dict[str, Any]:
     """An API key as listed: the visible prefix, never the hash."""
     return {"id": row.id, "workspace_id": row.workspace_id, "name": row.name, "prefix": row.prefix,
             "scopes": row.scopes, "allowed_cidrs": row.allowed_cidrs, "expires_at": row.expires_at,
@@ -32,12 +42,12 @@ def key_json(row: ApiKey) -> dict[str, Any]:
             "created_at": row.created_at}
 
 
-def secret_json(row: OAuthClientSecret) -> dict[str, Any]:
+def secret_json(row: ClientSecretView) -> dict[str, Any]:
     return {"id": row.id, "prefix": row.prefix, "description": row.description, "expires_at": row.expires_at,
             "revoked_at": row.revoked_at, "created_at": row.created_at}
 
 
-def client_json(row: OAuthClient) -> dict[str, Any]:
+def client_json(row: OAuthClientView) -> dict[str, Any]:
     return {"client_id": row.id, "workspace_id": row.workspace_id, "name": row.name, "scopes": row.scopes,
             "redirect_uris": row.redirect_uris, "revoked_at": row.revoked_at, "created_at": row.created_at,
             "secrets": [secret_json(s) for s in row.secrets]}
@@ -48,7 +58,7 @@ def _created_key(created: CreatedKey) -> web.Response:
 
 
 def _created_secret(created: CreatedSecret) -> dict[str, Any]:
-    return {**secret_json(created.row), "secret": created.secret}
+    return {**secret_json(created.view), "secret": created.secret}
 
 
 def _ws(request: web.Request) -> str:
@@ -56,31 +66,33 @@ def _ws(request: web.Request) -> str:
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
-    page = await domain.list_workspaces(await principal_of(request), page_request(request))
+    page = await workspaces.list_workspaces(await principal_of(request), page_request(request))
     return page_response(request, page, workspace_json)
 
 
 async def create_workspace(request: web.Request) -> web.Response:
-    row = await domain.create_workspace(await principal_of(request), await read_json(request))
-    return json_response(workspace_json(row), status=201)
+    spec = parse(workspaces.WorkspaceCreate, await read_json(request), "workspace")
+    view = await workspaces.create_workspace(await principal_of(request), spec)
+    return json_response(workspace_json(view), status=201)
 
 
 async def get_workspace(request: web.Request) -> web.Response:
-    return json_response(workspace_json(await domain.get_workspace(await principal_of(request), _ws(request))))
+    return json_response(workspace_json(await workspaces.get_workspace(await principal_of(request), _ws(request))))
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    page = await domain.list_keys(await principal_of(request), _ws(request), page_request(request))
+    page = await keys.list_keys(await principal_of(request), _ws(request), page_request(request))
     return page_response(request, page, key_json)
 
 
 async def create_key(request: web.Request) -> web.Response:
-    return _created_key(await domain.create_key(await principal_of(request), _ws(request), await read_json(request)))
+    spec = parse(KeyCreate, await read_json(request), "API key")
+    return _created_key(await keys.create_key(await principal_of(request), _ws(request), spec))
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    row = await domain.revoke_key(await principal_of(request), _ws(request), request.match_info["key_id"])
-    return json_response(key_json(row))
+    view = await keys.revoke_key(await principal_of(request), _ws(request), request.match_info["key_id"])
+    return json_response(key_json(view))
 
 
 async def rotate_key(request: web.Request) -> web.Response:
@@ -88,38 +100,44 @@ async def rotate_key(request: web.Request) -> web.Response:
     grace = body.get("grace_seconds", 3600)
     if not isinstance(grace, int) or isinstance(grace, bool) or set(body) - {"grace_seconds"}:
         raise ValidationError("Invalid rotation", field="grace_seconds", reason="Expected an integer")
-    created = await domain.rotate_key(await principal_of(request), _ws(request), request.match_info["key_id"],
+    created = await keys.rotate_key(await principal_of(request), _ws(request), request.match_info["key_id"],
                                       grace)
     return _created_key(created)
 
 
 async def list_clients(request: web.Request) -> web.Response:
-    page = await domain.list_clients(await principal_of(request), _ws(request), page_request(request))
+    page = await oauth_clients.list_clients(await principal_of(request), _ws(request), page_request(request))
     return page_response(request, page, client_json)
 
 
 async def create_client(request: web.Request) -> web.Response:
-    created = await domain.register_client(await principal_of(request), _ws(request), await read_json(request))
+    spec = parse(ClientCreate, await read_json(request), "OAuth client")
+    created = await oauth_clients.register_client(await principal_of(request), _ws(request), spec)
+    # The first secret, shown this once: as `client_secret` (what OAuth clients expect) and, as before, in
+    # `secrets[0].secret`.
     shown = _created_secret(created.secret)
-    body = {**client_json(created.client), "secrets": [shown]}
+    body = {**client_json(created.client), "secrets": [shown], "client_secret": created.secret.secret}
     return json_response(body, status=201, headers=NO_STORE)
 
 
 async def revoke_client(request: web.Request) -> web.Response:
-    row = await domain.revoke_client(await principal_of(request), _ws(request), request.match_info["client_id"])
-    return json_response(client_json(row))
+    view = await oauth_clients.revoke_client(await principal_of(request), _ws(request),
+                                             request.match_info["client_id"])
+    return json_response(client_json(view))
 
 
 async def add_secret(request: web.Request) -> web.Response:
-    created = await domain.add_client_secret(await principal_of(request), _ws(request),
-                                             request.match_info["client_id"], await read_json(request))
-    return json_response(_created_secret(created), status=201, headers=NO_STORE)
+    spec = parse(SecretCreate, await read_json(request), "client secret")
+    created = await oauth_clients.add_secret(await principal_of(request), _ws(request),
+                                             request.match_info["client_id"], spec)
+    return json_response({**_created_secret(created), "client_secret": created.secret}, status=201,
+                         headers=NO_STORE)
 
 
 async def revoke_secret(request: web.Request) -> web.Response:
-    row = await domain.revoke_client_secret(await principal_of(request), _ws(request),
-                                            request.match_info["client_id"], request.match_info["secret_id"])
-    return json_response(secret_json(row))
+    view = await oauth_clients.revoke_secret(await principal_of(request), _ws(request),
+                                             request.match_info["client_id"], request.match_info["secret_id"])
+    return json_response(secret_json(view))
 
 
 def _schema(model: Any) -> dict[str, Any]:

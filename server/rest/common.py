@@ -1,4 +1,4 @@
-"""What every REST handler needs: JSON in, JSON out, paging parameters and links."""
+"""What REST handlers share beyond JSON in and out (server.edge.bodies): paging parameters, links, ETags."""
 
 from __future__ import annotations
 
@@ -6,93 +6,17 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
 from aiohttp import web
 from yarl import URL
 
-from resolvers.errors import DoccError, ValidationError
+from resolvers.errors import ValidationError
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+from server.edge.responses import json_response
 
 # Query integers are plain ASCII digits (no `+`, `_`, spaces or other scripts' digits) and, like a
 # GraphQL Int, fit in 32 bits: offsets derived from them stay far inside what SQL and orjson accept.
 MAX_QUERY_INT = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]+")
-# Deeper JSON than this is refused before it is used: nothing the API takes nests that far, and the
-# encoder (orjson stops at 255 levels) and recursive validators must never meet such a value.
-MAX_JSON_DEPTH = 64
-
-
-class NulCharacter(ValidationError):
-    """A NUL character in text: PostgreSQL cannot store one, so every backend refuses it alike."""
-
-    def __init__(self, field: str) -> None:
-        super().__init__("Text must not contain NUL characters", field=field, reason="Contains U+0000")
-
-
-class InvalidJson(DoccError):
-    code = "INVALID_JSON"
-    status = 400
-
-
-class UnsupportedMediaType(DoccError):
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    status = 415
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """Serialise with orjson (datetimes as RFC 3339 with a Z)."""
-    return web.Response(body=orjson.dumps(data, option=orjson.OPT_UTC_Z), status=status,
-                        content_type="application/json", headers=headers)
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The JSON object body of a request; raises UnsupportedMediaType, InvalidJson."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("Send the body as application/json",
-                                   {"content_type": request.content_type})
-    body = loads_bounded(await request.read())
-    if not isinstance(body, dict):
-        raise ValidationError("Expected a JSON object", field="body", reason="Expected an object")
-    return body
-
-
-def json_depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0), without recursion.
-
-    Raises NulCharacter when a string (key or value) holds a NUL character.
-    """
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise NulCharacter("body")
-            continue
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if isinstance(item, dict) and any("\x00" in key for key in item):
-            raise NulCharacter("body")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | str))
-    return deepest
-
-
-
-
-def loads_bounded(raw: bytes | str) -> Any:
-    """Parse JSON nested at most MAX_JSON_DEPTH deep; raises InvalidJson."""
-    too_deep = InvalidJson("The body nests too deeply", {"reason": f"JSON nests more than {MAX_JSON_DEPTH} levels",
-                                                          "max_depth": MAX_JSON_DEPTH})
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        # orjson stops at 1024 levels by itself; report that as what it is.
-        raise (too_deep if "depth" in str(exc) else InvalidJson("The body is not valid JSON",
-                                                                 {"reason": str(exc)})) from None
-    if json_depth(value) > MAX_JSON_DEPTH:
-        raise too_deep
-    return value
 
 
 def int_param(request: web.Request, name: str, minimum: int = 0, maximum: int = MAX_QUERY_INT) -> int | None:

@@ -11,11 +11,13 @@ from resolvers.errors import ValidationError
 from resolvers.schema_compat import CompatibilityReport, SchemaDefinition, read_schema
 from resolvers.validation import parse
 from resolvers.views.datasets import DatasetView, SchemaVersionView
-from server.context import principal_of
+from server.edge.bodies import read_json
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
-from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
+from server.rest.common import etag, if_match, page_request, page_response
 from server.rest.list_cache import serve_list
-from server.rest.routes import Route, full_response
 
 
 def dataset_json(view: DatasetView) -> dict[str, Any]:

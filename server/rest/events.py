@@ -17,10 +17,10 @@ from aiohttp import web
 from resolvers import job_events as domain
 from resolvers.jobs import READ
 from resolvers.views.job_events import JobEventView
-from server.context import principal_of
+from server.edge.context import principal_of
+from server.edge.routes import Route
 from server.rest.common import int_param
 from server.rest.log_streams import LogWriter, last_event_id, wants_events
-from server.rest.routes import Route
 
 KEEPALIVE_SECONDS = 15.0
 # A stop signal per open feed: a feed never ends by itself, so shutdown ends them (see stop_feeds).

@@ -15,10 +15,11 @@ from resolvers import jobs as domain
 from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobStepView, JobView, LogLineView
-from server.context import principal_of
-from server.rest.common import int_param, json_response, page_request, page_response
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route, full_response
+from server.rest.common import int_param, page_request, page_response
 from server.rest.log_streams import LogWriter, last_event_id, wants_events
-from server.rest.routes import Route, full_response
 
 KEEPALIVE_SECONDS = 15.0
 _DURATION = re.compile(r"([0-9]{1,6})(s|m|h|d)")
@@ -148,6 +149,9 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
             else:
                 await response.write(writer.line(item.seq, log_json(item)))
             pending = asyncio.ensure_future(anext(stream, None))
+    except ConnectionResetError:
+        # The reader hung up (it may resume with its cursor): the stream simply ends, nothing went wrong.
+        return response
     finally:
         if not pending.done():
             pending.cancel()

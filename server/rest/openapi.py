@@ -7,8 +7,8 @@ from typing import Any
 
 from resolvers.ownership import MAX_ID_LENGTH
 from resolvers.pagination import MAX_PAGE_SIZE
+from server.edge.routes import Route
 from server.rest.common import MAX_QUERY_INT
-from server.rest.routes import Route
 
 ERROR_ENVELOPE = {
     "type": "object",

@@ -12,11 +12,13 @@ from resolvers import schedules
 from resolvers.errors import ValidationError
 from resolvers.validation import parse
 from resolvers.views.pipelines import PipelineVersionView, PipelineView, ScheduleView
-from server.context import principal_of
+from server.edge.bodies import read_json
+from server.edge.context import principal_of
+from server.edge.responses import json_response
+from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
-from server.rest.common import etag, if_match, json_response, page_request, page_response, read_json
+from server.rest.common import etag, if_match, page_request, page_response
 from server.rest.jobs import job_ack, job_json
-from server.rest.routes import Route, full_response
 
 
 def schedule_json(view: ScheduleView | None) -> dict[str, Any] | None:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from resolvers.credentials import API_KEY, new_secret, well_formed
 from resolvers.errors import Unauthorized
-from resolvers.keys import authenticate_key, store_key
-from resolvers.tokens import API_KEY, new_secret, well_formed
+from resolvers.keys import KeyCreate, store_key
 from server.__main__ import main
+from server.auth.api_keys import authenticate_key
 from server.auth.authenticate import AUTH
 from server.db import database
 from server.models.access import ApiKey
@@ -123,7 +124,7 @@ async def test_expired_key_is_refused(client, anonymous):
 
 async def test_expired_key_is_refused_over_http(settings, anonymous):
     # given a key whose expiry has passed (stored directly: the API refuses past expiries)
-    created = await store_key("ws_default", {"name": "old", "scopes": ["admin"]}, "tests")
+    created = await store_key("ws_default", KeyCreate(name="old", scopes=["admin"]), "tests")
     await ApiKey.filter(id=created.key.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     # when
     resp = await anonymous.get(DATASETS, headers=bearer(created.secret))
@@ -206,7 +207,7 @@ def test_create_key_cli_refuses_an_unknown_scope(database_url, capsys, monkeypat
 async def test_cli_key_authenticates(database_url):
     # given
     async with database(database_url):
-        created = await store_key("ws_default", {"name": "cli", "scopes": ["admin"]}, "cli")
+        created = await store_key("ws_default", KeyCreate(name="cli", scopes=["admin"]), "cli")
         # when
         identity = await authenticate_key(created.secret, "127.0.0.1")
     # then

@@ -167,7 +167,7 @@ async def test_rs256_from_a_jwks_url_with_key_rotation(database_url, aiohttp_cli
                                                        monkeypatch, tmp_path):
     # given a provider serving its JWKS over HTTP (a real server), first with key k1 only, and no refetch
     # cooldown (30 s by default) so the test need not wait for it
-    from resolvers import jwt_tokens
+    from server.auth import jwt_tokens
 
     monkeypatch.setattr(jwt_tokens, "JWKS_REFETCH_COOLDOWN_SECONDS", 0.0)
     second = rsa.generate_private_key(public_exponent=65537, key_size=2048)

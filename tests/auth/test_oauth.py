@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from resolvers.jwt_tokens import OWN_KID, load_signing_secret
+from server.auth.jwt_tokens import OWN_KID, load_signing_secret
 from tests.conftest import bearer
 
 CLIENTS = "/api/v1/workspaces/ws_default/oauth-clients"

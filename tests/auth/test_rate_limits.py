@@ -8,10 +8,10 @@ import pytest
 from aiohttp import web
 
 from server.app import create_app
-from server.auth.ratelimit import Buckets, RateLimits
 from server.config import Settings
-from server.rest.common import json_response
-from server.rest.routes import Route, add_routes
+from server.edge.ratelimit import Buckets, RateLimits
+from server.edge.responses import json_response
+from server.edge.routes import Route, add_routes
 from tests.conftest import Caller, bearer, test_settings
 
 DATASETS = "/api/v1/datasets"

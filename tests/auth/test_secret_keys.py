@@ -14,9 +14,9 @@ from cryptography.fernet import Fernet
 from tortoise import connections
 
 from resolvers import datasets
-from resolvers.jwt_tokens import load_signing_secret
 from server.__main__ import main
 from server.app import create_app
+from server.auth.jwt_tokens import load_signing_secret
 from server.config import Settings, SettingsError
 from server.crypto.keys import SecretsError, secret_key_path
 from server.crypto.stored import secrets_at_rest

@@ -13,8 +13,8 @@ import pytest
 from tortoise import connections
 
 from resolvers import datasets, jobs, pipelines
-from resolvers.jwt_tokens import load_signing_secret
 from server.auth.authenticate import AUTH
+from server.auth.jwt_tokens import load_signing_secret
 from server.config import Settings
 from server.crypto.stored import secrets_at_rest
 from server.db import database

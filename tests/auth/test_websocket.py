@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import WSMsgType
 
-from resolvers.keys import store_key
+from resolvers.keys import KeyCreate, store_key
 from server.config import AuthSettings, Settings
 from tests.conftest import test_settings
 
@@ -102,8 +102,8 @@ async def test_socket_closes_when_its_key_is_revoked(client, anonymous):
 
 async def test_socket_closes_when_its_key_expires(anonymous):
     # given a key expiring in under a second
-    created = await store_key("ws_default", {"name": "short", "scopes": ["read:datasets"],
-                                             "expires_at": (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()},
+    expires_at = (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()
+    created = await store_key("ws_default", KeyCreate(name="short", scopes=["read:datasets"], expires_at=expires_at),
                               "tests")
     ws = await _open(anonymous, {"authorization": f"Bearer {created.secret}"})
     assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"

@@ -7,7 +7,7 @@ import os
 import polars as pl
 import pytest
 
-from server.engine.dataplane import Cancelled, MappingResolver, StepFailed, run_pipeline
+from server.engine.dataplane import Cancelled, MappingResolver, StepFailed, execute_steps
 
 from .conftest import CUSTOMERS, SCHEMA, write_customers
 from .test_pipeline_files import CLEAN, sqlite_rows, steps
@@ -41,12 +41,13 @@ def test_a_value_that_cannot_be_cast_fails_the_cleaner_and_keeps_the_table(tmp_p
     bad = CUSTOMERS.with_columns(
         pl.when(pl.col("id") == "4").then(pl.lit("abc")).otherwise("age").alias("age")
     )
-    source = write_customers(str(tmp_path / "in.csv"), "csv", bad)
+    # (Parquet keeps the text as text; a CSV with a schema would already fail in its source step)
+    source = write_customers(str(tmp_path / "in.parquet"), "parquet", bad)
     db = seeded_warehouse(tmp_path)
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
+        execute_steps(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
     # then the cleaner is named, with the bad value, and the table is untouched
     assert info.value.step_id == "clean"
     assert "'abc'" in info.value.message and "age" in info.value.message
@@ -65,7 +66,7 @@ def test_a_failing_cast_leaves_the_target_file_untouched(tmp_path, recorder):
     before = out.read_bytes()
     # when
     with pytest.raises(StepFailed):
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}),
             recorder.ctx, recorder.policy,
         )
@@ -81,7 +82,7 @@ def test_a_failed_append_drops_its_staging_table(tmp_path, recorder):
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"destination": "warehouse.customers", "mode": "append"}), resolve,
             recorder.ctx, recorder.policy,
         )
@@ -96,7 +97,7 @@ def test_an_unknown_connection_name_fails_the_sink(tmp_path, recorder):
     source = write_customers(str(tmp_path / "in.csv"), "csv")
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"destination": "lake.t"}),
             MappingResolver({"ds_in": (source, SCHEMA)}),
             recorder.ctx,
@@ -123,7 +124,7 @@ def test_cancel_after_a_staged_batch_leaves_the_table_untouched(tmp_path, record
     recorder.ctx.log = cancel_on_first_batch
     # when
     with pytest.raises(Cancelled):
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
+        execute_steps(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
     # then exactly one batch was staged, and neither it nor the staging table survived
     assert [m for _, _, m in recorder.logs if m.startswith("staged")] == ["staged 10000 rows"]
     assert sqlite_rows(db, "SELECT * FROM customers").rows() == [(7, "before")]
@@ -138,7 +139,7 @@ def test_cancel_when_the_file_sink_starts_leaves_no_file(tmp_path, recorder):
     recorder.ctx.on_step_start = lambda sid: sid == "output" and recorder.ctx.cancel.set()
     # when
     with pytest.raises(Cancelled):
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}),
             recorder.ctx, recorder.policy,
         )
@@ -152,30 +153,10 @@ def test_a_cancel_set_before_the_run_starts_runs_no_step(tmp_path, recorder):
     recorder.ctx.cancel.set()
     # when / then
     with pytest.raises(Cancelled):
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"path": str(tmp_path / "o.csv")}),
             MappingResolver({"ds_in": (source, SCHEMA)}),
             recorder.ctx,
             recorder.policy,
         )
     assert recorder.events == []
-
-
-def test_a_write_drops_staging_tables_left_by_a_dead_process(tmp_path, recorder):
-    # given a warehouse holding a day-old staging table (a crash between staging and swap) and a fresh one
-    import time
-
-    from server.engine.dataplane.database import STAGING_PREFIX, STALE_STAGING_SECONDS
-
-    db = seeded_warehouse(tmp_path)
-    stale = f"{STAGING_PREFIX}{int(time.time() - STALE_STAGING_SECONDS - 60)}_0123abcd"
-    fresh = f"{STAGING_PREFIX}{int(time.time())}_4567cdef"
-    for name in (stale, fresh):
-        pl.DataFrame({"id": [1]}).write_database(name, f"sqlite:///{db}", engine="adbc")
-    source = write_customers(str(tmp_path / "in.csv"), "csv")
-    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
-    # when
-    run_pipeline(steps(CLEAN, {"destination": "warehouse.cleaned"}), resolve, recorder.ctx, recorder.policy)
-    # then the stale one is gone, and one that may belong to a running job is kept
-    tables = set(sqlite_rows(db, "SELECT name FROM sqlite_master")["name"].to_list())
-    assert tables == {"customers", "cleaned", fresh}

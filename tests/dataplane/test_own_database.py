@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import adbc_driver_postgresql.dbapi as pg_dbapi
 import pytest
 
-from server.engine.dataplane import MappingResolver, Policy, StepFailed, run_pipeline
+from server.engine.dataplane import MappingResolver, Policy, StepFailed, execute_steps
 from server.engine.dataplane.identity import read_identity
 from server.engine.service import POLICY
 from server.models.datasets import Dataset
@@ -100,7 +100,7 @@ def test_a_connection_that_reaches_the_own_database_is_refused_by_what_the_serve
              {"id": "write", "type": "data_sink", "config": {"destination": "warehouse.stolen"}}]
     # when a job writes there through an operator's named connection
     with pytest.raises(StepFailed) as info:
-        run_pipeline(steps, MappingResolver({"in": (source, SCHEMA)}, {"warehouse": pg_url}), recorder.ctx, policy)
+        execute_steps(steps, MappingResolver({"in": (source, SCHEMA)}, {"warehouse": pg_url}), recorder.ctx, policy)
     # then nothing was written
     assert "server's own database" in info.value.message
     with pg_dbapi.connect(pg_url) as db, db.cursor() as cur:
@@ -117,6 +117,6 @@ def test_another_database_of_the_same_server_is_allowed(pg_url, recorder, tmp_pa
     steps = [{"id": "read", "type": "data_source", "config": {"dataset_id": "in"}},
              {"id": "write", "type": "data_sink", "config": {"destination": "warehouse.allowed"}}]
     # when / then
-    result = run_pipeline(steps, MappingResolver({"in": (source, SCHEMA)}, {"warehouse": pg_url}), recorder.ctx,
+    result = execute_steps(steps, MappingResolver({"in": (source, SCHEMA)}, {"warehouse": pg_url}), recorder.ctx,
                           policy)
     assert result.steps["write"].rows_in == 5

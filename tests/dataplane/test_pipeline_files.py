@@ -1,11 +1,11 @@
-"""Real files through run_pipeline: csv/parquet/jsonl sources, every cleaner option, file and SQLite sinks."""
+"""Real files through execute_steps: csv/parquet/jsonl sources, every cleaner option, file and SQLite sinks."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from server.engine.dataplane import MappingResolver, run_pipeline
+from server.engine.dataplane import MappingResolver, execute_steps
 
 from .conftest import SCHEMA, write_customers
 
@@ -32,7 +32,7 @@ def test_each_file_format_is_cleaned_into_sqlite(tmp_path, recorder, fmt):
     db = tmp_path / "wh.db"
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
     # when
-    result = run_pipeline(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
+    result = execute_steps(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
     # then duplicates, null rows and padding are gone and the rows are typed
     rows = sqlite_rows(str(db), "SELECT id, name, age, email FROM customers ORDER BY id")
     assert rows.rows() == EXPECTED
@@ -61,7 +61,7 @@ def test_fill_rename_and_explicit_casts_into_parquet(tmp_path, recorder):
         "cast": {"id": "bigint", "age": "double"},
     }
     # when
-    run_pipeline(
+    execute_steps(
         steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx, recorder.policy
     )
     # then the filled values are typed like their columns and the rename applied last
@@ -89,7 +89,7 @@ def test_filter_subset_dedupe_and_drop_on_columns(tmp_path, recorder):
         "filter": "id >= 2 OR age = 30",
     }
     # when
-    result = run_pipeline(
+    result = execute_steps(
         steps(cleaner, {"path": str(out)}), MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx, recorder.policy
     )
     # then Cy (no email) is dropped, Bob (no age) kept, Ann kept once
@@ -122,7 +122,7 @@ def test_source_projection_and_filter_reach_a_sqlite_table(tmp_path, recorder):
         {"id": "output", "type": "data_sink", "config": {"path": str(out)}},
     ]
     # when
-    result = run_pipeline(pipeline, MappingResolver({"ds_in": (source, {})}), recorder.ctx, recorder.policy)
+    result = execute_steps(pipeline, MappingResolver({"ds_in": (source, {})}), recorder.ctx, recorder.policy)
     # then only the projected columns and filtered rows arrive, NULLs intact
     frame = pl.read_parquet(out)
     assert frame.columns == ["id", "note"]
@@ -143,7 +143,7 @@ def test_a_step_feeding_two_sinks_reads_its_source_once(tmp_path, recorder):
         },
     ]
     # when
-    result = run_pipeline(pipeline, MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx, recorder.policy)
+    result = execute_steps(pipeline, MappingResolver({"ds_in": (source, SCHEMA)}), recorder.ctx, recorder.policy)
     # then both files hold the same rows and the source counted its rows once
     assert pl.read_parquet(tmp_path / "a.parquet").sort("id").rows() == EXPECTED
     assert pl.read_ndjson(tmp_path / "b.jsonl").sort("id").rows() == EXPECTED
@@ -159,13 +159,13 @@ def test_append_adds_rows_and_replace_swaps_them(tmp_path, recorder):
     file_out = tmp_path / "out.parquet"
     # when run twice in append mode, then once in replace mode
     for mode in ("append", "append"):
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"destination": "warehouse.customers", "mode": mode}), resolve, recorder.ctx, recorder.policy
         )
-        run_pipeline(steps(CLEAN, {"path": str(file_out), "mode": mode}), resolve, recorder.ctx, recorder.policy)
+        execute_steps(steps(CLEAN, {"path": str(file_out), "mode": mode}), resolve, recorder.ctx, recorder.policy)
     appended = sqlite_rows(str(db), "SELECT id FROM customers ORDER BY id")["id"].to_list()
     appended_file = sorted(pl.read_parquet(file_out)["id"].to_list())
-    run_pipeline(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
+    execute_steps(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)
     # then
     assert appended == [1, 1, 4, 4] and appended_file == [1, 1, 4, 4]
     assert sqlite_rows(str(db), "SELECT id FROM customers ORDER BY id")["id"].to_list() == [1, 4]
@@ -184,6 +184,6 @@ def test_a_sink_to_a_file_dataset_uses_its_csv_options(tmp_path, recorder):
     }
     resolve = MappingResolver({"ds_in": (source, SCHEMA), "ds_out": (target, SCHEMA)})
     # when
-    run_pipeline(steps(CLEAN, {"dataset_id": "ds_out"}), resolve, recorder.ctx, recorder.policy)
+    execute_steps(steps(CLEAN, {"dataset_id": "ds_out"}), resolve, recorder.ctx, recorder.policy)
     # then
     assert (tmp_path / "out.txt").read_text().splitlines()[0] == "id;name;age;email"

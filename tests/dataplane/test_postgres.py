@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.engine.dataplane import Cancelled, MappingResolver, StepFailed, run_pipeline
+from server.engine.dataplane import Cancelled, MappingResolver, StepFailed, execute_steps
 
 from .conftest import SCHEMA, pg_exec, pg_query, write_customers
 from .test_atomicity import big_source
@@ -23,7 +23,7 @@ def test_csv_is_cleaned_into_a_schema_qualified_table(tmp_path, recorder, pg_url
     source = write_customers(str(tmp_path / "in.csv"), "csv")
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": pg_url})
     # when
-    run_pipeline(steps(CLEAN, {"destination": "warehouse.sales.customers"}), resolve, recorder.ctx, recorder.policy)
+    execute_steps(steps(CLEAN, {"destination": "warehouse.sales.customers"}), resolve, recorder.ctx, recorder.policy)
     # then the rows are there with the schema's types
     rows = pg_query(pg_url, "SELECT id, name, age, email FROM sales.customers ORDER BY id")
     assert rows.rows() == EXPECTED
@@ -42,11 +42,11 @@ def test_append_then_replace(tmp_path, recorder, pg_url):
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": pg_url})
     # when
     for _ in range(2):
-        run_pipeline(
+        execute_steps(
             steps(CLEAN, {"destination": "warehouse.modes", "mode": "append"}), resolve, recorder.ctx, recorder.policy
         )
     appended = pg_query(pg_url, "SELECT id FROM modes ORDER BY id")["id"].to_list()
-    run_pipeline(steps(CLEAN, {"destination": "warehouse.modes"}), resolve, recorder.ctx, recorder.policy)
+    execute_steps(steps(CLEAN, {"destination": "warehouse.modes"}), resolve, recorder.ctx, recorder.policy)
     # then
     assert appended == [1, 1, 4, 4]
     assert pg_query(pg_url, "SELECT id FROM modes ORDER BY id")["id"].to_list() == [1, 4]
@@ -77,7 +77,7 @@ def test_a_table_source_pushes_projection_and_filter_down(tmp_path, recorder, pg
         source={"columns": ["id", "amount", "note"], "filter": "id > 6"},
     )
     # when
-    result = run_pipeline(pipeline, MappingResolver({"ds_in": (source, schema)}), recorder.ctx, recorder.policy)
+    result = execute_steps(pipeline, MappingResolver({"ds_in": (source, schema)}), recorder.ctx, recorder.policy)
     # then
     import polars as pl
 
@@ -105,7 +105,7 @@ def test_a_failing_step_keeps_the_pg_table_and_drops_staging(tmp_path, recorder,
     pipeline = steps({"cast": {"id": "date"}}, {"destination": "warehouse.keep", "mode": "append"})
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(pipeline, resolve, recorder.ctx, recorder.policy)
+        execute_steps(pipeline, resolve, recorder.ctx, recorder.policy)
     # then
     assert info.value.step_id == "output"
     assert "date" in info.value.message
@@ -128,7 +128,7 @@ def test_cancel_mid_write_keeps_the_pg_table(tmp_path, recorder, pg_url):
     recorder.ctx.log = cancel_on_first_batch
     # when
     with pytest.raises(Cancelled):
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.big"}), resolve, recorder.ctx, recorder.policy)
+        execute_steps(steps(CLEAN, {"destination": "warehouse.big"}), resolve, recorder.ctx, recorder.policy)
     # then
     assert pg_query(pg_url, "SELECT id FROM big").rows() == [(7,)]
     assert staging_tables(pg_url) == []
@@ -141,7 +141,7 @@ def test_errors_never_show_the_password(tmp_path, recorder, pg_url):
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": bad_url})
     # when
     with pytest.raises(StepFailed) as info:
-        run_pipeline(steps(CLEAN, {"destination": "warehouse.t"}), resolve, recorder.ctx, recorder.policy)
+        execute_steps(steps(CLEAN, {"destination": "warehouse.t"}), resolve, recorder.ctx, recorder.policy)
     # then
     assert "hunter2" not in info.value.message
     assert all("hunter2" not in m for _, _, m in recorder.logs)

@@ -116,3 +116,32 @@ def parse_filter_unbounded(plan: JobPlan, _ctx: RunContext) -> RunResult:
 
     pl.sql_expr(plan.steps[0]["config"]["filter"])
     raise AssertionError("the parser survived")
+
+
+def held_before_publish(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The real steps, held for good once every write is staged, before the parent is asked to publish."""
+
+    def prepare(_records: list[dict]) -> bool:
+        ctx.log("info", None, f"{PID_PREFIX}{os.getpid()}")
+        ctx.log("info", None, HELD)
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+    ctx.prepare = prepare
+    return run_plan(plan, ctx)
+
+
+def held_after_decision(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The real steps; the parent records the decision to publish, then the process holds for good."""
+    asked = ctx.prepare
+
+    def prepare(records: list[dict]) -> bool:
+        if not asked(records):
+            return False
+        ctx.log("info", None, f"{PID_PREFIX}{os.getpid()}")
+        ctx.log("info", None, HELD)
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+    ctx.prepare = prepare
+    return run_plan(plan, ctx)

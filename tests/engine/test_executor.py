@@ -57,11 +57,13 @@ async def test_a_failing_step_fails_the_job_and_names_the_step(db, tmp_path):
     job = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
     # when
     await Executor(settings_for(db)).drain()
-    # then
+    # then the source, read with the dataset's schema, names the file, line and column
     job = await jobs.get_job(PRINCIPAL, job.id)
-    assert job.status == "failed" and "clean" in job.error
+    path = tmp_path / "in.csv"
+    assert job.status == "failed"
+    assert job.error == f"step 'input' failed: {path}: line 2, column 'age': 'old' is not a valid Int32"
     steps = {s.step_id: s for s in await JobStep.filter(job_id=job.id)}
-    assert steps["clean"].status == "failed" and steps["clean"].error
+    assert steps["input"].status == "failed" and steps["clean"].error == "stopped: step 'input' failed"
     assert not out.exists()
     last = await JobLog.filter(job_id=job.id).order_by("-seq").first()
     assert last.level == "error" and last.message.startswith("job failed")

@@ -120,13 +120,42 @@ async def test_the_child_holds_no_docc_variable(tmp_path, monkeypatch):
     b"not json", b"{}", b"[]", b'["start", "nope"]', b'["start"]', b'["end", "input", -1, 0, 0.1, null]',
     b'["end", "input", true, 0, 0.1, null]', b'["log", "fatal", null, "x"]', b'["log", "info", "nope", "x"]',
     b'["log", "info", null, 7]', b'["progress", "half"]', b'["result", "pwned", null, null]',
-    b'["exec", "rm -rf /"]',
+    b'["exec", "rm -rf /"]', b'["prepared", {}]', b'["prepared", [{"step": "nope", "kind": "file", "name": "x"}]]',
+    b'["prepared", [{"step": "input", "kind": "shell", "name": "x"}]]',
+    b'["prepared", [{"step": "input", "kind": "file", "name": ""}]]',
+    b'["prepared", [{"step": "input", "kind": "file", "name": "x"}, {"step": "input", "kind": "file", "name": "y"}]]',
+    b'["released", "input", "yes"]', b'["released", "nope", true]',
 ])
 def test_a_message_the_parent_does_not_know_is_refused(raw):
     with pytest.raises(ProtocolError):
         parse_message(raw, {"input"})
 
 
+def test_a_staged_write_report_is_kept_to_the_known_fields():
+    # given a report that carries an extra field
+    raw = b'["prepared", [{"step": "input", "kind": "table", "name": "_docc_staging_x", "url": "postgres://a"}]]'
+    # when / then only the step, kind and name pass
+    assert parse_message(raw, {"input"}) == ("prepared", [{"step": "input", "kind": "table",
+                                                           "name": "_docc_staging_x"}])
+    with pytest.raises(ProtocolError):
+        parse_message(b'["prepared", [{"step": "input", "kind": "file", "name": "' + b"x" * 301 + b'"}]]',
+                      {"input"})
+
+
 def test_log_lines_from_the_child_are_bounded():
     kind, level, step, message = parse_message(b'["log", "info", "input", "' + b"x" * 20_000 + b'"]', {"input"})
     assert (kind, level, step, len(message)) == ("log", "info", "input", 8_000)
+
+
+@pytest.mark.parametrize(("kind", "name", "accepted"), [
+    ("table", "_docc_staging_abc_1_0123abcd", True),
+    ("file", ".out.csv.docc_abc_1_0123abcd.tmp", True),
+    ("table", "_docc_staging_other_1_0123abcd", False),
+    ("table", "customers", False),
+    ("file", "../../etc/.x.docc_abc_1_0123abcd.tmp", False),
+    ("file", "out.csv", False),
+])
+def test_only_names_of_the_attempt_are_published(kind, name, accepted):
+    from server.engine.staging import named_for
+
+    assert named_for({"step": "output", "kind": kind, "name": name}, "abc_1") is accepted

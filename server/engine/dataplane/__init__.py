@@ -5,13 +5,15 @@ explicitly (policy.py); see docs/dataplane.md for the config reference.
 """
 
 from .connections import Connection, check_connection, mask_connection, parse_connection
+from .context import Resolver, RunContext, RunResult, StepStats
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
 from .graph import referenced_dataset_ids, validate_steps
 from .masking import mask_secrets
 from .paths import resolve_path
 from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
+from .recovery import settle_staged
 from .resolving import MappingResolver
-from .runner import Resolver, RunContext, RunResult, StepStats, run_pipeline
+from .runner import execute_steps
 from .sources import validate_source
 from .types import polars_dtype
 from .validation import validate_step
@@ -30,6 +32,7 @@ __all__ = [
     "StepFailed",
     "StepStats",
     "check_connection",
+    "execute_steps",
     "mask_connection",
     "mask_secrets",
     "parse_connection",
@@ -38,7 +41,7 @@ __all__ = [
     "prepare_data_dir",
     "referenced_dataset_ids",
     "resolve_path",
-    "run_pipeline",
+    "settle_staged",
     "validate_source",
     "validate_step",
     "validate_steps",

@@ -10,7 +10,6 @@ chosen from the declared type, and put the NULLs back in Polars.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -29,10 +28,8 @@ if TYPE_CHECKING:
     from .sources import Scan
 
 STAGING_PREFIX = "_docc_staging_"
-# Staging tables carry their creation time; one older than this was left by a process that died between
-# staging and the swap, and the next write into the same database drops it.
-STALE_STAGING_SECONDS = 24 * 3600
-_STAGING_NAME = re.compile(rf"^{STAGING_PREFIX}(\d+)_[0-9a-f]+$")
+# `_docc_staging_<job key>_<random>`: the key (job id and attempt) tells a sweep whose table it is.
+_STAGING_NAME = re.compile(rf"^{STAGING_PREFIX}([0-9a-z]+_\d+)_[0-9a-f]{{8}}$")
 _NULL_FLAG = "__docc_null__"
 
 
@@ -196,69 +193,182 @@ def adapt_for(dialect: str, df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(exprs) if exprs else df
 
 
-def write_staged(policy: Policy, url: str, table: str, mode: str, batches: Iterator[pl.DataFrame],
-                 empty: pl.DataFrame, on_batch: Callable[[int], None], *, named: bool = False) -> int:
-    """Ingest batches into a staging table, then replace or append to `table` in one transaction.
+def stage_rows(policy: Policy, url: str, table: str, staging: str, batches: Iterator[pl.DataFrame],
+               empty: pl.DataFrame, on_batch: Callable[[int], None], *, named: bool = False) -> int:
+    """Stream batches into the new staging table `staging` beside `table`; the target is not touched.
 
-    The staging table is dropped in every outcome, so a failed or cancelled write (an exception from
-    `batches` or `on_batch`) leaves the target exactly as it was. Returns the number of rows written.
+    One ingest (one COPY on PostgreSQL, one transaction on SQLite) is fed batch by batch as the plan
+    yields them, and committed at the end; `on_batch` is called after each batch with the rows so far
+    and may raise (a cancel) to stop it. On any error the staging table is dropped before this returns.
+    Returns the number of rows staged.
     """
     conn = parse_connection(url)
-    schema_name, name = split_table(table, dialect=conn.dialect, field="destination")
-    staging = f"{STAGING_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
-    target, stage = qualified(schema_name, name), qualified(schema_name, staging)
-    db = connect(policy, conn, field="destination", named=named)
+    schema_name, _ = split_table(table, dialect=conn.dialect, field="destination")
+    arrow_schema = adapt_for(conn.dialect, empty).to_arrow().schema
     written = 0
+    raised: list[BaseException] = []
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        nonlocal written
+        try:
+            for df in batches:
+                if df.height:
+                    for batch in adapt_for(conn.dialect, df).to_arrow().to_batches():
+                        yield batch.cast(arrow_schema)
+                    written += df.height
+                    on_batch(written)
+        except BaseException as exc:  # The driver reports it as its own error: keep the original.
+            raised.append(exc)
+            raise
+
+    db = connect(policy, conn, field="destination", named=named)
     try:
         cur = db.cursor()
-        _drop_stale_staging(cur, conn.dialect, schema_name)
-        db.commit()
-        created = False
-        for df in batches:
-            if df.height == 0 and created:
-                continue
-            cur.adbc_ingest(staging, adapt_for(conn.dialect, df).to_arrow(),
-                            mode="append" if created else "create", db_schema_name=schema_name)
-            db.commit()
-            created, written = True, written + df.height
-            on_batch(written)
-        if not created:  # An empty result still replaces the target by an empty table.
-            cur.adbc_ingest(staging, adapt_for(conn.dialect, empty).to_arrow(), mode="create",
-                            db_schema_name=schema_name)
-            db.commit()
-        exists = _table_exists(cur, conn.dialect, schema_name, name)
-        if mode == "append" and exists:
-            cols = ", ".join(quote_ident(c) for c in empty.columns)
-            cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
-        else:
-            if exists:
-                cur.execute(f"DROP TABLE {target}")
-            cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
+        reader = pa.RecordBatchReader.from_batches(arrow_schema, stream())
+        try:
+            cur.adbc_ingest(staging, reader, mode="create", db_schema_name=schema_name)
+        except BaseException:
+            if raised:
+                raise raised[0] from None
+            raise
         db.commit()
         return written
     except BaseException:
         db.rollback()
+        _drop(db, qualified(schema_name, staging))
         raise
     finally:
+        db.close()
+
+
+class Publication:
+    """Staging tables of one database published in one open transaction: prepared now, committed on decision.
+
+    Each `add` runs a table's swap inside the transaction: the target keeps its identity (its rows are
+    replaced by TRUNCATE, or DELETE where a foreign key forbids TRUNCATE, then INSERT ... SELECT), so
+    indexes, constraints, grants, triggers and views on it survive; a missing target is created by
+    renaming the staging table. The staging table is dropped in the same transaction, so after a commit
+    its absence means "published". A swap that cannot work (a column the target lacks, a constraint)
+    fails in `add`, before anything is visible; `commit` only has to say COMMIT.
+    """
+
+    def __init__(self, policy: Policy, url: str, *, named: bool = False) -> None:
+        self.conn = parse_connection(url)
+        self.db = connect(policy, self.conn, field="destination", named=named)
+        self.cur = self.db.cursor()  # The driver runs with autocommit off: a transaction is open already.
+
+    def add(self, table: str, staging: str, mode: str) -> bool:
+        """Run one swap inside the transaction; False when the staging table is gone (already published)."""
+        cur, dialect = self.cur, self.conn.dialect
+        schema_name, name = split_table(table, dialect=dialect, field="destination")
+        target, stage = qualified(schema_name, name), qualified(schema_name, staging)
+        if not _table_exists(cur, dialect, schema_name, staging):
+            return False
+        if not _table_exists(cur, dialect, schema_name, name):
+            cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
+            return True
+        cols = ", ".join(quote_ident(c) for c in _columns(cur, dialect, schema_name, staging))
+        if mode == "replace":
+            _empty_table(cur, dialect, target)
+        cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        cur.execute(f"DROP TABLE {stage}")
+        return True
+
+    def commit(self) -> None:
+        """Make every added swap visible at once, then close."""
         try:
-            cur = db.cursor()
-            cur.execute(f"DROP TABLE IF EXISTS {stage}")
-            db.commit()
+            self.db.commit()
         finally:
-            db.close()
+            self._close()
+
+    def abort(self) -> None:
+        """Undo every added swap (the staging tables stay, for the caller to drop), then close."""
+        try:
+            self.db.rollback()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self.cur.close()
+        finally:
+            self.db.close()
 
 
-def _drop_stale_staging(cur: Any, dialect: str, schema_name: str | None) -> None:
+def drop_staging(policy: Policy, url: str, table: str, key: str, *, keep: str | None = None,
+                 named: bool = False) -> list[str]:
+    """Drop the staging tables of `key` (an attempt, or a whole job) beside `table` (but `keep`); returns them."""
+    conn = parse_connection(url)
+    schema_name, _ = split_table(table, dialect=conn.dialect, field="destination")
+    db = connect(policy, conn, field="destination", named=named)
+    try:
+        cur = db.cursor()
+        names = [t for t in staging_tables(cur, conn.dialect, schema_name) if owned(staging_key(t), key) and t != keep]
+        for staging in names:
+            cur.execute(f"DROP TABLE IF EXISTS {qualified(schema_name, staging)}")
+        db.commit()
+        return names
+    finally:
+        db.close()
+
+
+def staging_name(key: str) -> str:
+    """A new staging table name carrying the job's key, so a sweep knows whose it is."""
+    return f"{STAGING_PREFIX}{key}_{uuid.uuid4().hex[:8]}"
+
+
+def staging_key(name: str) -> str | None:
+    """The job key in a staging table's name, or None when the name is not one of ours."""
+    match = _STAGING_NAME.match(name)
+    return match.group(1) if match else None
+
+
+def owned(found: str | None, key: str) -> bool:
+    """Whether a staged name's key belongs to `key`: one attempt (`<job hex>_<n>`) or a whole job (`<job hex>`)."""
+    return found is not None and (found == key or found.startswith(f"{key}_"))
+
+
+def staging_tables(cur: Any, dialect: str, schema_name: str | None) -> list[str]:
+    """The staging tables in a schema (SQLite: the database), whoever made them."""
     if dialect == "sqlite":
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     else:
         cur.execute("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = COALESCE($1, current_schema())",
                     (schema_name,))
-    cutoff = time.time() - STALE_STAGING_SECONDS
-    for (table,) in cur.fetchall():
-        match = _STAGING_NAME.match(table)
-        if match and int(match.group(1)) < cutoff:
-            cur.execute(f"DROP TABLE IF EXISTS {qualified(schema_name, table)}")
+    return [table for (table,) in cur.fetchall() if table.startswith(STAGING_PREFIX)]
+
+
+def _drop(db: Any, stage: str) -> None:
+    # Best effort inside an error path: the original error is what the caller must see.
+    try:
+        db.cursor().execute(f"DROP TABLE IF EXISTS {stage}")
+        db.commit()
+    except Exception:
+        db.rollback()
+
+
+def _empty_table(cur: Any, dialect: str, target: str) -> None:
+    if dialect == "sqlite":
+        cur.execute(f"DELETE FROM {target}")
+        return
+    # TRUNCATE is instant and transactional; a table referenced by a foreign key refuses it, DELETE does not.
+    cur.execute("SAVEPOINT docc_truncate")
+    try:
+        cur.execute(f"TRUNCATE {target}")
+    except Exception:
+        cur.execute("ROLLBACK TO SAVEPOINT docc_truncate")
+        cur.execute(f"DELETE FROM {target}")
+    cur.execute("RELEASE SAVEPOINT docc_truncate")
+
+
+def _columns(cur: Any, dialect: str, schema_name: str | None, name: str) -> list[str]:
+    if dialect == "sqlite":
+        cur.execute(f"PRAGMA table_info({quote_ident(name)})")
+        return [row[1] for row in cur.fetchall()]
+    cur.execute("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = "
+                "(quote_ident(COALESCE($1, current_schema())) || '.' || quote_ident($2))::regclass "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (schema_name, name))
+    return [row[0] for row in cur.fetchall()]
 
 
 def _table_exists(cur: Any, dialect: str, schema_name: str | None, name: str) -> bool:

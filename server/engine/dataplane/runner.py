@@ -1,4 +1,4 @@
-"""run_pipeline: executes the data steps of a pipeline, synchronously, in a worker thread.
+"""execute_steps: executes the data steps of a pipeline, synchronously, in a worker thread.
 
 How rows are counted without reading a source twice: every step's output is one lazy Polars plan,
 and a tap (a pass-through `map_batches` in the streaming engine) counts the rows leaving each step as
@@ -19,65 +19,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
 from .cleaner import build_cleaner, tap
+from .context import Resolver, RunContext, RunResult, StepStats, trimmed
 from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
-from .sinks import resolve_target, write_file, write_table
+from .sinks import Prepared, Staged, discard, resolve_target, stage
 from .sources import open_source
-
-
-class Resolver(Protocol):
-    """What the caller resolves for the data plane."""
-
-    def dataset(self, dataset_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The dataset's unmasked source dict and its schema dict."""
-        ...
-
-    def connection(self, name: str) -> str:
-        """The URL of a named connection; raises for an unknown name."""
-        ...
-
-
-@dataclass(frozen=True)
-class StepStats:
-    """What one step did."""
-
-    rows_in: int | None
-    rows_out: int | None
-    duration_s: float
-    error: str | None = None
-
-
-def _noop(*_args: Any) -> None:
-    return None
-
-
-@dataclass
-class RunContext:
-    """Callbacks and controls of one run; the caller makes the callbacks thread-safe."""
-
-    cancel: threading.Event = field(default_factory=threading.Event)
-    on_step_start: Callable[[str], None] = _noop
-    on_step_end: Callable[[str, StepStats], None] = _noop
-    log: Callable[[str, str | None, str], None] = _noop
-    on_progress: Callable[[float], None] | None = None
-    batch_rows: int = 100_000
-    temp_dir: str | None = None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Per-step statistics in run order, and the run's wall time."""
-
-    steps: dict[str, StepStats]
-    duration_s: float
+from .typed_files import inference_miss
 
 
 class _Counter:
@@ -93,7 +47,7 @@ class _Counter:
 
 class _Run:
     def __init__(self, steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, spill: str,
-                 policy: Policy) -> None:
+                 policy: Policy, widened: dict[str, pl.DataType]) -> None:
         self.plan: Plan = plan_steps(steps)
         self.resolve, self.ctx, self.spill, self.policy = resolve, ctx, spill, policy
         self.frames: dict[str, pl.LazyFrame] = {}
@@ -107,6 +61,9 @@ class _Run:
         self.expected: dict[str, int | None] = {}
         self.last_progress = 0.0
         self.spilled: set[str] = set()
+        self.widened = widened
+        self.staged: list[Staged] = []
+        self.decided = False
 
     # -- helpers -------------------------------------------------------------------------------------
     def check_cancel(self, step_id: str | None) -> None:
@@ -153,7 +110,8 @@ class _Run:
             source, schema = self.resolve.dataset(config["dataset_id"])
             if source.get("type") == "database":
                 self.secrets.append(source.get("connection", ""))
-            scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"))
+            scan = open_source(self.policy, source, schema, columns=config.get("columns"), where=config.get("filter"),
+                               step_id=sid, widened=self.widened)
             self.closers.append(scan.close)
             self.expected[sid] = scan.expected_rows
             self.frames[sid] = self.counted(sid, scan.frame)
@@ -180,20 +138,71 @@ class _Run:
             # Steps after a sink read the same rows: spill them once rather than read the source twice.
             self.spill_output(self.plan.inputs[sid] or "")
         frame = self.input_frame(sid)
-        self.ctx.log("info", sid, f"writing to {target.describe()} ({target.mode})")
-        if target.kind == "file":
-            write_file(self.policy, frame, target)
-        else:
-            def on_batch(rows: int) -> None:
-                self.check_cancel(sid)
-                self.ctx.log("debug", sid, f"staged {rows} rows")
-                self.progress()
+        self.ctx.log("info", sid, f"writing to {target.describe()} ({target.mode}), "
+                                  "staged until every step succeeded")
 
-            write_table(self.policy, frame, target, self.ctx.batch_rows, on_batch)
+        def on_batch(rows: int) -> None:
+            self.check_cancel(sid)
+            self.ctx.log("debug", sid, f"staged {rows} rows")
+            self.progress()
+
+        self.staged.append(stage(self.policy, sid, frame, target, self.ctx.job_key, self.ctx.batch_rows, on_batch))
         self.check_cancel(sid)
         self.finish_chain(sid)
         # A sink passes its input on, so a later step can write the same rows elsewhere.
         self.frames[sid] = frame
+
+    def publish_all(self) -> None:
+        """Every step succeeded: prepare every staged write, then publish them back to back if the caller agrees.
+
+        Preparing runs each table's swap inside an open transaction (one per database), so a swap that
+        cannot work fails here, while nothing is visible. After the caller's yes, publishing is COMMITs
+        and renames only. A failure after that point leaves the rest staged for recovery to finish.
+        """
+        self.check_cancel(None)
+        prepared = Prepared(self.policy)
+        try:
+            for staged in self.staged:
+                try:
+                    prepared.add(staged)
+                except Exception as exc:
+                    self.fail_prepared(staged.step_id, f"{type(exc).__name__}: {exc}", exc)
+            if self.staged and not self.ctx.prepare([staged.record() for staged in self.staged]):
+                raise Cancelled(None)
+        except BaseException:
+            prepared.abort()
+            raise
+        self.decided = True
+        try:
+            prepared.commit(self.published)
+        except Exception as exc:
+            prepared.abort()
+            message = trimmed(redact(f"publishing failed: {type(exc).__name__}: {exc}", *self.secrets))
+            self.ctx.log("error", None, message)
+            raise StepFailed(self.staged[-1].step_id, message) from exc
+
+    def published(self, step_id: str) -> None:
+        self.ctx.on_released(step_id, True)
+        target = next(s.target for s in self.staged if s.step_id == step_id)
+        self.ctx.log("info", step_id, f"published to {target.describe()}")
+
+    def fail_prepared(self, step_id: str, message: str, exc: BaseException) -> None:
+        """A sink whose rows were staged but cannot be published: the step ends failed after all."""
+        message = trimmed(redact(message, *self.secrets))
+        self.ctx.log("error", step_id, message)
+        stats = self.stats[step_id]
+        self.stats[step_id] = StepStats(stats.rows_in, None, stats.duration_s, message)
+        self.ctx.on_step_end(step_id, self.stats[step_id])
+        raise StepFailed(step_id, message) from exc
+
+    def discard_staged(self) -> None:
+        """The run did not reach its decision: remove what it staged, so every destination is as it was."""
+        for staged in self.staged:
+            try:
+                discard(self.policy, staged.target, self.ctx.job_key)
+                self.ctx.on_released(staged.step_id, False)
+            except Exception as exc:  # Left for the sweep; the run's own outcome is what the caller must see.
+                self.ctx.log("warning", staged.step_id, f"removing staged rows failed: {type(exc).__name__}")
 
     def materialize(self, sid: str) -> None:
         """Run a step's plan now: spill it when several steps read it, count it when none does."""
@@ -267,29 +276,49 @@ class _Run:
             self.fail(sid, f"{type(exc).__name__}: {exc}", exc)
 
     def fail(self, step_id: str, message: str, exc: BaseException) -> None:
-        message = redact(message, *self.secrets)
+        message = trimmed(redact(message, *self.secrets))
         self.ctx.log("error", step_id, message)
         self.fail_open(step_id if step_id in self.open else None, message)
         raise StepFailed(step_id, message) from exc
 
 
-def run_pipeline(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy) -> RunResult:
+def execute_steps(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy) -> RunResult:
     """Run the steps in dependency order under `policy`; raises DataPlaneConfigError, StepFailed or Cancelled.
 
     Every file and connection is checked against the policy again when it is opened, so a job fails
     with a clear error if it names something the policy refuses, whatever was checked at save time.
+    When a CSV column's guessed type meets a late value it cannot parse, the run (whose writes were
+    only staged, and are discarded) starts over with that column widened; at most once per column.
     """
+    widened: dict[str, pl.DataType] = {}
+    while True:
+        try:
+            return _execute(steps, resolve, ctx, policy, widened)
+        except StepFailed as exc:
+            miss = inference_miss(exc.__cause__)
+            if miss is None or miss[0] in widened:
+                raise
+            column, dtype, value = miss
+            widened[column] = dtype
+            ctx.log("warning", exc.step_id, f"column {column!r} holds {value!r}, which its read type cannot "
+                                            f"parse; reading it as {dtype} and starting the run over")
+
+
+def _execute(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext, policy: Policy,
+             widened: dict[str, pl.DataType]) -> RunResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="docc-run-", dir=ctx.temp_dir) as spill:
-        run = _Run(steps, resolve, ctx, spill, policy)
+        run = _Run(steps, resolve, ctx, spill, policy, widened)
         try:
             for step in run.plan.order:
                 run.execute(step)
+            run.publish_all()
         finally:
+            if not run.decided:
+                run.discard_staged()
             for close in run.closers:
                 try:
                     close()
                 except Exception as exc:  # Closing must not hide the run's own outcome.
                     ctx.log("warning", None, f"closing a source failed: {type(exc).__name__}")
     return RunResult(steps=dict(run.stats), duration_s=time.monotonic() - started)
-

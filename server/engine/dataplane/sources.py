@@ -21,13 +21,11 @@ from .errors import DataPlaneConfigError
 from .expressions import check_expression, sql_expression
 from .paths import resolve_path
 from .policy import Policy
-from .types import schema_dtypes
+from .typed_files import scan_csv_typed, scan_ndjson_inferred
 
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _SOURCE_KEYS = {"database": {"type", "connection", "table"}, "file": {"type", "path", "format", "options"}}
 _CSV_OPTIONS = {"delimiter": str, "has_header": bool}
-# Polars guesses CSV/JSON column types from the first rows; a wider window makes late surprises rarer.
-INFER_ROWS = 10_000
 
 
 def _refuse(field: str, reason: str, message: str | None = None) -> DataPlaneConfigError:
@@ -109,7 +107,8 @@ class Scan:
 
 
 def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] | None, *,
-                columns: list[str] | None = None, where: str | None = None) -> Scan:
+                columns: list[str] | None = None, where: str | None = None, step_id: str = "source",
+                widened: dict[str, pl.DataType] | None = None, typed: bool = True) -> Scan:
     """A lazy read of a dataset source with the projection and filter applied (pushed down).
 
     The policy is applied again at open time, and the file read is the resolved real path that passed.
@@ -123,18 +122,16 @@ def open_source(policy: Policy, source: dict[str, Any], schema: dict[str, Any] |
     path = resolve_path(policy, source["path"], field="source.path")
     expected = None
     if fmt == "csv":
-        opts = source.get("options", {})
-        has_header = opts.get("has_header", True)
-        names = list(schema_dtypes(schema)) if not has_header else None
-        frame = pl.scan_csv(path, separator=opts.get("delimiter", ","), has_header=has_header,
-                            new_columns=names or None, infer_schema_length=INFER_ROWS)
-    elif fmt == "parquet":
-        frame = pl.scan_parquet(path)
-        expected = pq.ParquetFile(path).metadata.num_rows  # Footer only: no data page is read.
+        # The projection is applied inside, before the typing: only the columns read are cast.
+        frame = scan_csv_typed(path, source.get("options", {}), schema, columns, step_id, widened, typed)
     else:
-        frame = pl.scan_ndjson(path, infer_schema_length=INFER_ROWS)
-    if columns:
-        frame = frame.select(columns)
+        if fmt == "parquet":
+            frame = pl.scan_parquet(path)
+            expected = pq.ParquetFile(path).metadata.num_rows  # Footer only: no data page is read.
+        else:
+            frame = scan_ndjson_inferred(path)
+        if columns:
+            frame = frame.select(columns)
     if where:
         frame = frame.filter(sql_expression(where))
         expected = None

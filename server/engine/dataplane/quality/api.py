@@ -260,7 +260,7 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
         validate_source(source, policy)
         if source["type"] == "file":
             fmt = file_format(source)
-            scan = open_source(policy, source, {"fields": schema_fields})
+            scan = open_source(policy, source, {"fields": schema_fields}, typed=False)
             try:
                 frame = _with_columns(scan.frame, fmt, schema_fields,
                                       resolve_path(policy, source["path"], field="source.path"))

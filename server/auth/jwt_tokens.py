@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from resolvers.errors import Unauthorized
 from resolvers.principal import Principal
 from resolvers.scopes import known_scopes
-from resolvers.tokens import Identity
+from server.auth.identity import Identity
 from server.config import AuthSettings
 from server.models.access import OAuthClient, RefreshToken, SigningKey
 from server.models.core import Workspace

@@ -1,4 +1,5 @@
-"""The REST route table: one row per route, with the scope it needs and what OpenAPI says of it."""
+"""The route table of the HTTP routes (REST and OAuth): one row per route, with the scope it needs, the budget
+it draws on, and what OpenAPI says of it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from resolvers.errors import Forbidden
 from resolvers.scopes import BULK_OPERATIONS
-from server.auth.authenticate import AUTH, insufficient_scope
-from server.auth.ratelimit import BULK, STANDARD
-from server.context import REQUEST_CONTEXT, principal_of
+from server.edge.context import principal_of
+from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FULL_RESPONSE = web.RequestKey("docc_full_response", bool)
@@ -63,19 +62,11 @@ def _guarded(route: Route) -> Handler:
         if route.public:
             return await route.handler(request)
         principal = await principal_of(request)
-        identity = request[REQUEST_CONTEXT].identity
-        key = identity.rate_key if identity is not None else principal.credential_id or principal.subject
-        await request.app[AUTH].limits.charge(request, BULK if route.bulk else STANDARD, key)
-        try:
-            if route.scope is not None:
-                principal.require(route.scope)
-            request[FULL_RESPONSE] = route.read_scope is None or principal.has_scope(route.read_scope)
-            return await route.handler(request)
-        except Forbidden as exc:
-            scope = exc.details.get("required_scope")
-            if scope and getattr(exc, "headers", None) is None:
-                exc.headers = insufficient_scope(scope)  # type: ignore[attr-defined]
-            raise
+        await request.app[RATE_LIMITS].charge(request, BULK if route.bulk else STANDARD, credential_key(request))
+        if route.scope is not None:
+            principal.require(route.scope)
+        request[FULL_RESPONSE] = route.read_scope is None or principal.has_scope(route.read_scope)
+        return await route.handler(request)
 
     return handler
 
@@ -84,3 +75,14 @@ def add_routes(app: web.Application, prefix: str, routes: list[Route]) -> None:
     """Register every route, each behind its scope check."""
     for route in routes:
         app.router.add_route(route.method, prefix + route.path, _guarded(route))
+
+
+def public(handler: Handler) -> Handler:
+    """A route open to everyone, counted against the caller's address so it carries rate-limit headers."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        await request.app[RATE_LIMITS].charge(request, STANDARD, address_key(request))
+        return await handler(request)
+
+    wrapped.__name__ = getattr(handler, "__name__", "public")
+    return wrapped

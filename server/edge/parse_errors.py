@@ -16,23 +16,23 @@ from typing import Any
 from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
-from server.rest.errors import error_response
+from server.edge.responses import error_response, status_of
 
 _WRAPPED = "_docc_envelope"
 
 
-def _refusal(exc: BaseException | None) -> tuple[int, str, str]:
-    """(status, code, message) for what the parser refused; messages never echo the request's bytes."""
+def _refusal(exc: BaseException | None) -> tuple[str, str]:
+    """(code, message) for what the parser refused; messages never echo the request's bytes."""
     if isinstance(exc, LineTooLong):
         # The parser reports the request target as the bytearray it was collecting, header lines as bytes:
         # nothing else tells the two apart. Either way the answer is a refusal in the envelope.
         line = exc.args[0] if exc.args else ""
         if isinstance(line, bytearray) or "status line" in str(line).lower():
-            return 414, "URI_TOO_LONG", "The request line is too long"
-        return 431, "HEADERS_TOO_LARGE", "A request header is too large"
+            return "URI_TOO_LONG", "The request line is too long"
+        return "HEADERS_TOO_LARGE", "A request header is too large"
     if isinstance(exc, BadHttpMessage) and "too many headers" in str(exc).lower():
-        return 431, "HEADERS_TOO_LARGE", "The request has too many headers"
-    return 400, "BAD_REQUEST", "The request could not be parsed as HTTP"
+        return "HEADERS_TOO_LARGE", "The request has too many headers"
+    return "BAD_REQUEST", "The request could not be parsed as HTTP"
 
 
 def install() -> None:
@@ -44,10 +44,8 @@ def install() -> None:
     def handle_error(self: web_protocol.RequestHandler, request: Any, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
         response = original(self, request, status, exc, message)  # logs it; raises when it cannot answer
-        if status >= 500:
-            status, code, text = 500, "INTERNAL_ERROR", "Internal error"
-        else:
-            status, code, text = _refusal(exc)
+        code, text = ("INTERNAL_ERROR", "Internal error") if status >= 500 else _refusal(exc)
+        status = status_of(code)
         request_id = f"req_{secrets.token_hex(12)}"
         envelope = error_response(status, code, text, {}, request_id, headers={"X-Request-ID": request_id})
         envelope.force_close()

@@ -103,7 +103,7 @@ async def create_triggers(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("engine", "0001_initial")]
+    dependencies = [("engine", "0002_staged_writes")]
 
     initial = False
 

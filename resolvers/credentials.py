@@ -1,8 +1,12 @@
-"""Opaque secrets (API keys, client secrets, refresh tokens): format, checksum, hash; and `Identity`.
+"""Opaque secrets (API keys, client secrets, refresh tokens): format, checksum, hash.
 
 A secret reads `<kind>_<30 random base62 characters>_<6 character checksum>`, e.g.
 `docc_4kQ...Zt_0bX1aQ`. The checksum (CRC-32 of the rest) lets a typo or a truncated paste be
 refused before any database lookup; the database stores only SHA-256 of the whole secret.
+
+These are pure functions and they stay in the domain: creating a key or a client secret is a use case
+here (it mints the secret and stores its hash), and authentication (server.auth) checks a presented
+secret with the same functions, one layer up.
 """
 
 from __future__ import annotations
@@ -11,25 +15,11 @@ import hashlib
 import re
 import secrets
 import zlib
-from dataclasses import dataclass
-from datetime import datetime
-
-from resolvers.principal import Principal
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BODY_LENGTH = 30
 API_KEY, CLIENT_SECRET, REFRESH_TOKEN = "docc", "doccs", "doccr"
 _SHAPE = re.compile(r"^(docc|doccs|doccr)_([0-9A-Za-z]{30})_([0-9A-Za-z]{6})$")
-
-
-@dataclass(frozen=True)
-class Identity:
-    """An authenticated credential: its principal, when it stops being valid, and its rate-limit key."""
-
-    principal: Principal
-    expires_at: datetime | None
-    rate_key: str
-    kind: str
 
 
 def _base62(number: int, width: int) -> str:

@@ -1,4 +1,7 @@
-"""The per-request context both surfaces share: who asks, and under which request id."""
+"""The per-request context both surfaces share: who asks, and under which request id.
+
+The authenticator is handed in where the app is assembled (AUTHENTICATOR): the edge reads the principal
+through it and does not import the authentication package."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ class RequestContext:
 
     request_id: str
     principal: Principal | None = None
-    # The authenticated credential (resolvers.tokens.Identity) and this request's rate-limit headers.
+    # The authenticated credential (server.auth.identity.Identity) and this request's rate-limit headers.
     identity: Any = None
     rate_headers: dict[str, str] = field(default_factory=dict)
 

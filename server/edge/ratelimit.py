@@ -1,4 +1,4 @@
-"""Rate limits per credential with aiolimiter: leaky buckets per key, per app, with eviction.
+"""Rate limits at the edge with aiolimiter: leaky buckets per key, per app, with eviction; the keys.
 
 Headers: `X-RateLimit-Limit` / `RateLimit-Limit` is the budget a minute, `-Remaining` what the
 bucket can still take now, and `-Reset` the Unix time at which the bucket will have drained
@@ -17,9 +17,24 @@ from aiolimiter import AsyncLimiter
 
 from resolvers.errors import RateLimited
 from server.config import Settings
-from server.context import REQUEST_CONTEXT
+from server.edge.context import REQUEST_CONTEXT
 
 STANDARD, BULK, AUTH, ANONYMOUS = "standard", "bulk", "auth", "anonymous"
+
+
+def address_key(request: web.Request) -> str:
+    """The key of a caller known only by its address: public routes and failed authentications."""
+    return f"addr:{request.remote}"
+
+
+def credential_key(request: web.Request) -> str:
+    """The key of the authenticated caller of a request: its credential (an API key, a client, a JWT subject)."""
+    context = request[REQUEST_CONTEXT]
+    identity, principal = context.identity, context.principal
+    if identity is not None:
+        return identity.rate_key
+    assert principal is not None, "credential_key needs an authenticated request"
+    return principal.credential_id or principal.subject
 
 
 @dataclass(frozen=True)
@@ -109,15 +124,15 @@ class RateLimits:
         decision = await self.buckets[bucket].take(key, amount, whole)
         request[REQUEST_CONTEXT].rate_headers = decision.headers()
         if decision.too_large:
-            error = RateLimited(f"The request asks for {amount:g} on the {bucket} budget of {decision.limit} a "
-                                "minute; split it into smaller requests",
-                                {"limit": decision.limit, "requested": amount, "bucket": bucket,
-                                 "retry_after": decision.retry_after})
-            error.headers = decision.headers()  # type: ignore[attr-defined]
-            raise error
+            raise RateLimited(f"The request asks for {amount:g} on the {bucket} budget of {decision.limit} a "
+                              "minute; split it into smaller requests",
+                              {"limit": decision.limit, "requested": amount, "bucket": bucket,
+                               "retry_after": decision.retry_after}, retry_after=decision.retry_after)
         if decision.retry_after is not None:
-            error = RateLimited("Rate limit exceeded; retry after the time given in Retry-After",
-                                {"limit": decision.limit, "retry_after": decision.retry_after, "bucket": bucket})
-            error.headers = decision.headers()  # type: ignore[attr-defined]
-            raise error
+            raise RateLimited("Rate limit exceeded; retry after the time given in Retry-After",
+                              {"limit": decision.limit, "retry_after": decision.retry_after, "bucket": bucket},
+                              retry_after=decision.retry_after)
         return decision
+
+
+RATE_LIMITS = web.AppKey("rate_limits", RateLimits)

@@ -1,0 +1,49 @@
+"""Typed models of every resource of the DOCC REST API."""
+
+from docc.models.access import (
+                                ApiKey,
+                                ClientCreate,
+                                ClientSecret,
+                                CreatedApiKey,
+                                CreatedClientSecret,
+                                CreatedOAuthClient,
+                                KeyCreate,
+                                KeyRotate,
+                                OAuthClient,
+                                SecretCreate,
+                                Workspace,
+                                WorkspaceCreate,
+)
+from docc.models.common import Input, Model, Page, PageLinks, PageMeta
+from docc.models.datasets import (
+                                CompatibilityReport,
+                                Dataset,
+                                DatasetAck,
+                                DatasetCreate,
+                                DatasetSchema,
+                                DatasetUpdate,
+                                SchemaChange,
+                                SchemaField,
+                                SchemaVersion,
+                                SchemaVersionAck,
+)
+from docc.models.jobs import FINISHED, Job, JobAck, JobStep, LogLine, LogPage
+from docc.models.pipelines import (
+                                Pipeline,
+                                PipelineAck,
+                                PipelineCreate,
+                                PipelineUpdate,
+                                PipelineVersion,
+                                Schedule,
+                                ScheduleAck,
+                                ScheduleSpec,
+)
+
+__all__ = [
+    "FINISHED", "ApiKey", "ClientCreate", "ClientSecret", "CompatibilityReport", "CreatedApiKey",
+    "CreatedClientSecret", "CreatedOAuthClient", "Dataset", "DatasetAck", "DatasetCreate", "DatasetSchema",
+    "DatasetUpdate", "Input", "Job", "JobAck", "JobStep", "KeyCreate", "KeyRotate", "LogLine", "LogPage", "Model",
+    "OAuthClient", "Page", "PageLinks", "PageMeta", "Pipeline", "PipelineAck", "PipelineCreate", "PipelineUpdate",
+    "PipelineVersion", "Schedule", "ScheduleAck", "ScheduleSpec", "SchemaChange", "SchemaField", "SchemaVersion",
+    "SchemaVersionAck", "SecretCreate", "Workspace", "WorkspaceCreate",
+]
