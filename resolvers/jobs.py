@@ -187,7 +187,7 @@ async def cancel_job(principal: Principal, job_id: str) -> JobView:
         raise Conflict(f"The job already {job.status}", {"job_id": job.id, "status": job.status})
     now = utcnow()
     if await Job.filter(id=job.id, status="pending").update(status="cancelled", cancel_requested=True,
-                                                             finished_at=now, updated_at=now) == 1:
+                                                             finished_at=now, updated_at=now) >= 1:
         journal = Journal(job.id)
         await journal.close_open_steps("cancelled", "cancelled")
         await journal.log("warning", None, f"job cancelled by {principal.subject} before it started")

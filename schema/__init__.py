@@ -21,6 +21,7 @@ from schema.dataset_operations import DatasetMutation, DatasetQuery
 from schema.error_types import EXCEPTION_HANDLERS, Error
 from schema.execution import PlainFieldsExecutionContext
 from schema.extensions import DoccSchema, ErrorCodes, ErrorCodesWithoutSuggestions
+from schema.job_events import JobEventSubscription
 from schema.job_operations import JobMutation, JobQuery, JobSubscription
 from schema.pipeline_operations import PipelineMutation, PipelineQuery
 from schema.quality_operations import QualityMutation, QualityQuery, QualitySubscription
@@ -28,7 +29,7 @@ from schema.scope_check import CheckScopesFirst
 
 QUERIES: tuple[type, ...] = (DatasetQuery, PipelineQuery, JobQuery, AccessQuery, QualityQuery)
 MUTATIONS: tuple[type, ...] = (DatasetMutation, PipelineMutation, JobMutation, AccessMutation, QualityMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription, QualitySubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (JobSubscription, JobEventSubscription, QualitySubscription)
 
 
 @strawberry.type(description="Read operations.")

@@ -28,6 +28,7 @@ from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
 from server.rest import datasets as rest_datasets
+from server.rest import events as rest_events
 from server.rest import jobs as rest_jobs
 from server.rest import pipelines as rest_pipelines
 from server.rest import quality as rest_quality
@@ -36,8 +37,8 @@ from server.rest.openapi import openapi_document
 from server.websockets import SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
-REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_access.ROUTES,
-                           *rest_quality.ROUTES]
+REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_events.ROUTES,
+                            *rest_access.ROUTES, *rest_quality.ROUTES]
 OAUTH_ROUTES: list[Route] = oauth_endpoints.ROUTES
 
 
@@ -89,6 +90,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(auth_lifecycle)
     app.on_shutdown.append(close_sockets)
+    app[rest_events.OPEN_FEEDS] = set()
+    app.on_shutdown.append(rest_events.stop_feeds)
 
     app.router.add_get("/healthz", public(healthz))
     app.router.add_get("/readyz", public(readyz))

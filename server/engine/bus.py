@@ -25,6 +25,8 @@ log = logging.getLogger("docc.bus")
 DEFAULT_QUEUE_SIZE = 1_000
 JOBS_TOPIC = "jobs"
 SCHEDULES_TOPIC = "schedules"
+# Wake-ups of the job feed readers: the feed itself is stored by database triggers (engine migration 0003).
+JOB_FEED_TOPIC = "job_feed"
 
 
 def job_topic(job_id: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.functions import Max
 
-from server.engine.bus import Event, EventBus, bound_bus, job_topic
+from server.engine.bus import JOB_FEED_TOPIC, Event, EventBus, bound_bus, job_topic
 from server.engine.dataplane.masking import mask_secrets
 from server.engine.leases import utcnow
 from server.models.engine import FINISHED, Job, JobLog, JobStep
@@ -42,6 +42,10 @@ class Journal:
         # Without a bus (a tool or test writing the journal directly) nobody here listens; the row is stored.
         if self.bus is not None:
             await self.bus.publish(event)
+            if event.kind != "log":
+                # The triggers stored a feed entry with the change; wake this process's feed readers (on
+                # PostgreSQL the trigger's own notice wakes every process, at commit).
+                self.bus.deliver_local(Event(JOB_FEED_TOPIC, event.kind, {"job_id": self.job_id}))
 
     async def _next_seq(self) -> int:
         if self.seq is None:
@@ -64,7 +68,8 @@ class Journal:
         query = Job.filter(id=self.job_id)
         if self.token is not None:
             query = query.filter(lease_token=self.token)
-        if await query.update(**values, updated_at=utcnow()) != 1:
+        # At least one: on SQLite the count includes the rows the job feed triggers wrote (engine migration 0003).
+        if await query.update(**values, updated_at=utcnow()) < 1:
             raise LeaseLost(self.job_id)
         job = await Job.get(id=self.job_id)
         await self._publish(status_event(job, kind))

@@ -45,7 +45,7 @@ async def _claim_pending(owner: str, lease: timedelta) -> Claim | None:
             won = await Job.filter(id=row.id, status="pending", cancel_requested=False).using_db(conn).update(
                 status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
                 started_at=now, attempts=F("attempts") + 1, updated_at=now)
-            if won == 1:
+            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
                 return Claim(await Job.get(id=row.id).using_db(conn), token)
     return None
 
@@ -73,7 +73,7 @@ async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Cla
             won = await Job.filter(id=row.id, status="running", lease_token=row.lease_token).using_db(conn).update(
                 lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
                 attempts=F("attempts") + 1, updated_at=now)
-            if won == 1:
+            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
                 return Claim(await Job.get(id=row.id).using_db(conn), token, takeover=True)
     return None
 
@@ -89,7 +89,7 @@ async def renew(job_id: str, token: str, lease_seconds: float) -> bool:
     now = utcnow()
     renewed = await Job.filter(id=job_id, lease_token=token, status="running").update(
         lease_expires_at=now + timedelta(seconds=lease_seconds))
-    return renewed == 1
+    return renewed >= 1
 
 
 async def release(job_id: str, token: str) -> bool:
@@ -97,4 +97,4 @@ async def release(job_id: str, token: str) -> bool:
     released = await Job.filter(id=job_id, lease_token=token, status="running").update(
         status="pending", lease_owner=None, lease_token=None, lease_expires_at=None, started_at=None,
         attempts=F("attempts") - 1, updated_at=utcnow())
-    return released == 1
+    return released >= 1

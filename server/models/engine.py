@@ -157,3 +157,36 @@ class StagedWrite(Model):
     class Meta:
         table = "job_staged_writes"
         unique_together = (("job", "step_id"),)
+
+
+class JobEvent(Model):
+    """One entry of a workspace's job feed, written by database triggers on `jobs` and `job_steps`.
+
+    `seq` counts per workspace without gaps, in commit order (see engine migration 0003): it is the cursor.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    workspace_id = fields.CharField(max_length=40)
+    seq = fields.BigIntField()
+    job_id = fields.CharField(max_length=40)
+    pipeline_id = fields.CharField(max_length=40)
+    kind = fields.CharField(max_length=20)
+    status = fields.CharField(max_length=20)
+    progress = fields.FloatField(default=0.0)
+    step_id = fields.CharField(max_length=200, null=True)
+    step_status = fields.CharField(max_length=20, null=True)
+    time = fields.DatetimeField()
+
+    class Meta:
+        table = "job_events"
+        unique_together = (("workspace_id", "seq"),)
+
+
+class JobEventCounter(Model):
+    """The last feed `seq` of a workspace; the triggers take its row lock, so cursors commit in order."""
+
+    workspace_id = fields.CharField(max_length=40, primary_key=True)
+    seq = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "job_event_counters"
