@@ -10,16 +10,31 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import graphql
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.graphql import nodes
 
 from tests.fuzz.conftest import LiveServer
 
 MAX_EXAMPLES = int(os.environ.get("DOCC_FUZZ_MAX_EXAMPLES", "15"))
+
+# JSON arguments (a quality rule's config, a source's options) as objects of the keys the server reads,
+# with hostile values: the server must refuse what does not fit, never fail on it.
+_JSON_KEYS = st.sampled_from(["column", "columns", "pattern", "values", "min", "max", "threshold", "condition",
+                              "max_age", "dataset_id", "ref_column", "delimiter"])
+_JSON_VALUES = st.one_of(st.text(max_size=30).map(nodes.String), st.integers(-10**6, 10**6).map(nodes.Int),
+                         st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+                         st.booleans().map(nodes.Boolean), st.just(nodes.Null),
+                         st.lists(st.text(max_size=10).map(nodes.String), max_size=3).map(nodes.List))
+schemathesis.graphql.scalar("JSON", st.dictionaries(_JSON_KEYS, _JSON_VALUES, max_size=4).map(
+    lambda fields: nodes.Object([graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=v)
+                                 for k, v in fields.items()])))
 FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
