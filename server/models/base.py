@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from typing import Any
 
-from tortoise import fields
+from tortoise import connections, fields
 from tortoise.models import Model
 
 
@@ -23,3 +25,20 @@ class WorkspaceRow(Model):
 
     class Meta:
         abstract = True
+
+
+async def select_one(model: type[Model], columns: Sequence[str], column: str, value: Any) -> dict[str, Any] | None:
+    """One row of `model` where `column` equals `value`, as Python values, or None.
+
+    Plain SQL for the few lookups on every request (the API key, a list's version): building the ORM
+    query and a model object costs several times more than running the statement.
+    """
+    conn = connections.get(model._meta.default_connection or "default")
+    marker = "?" if conn.capabilities.dialect == "sqlite" else "$1"
+    names = ", ".join(f'"{name}"' for name in columns)
+    _, rows = await conn.execute_query(
+        f'SELECT {names} FROM "{model._meta.db_table}" WHERE "{column}" = {marker} LIMIT 1', [value])
+    if not rows:
+        return None
+    fields_map = model._meta.fields_map
+    return {name: fields_map[name].to_python_value(rows[0][index]) for index, name in enumerate(columns)}
