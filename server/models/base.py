@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import connections, fields
@@ -15,13 +16,35 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
+class Timestamp(fields.DatetimeField):
+    """A timezone-aware datetime column, read with the standard library's ISO parser.
+
+    The stock field parses each stored string with a pure-Python parser (about 50 microseconds a value;
+    a page of 100 jobs with their steps holds a thousand of them). The server runs with `use_tz` and
+    UTC (server/db.py), so a stored value is turned into an aware UTC datetime here directly; anything
+    unusual goes to the stock field.
+    """
+
+    def to_python_value(self, value: Any) -> datetime | None:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return super().to_python_value(value)
+        if isinstance(value, datetime):
+            if value.tzinfo is UTC:
+                return value
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return super().to_python_value(value)
+
+
 class WorkspaceRow(Model):
     """Abstract base: a row owned by one workspace."""
 
     id = fields.CharField(primary_key=True, max_length=40)
     workspace_id = fields.CharField(max_length=40, db_index=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = Timestamp(auto_now_add=True)
+    updated_at = Timestamp(auto_now=True)
 
     class Meta:
         abstract = True
