@@ -7,7 +7,7 @@ the request models name the values the server accepts (the OpenAPI check keeps t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -16,6 +16,8 @@ from docc.models.common import Input, Model
 RuleType = Literal["not_null", "unique", "regex_match", "accepted_values", "range", "length", "row_count",
                    "freshness", "schema_match", "referential", "custom_sql"]
 Severity = Literal["info", "warning", "error"]
+RULE_TYPES: tuple[str, ...] = get_args(RuleType)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 # A result's status while and after it runs; the last three are outcomes of a finished check.
 RESULT_STATUSES = ("running", "passed", "failed", "error", "cancelled")
 # A run that ended like this did not pass: `docc quality rules run --wait` exits non-zero on it.

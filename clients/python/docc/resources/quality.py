@@ -129,9 +129,10 @@ class QualityRules(Resource[R]):
         return result
 
     @listing
-    def results(self, rule_id: str, *, status: str | None = None, since: datetime | None = None,
-                until: datetime | None = None) -> Items[QualityResult]:
-        """The rule's results, newest first, page by page; `since`/`until` bound the start time."""
+    def results(self, rule_id: str, *, status: str | None = None, since: datetime | str | None = None,
+                until: datetime | str | None = None) -> Items[QualityResult]:
+        """The rule's results, newest first, page by page; `since`/`until` (a datetime or RFC 3339 text) bound
+        the start time."""
         params = query(status=status, since=since, until=until)
         return self._pages(routes.RULE_RESULTS.call(rows(QualityResult.model_validate), params=params, id=rule_id))
 
