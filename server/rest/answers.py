@@ -115,3 +115,9 @@ ANSWERS: dict[tuple[str, str], str] = {
     **{key: "DatasetProfile" for key in (("POST", "/datasets/{id}/profile"), ("GET", "/datasets/{id}/profile"))},
 }
 
+
+# Routes that answer 202 at once, or 200 with the finished object when asked to wait (`Prefer: wait=N`).
+WAITED: dict[tuple[str, str], str] = {
+    ("POST", "/quality/rules/{id}/run"): "With `Prefer: wait=N`: the result, finished unless N seconds passed",
+    ("POST", "/datasets/{id}/profile"): "With `Prefer: wait=N`: the profile, finished unless N seconds passed",
+}

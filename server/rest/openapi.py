@@ -9,7 +9,7 @@ from typing import Any
 from resolvers.ownership import MAX_ID_LENGTH
 from resolvers.pagination import MAX_PAGE_SIZE
 from server.edge.routes import Route
-from server.rest.answers import ANSWERS, SCHEMAS, ref
+from server.rest.answers import ANSWERS, SCHEMAS, WAITED, ref
 from server.rest.common import MAX_QUERY_INT
 
 ERROR_ENVELOPE = {
@@ -74,6 +74,8 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.status != 204:
         ok["content"] = {"application/json": {"schema": _answer(route)}}
     responses = {str(route.status): ok}
+    if waited := WAITED.get((route.method, route.path)):
+        responses["200"] = {**ok, "description": waited}
     for status, text in _ERRORS.items():
         responses[status] = {"description": text,
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
