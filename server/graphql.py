@@ -45,6 +45,10 @@ class BadGraphQLRequest(DoccError):
     code = "BAD_REQUEST"
 
 
+class NotAcceptable(DoccError):
+    code = "NOT_ACCEPTABLE"
+
+
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
 WATCHER = web.RequestKey("docc_ws_watcher", asyncio.Task)
 # The media type negotiated for an HTTP request, its response under construction, and whether it is a batch.
@@ -247,14 +251,21 @@ class DoccGraphQLView(GraphQLView):
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, address_key(request))
         else:
-            media = negotiate(request.headers.get("Accept"))
-            if media is None:
-                return error_response(406, "NOT_ACCEPTABLE", "The response is available only as "
-                                      + " or ".join(OFFERED), {"available": list(OFFERED)},
-                                      request[REQUEST_CONTEXT].request_id)
-            request[MEDIA] = media
             await principal_of(request)
-            await self._charge(request, credential_key(request), await self._body(request))
+            key = credential_key(request)
+            media = negotiate(request.headers.get("Accept"))
+            try:
+                if media is None:
+                    raise NotAcceptable("The response is available only as " + " or ".join(OFFERED),
+                                        {"available": list(OFFERED)})
+                request[MEDIA] = media
+                await self._charge(request, key, await self._body(request))
+            except DoccError:
+                # Refused before its cost was counted (406, a body that is not JSON, a document that
+                # costs too much): it still counts as one request, and carries the rate-limit headers.
+                if not request[REQUEST_CONTEXT].rate_headers:
+                    await limits.charge(request, STANDARD, key)
+                raise
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.
