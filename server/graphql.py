@@ -32,7 +32,7 @@ from schema.context import Context, Loaders
 from server.auth.authenticate import credential_of, identify
 from server.auth.graphql_cost import bulk_count, request_cost
 from server.config import Settings
-from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
+from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded, read_body
 from server.edge.context import REQUEST_CONTEXT, principal_of
 from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
 from server.edge.responses import HTTP_CODES, error_response
@@ -177,7 +177,7 @@ class DoccGraphQLView(GraphQLView):
                 return None  # PUT and the like: the view refuses the method itself (405)
             raise UnsupportedMediaType("A GraphQL request is sent as application/json",
                                        {"content_type": request.content_type})
-        body = loads_bounded(await request.read())
+        body = loads_bounded(await read_body(request))
         request[BATCH] = isinstance(body, list)
         operations = body if isinstance(body, list) else [body]
         if not operations or not all(isinstance(operation, dict) for operation in operations):
