@@ -20,7 +20,7 @@ from resolvers.schedules import announce, schedules_of, store_schedule
 from resolvers.validation import StrictInput
 from resolvers.views.jobs import UNFINISHED
 from resolvers.views.pipelines import PipelineVersionView, PipelineView
-from server.engine.dataplane import DataPlaneConfigError, Policy, validate_steps
+from server.engine.dataplane import DataPlaneConfigError, Policy, check_fill_values, validate_steps
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
@@ -61,12 +61,18 @@ async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy:
         raise ValidationError("Invalid pipeline configuration", field=exc.field, reason=exc.reason) from None
     wanted = [(i, step["config"]["dataset_id"]) for i, step in enumerate(steps)
               if "dataset_id" in step.get("config", {})]
-    found = set(await Dataset.filter(workspace_id=principal.workspace_id,
-                                     id__in=[dataset_id for _, dataset_id in wanted]).values_list("id", flat=True))
+    found = dict(await Dataset.filter(workspace_id=principal.workspace_id,
+                                      id__in=[dataset_id for _, dataset_id in wanted])
+                 .values_list("id", "schema_fields"))
     for i, dataset_id in wanted:
         if dataset_id not in found:
             raise ValidationError("Invalid pipeline configuration", field=f"steps[{i}].config.dataset_id",
                                   reason=f"Dataset '{dataset_id}' does not exist in this workspace")
+    schemas = {dataset_id: {"fields": fields or []} for dataset_id, fields in found.items()}
+    try:
+        await asyncio.to_thread(check_fill_values, steps, schemas)
+    except DataPlaneConfigError as exc:
+        raise ValidationError("Invalid pipeline configuration", field=exc.field, reason=exc.reason) from None
     await check_quality_steps(principal, steps)
 
 

@@ -7,6 +7,7 @@ explicitly (policy.py); see docs/dataplane.md for the config reference.
 from .connections import Connection, check_connection, mask_connection, parse_connection
 from .context import Resolver, RunContext, RunResult, StepStats
 from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
+from .fill_types import check_fill_values
 from .graph import referenced_dataset_ids, validate_steps
 from .masking import mask_secrets
 from .paths import resolve_path
@@ -32,6 +33,7 @@ __all__ = [
     "StepFailed",
     "StepStats",
     "check_connection",
+    "check_fill_values",
     "execute_steps",
     "mask_connection",
     "mask_secrets",
