@@ -71,10 +71,56 @@ def _guarded(route: Route) -> Handler:
     return handler
 
 
+class _HeadersReady(Exception):
+    """Raised as a streaming answer to HEAD is about to send its headers: the stream itself is not run."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        super().__init__("headers ready")
+        self.response = response
+
+
+_HEAD_PENDING = web.RequestKey("docc_head_pending", bool)
+# Set by aiohttp as it prepares, not part of what the GET answered.
+_HOP_HEADERS = {"connection", "content-length", "date", "keep-alive", "transfer-encoding"}
+
+
+async def _stop_head_stream(request: web.Request, response: web.StreamResponse) -> None:
+    if request.get(_HEAD_PENDING):
+        raise _HeadersReady(response)
+
+
+def _answering_head(handler: Handler) -> Handler:
+    """The GET handler answering HEAD: same status and headers, no body (aiohttp sends none for HEAD).
+
+    A streaming GET (log follow, event feed) is stopped when it prepares its headers, which are then
+    answered as they stand, instead of holding the connection open for a stream HEAD cannot carry.
+    """
+
+    @wraps(handler)
+    async def head(request: web.Request) -> web.StreamResponse:
+        if request.method != "HEAD":
+            return await handler(request)
+        request[_HEAD_PENDING] = True
+        try:
+            return await handler(request)
+        except _HeadersReady as ready:
+            headers = {k: v for k, v in ready.response.headers.items() if k.lower() not in _HOP_HEADERS}
+            return web.Response(status=ready.response.status, headers=headers)
+        finally:
+            request[_HEAD_PENDING] = False
+
+    return head
+
+
 def add_routes(app: web.Application, prefix: str, routes: list[Route]) -> None:
-    """Register every route, each behind its scope check."""
+    """Register every route, each behind its scope check; every GET answers HEAD too."""
+    if _stop_head_stream not in app.on_response_prepare:
+        app.on_response_prepare.append(_stop_head_stream)
     for route in routes:
-        app.router.add_route(route.method, prefix + route.path, _guarded(route))
+        if route.method == "GET":
+            app.router.add_get(prefix + route.path, _answering_head(_guarded(route)), allow_head=True)
+        else:
+            app.router.add_route(route.method, prefix + route.path, _guarded(route))
 
 
 def public(handler: Handler) -> Handler:
