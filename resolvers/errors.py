@@ -6,7 +6,16 @@ headers a code answers with is decided at the edge (server.edge.responses), not 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+
+ECHO_LIMIT = 100  # characters of client input (an id) an error repeats back
+
+
+def echo(value: str, limit: int = ECHO_LIMIT) -> str:
+    """Client input as an error may repeat it: control characters dropped, cut at `limit` with an ellipsis."""
+    clean = "".join(c for c in value if unicodedata.category(c)[0] != "C")
+    return clean if len(clean) <= limit else clean[:limit - 1] + "\u2026"
 
 
 class DoccError(Exception):
@@ -38,8 +47,8 @@ class NotFound(DoccError):
     code = "NOT_FOUND"
 
     def __init__(self, kind: str, object_id: str) -> None:
-        super().__init__(f"{kind.capitalize()} '{object_id}' was not found",
-                         {"resource": kind, "id": object_id})
+        shown = echo(object_id)  # The id comes from the client: it may be 8 KB long or hold NUL bytes.
+        super().__init__(f"{kind.capitalize()} '{shown}' was not found", {"resource": kind, "id": shown})
 
 
 class Conflict(DoccError):

@@ -10,7 +10,7 @@ import pydantic
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, PreconditionFailed, ValidationError
+from resolvers.errors import Conflict, PreconditionFailed, ValidationError, echo
 from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
@@ -67,7 +67,7 @@ async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy:
     for i, dataset_id in wanted:
         if dataset_id not in found:
             raise ValidationError("Invalid pipeline configuration", field=f"steps[{i}].config.dataset_id",
-                                  reason=f"Dataset '{dataset_id}' does not exist in this workspace")
+                                  reason=f"Dataset '{echo(dataset_id)}' does not exist in this workspace")
     schemas = {dataset_id: {"fields": fields or []} for dataset_id, fields in found.items()}
     try:
         await asyncio.to_thread(check_fill_values, steps, schemas)

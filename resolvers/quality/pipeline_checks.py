@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers.errors import ValidationError
+from resolvers.errors import ValidationError, echo
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
 from resolvers.quality.configs import parse_config
@@ -37,4 +37,4 @@ async def check_quality_steps(principal: Principal, steps: list[dict[str, Any]])
         for position, rule_id in enumerate(wanted):
             if rule_id not in found:
                 raise ValidationError("Invalid pipeline configuration", field=f"{at}.rules[{position}]",
-                                      reason=f"Quality rule '{rule_id}' does not exist in this workspace")
+                                      reason=f"Quality rule '{echo(rule_id)}' does not exist in this workspace")

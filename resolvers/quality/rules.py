@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pydantic
 from tortoise.expressions import Q
 
-from resolvers.errors import Conflict, ValidationError
+from resolvers.errors import Conflict, ValidationError, echo
 from resolvers.ownership import load_many_owned, load_owned, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
@@ -90,7 +90,7 @@ async def _owned_dataset(principal: Principal, dataset_id: str, field: str) -> D
         row = await Dataset.get_or_none(id=dataset_id, workspace_id=principal.workspace_id)
     if row is None:
         raise ValidationError("Invalid quality rule", field=field,
-                              reason=f"Dataset '{dataset_id}' does not exist in this workspace")
+                              reason=f"Dataset '{echo(dataset_id)}' does not exist in this workspace")
     return row
 
 
