@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, NotFound, ValidationError
+from resolvers.errors import Conflict, NotFound, ValidationError, echo
 from resolvers.ownership import load_many_owned, load_owned, require_id, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
@@ -21,6 +21,7 @@ from resolvers.validation import aware
 from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, JobView, LogLineView
 from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
+from server.engine.dataplane.validation import MAX_STEP_ID
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
@@ -68,8 +69,19 @@ async def _view(row: Job) -> JobView:
     return view
 
 
+def _check_step_ids(steps: list[dict[str, Any]]) -> None:
+    # A pipeline saved before step ids were bounded may hold one its job cannot record: refuse it by name.
+    for i, step in enumerate(steps):
+        step_id = step.get("id") if isinstance(step, dict) else None
+        if not isinstance(step_id, str) or not step_id or len(step_id) > MAX_STEP_ID:
+            raise ValidationError("The pipeline cannot run: save it again with valid step ids", field=f"steps[{i}].id",
+                                  reason=f"A step id is a non-empty string of at most {MAX_STEP_ID} characters",
+                                  step_id=echo(step_id) if isinstance(step_id, str) else None)
+
+
 async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]], all_steps: list[dict[str, Any]],
                   created_by: str, **extra: Any) -> JobView:
+    _check_step_ids(all_steps)
     skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
     async with in_transaction():
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
