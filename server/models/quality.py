@@ -56,6 +56,8 @@ class QualityResult(WorkspaceRow):
     cancel_requested = fields.BooleanField(default=False)
     # A scheduled tick makes at most one result: the (rule, scheduled_for) pair is unique.
     scheduled_for = fields.DatetimeField(null=True)
+    # The pipeline job whose `quality_check` step ran the rule (trigger `pipeline`); None otherwise.
+    job_id = fields.CharField(max_length=40, null=True, db_index=True)
 
     class Meta:
         table = "quality_results"

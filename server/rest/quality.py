@@ -38,7 +38,8 @@ def result_json(result: QualityResultView) -> dict[str, Any]:
     """One run of a rule; `sample` is null for a caller that may not read the dataset's data."""
     return {"id": result.id, "rule_id": result.rule_id, "dataset_id": result.dataset_id,
             "rule_version": result.rule_version, "schema_version": result.schema_version, "status": result.status,
-            "severity": result.severity, "trigger": result.trigger, "rows_checked": result.rows_checked,
+            "severity": result.severity, "trigger": result.trigger, "job_id": result.job_id,
+            "rows_checked": result.rows_checked,
             "rows_failed": result.rows_failed, "nulls": result.nulls, "pass_ratio": result.pass_ratio,
             "threshold": result.threshold, "observed": result.observed,
             "sample": list(result.sample) if result.sample is not None else None, "error": result.error,
