@@ -97,7 +97,8 @@ class QualityResult:
                    dataset_id=strawberry.ID(result.dataset_id), rule_version=result.rule_version,
                    schema_version=result.schema_version, status=QualityResultStatus(result.status),
                    severity=QualitySeverity(result.severity), trigger=result.trigger,
-                   job_id=strawberry.ID(result.job_id) if result.job_id else None, rows_checked=result.rows_checked, rows_failed=result.rows_failed, nulls=result.nulls,
+                   job_id=strawberry.ID(result.job_id) if result.job_id else None,
+                   rows_checked=result.rows_checked, rows_failed=result.rows_failed, nulls=result.nulls,
                    pass_ratio=result.pass_ratio, threshold=result.threshold, observed=result.observed,
                    sample=list(result.sample) if result.sample is not None else None, error=result.error,
                    started_at=result.started_at, finished_at=result.finished_at, duration_s=result.duration_s)

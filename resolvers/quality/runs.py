@@ -133,13 +133,16 @@ async def latest_results_of_datasets(principal: Principal,
     """The newest finished result of each rule of each dataset, in the order of `dataset_ids`."""
     principal.require(READ)
     ids = [dataset_id for dataset_id in dataset_ids if well_formed_id(dataset_id)]
-    rules = await QualityRule.filter(workspace_id=principal.workspace_id, dataset_id__in=ids).order_by(
-        "created_at", "id").values("id", "dataset_id") if ids else []
+    # Two queries for any number of datasets: their rules (each names its newest finished result), then
+    # those results.
+    rules = await QualityRule.filter(workspace_id=principal.workspace_id, dataset_id__in=ids,
+                                     latest_result_id__isnull=False).order_by("created_at", "id").values(
+        "dataset_id", "latest_result_id") if ids else []
+    results = {row.id: row for row in await QualityResult.filter(
+        id__in=[rule["latest_result_id"] for rule in rules])} if rules else {}
     grouped: dict[str, list[QualityResultView]] = {}
     for rule in rules:
-        newest = await QualityResult.filter(rule_id=rule["id"], status__in=("passed", "failed", "error")) \
-            .order_by("-created_at", "-id").first()
-        if newest is not None:
+        if (newest := results.get(rule["latest_result_id"])) is not None:
             grouped.setdefault(rule["dataset_id"], []).append(_view(principal, newest))
     return [grouped.get(dataset_id, []) for dataset_id in dataset_ids]
 
@@ -172,7 +175,8 @@ async def result_landed(result_id: str) -> None:
         newest = await QualityResult.filter(rule_id=row.rule_id, status__in=("passed", "failed", "error")) \
             .order_by("-created_at", "-id").first()  # type: ignore[attr-defined]
         if newest is not None and newest.id == row.id:
-            await QualityRule.filter(id=row.rule_id).update(latest_status=row.status)  # type: ignore[attr-defined]
+            await QualityRule.filter(id=row.rule_id).update(  # type: ignore[attr-defined]
+                latest_status=row.status, latest_result_id=row.id)
         await refresh_score(row.dataset_id)
     data = {"result_id": row.id, "status": row.status}
     await publish(Event(result_topic(row.id), "finished", data))

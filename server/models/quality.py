@@ -22,6 +22,8 @@ class QualityRule(WorkspaceRow):
     timezone = fields.CharField(max_length=64, default="UTC")
     # The status of the newest finished result, kept here so lists filter on it without a join.
     latest_status = fields.CharField(max_length=20, null=True, db_index=True)
+    # The newest finished result, kept with its status so a page of rules reads them in one query.
+    latest_result_id = fields.CharField(max_length=40, null=True)
     created_by = fields.CharField(max_length=200, default="")
 
     class Meta:
