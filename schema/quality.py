@@ -243,3 +243,5 @@ class DatasetProfileSuccess:
 
 
 ProfileDatasetResult = Annotated[DatasetProfileSuccess | NotFoundError, strawberry.union("ProfileDatasetResult")]
+CancelProfileResult = Annotated[DatasetProfileSuccess | NotFoundError | ConflictError,
+                                strawberry.union("CancelProfileResult")]

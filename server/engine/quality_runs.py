@@ -168,7 +168,8 @@ class QualityRunner:
             event = await self._subscription.get()
             if event is None or event.kind == "created":
                 self._wake.set()
-            elif event.kind == "cancel" and (cancel := self.cancels.get(str(event.data.get("result_id")))):
+            elif event.kind == "cancel" and (cancel := self.cancels.get(
+                    str(event.data.get("result_id") or event.data.get("profile_id")))):
                 cancel.set()
 
     async def _loop(self) -> None:
@@ -255,6 +256,8 @@ class QualityRunner:
 
     async def _compute_profile(self, profile_id: str, cancel: threading.Event) -> dict[str, Any]:
         row = await DatasetProfile.get(id=profile_id)
+        if row.cancel_requested:  # Asked before this process claimed it (or before its claimer died).
+            return {"status": "cancelled"}
         dataset = await Dataset.get(id=row.dataset_id)  # type: ignore[attr-defined]
         temp_dir = tempfile.mkdtemp(prefix="docc-profile-")
         try:

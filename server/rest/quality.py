@@ -212,9 +212,23 @@ async def get_profile(request: web.Request) -> web.Response:
                                                                     request.match_info["id"])))
 
 
+async def get_profile_run(request: web.Request) -> web.Response:
+    return json_response(profile_json(await profiles.get_profile(await principal_of(request),
+                                                                 request.match_info["id"])))
+
+
+async def cancel_profile(request: web.Request) -> web.Response:
+    profile = await profiles.cancel_profile(await principal_of(request), request.match_info["id"])
+    return json_response(profile_json(profile), status=202)
+
+
 ROUTES += [
     Route("POST", "/datasets/{id}/profile", profile_dataset, WRITE,
           "Profile the dataset's data in the job workers (needs read:datasets too; `Prefer: wait=N` waits)",
           "quality", status=202, read_scope=domain.READ_DATA, operation="profile_dataset"),
     Route("GET", "/datasets/{id}/profile", get_profile, domain.READ_DATA, "The dataset's latest profile", "quality"),
+    Route("GET", "/quality/profiles/{id}", get_profile_run, domain.READ_DATA,
+          "One profile run, running or finished", "quality"),
+    Route("POST", "/quality/profiles/{id}/cancel", cancel_profile, WRITE,
+          "Cancel a running profile (needs read:datasets too)", "quality", status=202, read_scope=domain.READ_DATA),
 ]
