@@ -2,7 +2,7 @@
 
 The data plane checks the step's shape (`check_gate_config`); here each inline check's config is checked
 for its rule type, and each saved rule must be one of the workspace's. Before a job runs, the engine
-expands saved rules into inline checks (server.engine.quality_runs.expand_quality_steps).
+expands saved rules into inline checks (server.engine.quality_steps.expand_quality_steps).
 """
 
 from __future__ import annotations

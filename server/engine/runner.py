@@ -19,7 +19,8 @@ from server.engine.dataplane import MappingResolver, Policy, StepStats, referenc
 from server.engine.dataplane.quality_gate import reference_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
-from server.engine.quality_runs import Settled, expand_quality_steps, record_step_outcome
+from server.engine.quality_runs import Settled
+from server.engine.quality_steps import expand_quality_steps, record_step_outcome
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
 from server.models.engine import Job, JobStep
