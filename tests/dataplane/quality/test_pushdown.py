@@ -58,3 +58,15 @@ def test_a_rule_that_breaks_the_shared_query_is_its_own_error(pg_url, tmp_path, 
     # then the shared query failed, each rule ran alone: the sound one counted, the other an error
     assert (outcomes[0].status, outcomes[0].rows_failed) == ("failed", 2)
     assert outcomes[1].status == "error" and "operator does not exist" in (outcomes[1].error or "")
+
+
+def test_a_pushed_down_query_on_postgresql_ends_at_the_policy_time_limit(pg_url, tmp_path):
+    # given a table opened under a policy whose queries may last 0.2 s
+    source = Place("postgres", str(tmp_path), pg_url).put(CUSTOMERS, "customers")
+    table = sqlroad.Table(Policy(file_roots=(str(tmp_path),), query_timeout_s=0.2), source)
+    try:
+        # when a query runs longer, then the database stops it
+        with pytest.raises(Exception, match="statement timeout"):
+            table.query("SELECT pg_sleep(5)")
+    finally:
+        table.close()

@@ -50,6 +50,8 @@ class Table:
         self.schema, self.name = split_table(source["table"], dialect=self.dialect, field="source.table")
         self.ref = qualified(self.schema, self.name)
         self.db = database.connect(policy, self.conn, field="source.connection")
+        timeout = policy.query_timeout_s
+        self.timeout_ms = max(int(timeout * 1000), 1) if timeout and math.isfinite(timeout) else None
         if self.dialect == "sqlite":
             try:
                 self.db.cursor().execute("PRAGMA query_only = 1")
@@ -65,6 +67,8 @@ class Table:
             cur.execute("SET TRANSACTION READ ONLY")
             cur.execute("SET LOCAL standard_conforming_strings = on")
             cur.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamptz -> timestamp in UTC, as Polars compares
+            if self.timeout_ms is not None:  # A hostile pattern or condition cannot hold the backend past the job.
+                cur.execute(f"SET LOCAL statement_timeout = {self.timeout_ms}")
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of one read-only query."""
