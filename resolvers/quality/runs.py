@@ -18,7 +18,7 @@ from resolvers.quality.score import refresh_score
 from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
 from resolvers.views.quality import QualityResultView
-from server.engine.bus import Event, current_bus, publish
+from server.engine.bus import JOB_FEED_TOPIC, Event, bound_bus, current_bus, publish
 from server.engine.quality_runs import QUALITY_TOPIC, result_topic, rule_topic
 from server.models.base import new_id
 from server.models.datasets import Dataset
@@ -46,6 +46,14 @@ def _view(principal: Principal, row: QualityResult) -> QualityResultView:
     return QualityResultView.from_row(row, show_sample=principal.has_scope(READ_DATA))
 
 
+def _wake_feed(result_id: str) -> None:
+    """Wake this process's readers of the job feed: the database stored the rule's event (on PostgreSQL its
+    notice wakes the other processes)."""
+    bus = bound_bus()
+    if bus is not None:
+        bus.deliver_local(Event(JOB_FEED_TOPIC, "rule", {"result_id": result_id}))
+
+
 async def _start(rule: QualityRule, trigger: str, created_by: str,
                  scheduled_for: datetime | None = None) -> QualityResult:
     dataset = await Dataset.get(id=rule.dataset_id)  # type: ignore[attr-defined]
@@ -55,6 +63,7 @@ async def _start(rule: QualityRule, trigger: str, created_by: str,
         severity=rule.severity, threshold=threshold_of(rule.config), started_at=datetime.now(UTC),
         trigger=trigger, created_by=created_by, scheduled_for=scheduled_for)
     await publish(Event(QUALITY_TOPIC, "created", {"result_id": row.id}))
+    _wake_feed(row.id)
     return row
 
 
@@ -179,6 +188,7 @@ async def result_landed(result_id: str) -> None:
                 latest_status=row.status, latest_result_id=row.id)
         await refresh_score(row.dataset_id)
     data = {"result_id": row.id, "status": row.status}
+    _wake_feed(row.id)
     await publish(Event(result_topic(row.id), "finished", data))
     await publish(Event(rule_topic(row.rule_id), "finished", data))  # type: ignore[attr-defined]
 
