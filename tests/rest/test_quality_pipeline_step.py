@@ -57,7 +57,10 @@ async def test_a_quality_check_step_is_validated_when_the_pipeline_is_saved(clie
     cases = [({"rules": ["qr_missing"]}, "steps[1].config.rules[0]"),
              ({"checks": [{"rule_type": "regex_match", "config": {"column": "email", "pattern": "(x"}}]},
               "steps[1].config.checks[0].config.pattern"),
-             ({"checks": [{"rule_type": "sometimes"}]}, "steps[1].config.checks[0].rule_type")]
+             ({"checks": [{"rule_type": "sometimes"}]}, "steps[1].config.checks[0].rule_type"),
+             # The engine's mark of a deleted saved rule is never a client's to write.
+             ({"checks": [{"key": "qr_x", "missing": True, "severity": "error"}]},
+              "steps[1].config.checks[0].missing")]
     for gate, field in cases:
         # when
         resp = await client.post("/api/v1/pipelines", json={"name": "p", "steps": [
