@@ -310,6 +310,8 @@ class JobRun:
         saved = self.saved_rules.get((step_id, index))
         if saved is None:
             return
+        if not await renew(self.job.id, self.token, self.lease_seconds):
+            raise LeaseLost(self.job.id)  # Another process runs the job now: it stores its own results.
         result_id = await record_step_outcome(self.job.id, self.job.workspace_id, self.job.created_by,
                                               saved, outcome, self.step_started.get(step_id, at), at)
         if result_id is not None and self.on_quality_result is not None:
