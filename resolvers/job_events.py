@@ -1,4 +1,5 @@
-"""The job feed of a workspace: every job created, changed or finished, stored then live, from a cursor.
+"""The job feed of a workspace: every job created, changed or finished (and every quality rule's run
+started or finished), stored then live, from a cursor.
 
 The feed is written by database triggers in the same transaction as the change (engine migration 0003),
 with a `seq` per workspace that commits in order and without gaps; so a reader that subscribes to the
@@ -42,8 +43,9 @@ class EventFilter:
                                   reason=f"Expected one of {', '.join(JOB_STATUSES)}")
 
     def matches(self, row: JobEvent) -> bool:
+        # `status` is a job's status: a rule's run (whose status column holds the result's) never matches it.
         return ((self.pipeline_id is None or row.pipeline_id == self.pipeline_id)
-                and (self.status is None or row.status == self.status))
+                and (self.status is None or (row.rule_id is None and row.status == self.status)))
 
 
 async def _top(workspace_id: str) -> int:

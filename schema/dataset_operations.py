@@ -53,6 +53,8 @@ class SchemaFieldInput:
     scale: int | None = strawberry.field(default=strawberry.UNSET, description="Decimal digits after the point.")
     items: FieldType | None = strawberry.field(default=strawberry.UNSET, description="Array element type.")
     values: FieldType | None = strawberry.field(default=strawberry.UNSET, description="Map value type.")
+    sensitive: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Marks personal or secret data: quality samples mask it.")
 
 
 @strawberry.input(description="A schema: its columns in order.")

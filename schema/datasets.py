@@ -44,11 +44,14 @@ class SchemaField:
     scale: int | None = strawberry.field(description="Digits after the point of a decimal.")
     items: str | None = strawberry.field(description="Element type of an array.")
     values: str | None = strawberry.field(description="Value type of a map.")
+    sensitive: bool = strawberry.field(
+        description="Marks personal or secret data: quality samples mask it (false when not marked).")
 
 
 def _fields(views: tuple[FieldView, ...]) -> list[SchemaField]:
     return [SchemaField(name=f.name, type=f.type, nullable=f.nullable, description=f.description,
-                        precision=f.precision, scale=f.scale, items=f.items, values=f.values) for f in views]
+                        precision=f.precision, scale=f.scale, items=f.items, values=f.values,
+                        sensitive=bool(f.sensitive)) for f in views]
 
 
 @strawberry.type(description="One difference between two schema versions.")

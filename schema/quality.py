@@ -75,7 +75,9 @@ class QualityResult:
     schema_version: int = strawberry.field(description="The dataset's schema version at the run.")
     status: QualityResultStatus = strawberry.field(description="running, passed, failed, error or cancelled.")
     severity: QualitySeverity = strawberry.field(description="The rule's severity at the run.")
-    trigger: str = strawberry.field(description="What started the run (manual).")
+    trigger: str = strawberry.field(description="What started the run: manual, schedule or pipeline.")
+    job_id: strawberry.ID | None = strawberry.field(
+        description="The pipeline job whose quality_check step ran the rule (trigger pipeline).")
     rows_checked: int | None = strawberry.field(description="Rows the check looked at.")
     rows_failed: int | None = strawberry.field(description="Rows that failed it.")
     nulls: int | None = strawberry.field(description="Null values, neither passed nor failed (value rules).")
@@ -95,6 +97,7 @@ class QualityResult:
                    dataset_id=strawberry.ID(result.dataset_id), rule_version=result.rule_version,
                    schema_version=result.schema_version, status=QualityResultStatus(result.status),
                    severity=QualitySeverity(result.severity), trigger=result.trigger,
+                   job_id=strawberry.ID(result.job_id) if result.job_id else None,
                    rows_checked=result.rows_checked, rows_failed=result.rows_failed, nulls=result.nulls,
                    pass_ratio=result.pass_ratio, threshold=result.threshold, observed=result.observed,
                    sample=list(result.sample) if result.sample is not None else None, error=result.error,
@@ -240,3 +243,5 @@ class DatasetProfileSuccess:
 
 
 ProfileDatasetResult = Annotated[DatasetProfileSuccess | NotFoundError, strawberry.union("ProfileDatasetResult")]
+CancelProfileResult = Annotated[DatasetProfileSuccess | NotFoundError | ConflictError,
+                                strawberry.union("CancelProfileResult")]

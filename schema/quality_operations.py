@@ -14,6 +14,7 @@ from schema.context import Info
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.quality import (
+    CancelProfileResult,
     CreateQualityRuleInput,
     DatasetProfile,
     DatasetProfileSuccess,
@@ -72,6 +73,14 @@ class QualityQuery:
         except NotFound:
             return None
 
+    @strawberry.field(extensions=needs(domain.READ_DATA),
+                      description="One profile run (running or finished), or null if not in your workspace.")
+    async def profile_run(self, info: Info, id: strawberry.ID) -> DatasetProfile | None:
+        try:
+            return DatasetProfile.from_view(await profiles.get_profile(info.context.principal, str(id)))
+        except NotFound:
+            return None
+
 
 @strawberry.type
 class QualityMutation:
@@ -119,6 +128,12 @@ class QualityMutation:
         if wait_seconds > 0:
             profile = await profiles.wait_profile(principal, profile.id, wait_seconds)
         return DatasetProfileSuccess(profile=DatasetProfile.from_view(profile))
+
+    @strawberry.mutation(extensions=needs(domain.WRITE),
+                         description="Cancel a running profile (needs read:datasets too).")
+    async def cancel_profile(self, info: Info, profile_id: strawberry.ID) -> CancelProfileResult:
+        return DatasetProfileSuccess(profile=DatasetProfile.from_view(
+            await profiles.cancel_profile(info.context.principal, str(profile_id))))
 
 
 @strawberry.type

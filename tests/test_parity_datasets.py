@@ -15,6 +15,11 @@ from tests.graphql.helpers import (
 WIDER = [("id", "bigint", False), ("name", "string", False), ("email", "string", True)]
 
 
+def marked(schema: dict) -> dict:
+    """The schema with its email column marked sensitive."""
+    return {"fields": [{**f, "sensitive": True} if f["name"] == "email" else f for f in schema["fields"]]}
+
+
 def comparable(dataset: dict) -> dict:
     """The fields both surfaces expose, in one spelling."""
     return {
@@ -24,7 +29,7 @@ def comparable(dataset: dict) -> dict:
         "tags": dataset["tags"],
         "connection": dataset["source"]["connection"],
         "table": dataset["source"]["table"],
-        "fields": [(f["name"], f["type"].lower(), f["nullable"]) for f in
+        "fields": [(f["name"], f["type"].lower(), f["nullable"], f.get("sensitive", False)) for f in
                    (dataset["schema"]["fields"] if "schema" in dataset else dataset["fields"])],
     }
 
@@ -33,7 +38,7 @@ async def via_rest(client) -> tuple[dict, dict]:
     created = await (await client.post("/api/v1/datasets", json={**CREATE_DATASET, "name": "rest"})).json()
     url = f"/api/v1/datasets/{created['id']}"
     await client.put(url, json={"description": "changed", "tags": ["a", "b"]})
-    await client.put(f"{url}/schema", json=fields(*WIDER))
+    await client.put(f"{url}/schema", json=marked(fields(*WIDER)))
     refused = await (await client.put(f"{url}/schema", json=fields(("id", "integer", False)))).json()
     return await (await client.get(url)).json(), refused["error"]
 
@@ -42,7 +47,7 @@ async def via_graphql(client) -> tuple[dict, dict]:
     created = (await create_dataset(client, name="graphql"))["dataset"]
     await gql(client, UPDATE_DATASET_MUTATION, {"id": created["id"],
                                                 "input": {"description": "changed", "tags": ["a", "b"]}})
-    await gql(client, UPDATE_SCHEMA_MUTATION, {"id": created["id"], "schema": schema_input(*WIDER)})
+    await gql(client, UPDATE_SCHEMA_MUTATION, {"id": created["id"], "schema": marked(schema_input(*WIDER))})
     refused = await gql(client, UPDATE_SCHEMA_MUTATION, {"id": created["id"],
                                                          "schema": schema_input(("id", "integer", False))})
     final = await gql(client, DATASET_QUERY, {"id": created["id"]})
@@ -58,3 +63,4 @@ async def test_rest_and_graphql_agree(client):
     assert rest_error["code"] == graphql_error["code"] == "SCHEMA_INCOMPATIBLE"
     assert rest_error["details"]["violations"] == graphql_error["details"]["violations"]
     assert graphql_state["schemaVersion"] == 2
+    assert [f["sensitive"] for f in graphql_state["fields"]] == [False, False, True]

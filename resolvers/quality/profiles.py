@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from resolvers.errors import NotFound
+from resolvers.errors import Conflict, NotFound
 from resolvers.ownership import load_owned
 from resolvers.principal import Principal
 from resolvers.quality.rules import READ_DATA, WRITE
@@ -52,6 +52,32 @@ async def wait_profile(principal: Principal, profile_id: str, seconds: float) ->
     finally:
         subscription.close()
     return DatasetProfileView.from_row(row)
+
+
+async def get_profile(principal: Principal, profile_id: str) -> DatasetProfileView:
+    """One profile run of the caller's workspace, running or finished; raises NotFound."""
+    principal.require(READ_DATA)
+    return DatasetProfileView.from_row(await load_owned(DatasetProfile, "profile", principal, profile_id))
+
+
+async def cancel_profile(principal: Principal, profile_id: str) -> DatasetProfileView:
+    """Stop a running profile (at once when no worker has claimed it yet, else in its process, like a job's
+    cancel); raises NotFound, Conflict once it finished."""
+    principal.require(WRITE)
+    principal.require(READ_DATA)
+    row = await load_owned(DatasetProfile, "profile", principal, profile_id)
+    if row.status != "running":
+        raise Conflict(f"The profile already finished ({row.status})", {"status": row.status})
+    now = datetime.now(UTC)
+    unclaimed = await DatasetProfile.filter(id=row.id, status="running", runner=None).update(
+        status="cancelled", cancel_requested=True, finished_at=now,
+        duration_s=round((now - row.started_at).total_seconds(), 6))
+    if unclaimed:
+        await profile_landed(row.id)
+    else:
+        await DatasetProfile.filter(id=row.id).update(cancel_requested=True)
+        await publish(Event(QUALITY_TOPIC, "cancel", {"profile_id": row.id}))
+    return DatasetProfileView.from_row(await load_owned(DatasetProfile, "profile", principal, profile_id))
 
 
 async def latest_profile(principal: Principal, dataset_id: str) -> DatasetProfileView:

@@ -18,7 +18,7 @@ from resolvers.quality.score import refresh_score
 from resolvers.schedules import tick_time
 from resolvers.validation import in_utc
 from resolvers.views.quality import QualityResultView
-from server.engine.bus import Event, current_bus, publish
+from server.engine.bus import JOB_FEED_TOPIC, Event, bound_bus, current_bus, publish
 from server.engine.quality_runs import QUALITY_TOPIC, result_topic, rule_topic
 from server.models.base import new_id
 from server.models.datasets import Dataset
@@ -46,6 +46,14 @@ def _view(principal: Principal, row: QualityResult) -> QualityResultView:
     return QualityResultView.from_row(row, show_sample=principal.has_scope(READ_DATA))
 
 
+def _wake_feed(result_id: str) -> None:
+    """Wake this process's readers of the job feed: the database stored the rule's event (on PostgreSQL its
+    notice wakes the other processes)."""
+    bus = bound_bus()
+    if bus is not None:
+        bus.deliver_local(Event(JOB_FEED_TOPIC, "rule", {"result_id": result_id}))
+
+
 async def _start(rule: QualityRule, trigger: str, created_by: str,
                  scheduled_for: datetime | None = None) -> QualityResult:
     dataset = await Dataset.get(id=rule.dataset_id)  # type: ignore[attr-defined]
@@ -55,6 +63,7 @@ async def _start(rule: QualityRule, trigger: str, created_by: str,
         severity=rule.severity, threshold=threshold_of(rule.config), started_at=datetime.now(UTC),
         trigger=trigger, created_by=created_by, scheduled_for=scheduled_for)
     await publish(Event(QUALITY_TOPIC, "created", {"result_id": row.id}))
+    _wake_feed(row.id)
     return row
 
 
@@ -133,13 +142,16 @@ async def latest_results_of_datasets(principal: Principal,
     """The newest finished result of each rule of each dataset, in the order of `dataset_ids`."""
     principal.require(READ)
     ids = [dataset_id for dataset_id in dataset_ids if well_formed_id(dataset_id)]
-    rules = await QualityRule.filter(workspace_id=principal.workspace_id, dataset_id__in=ids).order_by(
-        "created_at", "id").values("id", "dataset_id") if ids else []
+    # Two queries for any number of datasets: their rules (each names its newest finished result), then
+    # those results.
+    rules = await QualityRule.filter(workspace_id=principal.workspace_id, dataset_id__in=ids,
+                                     latest_result_id__isnull=False).order_by("created_at", "id").values(
+        "dataset_id", "latest_result_id") if ids else []
+    results = {row.id: row for row in await QualityResult.filter(
+        id__in=[rule["latest_result_id"] for rule in rules])} if rules else {}
     grouped: dict[str, list[QualityResultView]] = {}
     for rule in rules:
-        newest = await QualityResult.filter(rule_id=rule["id"], status__in=("passed", "failed", "error")) \
-            .order_by("-created_at", "-id").first()
-        if newest is not None:
+        if (newest := results.get(rule["latest_result_id"])) is not None:
             grouped.setdefault(rule["dataset_id"], []).append(_view(principal, newest))
     return [grouped.get(dataset_id, []) for dataset_id in dataset_ids]
 
@@ -172,9 +184,11 @@ async def result_landed(result_id: str) -> None:
         newest = await QualityResult.filter(rule_id=row.rule_id, status__in=("passed", "failed", "error")) \
             .order_by("-created_at", "-id").first()  # type: ignore[attr-defined]
         if newest is not None and newest.id == row.id:
-            await QualityRule.filter(id=row.rule_id).update(latest_status=row.status)  # type: ignore[attr-defined]
+            await QualityRule.filter(id=row.rule_id).update(  # type: ignore[attr-defined]
+                latest_status=row.status, latest_result_id=row.id)
         await refresh_score(row.dataset_id)
     data = {"result_id": row.id, "status": row.status}
+    _wake_feed(row.id)
     await publish(Event(result_topic(row.id), "finished", data))
     await publish(Event(rule_topic(row.rule_id), "finished", data))  # type: ignore[attr-defined]
 

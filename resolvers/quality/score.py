@@ -24,13 +24,13 @@ def score(latest: list[tuple[str, str]]) -> float | None:
 
 async def refresh_score(dataset_id: str) -> float | None:
     """Recompute and store the dataset's score from its rules' newest finished results."""
-    rules = await QualityRule.filter(dataset_id=dataset_id, enabled=True).values("id", "severity")
-    latest: list[tuple[str, str]] = []
-    for rule in rules:  # A dataset has a handful of rules; each lookup reads one row through the index.
-        newest = await QualityResult.filter(rule_id=rule["id"], status__in=FINISHED).order_by(
-            "-created_at", "-id").limit(1).values_list("status", flat=True)
-        if newest:
-            latest.append((rule["severity"], newest[0]))
+    rules = await QualityRule.filter(dataset_id=dataset_id, enabled=True, latest_result_id__isnull=False) \
+        .values("severity", "latest_result_id")
+    statuses = dict(await QualityResult.filter(
+        id__in=[rule["latest_result_id"] for rule in rules], status__in=FINISHED).values_list("id", "status")) \
+        if rules else {}
+    latest = [(rule["severity"], statuses[rule["latest_result_id"]]) for rule in rules
+              if rule["latest_result_id"] in statuses]
     value = score(latest)
     await Dataset.filter(id=dataset_id).update(quality_score=value)
     return value

@@ -53,6 +53,8 @@ class QualityResultView:
     status: str
     severity: str
     trigger: str
+    # The pipeline job that ran the rule in a quality_check step (trigger `pipeline`).
+    job_id: str | None
     rows_checked: int | None
     rows_failed: int | None
     nulls: int | None
@@ -75,7 +77,7 @@ class QualityResultView:
     def from_row(cls, row: QualityResult, *, show_sample: bool) -> QualityResultView:
         return cls(id=row.id, rule_id=row.rule_id, dataset_id=row.dataset_id, rule_version=row.rule_version,  # type: ignore[attr-defined]
                    schema_version=row.schema_version, status=row.status, severity=row.severity,
-                   trigger=row.trigger, rows_checked=row.rows_checked, rows_failed=row.rows_failed,
+                   trigger=row.trigger, job_id=row.job_id, rows_checked=row.rows_checked, rows_failed=row.rows_failed,
                    nulls=row.nulls, pass_ratio=row.pass_ratio, threshold=row.threshold, observed=row.observed,
                    sample=tuple(row.sample or ()) if show_sample else None, error=row.error,
                    started_at=row.started_at, finished_at=row.finished_at, duration_s=row.duration_s,

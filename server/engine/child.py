@@ -112,6 +112,18 @@ class Channel:
             self.conn.send_bytes(data)
 
 
+# The parent reads messages up to 1 MiB; an outcome whose sample would not fit goes without its sample.
+MAX_QUALITY_MESSAGE_BYTES = 900_000
+
+
+def quality_message(step_id: str, index: int, outcome: dict[str, Any]) -> tuple[Any, ...]:
+    """The message for one check's outcome in a quality_check step, small enough for the pipe."""
+    message = ("quality", step_id, index, outcome)
+    if len(orjson.dumps(message, default=str)) > MAX_QUALITY_MESSAGE_BYTES:
+        message = ("quality", step_id, index, {**outcome, "sample": []})
+    return orjson.loads(orjson.dumps(message, default=str))
+
+
 def _die_with_parent() -> None:
     # The forkserver is our parent: when it goes (it exits when the server does), so do we.
     parent = os.getppid()
@@ -217,7 +229,8 @@ def main(plan: JobPlan, conn: Connection, body: Body | None = None) -> None:
                      log=lambda level, sid, message: channel.send("log", level, sid, message),
                      on_progress=lambda fraction: channel.send("progress", fraction), temp_dir=plan.temp_dir,
                      prepare=_ask_parent(channel, cancel, decision),
-                     on_released=lambda step_id, published: channel.send("released", step_id, published))
+                     on_released=lambda step_id, published: channel.send("released", step_id, published),
+                     on_quality=lambda step_id, index, outcome: channel.send(*quality_message(step_id, index, outcome)))
     if plan.job_key:
         ctx.job_key = plan.job_key
     outcome = _result(body or run_plan, plan, ctx)

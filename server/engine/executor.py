@@ -16,6 +16,7 @@ from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, claim_next, utcnow
+from server.engine.quality_runs import Settled
 from server.engine.runner import JobRun
 from server.engine.sweep import sweep
 
@@ -45,7 +46,8 @@ class Executor:
     """Claims pending (or expired) jobs while it has room, woken by new jobs or every poll interval."""
 
     def __init__(self, settings: Settings, owner: str | None = None, bus: EventBus | None = None,
-                 policy: Policy | None = None, child_body: Body | None = None) -> None:
+                 policy: Policy | None = None, child_body: Body | None = None,
+                 on_quality_result: Settled | None = None) -> None:
         # The engine passes its app's bus; a tool or test without one gets a private bus (nobody else listens).
         self.settings, self.bus = settings, bus if bus is not None else EventBus()
         # The engine passes the policy it built (with the own database's identity); tools get one from settings.
@@ -54,6 +56,8 @@ class Executor:
         self.capacity = max(settings.max_concurrent_jobs, 1)
         # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
         self.child_body = child_body
+        # What the domain does once a saved rule's outcome in a quality_check step is stored as a result.
+        self.on_quality_result = on_quality_result
         self.runs: dict[str, JobRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -144,7 +148,8 @@ class Executor:
 
     def _start(self, claim: Claim) -> None:
         job_id = claim.job.id
-        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body, bus=self.bus)
+        run = JobRun(claim, self.owner, self.settings, self.policy, self.child_body, bus=self.bus,
+                     on_quality_result=self.on_quality_result)
         self.runs[job_id] = run
         task = asyncio.create_task(run.run())
         self._tasks[job_id] = task

@@ -41,7 +41,9 @@ MAX_OUTCOMES_BYTES = 8 << 20
 # What the domain does once a run or a profile (told apart by its id's prefix) has landed.
 Settled = Callable[[str], Awaitable[None]]
 Claimable = QualityResult | DatasetProfile
-Compute = Callable[[str, threading.Event], Awaitable[dict[str, Any]]]
+# Evaluates claimed runs (given their ids and the event that stops their process): each one's outcome.
+Compute = Callable[[list[str], threading.Event], Awaitable[dict[str, dict[str, Any]]]]
+MAX_BATCH = 50
 
 
 def result_topic(result_id: str) -> str:
@@ -70,7 +72,13 @@ def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
         return None
     found = next((o for o in outcomes if isinstance(o, dict) and o.get("key") == key), None) \
         if isinstance(outcomes, list) else None
-    if found is None or found.get("status") not in ("passed", "failed", "error"):
+    return checked_outcome(found)
+
+
+def checked_outcome(found: Any) -> dict[str, Any] | None:
+    """A check's outcome as sent by a job's process, checked field by field (the child is not trusted), as
+    the columns of a result; None when it is not an outcome."""
+    if not isinstance(found, dict) or found.get("status") not in ("passed", "failed", "error"):
         return None
     ratio = found.get("pass_ratio")
     sample = found.get("sample")
@@ -106,23 +114,41 @@ def read_profile(temp_dir: str) -> dict[str, Any]:
     return {"status": "succeeded", "row_count": profile["row_count"], "columns": columns[:2_000]}
 
 
-async def build_plan(result: QualityResult, rule: QualityRule, policy: Policy, memory_mb: int,
-                     temp_dir: str) -> JobPlan:
-    """The run's plan: the dataset's source (and a referenced one's), the check, the sensitive columns."""
-    dataset = await Dataset.get(id=result.dataset_id)
+async def build_plan(results: list[QualityResult], rules: dict[str, QualityRule], policy: Policy,
+                     memory_mb: int, temp_dir: str) -> JobPlan:
+    """The plan of runs on one dataset: its source (and those referenced), one check per run (keyed by the
+    result's id), the sensitive columns."""
+    dataset = await Dataset.get(id=results[0].dataset_id)
     datasets = {dataset.id: (dataset.source, {"fields": dataset.schema_fields})}
-    ref = rule.config.get("dataset_id") if rule.rule_type == "referential" else None
-    if isinstance(ref, str):
-        other = await Dataset.get_or_none(id=ref, workspace_id=rule.workspace_id)
-        if other is not None:  # Gone since the rule was saved: the engine reports the error.
-            datasets[other.id] = (other.source, {"fields": other.schema_fields})
-    check = {"key": rule.id, "rule_type": rule.rule_type, "config": rule.config,
-             "threshold": result.threshold, "severity": result.severity}
+    checks = []
+    for result in results:
+        rule = rules[result.rule_id]  # type: ignore[attr-defined]
+        ref = rule.config.get("dataset_id") if rule.rule_type == "referential" else None
+        if isinstance(ref, str) and ref not in datasets:
+            other = await Dataset.get_or_none(id=ref, workspace_id=rule.workspace_id)
+            if other is not None:  # Gone since the rule was saved: the engine reports the error.
+                datasets[other.id] = (other.source, {"fields": other.schema_fields})
+        checks.append({"key": result.id, "rule_type": rule.rule_type, "config": rule.config,
+                       "threshold": result.threshold, "severity": result.severity})
     sensitive = [f["name"] for f in dataset.schema_fields if f.get("sensitive")]
     step = {"id": STEP_ID, "type": STEP_ID,
-            "config": {"dataset_id": dataset.id, "checks": [check], "sensitive": sensitive}}
-    return JobPlan(job_id=result.id, steps=[step], datasets=datasets, policy=policy, memory_mb=memory_mb,
+            "config": {"dataset_id": dataset.id, "checks": checks, "sensitive": sensitive}}
+    return JobPlan(job_id=results[0].id, steps=[step], datasets=datasets, policy=policy, memory_mb=memory_mb,
                    temp_dir=temp_dir)
+
+
+class Batch:
+    """Runs evaluated together in one job process: each can be cancelled; the process stops once all are."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.members = {object_id: threading.Event() for object_id in ids}
+        self.process = threading.Event()
+
+    def cancel(self, object_id: str) -> None:
+        if object_id in self.members:
+            self.members[object_id].set()
+        if all(event.is_set() for event in self.members.values()):
+            self.process.set()
 
 
 class QualityRunner:
@@ -132,7 +158,7 @@ class QualityRunner:
         self.settings, self.owner, self.bus, self.policy, self.on_settled = settings, owner, bus, policy, on_settled
         self.limits = Limits(settings.job_memory_mb, settings.job_timeout_seconds, settings.job_cancel_grace_seconds)
         self.capacity = max(settings.max_concurrent_jobs, 1)
-        self.cancels: dict[str, threading.Event] = {}
+        self.batches: dict[str, Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -148,8 +174,8 @@ class QualityRunner:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for cancel in self.cancels.values():
-            cancel.set()
+        for batch in self.batches.values():
+            batch.process.set()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.limits.cancel_grace_seconds + 5)
         if self._subscription is not None:
@@ -161,8 +187,10 @@ class QualityRunner:
             event = await self._subscription.get()
             if event is None or event.kind == "created":
                 self._wake.set()
-            elif event.kind == "cancel" and (cancel := self.cancels.get(str(event.data.get("result_id")))):
-                cancel.set()
+            elif event.kind == "cancel":
+                object_id = str(event.data.get("result_id") or event.data.get("profile_id"))
+                if (batch := self.batches.get(object_id)) is not None:
+                    batch.cancel(object_id)
 
     async def _loop(self) -> None:
         while True:
@@ -176,19 +204,40 @@ class QualityRunner:
 
     async def fill(self) -> None:
         """Claim and start runs (checks first, then profiles) while there is room: unclaimed ones, and
-        ones whose claimer stopped renewing its lease (its process died)."""
+        ones whose claimer stopped renewing its lease (its process died). Scheduled checks due on the
+        same dataset are claimed with the first as one batch, evaluated in one job process."""
         for model, compute in ((QualityResult, self._evaluate), (DatasetProfile, self._compute_profile)):
             while len(self._tasks) < self.capacity:
-                claimable = Q(runner=None) | Q(lease_expires_at__lt=utcnow())
-                waiting = await model.filter(claimable, status="running").order_by("created_at") \
+                waiting = await model.filter(self._claimable(), status="running").order_by("created_at") \
                     .limit(1).values_list("id", flat=True)
                 if not waiting:
                     break
-                if await model.filter(claimable, id=waiting[0], status="running").update(
+                if await model.filter(self._claimable(), id=waiting[0], status="running").update(
                         runner=self.owner, lease_expires_at=self._lease_end()):
-                    task = asyncio.create_task(self._run(model, waiting[0], compute))
+                    ids = [waiting[0], *await self._batch_mates(waiting[0])] if model is QualityResult \
+                        else [waiting[0]]
+                    task = asyncio.create_task(self._run(model, ids, compute))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
+
+    @staticmethod
+    def _claimable() -> Q:
+        return Q(runner=None) | Q(lease_expires_at__lt=utcnow())
+
+    async def _batch_mates(self, first_id: str) -> list[str]:
+        """Claim the other scheduled checks due on the dataset of a scheduled check just claimed."""
+        first = await QualityResult.get_or_none(id=first_id)
+        if first is None or first.trigger != "schedule":
+            return []
+        candidates = await QualityResult.filter(self._claimable(), status="running", trigger="schedule",
+                                                dataset_id=first.dataset_id).exclude(id=first_id) \
+            .order_by("created_at").limit(MAX_BATCH - 1).values_list("id", flat=True)
+        mates = []
+        for candidate in candidates:  # One conditional update each: another process may claim some first.
+            if await QualityResult.filter(self._claimable(), id=candidate, status="running").update(
+                    runner=self.owner, lease_expires_at=self._lease_end()):
+                mates.append(candidate)
+        return mates
 
     def _lease_end(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.job_lease_seconds)
@@ -197,27 +246,35 @@ class QualityRunner:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def _run(self, model: type[Claimable], object_id: str, compute: Compute) -> None:
-        """Compute one claimed run, write its outcome if this process still holds it, let the domain follow."""
-        cancel = self.cancels[object_id] = threading.Event()
-        watcher = asyncio.create_task(self._watch(model, object_id, cancel))
+    async def _run(self, model: type[Claimable], ids: list[str], compute: Compute) -> None:
+        """Compute claimed runs, write the outcome of each this process still holds, let the domain follow."""
+        batch = Batch(ids)
+        for object_id in ids:
+            self.batches[object_id] = batch
+        watcher = asyncio.create_task(self._watch(model, ids, batch))
         try:
-            values = await compute(object_id, cancel)
+            outcomes = await compute(ids, batch.process)
         except Exception:
-            log.exception("Quality run %s failed unexpectedly", object_id)
-            values = {"status": "error" if model is QualityResult else "failed",
-                      "error": "internal error while running the check"}
+            log.exception("Quality runs %s failed unexpectedly", ", ".join(ids))
+            outcomes = {object_id: {"status": "error" if model is QualityResult else "failed",
+                                    "error": "internal error while running the check"} for object_id in ids}
         finally:
-            self.cancels.pop(object_id, None)
+            for object_id in ids:
+                self.batches.pop(object_id, None)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for object_id in ids:
+            values = {"status": "cancelled"} if batch.members[object_id].is_set() else outcomes[object_id]
+            await self._settle(model, object_id, values)
+
+    async def _settle(self, model: type[Claimable], object_id: str, values: dict[str, Any]) -> None:
         row = await model.get_or_none(id=object_id)
         if row is None:  # Deleted with its rule or dataset meanwhile.
             return
         finished = utcnow()
-        values.update(finished_at=finished, duration_s=round((finished - row.started_at).total_seconds(), 6),
-                      lease_expires_at=None)
+        values = {**values, "finished_at": finished, "lease_expires_at": None,
+                  "duration_s": round((finished - row.started_at).total_seconds(), 6)}
         if not await model.filter(id=object_id, status="running", runner=self.owner).update(**values):
             return  # Another process took it over (our lease lapsed) or it was settled already.
         try:
@@ -226,28 +283,39 @@ class QualityRunner:
         except Exception:
             log.exception("Settling quality run %s failed", object_id)
 
-    async def _evaluate(self, result_id: str, cancel: threading.Event) -> dict[str, Any]:
-        result = await QualityResult.get(id=result_id)
-        rule = await QualityRule.get(id=result.rule_id)  # type: ignore[attr-defined]
-        if result.cancel_requested:  # Asked before this process claimed it (or before its claimer died).
-            return {"status": "cancelled"}
+    async def _evaluate(self, ids: list[str], cancel: threading.Event) -> dict[str, dict[str, Any]]:
+        results = await QualityResult.filter(id__in=ids).order_by("created_at", "id")
+        rules = {rule.id: rule for rule in await QualityRule.filter(id__in=[r.rule_id for r in results])}  # type: ignore[attr-defined]
+        gone = {"status": "error", "error": "the rule or its dataset was deleted"}
+        outcomes: dict[str, dict[str, Any]] = {object_id: gone for object_id in ids}
+        # Cancels asked before this process claimed them (or before their claimer died).
+        outcomes.update({r.id: {"status": "cancelled"} for r in results if r.cancel_requested})
+        live = [r for r in results if not r.cancel_requested and r.rule_id in rules]  # type: ignore[attr-defined]
+        if not live:
+            return outcomes
         temp_dir = tempfile.mkdtemp(prefix="docc-quality-")
         try:
-            plan = await build_plan(result, rule, self.policy, self.limits.memory_mb, temp_dir)
+            plan = await build_plan(live, rules, self.policy, self.limits.memory_mb, temp_dir)
             ended = await ChildRun(plan, self.limits, lambda *_event: None, cancel, run_checks).run()
-            if ended.status == "cancelled":
-                return {"status": "cancelled"}
-            if ended.status != "succeeded":
-                return {"status": "error", "error": ended.error}
-            outcome = read_outcome(temp_dir, rule.id)
-            if outcome is None:
-                return {"status": "error", "error": "the check's process gave no valid outcome"}
-            return outcome
+            for result in live:
+                if ended.status == "cancelled":
+                    outcomes[result.id] = {"status": "cancelled"}
+                elif ended.status != "succeeded":
+                    outcomes[result.id] = {"status": "error", "error": ended.error}
+                else:
+                    outcomes[result.id] = read_outcome(temp_dir, result.id) or {
+                        "status": "error", "error": "the check's process gave no valid outcome"}
+            return outcomes
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
-    async def _compute_profile(self, profile_id: str, cancel: threading.Event) -> dict[str, Any]:
+    async def _compute_profile(self, ids: list[str], cancel: threading.Event) -> dict[str, dict[str, Any]]:
+        return {ids[0]: await self._profile(ids[0], cancel)}
+
+    async def _profile(self, profile_id: str, cancel: threading.Event) -> dict[str, Any]:
         row = await DatasetProfile.get(id=profile_id)
+        if row.cancel_requested:  # Asked before this process claimed it (or before its claimer died).
+            return {"status": "cancelled"}
         dataset = await Dataset.get(id=row.dataset_id)  # type: ignore[attr-defined]
         temp_dir = tempfile.mkdtemp(prefix="docc-profile-")
         try:
@@ -262,37 +330,18 @@ class QualityRunner:
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
-    async def _watch(self, model: type[Claimable], object_id: str, cancel: threading.Event) -> None:
-        """Renew the lease (a third of its length) and poll for a cancel asked in another process."""
+    async def _watch(self, model: type[Claimable], ids: list[str], batch: Batch) -> None:
+        """Renew the lease (a third of its length) and poll for cancels asked in another process."""
         renew_every, since_renewal = self.settings.job_lease_seconds / 3, 0.0
         tick = min(self.settings.job_poll_seconds, 0.5)
-        while not cancel.is_set():
+        while not batch.process.is_set():
             await asyncio.sleep(tick)
             since_renewal += tick
             if since_renewal >= renew_every:
                 since_renewal = 0.0
-                if not await model.filter(id=object_id, runner=self.owner, status="running").update(
+                if not await model.filter(id__in=ids, runner=self.owner, status="running").update(
                         lease_expires_at=self._lease_end()):
-                    cancel.set()  # Taken over or settled elsewhere: stop the work, write nothing.
+                    batch.process.set()  # Taken over or settled elsewhere: stop the work, write nothing.
                     return
-            if await model.filter(id=object_id, cancel_requested=True).exists():
-                cancel.set()
-
-
-async def expand_quality_steps(workspace_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps with each quality_check `{"rules": [...]}` replaced by the rules' current definitions as
-    inline checks (ids as keys), so the job's process needs nothing from the database. A rule deleted since
-    the pipeline was saved stays as a `missing` check: the step fails on it."""
-    expanded = []
-    for step in steps:
-        config = (step.get("config") or {}) if isinstance(step, dict) else {}
-        if not isinstance(step, dict) or step.get("type") != "quality_check" or "rules" not in config:
-            expanded.append(step)
-            continue
-        rows = {row.id: row for row in await QualityRule.filter(workspace_id=workspace_id,
-                                                                 id__in=[str(r) for r in config["rules"]])}
-        checks = [{"key": row.id, "rule_type": row.rule_type, "config": row.config, "severity": row.severity}
-                  if (row := rows.get(rule_id)) is not None else {"key": rule_id, "missing": True, "severity": "error"}
-                  for rule_id in config["rules"]]
-        expanded.append({**step, "config": {"checks": checks}})
-    return expanded
+            for object_id in await model.filter(id__in=ids, cancel_requested=True).values_list("id", flat=True):
+                batch.cancel(object_id)

@@ -13,12 +13,14 @@ from typing import Any
 
 from server.config import Settings
 from server.engine import staging
-from server.engine.bus import EventBus
+from server.engine.bus import EventBus, binding
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
+from server.engine.dataplane.quality_gate import reference_ids
 from server.engine.journal import Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
-from server.engine.quality_runs import expand_quality_steps
+from server.engine.quality_runs import Settled
+from server.engine.quality_steps import expand_quality_steps, record_step_outcome
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
 from server.models.engine import Job, JobStep
@@ -39,21 +41,28 @@ def connection_names(steps: list[dict[str, Any]]) -> set[str]:
     return names
 
 
-async def build_resolver(job: Job, connections: Mapping[str, str]) -> MappingResolver:
-    """The datasets of the job's workspace that its steps name (sources decrypted), and the connections given."""
-    ids = referenced_dataset_ids(job.steps)
+async def build_resolver(job: Job, connections: Mapping[str, str],
+                         steps: list[dict[str, Any]] | None = None) -> MappingResolver:
+    """The datasets of the job's workspace that its steps name (sources decrypted), and the connections given.
+
+    `steps` are the job's steps with saved quality rules expanded: the datasets their `referential`
+    checks read are resolved too, in the job's workspace only (another workspace's does not exist here).
+    """
+    steps = job.steps if steps is None else steps
+    ids = [*referenced_dataset_ids(steps), *reference_ids(steps)]
     rows = await Dataset.filter(workspace_id=job.workspace_id, id__in=ids)
     return MappingResolver({row.id: (row.source, {"fields": row.schema_fields}) for row in rows},
                            dict(connections))
 
 
 async def build_plan(job: Job, connections: Mapping[str, str], policy: Policy, memory_mb: int,
-                     temp_dir: str) -> JobPlan:
-    """Everything the job's process needs, resolved here: it never sees the server's database."""
+                     temp_dir: str, saved: dict[tuple[str, int], dict[str, Any]] | None = None) -> JobPlan:
+    """Everything the job's process needs, resolved here: it never sees the server's database. `saved` gets
+    the saved quality rules of quality_check steps, by (step id, check index)."""
     needed = {name: connections[name] for name in connection_names(job.steps) if name in connections}
-    resolver = await build_resolver(job, needed)
     # Saved quality rules named by quality_check steps travel as their current definitions.
-    steps = await expand_quality_steps(job.workspace_id, job.steps)
+    steps = await expand_quality_steps(job.workspace_id, job.steps, saved)
+    resolver = await build_resolver(job, needed, steps)
     return JobPlan(job_id=job.id, steps=steps, datasets=resolver.datasets, connections=resolver.connections,
                    policy=policy, memory_mb=memory_mb, temp_dir=temp_dir, job_key=staging.job_key(job))
 
@@ -120,7 +129,8 @@ class JobRun:
     """Runs one claimed job to its end, renewing the lease and watching for a cancel request."""
 
     def __init__(self, claim: Claim, owner: str, settings: Settings, policy: Policy,
-                 body: Body | None = None, bus: EventBus | None = None) -> None:
+                 body: Body | None = None, bus: EventBus | None = None,
+                 on_quality_result: Settled | None = None) -> None:
         self.job, self.token, self.takeover = claim.job, claim.token, claim.takeover
         self.owner, self.connections, self.policy = owner, settings.connections, policy
         self.lease_seconds, self.poll_seconds = settings.job_lease_seconds, settings.job_poll_seconds
@@ -133,6 +143,10 @@ class JobRun:
         self.lost = False
         self.journal = Journal(self.job.id, self.token, bus)
         self.child: ChildRun | None = None
+        # What the domain does once a saved rule's result (from a quality_check step) is stored.
+        self.on_quality_result = on_quality_result
+        self.step_started: dict[str, Any] = {}
+        self.saved_rules: dict[tuple[str, int], dict[str, Any]] = {}
 
     def kill(self) -> None:
         """Stop the job's process now (the server is stopping and the grace period is over)."""
@@ -155,7 +169,8 @@ class JobRun:
     async def _run(self) -> None:
         temp_dir = job_temp_dir(self.job.id)
         try:
-            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
+            plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir,
+                                    self.saved_rules)
             if await self._finish_earlier(plan):
                 return
             if self.takeover:
@@ -270,6 +285,7 @@ class JobRun:
     async def _apply(self, item: tuple[Any, ...]) -> None:
         kind, at = item[0], item[-1]
         if kind == "start":
+            self.step_started[item[1]] = at
             await self.journal.step(item[1], status="running", started_at=at)
         elif kind == "end":
             stats: StepStats = item[2]
@@ -285,6 +301,25 @@ class JobRun:
             await staging.released(self.job.id, item[1])
         elif kind == "progress":
             await self.journal.update_job("progress", progress=round(min(max(item[1], 0.0), 1.0), 4))
+        elif kind == "quality":
+            await self._quality(item[1], item[2], item[3], at)
+
+    async def _quality(self, step_id: str, index: int, outcome: dict[str, Any], at: Any) -> None:
+        """A check of a quality_check step ran: a saved rule's outcome is stored as the rule's result (an
+        inline check's is in the log only)."""
+        saved = self.saved_rules.get((step_id, index))
+        if saved is None:
+            return
+        if not await renew(self.job.id, self.token, self.lease_seconds):
+            raise LeaseLost(self.job.id)  # Another process runs the job now: it stores its own results.
+        result_id = await record_step_outcome(self.job.id, self.job.workspace_id, self.job.created_by,
+                                              saved, outcome, self.step_started.get(step_id, at), at)
+        if result_id is not None and self.on_quality_result is not None:
+            try:
+                with binding(self.journal.bus) if self.journal.bus is not None else contextlib.nullcontext():
+                    await self.on_quality_result(result_id)
+            except Exception:
+                log.exception("Settling the quality result %s of job %s failed", result_id, self.job.id)
 
     async def _decide(self, records: list[dict[str, str]]) -> None:
         """Every step succeeded: record the plan, then tell the process to publish (or to discard, if too late)."""

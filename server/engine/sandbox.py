@@ -92,6 +92,9 @@ def parse_message(raw: bytes, step_ids: set[str]) -> tuple[Any, ...]:
         return ("prepared", [{"step": r["step"], "kind": r["kind"], "name": r["name"]} for r in step])
     if kind == "released" and len(args) == 2 and step in step_ids and isinstance(args[1], bool):
         return ("released", step, args[1])
+    if kind == "quality" and len(args) == 3 and step in step_ids and isinstance(args[1], int) \
+            and not isinstance(args[1], bool) and 0 <= args[1] < 1_000 and isinstance(args[2], dict):
+        return ("quality", step, args[1], args[2])
     if kind == "progress" and len(args) == 1 and _number(step):
         return ("progress", float(step))
     if kind == "result" and len(args) == 3 and step in _RESULTS and (args[1] is None or args[1] in step_ids) \

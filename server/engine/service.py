@@ -85,7 +85,8 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
     bus = bus if bus is not None else EventBus()
     policy = await build_policy(settings)
     async with relay_for(settings.database_url, bus):
-        executor = Executor(settings, bus=bus, policy=policy) if run_jobs else None
+        executor = Executor(settings, bus=bus, policy=policy, on_quality_result=on_quality_result) \
+            if run_jobs else None
         scheduler = Scheduler(on_tick, bus) if on_tick is not None and run_schedules else None
         quality = QualityRunner(settings, executor.owner, bus, policy, on_quality_result) \
             if executor is not None and on_quality_result is not None else None

@@ -160,7 +160,8 @@ class StagedWrite(Model):
 
 
 class JobEvent(Model):
-    """One entry of a workspace's job feed, written by database triggers on `jobs` and `job_steps`.
+    """One entry of a workspace's job feed, written by database triggers on `jobs`, `job_steps` and
+    `quality_results`.
 
     `seq` counts per workspace without gaps, in commit order (see engine migration 0003): it is the cursor.
     """
@@ -176,6 +177,10 @@ class JobEvent(Model):
     step_id = fields.CharField(max_length=200, null=True)
     step_status = fields.CharField(max_length=20, null=True)
     time = Timestamp()
+    # A quality rule's run (kinds rule_started, rule_finished; quality migration 0002): the rule and the
+    # result, whose status is in `status`; `job_id`/`pipeline_id` are empty unless a pipeline ran it.
+    rule_id = fields.CharField(max_length=40, null=True)
+    result_id = fields.CharField(max_length=40, null=True)
 
     class Meta:
         table = "job_events"

@@ -22,6 +22,8 @@ class QualityRule(WorkspaceRow):
     timezone = fields.CharField(max_length=64, default="UTC")
     # The status of the newest finished result, kept here so lists filter on it without a join.
     latest_status = fields.CharField(max_length=20, null=True, db_index=True)
+    # The newest finished result, kept with its status so a page of rules reads them in one query.
+    latest_result_id = fields.CharField(max_length=40, null=True)
     created_by = fields.CharField(max_length=200, default="")
 
     class Meta:
@@ -56,6 +58,8 @@ class QualityResult(WorkspaceRow):
     cancel_requested = fields.BooleanField(default=False)
     # A scheduled tick makes at most one result: the (rule, scheduled_for) pair is unique.
     scheduled_for = Timestamp(null=True)
+    # The pipeline job whose `quality_check` step ran the rule (trigger `pipeline`); None otherwise.
+    job_id = fields.CharField(max_length=40, null=True, db_index=True)
 
     class Meta:
         table = "quality_results"

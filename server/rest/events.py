@@ -36,7 +36,8 @@ async def stop_feeds(app: web.Application) -> None:
 def event_json(view: JobEventView) -> dict[str, Any]:
     return {"cursor": view.cursor, "kind": view.kind, "job_id": view.job_id, "pipeline_id": view.pipeline_id,
             "status": view.status, "percent_complete": view.percent_complete, "step_id": view.step_id,
-            "step_status": view.step_status, "time": view.time}
+            "step_status": view.step_status, "rule_id": view.rule_id, "result_id": view.result_id,
+            "rule_status": view.rule_status, "time": view.time}
 
 
 def _frame(writer: LogWriter, view: JobEventView) -> bytes:

@@ -38,7 +38,8 @@ def result_json(result: QualityResultView) -> dict[str, Any]:
     """One run of a rule; `sample` is null for a caller that may not read the dataset's data."""
     return {"id": result.id, "rule_id": result.rule_id, "dataset_id": result.dataset_id,
             "rule_version": result.rule_version, "schema_version": result.schema_version, "status": result.status,
-            "severity": result.severity, "trigger": result.trigger, "rows_checked": result.rows_checked,
+            "severity": result.severity, "trigger": result.trigger, "job_id": result.job_id,
+            "rows_checked": result.rows_checked,
             "rows_failed": result.rows_failed, "nulls": result.nulls, "pass_ratio": result.pass_ratio,
             "threshold": result.threshold, "observed": result.observed,
             "sample": list(result.sample) if result.sample is not None else None, "error": result.error,
@@ -211,9 +212,23 @@ async def get_profile(request: web.Request) -> web.Response:
                                                                     request.match_info["id"])))
 
 
+async def get_profile_run(request: web.Request) -> web.Response:
+    return json_response(profile_json(await profiles.get_profile(await principal_of(request),
+                                                                 request.match_info["id"])))
+
+
+async def cancel_profile(request: web.Request) -> web.Response:
+    profile = await profiles.cancel_profile(await principal_of(request), request.match_info["id"])
+    return json_response(profile_json(profile), status=202)
+
+
 ROUTES += [
     Route("POST", "/datasets/{id}/profile", profile_dataset, WRITE,
           "Profile the dataset's data in the job workers (needs read:datasets too; `Prefer: wait=N` waits)",
           "quality", status=202, read_scope=domain.READ_DATA, operation="profile_dataset"),
     Route("GET", "/datasets/{id}/profile", get_profile, domain.READ_DATA, "The dataset's latest profile", "quality"),
+    Route("GET", "/quality/profiles/{id}", get_profile_run, domain.READ_DATA,
+          "One profile run, running or finished", "quality"),
+    Route("POST", "/quality/profiles/{id}/cancel", cancel_profile, WRITE,
+          "Cancel a running profile (needs read:datasets too)", "quality", status=202, read_scope=domain.READ_DATA),
 ]

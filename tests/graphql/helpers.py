@@ -11,7 +11,7 @@ DATASET_FIELDS = """
     id name description status tags revision schemaVersion compatibility qualityScore lastProfiled
     createdAt updatedAt
     source { type connection table path format }
-    fields { name type nullable }
+    fields { name type nullable sensitive }
 """
 ERROR_FIELDS = "__typename ... on Error { code message }"
 VALIDATION = "... on ValidationError { field reason }"

@@ -8,6 +8,7 @@ from server.models.access import ApiKey, OAuthClient, OAuthClientSecret
 from server.models.base import new_id
 from server.models.datasets import Dataset, DatasetTag, SchemaVersion
 from server.models.engine import Job, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
+from server.models.quality import QualityResult, QualityRule
 
 WS = "ws_default"
 FIELDS = [{"name": f"c{i}", "type": "string", "nullable": True} for i in range(8)]
@@ -53,4 +54,17 @@ async def write_rows(n: int) -> dict[str, str]:
     await OAuthClient.bulk_create(clients)
     await OAuthClientSecret.bulk_create([OAuthClientSecret(id=new_id("sec"), client_id=c.id, prefix="x",
                                                            secret_hash=f"{i:064d}") for i, c in enumerate(clients)])
+    # Two rules per dataset, each with an older and a newer finished result (the newer is the latest).
+    rules = [QualityRule(id=new_id("qr"), workspace_id=WS, dataset_id=d.id, name=f"r{i}{k}", rule_type="not_null",
+                         config={"column": "c0"}, severity="warning", created_at=at[i], updated_at=at[i])
+             for i, d in enumerate(datasets) for k in range(2)]
+    results = [QualityResult(id=new_id("qres"), workspace_id=WS, rule_id=r.id, dataset_id=r.dataset_id,
+                             rule_version=1, schema_version=1, severity="warning", status=status, threshold=1.0,
+                             rows_checked=10, rows_failed=0 if status == "passed" else 1, started_at=at[k],
+                             finished_at=at[k], created_at=at[k], updated_at=at[k])
+               for r in rules for k, status in enumerate(("failed", "passed"))]
+    for rule in rules:
+        rule.latest_status, rule.latest_result_id = "passed", results[2 * rules.index(rule) + 1].id
+    await QualityRule.bulk_create(rules)
+    await QualityResult.bulk_create(results)
     return {"dataset": datasets[0].id, "pipeline": first.id, "job": jobs[0].id}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from server.models.quality import DatasetProfile
 from tests.conftest import Caller, bearer
 from tests.graphql.helpers import gql
 
@@ -82,3 +87,55 @@ async def test_profiling_needs_read_datasets(client, tmp_path):
     read = await quality_only.get(f"/api/v1/datasets/{dataset_id}/profile")
     # then
     assert started.status == 403 and read.status == 403
+
+
+CANCEL_PROFILE = """
+mutation Cancel($id: ID!) {
+  cancelProfile(profileId: $id) {
+    __typename ... on DatasetProfileSuccess { profile { id status } } ... on Error { code }
+  }
+}"""
+
+
+async def wait_profile_status(caller, profile_id: str, status: str) -> dict:
+    """Poll the profile run until it has `status` (a real condition, bounded)."""
+    for _ in range(400):
+        profile = await (await caller.get(f"/api/v1/quality/profiles/{profile_id}")).json()
+        if profile["status"] == status:
+            return profile
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"profile {profile_id} never became {status}")
+
+
+async def test_an_unclaimed_profile_is_cancelled_at_once_and_a_finished_one_conflicts(start_app, settings, tmp_path):
+    # given an app that runs no jobs: the profile stays unclaimed
+    admin = await start_app(replace(settings, run_jobs=False, run_schedules=False))
+    dataset_id = await make_dataset(admin, tmp_path)
+    started = await (await admin.post(f"/api/v1/datasets/{dataset_id}/profile")).json()
+    # when
+    cancelled = await admin.post(f"/api/v1/quality/profiles/{started['id']}/cancel")
+    again = await gql(admin, CANCEL_PROFILE, {"id": started["id"]})
+    missing = await admin.post("/api/v1/quality/profiles/dp_missing/cancel")
+    # then
+    assert started["status"] == "running"
+    assert cancelled.status == 202 and (await cancelled.json())["status"] == "cancelled"
+    assert again["data"]["cancelProfile"] == {"__typename": "ConflictError", "code": "CONFLICT"}
+    assert missing.status == 404
+    assert (await admin.get(f"/api/v1/datasets/{dataset_id}/profile")).status == 404
+
+
+async def test_a_claimed_profile_is_cancelled_in_the_process_that_runs_it(start_app, settings, tmp_path):
+    # given a running profile claimed by a process that then died (its lease lapsed)
+    quiet = await start_app(replace(settings, run_jobs=False, run_schedules=False))
+    dataset_id = await make_dataset(quiet, tmp_path)
+    started = await (await quiet.post(f"/api/v1/datasets/{dataset_id}/profile")).json()
+    await DatasetProfile.filter(id=started["id"]).update(
+        runner="gone", lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    # when the cancel is asked through GraphQL, then a worker takes the run over
+    asked = await gql(quiet, CANCEL_PROFILE, {"id": started["id"]})
+    worker = await start_app(replace(settings, run_jobs=True, run_schedules=False))
+    # then the claimed run was still running when asked, and the worker stops it instead of profiling
+    assert asked["data"]["cancelProfile"]["profile"]["status"] == "running"
+    profile = await wait_profile_status(worker, started["id"], "cancelled")
+    assert profile["row_count"] is None and profile["finished_at"] is not None
+    assert (await (await quiet.get(f"/api/v1/datasets/{dataset_id}")).json())["last_profiled"] is None

@@ -221,3 +221,59 @@ async def test_a_job_run_by_a_worker_process_reaches_the_feed_of_the_api(quiet, 
     assert got[0]["event"] == "created" and got[-1]["data"]["status"] == final["status"] == "succeeded", stderr
     assert {e["data"]["step_id"] for e in got if e["data"]["step_status"] == "succeeded"} == {"input", "clean",
                                                                                                "output"}
+
+
+async def test_quality_rule_runs_are_in_the_feed_on_both_surfaces(client, tmp_path):
+    # given a follower of the feed, and a rule on a real file
+    (tmp_path / "c.csv").write_text("id,email\n1,a@example.com\n2,\n")
+    made = await client.post("/api/v1/datasets", json={"name": "c", "source": {
+        "type": "file", "path": str(tmp_path / "c.csv")}})
+    dataset_id = (await made.json())["id"]
+    rule = await (await client.post("/api/v1/quality/rules", json={
+        "name": "email_set", "dataset_id": dataset_id, "rule_type": "not_null", "config": {"column": "email"},
+        "severity": "warning"})).json()
+    async with client.get("/api/v1/events?after=0") as resp:
+        # when the rule runs on demand, then inside a pipeline's quality_check step
+        started = await (await client.post(f"/api/v1/quality/rules/{rule['id']}/run",
+                                           headers={"Prefer": "wait=60"})).json()
+        steps = [{"id": "input", "type": "data_source", "config": {"dataset_id": dataset_id}},
+                 {"id": "gate", "type": "quality_check", "config": {"rules": [rule["id"]]}}]
+        pipeline = await (await client.post("/api/v1/pipelines", json={"name": "p", "steps": steps})).json()
+        job_id, _ = await run(client, pipeline["id"])
+
+        def both_ended(got: list[dict]) -> bool:
+            return len([e for e in got if e["kind"] == "rule_finished"]) == 2 and finished(job_id)(got)
+
+        got = await read_lines(resp, both_ended)
+    # then the feed tells each run's start and end, with the rule, the result and its status
+    rules = [e for e in got if e["kind"].startswith("rule_")]
+    assert [(e["kind"], e["rule_status"]) for e in rules] == [
+        ("rule_started", "running"), ("rule_finished", "failed"), ("rule_finished", "failed")]
+    assert {e["rule_id"] for e in rules} == {rule["id"]}
+    assert rules[0]["result_id"] == rules[1]["result_id"] == started["id"]
+    assert (rules[0]["job_id"], rules[0]["status"], rules[0]["percent_complete"]) == (None, None, None)
+    assert (rules[2]["job_id"], rules[2]["pipeline_id"]) == (job_id, pipeline["id"])
+    # and job events keep their shape
+    jobs = [e for e in got if not e["kind"].startswith("rule_")]
+    assert all(e["rule_id"] is None and e["job_id"] == job_id for e in jobs)
+    # and GraphQL delivers the same events
+    query = """subscription { jobEvents(after: 0) { cursor kind jobId status ruleId resultId ruleStatus } }"""
+    received = await graphql_events(client, query, len(got))
+    assert [(e["cursor"], e["kind"].lower(), e["ruleId"], e["resultId"], (e["ruleStatus"] or "").lower() or None)
+            for e in received] == [(e["cursor"], e["kind"], e["rule_id"], e["result_id"], e["rule_status"])
+                                   for e in got]
+
+
+async def graphql_events(client: Caller, query: str, count: int) -> list[dict]:
+    received: list[dict] = []
+    async with client.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        async with asyncio.timeout(GUARD_SECONDS):
+            while len(received) < count:
+                message = await ws.receive_json()
+                assert message["type"] == "next", message
+                received.append(message["payload"]["data"]["jobEvents"])
+        await ws.send_json({"id": "1", "type": "complete"})
+    return received

@@ -236,3 +236,31 @@ async def test_a_run_whose_claimer_died_is_taken_over_when_its_lease_lapses(star
     assert result["status"] == "passed" and result["rows_checked"] == 18
     row = await QualityResult.get(id=started["id"])
     assert row.runner != "gone:1:abc" and row.lease_expires_at is None
+
+
+async def test_a_quality_only_key_cannot_change_what_a_rule_reads(client, tmp_path):
+    # given a rule, another dataset of the workspace, and a key holding only the quality scopes
+    path = tmp_path / "customers.csv"
+    write_customers(path, GOOD)
+    dataset_id = await make_dataset(client, path)
+    other = await make_dataset(client, path, name="other")
+    rule = await make_rule(client, dataset_id)
+    made = await client.post("/api/v1/workspaces/ws_default/keys", json={
+        "name": "quality-only", "scopes": ["read:quality", "write:quality"]})
+    quality_only = Caller(client.http, bearer((await made.json())["key"]))
+    hostile = [
+        {"rule_type": "custom_sql", "config": {"condition": "email = 'x' -- */ OR 1=1"}},
+        {"rule_type": "referential", "config": {"column": "email", "dataset_id": other, "ref_column": "email"}},
+        {"rule_type": "regex_match", "config": {"column": "email", "pattern": "(.*){1,255}(.*){1,255}z"}},
+    ]
+    # when
+    created = [await quality_only.post(ROOT, json={"name": "r", "dataset_id": dataset_id, **body}) for body in hostile]
+    changed = [await quality_only.put(f"{ROOT}/{rule['id']}", json=body) for body in hostile]
+    renamed = await quality_only.put(f"{ROOT}/{rule['id']}", json={"description": "checked"})
+    # then every change of what a rule reads is refused, and the rule is as it was
+    for resp in (*created, *changed):
+        assert resp.status == 403, await resp.text()
+        assert (await resp.json())["error"]["code"] == "FORBIDDEN"
+    assert renamed.status == 200
+    now = await (await client.get(f"{ROOT}/{rule['id']}")).json()
+    assert (now["rule_type"], now["config"], now["version"]) == (rule["rule_type"], rule["config"], 1)

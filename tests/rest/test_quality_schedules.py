@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from resolvers.quality.runs import fire_rule_tick
+from server.engine import quality_runs
 from server.engine.service import ENGINE
 from server.models.quality import QualityResult
 from tests.examples import CREATE_QUALITY_RULE
@@ -78,3 +81,44 @@ async def test_the_schedule_is_armed_and_disarmed_with_the_rule(client, tmp_path
     assert await until(True)
     await client.delete(f"{ROOT}/{rule['id']}")
     assert not await until(False)
+
+
+async def test_scheduled_checks_due_on_one_dataset_run_as_one_batch(start_app, settings, tmp_path, monkeypatch):
+    # given three scheduled rules of one SQLite table whose ticks fell due while no worker ran
+    quiet = await start_app(replace(settings, run_jobs=False, run_schedules=False))
+    with sqlite3.connect(tmp_path / "crm.db") as db:
+        db.execute("CREATE TABLE customers (id INTEGER NOT NULL, email TEXT)")
+        db.executemany("INSERT INTO customers VALUES (?, ?)", [(1, "a@x.io"), (2, None), (3, "c@x.io")])
+    made = await quiet.post("/api/v1/datasets", json={"name": "crm", "source": {
+        "type": "database", "connection": f"sqlite:///{tmp_path / 'crm.db'}", "table": "customers"}})
+    dataset_id = (await made.json())["id"]
+    configs = [("not_null", {"column": "email"}), ("unique", {"column": "id"}), ("row_count", {"min": 5})]
+    tick = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+    started = []
+    for rule_type, config in configs:
+        rule = await (await quiet.post(ROOT, json={"name": rule_type, "dataset_id": dataset_id,
+                                                   "rule_type": rule_type, "config": config,
+                                                   "schedule": {"cron": "0 2 * * *"}})).json()
+        started.append(await fire_rule_tick(rule["id"], tick))
+    processes: list[int] = []
+
+    class Counted(quality_runs.ChildRun):
+        def __init__(self, plan, *args, **kwargs) -> None:
+            processes.append(len(plan.steps[0]["config"]["checks"]))
+            super().__init__(plan, *args, **kwargs)
+
+    monkeypatch.setattr(quality_runs, "ChildRun", Counted)
+    # when a worker starts
+    worker = await start_app(replace(settings, run_schedules=False))
+    results = {}
+    for result_id in started:
+        for _ in range(600):
+            results[result_id] = await (await worker.get(f"/api/v1/quality/results/{result_id}")).json()
+            if results[result_id]["status"] != "running":
+                break
+            await asyncio.sleep(0.05)
+    # then one job process evaluated the three checks, each stored with its own outcome
+    assert processes == [3]
+    outcomes = [(results[i]["status"], results[i]["rows_checked"], results[i]["rows_failed"]) for i in started]
+    assert outcomes == [("failed", 3, 1), ("passed", 3, 0), ("failed", 3, 0)]
+    assert results[started[2]]["observed"] == 3

@@ -53,6 +53,9 @@ class RunContext:
     prepare: Callable[[list[dict[str, Any]]], bool] = lambda _records: True
     # Told after each staged write is published or discarded (`True` when published).
     on_released: Callable[[str, bool], None] = _noop
+    # Told each outcome of a quality_check step's checks: (step id, index of the check in the step's
+    # `checks`, the outcome as a dict), so saved rules' outcomes can be stored as their results.
+    on_quality: Callable[[str, int, dict[str, Any]], None] = _noop
 
 
 @dataclass(frozen=True)

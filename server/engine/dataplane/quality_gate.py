@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from .errors import DataPlaneConfigError, StepFailed
+from .policy import Policy
 from .quality import RULE_TYPES, CheckOutcome, CheckSpec, evaluate_frame
 
 SEVERITIES = ("info", "warning", "error")
@@ -25,6 +26,12 @@ GATE_KEYS = {"rules", "checks"}
 CHECK_KEYS = {"rule_type", "config", "severity", "key"}
 
 Log = Callable[[str, str | None, str], None]
+# Told (index of the check in the step's `checks`, its outcome) for every check that ran.
+OnOutcome = Callable[[int, CheckOutcome], None]
+
+
+def _ignore(_index: int, _outcome: CheckOutcome) -> None:
+    return None
 
 
 def _refuse(field: str, reason: str) -> DataPlaneConfigError:
@@ -51,6 +58,8 @@ def check_gate_config(config: dict[str, Any], at: str) -> None:
         where = f"{at}.checks[{index}]"
         if not isinstance(check, dict):
             raise _refuse(where, "A check must be an object")
+        if check.get("missing") is True and set(check) == {"key", "missing", "severity"}:
+            continue  # A saved rule deleted since the pipeline was saved, as the parent expands it.
         for key in check:
             if key not in CHECK_KEYS:
                 raise _refuse(f"{where}.{key}", "Unknown key")
@@ -62,18 +71,38 @@ def check_gate_config(config: dict[str, Any], at: str) -> None:
             raise _refuse(f"{where}.severity", f"Expected one of {', '.join(SEVERITIES)}")
 
 
-def specs_of(config: dict[str, Any], step_id: str) -> list[CheckSpec]:
-    """The inline checks of an (expanded) quality_check config as engine specs."""
+def reference_ids(steps: list[dict[str, Any]]) -> list[str]:
+    """The datasets that `referential` checks of (expanded) quality_check steps read, without repeats."""
+    seen: list[str] = []
+    for step in steps:
+        if not isinstance(step, dict) or step.get("type") != "quality_check":
+            continue
+        for check in (step.get("config") or {}).get("checks") or []:
+            if isinstance(check, dict) and check.get("rule_type") == "referential":
+                ref = (check.get("config") or {}).get("dataset_id")
+                if isinstance(ref, str) and ref not in seen:
+                    seen.append(ref)
+    return seen
+
+
+def indexed_specs(config: dict[str, Any], step_id: str) -> list[tuple[int, CheckSpec]]:
+    """The inline checks of an (expanded) quality_check config as engine specs, with their index."""
     specs = []
     for index, check in enumerate(config.get("checks", [])):
         if check.get("missing"):
             continue
         settings = dict(check.get("config") or {})
         threshold = settings.get("threshold")
-        specs.append(CheckSpec(key=str(check.get("key") or f"{step_id}.checks[{index}]"), rule_type=check["rule_type"],
-                               config=settings, threshold=1.0 if threshold is None else float(threshold),
-                               severity=check.get("severity", "error")))
+        specs.append((index, CheckSpec(key=str(check.get("key") or f"{step_id}.checks[{index}]"),
+                                       rule_type=check["rule_type"], config=settings,
+                                       threshold=1.0 if threshold is None else float(threshold),
+                                       severity=check.get("severity", "error"))))
     return specs
+
+
+def specs_of(config: dict[str, Any], step_id: str) -> list[CheckSpec]:
+    """The inline checks of an (expanded) quality_check config as engine specs."""
+    return [spec for _, spec in indexed_specs(config, step_id)]
 
 
 def _describe(spec: CheckSpec, outcome: CheckOutcome) -> str:
@@ -85,12 +114,21 @@ def _describe(spec: CheckSpec, outcome: CheckOutcome) -> str:
 
 
 def run_gate(frame: pl.LazyFrame, config: dict[str, Any], *, step_id: str, schema_fields: list[dict],
-             sensitive: set[str], log: Log) -> list[CheckOutcome]:
-    """Evaluate the step's checks on `frame`; raises StepFailed when an `error` check did not pass."""
+             sensitive: set[str], log: Log, references: dict[str, dict[str, Any]] | None = None,
+             policy: Policy | None = None, on_outcome: OnOutcome = _ignore) -> list[CheckOutcome]:
+    """Evaluate the step's checks on `frame`; raises StepFailed when an `error` check did not pass.
+
+    `references` holds the sources of the datasets `referential` checks name, read through `policy`
+    (the job's data-plane policy) like any source; `on_outcome` is told each check's outcome.
+    """
     if "rules" in config:
         raise StepFailed(step_id, "saved rules were not expanded before the run")
-    specs = specs_of(config, step_id)
-    outcomes = evaluate_frame(frame, specs, schema_fields=schema_fields, sensitive=sensitive)
+    indexed = indexed_specs(config, step_id)
+    specs = [spec for _, spec in indexed]
+    outcomes = evaluate_frame(frame, specs, schema_fields=schema_fields, sensitive=sensitive,
+                              references=references, policy=policy)
+    for (index, _), outcome in zip(indexed, outcomes, strict=True):
+        on_outcome(index, outcome)
     blocking = [str(check.get("key")) for check in config.get("checks", []) if check.get("missing")]
     for key in blocking:
         log("error", step_id, f"quality rule {key} was deleted since the pipeline was saved")

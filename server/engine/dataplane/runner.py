@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import polars as pl
@@ -29,7 +30,8 @@ from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
-from .quality_gate import run_gate
+from .quality import CheckOutcome
+from .quality_gate import reference_ids, run_gate
 from .sinks import Prepared, Staged, discard, resolve_target, stage
 from .sources import open_source
 from .typed_files import inference_miss
@@ -138,7 +140,23 @@ class _Run:
         schema = self.schema_of(sid) or {}
         fields = schema.get("fields") or []
         sensitive = {field["name"] for field in fields if field.get("sensitive")}
-        run_gate(frame, config, step_id=sid, schema_fields=fields, sensitive=sensitive, log=self.ctx.log)
+        # Datasets `referential` checks read: only those the job's parent resolved (its own workspace's),
+        # opened through the job's policy like any source. One it did not resolve makes the check an error.
+        references = {}
+        for dataset_id in reference_ids([{"type": "quality_check", "config": config}]):
+            try:
+                references[dataset_id] = self.resolve.dataset(dataset_id)[0]
+            except LookupError:
+                continue
+        for ref in references.values():
+            if ref.get("type") == "database":
+                self.secrets.append(ref.get("connection", ""))
+
+        def on_outcome(index: int, outcome: CheckOutcome) -> None:
+            self.ctx.on_quality(sid, index, asdict(outcome))
+
+        run_gate(frame, config, step_id=sid, schema_fields=fields, sensitive=sensitive, log=self.ctx.log,
+                 references=references, policy=self.policy, on_outcome=on_outcome)
         self.check_cancel(sid)
         self.frames[sid] = self.counted(sid, frame)
 

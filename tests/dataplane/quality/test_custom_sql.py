@@ -7,6 +7,7 @@ import pytest
 
 from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import check_select, evaluate_source
+from server.engine.dataplane.quality.customsql import parse_condition
 
 from .conftest import CUSTOMERS, FIELDS, check
 
@@ -91,3 +92,11 @@ def test_quotes_and_backslashes_in_a_condition_read_the_same_on_every_backend(pl
                                 references={}, sensitive=set())
     # then only 'z' fails, and the null is a null
     assert (outcome.rows_failed, outcome.nulls, [row["code"] for row in outcome.sample]) == (1, 1, ["z"])
+
+
+def test_comments_of_a_condition_never_reach_a_database():
+    # given a condition whose comments hold SQL
+    condition = parse_condition("email = 'x' -- */ OR (SELECT 1 FROM pg_shadow) = 1 /*\n AND age > 1 /* x */")
+    # then the SQL sent to each engine carries none of it
+    for sql in (condition.sql("postgres"), condition.sql("sqlite"), condition.polars()):
+        assert "/*" not in sql and "pg_shadow" not in sql

@@ -22,3 +22,7 @@ class JobEvent(Model):
     step_id: str | None = None
     step_status: str | None = None
     time: datetime | None = None
+    # A quality rule's run (kinds `rule_started`, `rule_finished`): the rule, its result and the result's status.
+    rule_id: str | None = None
+    result_id: str | None = None
+    rule_status: str | None = None

@@ -1,7 +1,8 @@
 """Entry points of the quality engine (their signatures are the contract with the domain).
 
 Where each rule runs:
-- database sources: pushed down as SQL, one aggregate query per rule (sqlroad.py), except
+- database sources: pushed down as SQL (sqlroad.py): the row rules and row_count of one run counted
+  together in one aggregate query per table (conditional SUMs), each failing rule's sample apart; except
   `regex_match` on SQLite, which has no regex operator: there the column is read through the data
   plane's own SQLite reader and matched by Polars; `schema_match` reads the declared column types and,
   on SQLite, converts text columns through Polars to tell whether they hold the declared type;
@@ -200,9 +201,61 @@ def _schema_temporal(families: dict[str, str], fields: list[dict]) -> dict[str, 
             for name, family in families.items()}
 
 
+def _pushed_plan(table: sqlroad.Table, spec: CheckSpec, families: dict[str, str], schema_fields: list[dict],
+                 references: dict[str, dict]) -> rules.Plan | None:
+    """The plan of a check that the shared aggregate query can count (a row rule pushed down as one
+    condition, or row_count); None for any other, and for one that cannot run (its own road says why)."""
+    if spec.rule_type in ("freshness", "schema_match", "referential"):
+        return None
+    try:
+        plan = rules.plan(spec, _schema_temporal(families, schema_fields) if table.dialect == "sqlite"
+                          else families, references)
+    except Exception:
+        return None
+    if table.dialect == "sqlite" and (plan.kind == "regex_match" or (
+            plan.kind == "range" and families.get(plan.column) in rules.TEMPORAL)):
+        return None
+    return plan
+
+
+def _on_table_together(table: sqlroad.Table, policy: Policy, source: dict, checks: list[CheckSpec], *,
+                       schema_fields: list[dict], references: dict[str, dict], sensitive: set[str],
+                       secrets: tuple[str, ...]) -> list[CheckOutcome]:
+    """Every check on one table: the row rules and row_count counted together in one aggregate query
+    (conditional SUMs), each failing rule's sample by its own LIMITed query, the other checks alone. If
+    the shared query fails, each check runs alone, so one rule's failure is its own error."""
+    try:
+        families = table.families()
+    except Exception as exc:  # The table is gone or unreadable: every check says so.
+        return [_guard(spec, lambda e=exc: _raise(e), secrets) for spec in checks]
+    plans = {i: plan for i, spec in enumerate(checks)
+             if (plan := _pushed_plan(table, spec, families, schema_fields, references)) is not None}
+    rows_rules = [i for i, plan in plans.items() if plan.kind != "row_count"]
+    counted: tuple[int, list[tuple[int, int]]] | None = None
+    if len(plans) >= 2:
+        try:
+            counted = sqlroad.count_rows(table, [plans[i] for i in rows_rules])
+        except Exception:
+            counted = None
+    judged_families = _schema_temporal(families, schema_fields) if table.dialect == "sqlite" else families
+
+    def one(i: int, spec: CheckSpec) -> CheckOutcome:
+        if counted is None or i not in plans:
+            return _on_table(table, policy, source, spec, schema_fields=schema_fields, references=references,
+                             sensitive=sensitive, families=families)
+        rows, counts = counted
+        if plans[i].kind == "row_count":
+            return sqlroad.judge_row_count(spec, plans[i], rows)
+        nulls, failed = counts[rows_rules.index(i)]
+        return sqlroad.judge_row_rule(table, spec, plans[i], sensitive, judged_families, rows, nulls, failed)
+
+    return [_guard(spec, lambda i=i, s=spec: one(i, s), secrets) for i, spec in enumerate(checks)]
+
+
 def _on_table(table: sqlroad.Table, policy: Policy, source: dict, spec: CheckSpec, *, schema_fields: list[dict],
-              references: dict[str, dict], sensitive: set[str]) -> CheckOutcome:
-    families = table.families()
+              references: dict[str, dict], sensitive: set[str],
+              families: dict[str, str] | None = None) -> CheckOutcome:
+    families = table.families() if families is None else families
     sqlite = table.dialect == "sqlite"
     if sqlite and spec.rule_type != "schema_match":
         families = _schema_temporal(families, schema_fields)
@@ -279,9 +332,8 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
         finally:
             scan.close()
     try:
-        return [_guard(spec, lambda s=spec: _on_table(table, policy, source, s, schema_fields=schema_fields,
-                                                      references=references, sensitive=sensitive), secrets)
-                for spec in checks]
+        return _on_table_together(table, policy, source, checks, schema_fields=schema_fields,
+                                  references=references, sensitive=sensitive, secrets=secrets)
     finally:
         table.close()
 

@@ -47,12 +47,13 @@ class Condition:
     columns: frozenset[str]
 
     def sql(self, dialect: str) -> str:
-        """The passing condition in `dialect` ('postgres', 'sqlite'), every identifier quoted."""
-        return self.passing.sql(dialect=dialect, identify=True)
+        """The passing condition in `dialect` ('postgres', 'sqlite'), every identifier quoted, without the
+        text's comments (nothing a database reads comes from text the whitelist did not see)."""
+        return self.passing.sql(dialect=dialect, identify=True, comments=False)
 
     def polars(self) -> str:
         """The passing condition for pl.sql_expr (Polars' SQL reads the PostgreSQL spelling)."""
-        return self.passing.sql(dialect="postgres", identify=True)
+        return self.passing.sql(dialect="postgres", identify=True, comments=False)
 
 
 def _parse(text: object) -> exp.Expression:

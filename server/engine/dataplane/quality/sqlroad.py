@@ -1,4 +1,4 @@
-"""The SQL road: checks on a database table pushed down as one aggregate query per rule.
+"""The SQL road: checks on a database table pushed down as SQL aggregates, several rules in one query.
 
 The connection is opened through `database.connect`, so the policy (file roots for SQLite, hosts and
 the server's own database for PostgreSQL) is applied again when the check runs. Every query runs in a
@@ -50,6 +50,8 @@ class Table:
         self.schema, self.name = split_table(source["table"], dialect=self.dialect, field="source.table")
         self.ref = qualified(self.schema, self.name)
         self.db = database.connect(policy, self.conn, field="source.connection")
+        timeout = policy.query_timeout_s
+        self.timeout_ms = max(int(timeout * 1000), 1) if timeout and math.isfinite(timeout) else None
         if self.dialect == "sqlite":
             try:
                 self.db.cursor().execute("PRAGMA query_only = 1")
@@ -65,6 +67,8 @@ class Table:
             cur.execute("SET TRANSACTION READ ONLY")
             cur.execute("SET LOCAL standard_conforming_strings = on")
             cur.execute("SET LOCAL TIME ZONE 'UTC'")  # timestamptz -> timestamp in UTC, as Polars compares
+            if self.timeout_ms is not None:  # A hostile pattern or condition cannot hold the backend past the job.
+                cur.execute(f"SET LOCAL statement_timeout = {self.timeout_ms}")
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of one read-only query."""
@@ -165,24 +169,55 @@ def predicates(plan: Plan, table: Table) -> tuple[str, str]:
     raise AssertionError(f"not a row rule: {plan.kind}")
 
 
-def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str], families: dict[str, str]
-             ) -> CheckOutcome:
-    """One aggregate query for the counts; a LIMITed one for the sample when a row failed."""
+def _parts(plan: Plan, table: Table) -> tuple[str, str, bool]:
+    """(null, failing) SQL conditions of a row rule, and whether its nulls are its failures (not_null)."""
     null, passing = predicates(plan, table)
     nulls_fail = plan.kind == "not_null"
     failing = f"({null})" if nulls_fail else f"(CASE WHEN {null} THEN 0 WHEN {passing} THEN 0 ELSE 1 END = 1)"
-    failed_sum = "" if nulls_fail else f", COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0)"
-    counts = table.query(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0){failed_sum} "
-                         f"FROM {table.ref}")[0]
-    rows, nulls, failed = counts if not nulls_fail else (counts[0], counts[1], counts[1])  # not_null: failed = nulls
+    return null, failing, nulls_fail
+
+
+def count_rows(table: Table, plans: list[Plan]) -> tuple[int, list[tuple[int, int]]]:
+    """The table's row count and each row rule's (nulls, failed), in one aggregate query for all of them:
+    one conditional SUM per count ("one query per dataset")."""
+    sums: list[str] = []
+    for plan in plans:
+        null, failing, nulls_fail = _parts(plan, table)
+        sums.append(f"COALESCE(SUM(CASE WHEN {null} THEN 1 ELSE 0 END), 0)")
+        if not nulls_fail:
+            sums.append(f"COALESCE(SUM(CASE WHEN {failing} THEN 1 ELSE 0 END), 0)")
+    row = table.query(f"SELECT {', '.join(['COUNT(*)', *sums])} FROM {table.ref}")[0]
+    counts, at = [], 1
+    for plan in plans:
+        nulls = int(row[at])
+        failed = nulls if plan.kind == "not_null" else int(row[at + 1])  # not_null: failed = nulls
+        at += 1 if plan.kind == "not_null" else 2
+        counts.append((nulls, failed))
+    return int(row[0]), counts
+
+
+def judge_row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str], families: dict[str, str],
+                   rows: int, nulls: int, failed: int) -> CheckOutcome:
+    """A row rule's outcome from its counts; a LIMITed query for the sample when a row failed."""
+    _, failing, nulls_fail = _parts(plan, table)
     sample = safe_sample(lambda: table.sample(failing, families), sensitive) if failed else []
-    return judged(spec, int(rows), int(nulls), int(failed), nulls_fail=nulls_fail, sample=sample)
+    return judged(spec, rows, nulls, failed, nulls_fail=nulls_fail, sample=sample)
+
+
+def row_rule(table: Table, spec: CheckSpec, plan: Plan, sensitive: set[str], families: dict[str, str]
+             ) -> CheckOutcome:
+    """One aggregate query for the counts; a LIMITed one for the sample when a row failed."""
+    rows, [(nulls, failed)] = count_rows(table, [plan])
+    return judge_row_rule(table, spec, plan, sensitive, families, rows, nulls, failed)
+
+
+def judge_row_count(spec: CheckSpec, plan: Plan, rows: int) -> CheckOutcome:
+    ok = (plan.low is None or rows >= plan.low) and (plan.high is None or rows <= plan.high)
+    return verdict(spec, ok, rows=rows, observed=rows)
 
 
 def row_count(table: Table, spec: CheckSpec, plan: Plan) -> CheckOutcome:
-    rows = int(table.query(f"SELECT COUNT(*) FROM {table.ref}")[0][0])
-    ok = (plan.low is None or rows >= plan.low) and (plan.high is None or rows <= plan.high)
-    return verdict(spec, ok, rows=rows, observed=rows)
+    return judge_row_count(spec, plan, int(table.query(f"SELECT COUNT(*) FROM {table.ref}")[0][0]))
 
 
 def newest(table: Table, plan: Plan) -> tuple[int, Any]:
