@@ -84,7 +84,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "status": STRING, "severity": STRING, "trigger": STRING, "rows_checked": maybe(INTEGER),
         "rows_failed": maybe(INTEGER), "nulls": maybe(INTEGER), "pass_ratio": maybe(NUMBER), "threshold": NUMBER,
         "observed": ANY, "sample": maybe(array(OBJECT)), "error": maybe(STRING), "started_at": INSTANT,
-        "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER),
+        "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER), "job_id": maybe(STRING),
     }),
     "ColumnProfile": shape("The figures of one column of a profile.", {
         "name": STRING, "type": STRING, "row_count": INTEGER, "null_count": INTEGER,
@@ -112,7 +112,9 @@ ANSWERS: dict[tuple[str, str], str] = {
                                       ("POST", "/quality/rules/{id}/disable"))},
     **{key: "QualityResult" for key in (("POST", "/quality/rules/{id}/run"), ("GET", "/quality/rules/{id}/results"),
                                         ("GET", "/quality/results/{id}"), ("POST", "/quality/results/{id}/cancel"))},
-    **{key: "DatasetProfile" for key in (("POST", "/datasets/{id}/profile"), ("GET", "/datasets/{id}/profile"))},
+    **{key: "DatasetProfile" for key in (("POST", "/datasets/{id}/profile"), ("GET", "/datasets/{id}/profile"),
+                                         ("GET", "/quality/profiles/{id}"),
+                                         ("POST", "/quality/profiles/{id}/cancel"))},
 }
 
 

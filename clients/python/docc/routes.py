@@ -100,6 +100,8 @@ CANCEL_RESULT = Route("POST", f"{V1}/quality/results/{{id}}/cancel", answer=Q.Qu
 # Each POST starts a profiling run: not repeated after a lost connection.
 PROFILE_DATASET = Route("POST", f"{V1}/datasets/{{id}}/profile", answer=Q.DatasetProfile)
 GET_PROFILE = Route("GET", f"{V1}/datasets/{{id}}/profile", answer=Q.DatasetProfile)
+GET_PROFILE_RUN = Route("GET", f"{V1}/quality/profiles/{{id}}", answer=Q.DatasetProfile)
+CANCEL_PROFILE = Route("POST", f"{V1}/quality/profiles/{{id}}/cancel", answer=Q.DatasetProfile)
 
 LIST_WORKSPACES = Route("GET", f"{V1}/workspaces", answer=access.Workspace, paged=True)
 CREATE_WORKSPACE = Route("POST", f"{V1}/workspaces", body=access.WorkspaceCreate, answer=access.Workspace)
