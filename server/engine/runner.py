@@ -21,7 +21,7 @@ from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import expand_quality_steps
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
-from server.models.engine import Job, JobStep
+from server.models.engine import Job, JobStep, Pipeline
 
 log = logging.getLogger("docc.engine")
 
@@ -164,6 +164,7 @@ class JobRun:
             await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.job.attempts})")
             await self.journal.update_job(progress=0.0)
             await staging.register(self.job, plan.job_key)
+            await self._pipeline_log_level()
             ended = await self._run_child(plan)
             if self.lost:
                 raise LeaseLost(self.job.id)
@@ -176,6 +177,13 @@ class JobRun:
             await release(self.job.id, self.token)
             return
         await self._settle(outcome, error)
+
+    async def _pipeline_log_level(self) -> None:
+        """The pipeline's own log level, when it has one, overrides the server's DOCC_JOB_LOG_LEVEL."""
+        level = await Pipeline.filter(id=self.job.pipeline_id).first().values_list(  # type: ignore[attr-defined]
+            "log_level", flat=True)
+        if level in LEVELS:
+            self.log_level = LEVELS[level]
 
     async def _run_child(self, plan: JobPlan) -> Outcome:
         """Run the job's process, journaling its messages in order; returns how it ended."""
