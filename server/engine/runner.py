@@ -16,7 +16,7 @@ from server.engine import staging
 from server.engine.bus import EventBus
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
-from server.engine.journal import Journal, LeaseLost, reset_steps
+from server.engine.journal import LEVELS, Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import expand_quality_steps
 from server.engine.sandbox import ChildRun, Limits, Outcome
@@ -26,7 +26,6 @@ from server.models.engine import Job, JobStep, Pipeline
 log = logging.getLogger("docc.engine")
 
 TEMP_PREFIX = "docc-job-"
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def connection_names(steps: list[dict[str, Any]]) -> set[str]:
@@ -154,6 +153,7 @@ class JobRun:
 
     async def _run(self) -> None:
         temp_dir = job_temp_dir(self.job.id)
+        await self._pipeline_log_level()
         try:
             plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir)
             if await self._finish_earlier(plan):
@@ -164,7 +164,6 @@ class JobRun:
             await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.job.attempts})")
             await self.journal.update_job(progress=0.0)
             await staging.register(self.job, plan.job_key)
-            await self._pipeline_log_level()
             ended = await self._run_child(plan)
             if self.lost:
                 raise LeaseLost(self.job.id)
@@ -184,6 +183,7 @@ class JobRun:
             "log_level", flat=True)
         if level in LEVELS:
             self.log_level = LEVELS[level]
+        self.journal.min_level = self.log_level
 
     async def _run_child(self, plan: JobPlan) -> Outcome:
         """Run the job's process, journaling its messages in order; returns how it ended."""
@@ -285,8 +285,7 @@ class JobRun:
                                     rows_out=stats.rows_out, duration_s=round(stats.duration_s, 6),
                                     error=stats.error, finished_at=at)
         elif kind == "log":
-            if LEVELS[item[1]] >= self.log_level:
-                await self.journal.log(item[1], item[2], item[3], at)
+            await self.journal.log(item[1], item[2], item[3], at)
         elif kind == "prepared":
             await self._decide(item[1])
         elif kind == "released":
