@@ -33,6 +33,8 @@ class Pipeline(Model):
     created_by: str | None = None
     created_at: datetime
     updated_at: datetime
+    # The lowest level its jobs' logs store; None: the server's DOCC_JOB_LOG_LEVEL.
+    log_level: str | None = None
     _etag: str | None = PrivateAttr(default=None)
 
     @property
@@ -68,6 +70,7 @@ class PipelineCreate(Input):
     steps: list[dict[str, Any]]
     description: str = ""
     schedule: ScheduleSpec | None = None
+    log_level: str | None = None
 
 
 class PipelineUpdate(Input):
@@ -75,3 +78,4 @@ class PipelineUpdate(Input):
     description: str | None = None
     steps: list[dict[str, Any]] | None = None
     schedule: ScheduleSpec | None = None
+    log_level: str | None = None
