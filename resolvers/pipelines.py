@@ -178,7 +178,8 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
         if definition_changed:
             version = row.version + 1
             try:
-                updated = await Pipeline.filter(id=row.id, version=row.version).update(**values, version=version)
+                updated = await Pipeline.filter(id=row.id, version=row.version, **LIVE).update(
+                    **values, version=version)
                 await PipelineVersion.create(
                     id=new_id("plv"), pipeline_id=row.id, version=version, name=values.get("name", row.name),
                     description=values.get("description", row.description), steps=values.get("steps", row.steps),
@@ -191,7 +192,7 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
                                {"pipeline_id": row.id})
         if "log_level" in spec.model_fields_set and spec.log_level != row.log_level:
             # Not part of the definition: no new version, and it applies to the jobs that start from now on.
-            await Pipeline.filter(id=row.id).update(log_level=spec.log_level)
+            await Pipeline.filter(id=row.id, **LIVE).update(log_level=spec.log_level)
         if "schedule" in spec.model_fields_set:
             if spec.schedule is None:
                 existing = await Schedule.get_or_none(pipeline_id=row.id)
