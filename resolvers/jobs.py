@@ -77,6 +77,10 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
                   created_by: str, **extra: Any) -> JobView:
     skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
     async with in_transaction():
+        # The pipeline's row lock orders this against its delete: a job is made only while it is not deleted,
+        # and a delete that comes after sees the job (and refuses).
+        if not await Pipeline.filter(id=pipeline.id, **LIVE).select_for_update().values_list("id", flat=True):
+            raise NotFound("pipeline", pipeline.id)
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
                                pipeline_version=version, steps=steps, created_by=created_by, **extra)
         records = step_rows(job.id, all_steps, skipped)
@@ -134,7 +138,7 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> JobView | 
     try:
         return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, "schedule",
                              trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
-    except IntegrityError:
+    except (IntegrityError, NotFound):  # Made by another process, or the pipeline was deleted meanwhile.
         return None
 
 
