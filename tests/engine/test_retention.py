@@ -149,3 +149,19 @@ async def test_the_engine_purges_in_the_background_when_retention_is_set(db):
     # and without the setting no retention runs
     async with engine(replace(settings, job_retention_days=0.0)) as parts:
         assert parts.retention is None
+
+
+async def test_a_run_that_read_the_pipeline_before_its_delete_makes_no_job(db, tmp_path):
+    # given a pipeline read by a run that has not made its job yet
+    from resolvers import jobs
+    from resolvers.errors import NotFound
+    dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
+    spec = pipelines.PipelineCreate(name="raced", steps=clean_steps(dataset_id, {"path": str(tmp_path / "o.csv")}))
+    made = await pipelines.create_pipeline(PRINCIPAL, spec, policy=TEST_POLICY)
+    read_by_the_run = await Pipeline.get(id=made.id)
+    # when the pipeline is deleted, then the run makes its job
+    await pipelines.delete_pipeline(PRINCIPAL, made.id)
+    with pytest.raises(NotFound):
+        await jobs._create(read_by_the_run, 1, read_by_the_run.steps, read_by_the_run.steps, "tests")
+    # then no job of the deleted pipeline exists
+    assert await Job.filter(pipeline_id=made.id).count() == 0
