@@ -24,7 +24,7 @@ class Pipeline(WorkspaceRow):
     created_by = fields.CharField(max_length=200, default="")
     # History (engine migration 0005): a deleted pipeline stays, hidden, while jobs of it are kept; its
     # `name` is then `~<id>` (no live name can take that form) and the name it had moves to `deleted_name`.
-    deleted_at = fields.DatetimeField(null=True)
+    deleted_at = Timestamp(null=True)
     deleted_name = fields.CharField(max_length=200, null=True)
     # The lowest level its jobs' logs store (debug, info, warning, error); None: DOCC_JOB_LOG_LEVEL.
     log_level = fields.CharField(max_length=10, null=True)

@@ -35,8 +35,8 @@ class Pipeline(Model):
     created_by: str | None = None
     created_at: datetime
     updated_at: datetime
-    # The lowest level its jobs' logs store; None: the server's DOCC_JOB_LOG_LEVEL.
-    log_level: LogLevel | None = None
+    # The lowest level its jobs' logs store (text, as a newer server may add one); None: DOCC_JOB_LOG_LEVEL.
+    log_level: str | None = None
     _etag: str | None = PrivateAttr(default=None)
 
     @property
