@@ -270,11 +270,8 @@ class LogPage:
     finished: bool
 
 
-# Log levels, least severe first: a `level` filter keeps the lines at or above it.
-
-
 def levels_from(level: str | None) -> tuple[str, ...] | None:
-    """The levels a `level` filter keeps (None: every line); raises ValidationError."""
+    """The levels a `level` filter keeps, at or above it in LOG_LEVELS (None: every line); raises ValidationError."""
     if level is None:
         return None
     if level not in LOG_LEVELS:
