@@ -19,12 +19,13 @@ from resolvers.principal import Principal
 from resolvers.schedules import tick_time
 from resolvers.validation import aware
 from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, JobView, LogLineView
+from resolvers.views.pipelines import LIVE
 from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
-from server.models.engine import Job, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
+from server.models.engine import LOG_LEVELS, Job, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
 
 log = logging.getLogger("docc.scheduler")
 
@@ -57,10 +58,14 @@ async def _load(principal: Principal, job_id: str) -> Job:
 async def views_of(rows: list[Job]) -> list[JobView]:
     """Read models of jobs the caller owns, with their steps fetched in one query."""
     steps: dict[str, list[JobStep]] = {row.id: [] for row in rows}
+    deleted: set[str] = set()
     if rows:
         for step in await JobStep.filter(job_id__in=list(steps)).order_by("position"):
             steps[step.job_id].append(step)  # type: ignore[attr-defined]
-    return [JobView.from_row(row, steps[row.id]) for row in rows]
+        pipeline_ids = list({row.pipeline_id for row in rows})  # type: ignore[attr-defined]
+        deleted = set(await Pipeline.filter(id__in=pipeline_ids, deleted_at__isnull=False).values_list(
+            "id", flat=True))
+    return [JobView.from_row(row, steps[row.id], row.pipeline_id in deleted) for row in rows]  # type: ignore[attr-defined]
 
 
 async def _view(row: Job) -> JobView:
@@ -72,6 +77,10 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
                   created_by: str, **extra: Any) -> JobView:
     skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
     async with in_transaction():
+        # The pipeline's row lock orders this against its delete: a job is made only while it is not deleted,
+        # and a delete that comes after sees the job (and refuses).
+        if not await Pipeline.filter(id=pipeline.id, **LIVE).select_for_update().values_list("id", flat=True):
+            raise NotFound("pipeline", pipeline.id)
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
                                pipeline_version=version, steps=steps, created_by=created_by, **extra)
         records = step_rows(job.id, all_steps, skipped)
@@ -84,13 +93,15 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
 async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> JobView:
     """Queue a job of the pipeline's current version; the same key returns the same job.
 
-    Raises NotFound, ValidationError, Conflict (the key was used for another pipeline).
+    Raises NotFound (also for a deleted pipeline), ValidationError, Conflict (the key was used for another
+    pipeline).
     """
     principal.require(RUN)
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise ValidationError("Invalid Idempotency-Key", field="idempotency_key",
                               reason="1 to 200 printable characters without spaces")
-    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id)
+    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id,
+                                          **LIVE)
     if pipeline is None:
         raise NotFound("pipeline", pipeline_id)
     if idempotency_key is not None:
@@ -121,11 +132,13 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> JobView | 
     schedule = await Schedule.get_or_none(id=schedule_id)
     if schedule is None or schedule.paused:
         return None
-    pipeline = await Pipeline.get(id=schedule.pipeline_id)  # type: ignore[attr-defined]
+    pipeline = await Pipeline.get_or_none(id=schedule.pipeline_id, **LIVE)  # type: ignore[attr-defined]
+    if pipeline is None:
+        return None
     try:
         return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, "schedule",
                              trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
-    except IntegrityError:
+    except (IntegrityError, NotFound):  # Made by another process, or the pipeline was deleted meanwhile.
         return None
 
 
@@ -229,6 +242,9 @@ async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = 
     if job.status not in FINISHED:
         raise Conflict("Only a finished job can be retried", {"job_id": job.id, "status": job.status})
     pipeline = await Pipeline.get(id=job.pipeline_id)  # type: ignore[attr-defined]
+    if pipeline.deleted_at is not None:
+        raise Conflict("The job's pipeline was deleted; it cannot run again",
+                       {"job_id": job.id, "pipeline_id": pipeline.id})
     version = await PipelineVersion.get(pipeline_id=pipeline.id, version=job.pipeline_version)
     steps = version.steps
     failed_step = None
@@ -254,12 +270,8 @@ class LogPage:
     finished: bool
 
 
-# Log levels, least severe first: a `level` filter keeps the lines at or above it.
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
 def levels_from(level: str | None) -> tuple[str, ...] | None:
-    """The levels a `level` filter keeps (None: every line); raises ValidationError."""
+    """The levels a `level` filter keeps, at or above it in LOG_LEVELS (None: every line); raises ValidationError."""
     if level is None:
         return None
     if level not in LOG_LEVELS:

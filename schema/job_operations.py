@@ -14,13 +14,11 @@ from resolvers.errors import NotFound
 from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobView
 from schema.context import Info
-from schema.enums import domain_enum
 from schema.error_types import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
+from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger, LogLevel
 
-LogLevel = domain_enum("LogLevel", domain.LOG_LEVELS, "Severity of a job log line, least severe first.")
 
 @strawberry.input(description="Which jobs to list; every given criterion must hold.")
 class JobFilter:

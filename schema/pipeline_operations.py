@@ -16,7 +16,7 @@ from schema.error_types import ConflictError, NotFoundError, PreconditionFailedE
 from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Pipeline, PipelineSchedule, one_of
+from schema.pipelines import LogLevel, Pipeline, PipelineSchedule, one_of
 
 
 @strawberry.input(description="One step of a pipeline.")
@@ -41,6 +41,8 @@ class CreatePipelineInput:
     steps: list[PipelineStepInput] = strawberry.field(description="The steps, in order.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="Free text.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET, description="Optional schedule.")
+    log_level: LogLevel | None = strawberry.field(
+        default=strawberry.UNSET, description="The lowest level its jobs' logs store; DOCC_JOB_LOG_LEVEL if unset.")
 
 
 @strawberry.input(description="Changes to a pipeline, saved as a new version: only the fields given change.")
@@ -50,6 +52,8 @@ class UpdatePipelineInput:
     steps: list[PipelineStepInput] | None = strawberry.field(default=strawberry.UNSET, description="New steps.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET,
                                                       description="New schedule; null removes it.")
+    log_level: LogLevel | None = strawberry.field(
+        default=strawberry.UNSET, description="New job log level; null: back to DOCC_JOB_LOG_LEVEL.")
 
 
 @strawberry.input(description="Which pipelines to list; every given criterion must hold.")

@@ -26,6 +26,7 @@ def one_of(values: tuple[str, ...]) -> str:
 
 JobStatus = domain_enum("JobStatus", JOB_STATUSES, "Where a job is in its life.")
 JobTrigger = domain_enum("JobTrigger", TRIGGERS, "What started a job.")
+LogLevel = domain_enum("LogLevel", jobs_domain.LOG_LEVELS, "Severity of a job log line, least severe first.")
 
 
 @strawberry.type(description="One step of a pipeline.")
@@ -78,13 +79,16 @@ class Pipeline:
     created_by: str = strawberry.field(description="Who created it.")
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
+    log_level: LogLevel | None = strawberry.field(
+        description="The lowest level its jobs' logs store; null: the server's DOCC_JOB_LOG_LEVEL.")
     view: strawberry.Private[PipelineView]
 
     @classmethod
     def from_view(cls, view: PipelineView) -> Pipeline:
         return cls(id=strawberry.ID(view.id), name=view.name, description=view.description,
                    steps=[PipelineStep.from_dict(s) for s in view.steps], version=view.version,
-                   created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at, view=view)
+                   created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at,
+                   log_level=LogLevel(view.log_level) if view.log_level else None, view=view)
 
     @strawberry.field(extensions=needs(domain.READ), description="The schedule, or null.")
     def schedule(self) -> PipelineSchedule | None:
@@ -158,6 +162,8 @@ class Job:
     error: str | None = strawberry.field(description="Why it failed.")
     cancel_requested: bool = strawberry.field(description="A cancel was asked for.")
     attempts: int = strawberry.field(description="How many times a process claimed it.")
+    pipeline_deleted: bool = strawberry.field(
+        description="Its pipeline was deleted: the job stays as history and `pipeline` is null.")
     view: strawberry.Private[JobView]
     loaders: strawberry.Private[Loaders | None] = None
 
@@ -169,7 +175,8 @@ class Job:
                    scheduled_for=view.scheduled_for, created_by=view.created_by, created_at=view.created_at,
                    started_at=view.started_at, finished_at=view.finished_at,
                    percent_complete=view.percent_complete, statistics=view.statistics, error=view.error,
-                   cancel_requested=view.cancel_requested, attempts=view.attempts, view=view, loaders=loaders)
+                   cancel_requested=view.cancel_requested, attempts=view.attempts,
+                   pipeline_deleted=view.pipeline_deleted, view=view, loaders=loaders)
 
     def _loaders(self, info: Info) -> Loaders:
         return self.loaders or info.context.loaders

@@ -35,6 +35,13 @@ def _job_log_level(env: Mapping[str, str]) -> str:
     return value
 
 
+def _retention_days(env: Mapping[str, str]) -> float:
+    raw = env.get("DOCC_JOB_RETENTION_DAYS")
+    if raw is None or raw == "" or raw == "0":
+        return 0.0
+    return _float(env, "DOCC_JOB_RETENTION_DAYS", 0.0)
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -205,6 +212,9 @@ class Settings:
     staging_sweep_seconds: float = 60.0
     # Lines of a job's log below this level (debug < info < warning < error) are not stored.
     job_log_level: str = "info"
+    # Finished jobs older than this many days are removed with their logs (0: kept forever), checked hourly.
+    job_retention_days: float = 0.0
+    job_retention_interval_seconds: float = 3600.0
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
@@ -253,6 +263,8 @@ class Settings:
             job_cancel_grace_seconds=_float(env, "DOCC_JOB_CANCEL_GRACE_SECONDS", 10.0),
             staging_sweep_seconds=_float(env, "DOCC_STAGING_SWEEP_SECONDS", 60.0),
             job_log_level=_job_log_level(env),
+            job_retention_days=_retention_days(env),
+            job_retention_interval_seconds=_float(env, "DOCC_JOB_RETENTION_INTERVAL_SECONDS", 3600.0),
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),

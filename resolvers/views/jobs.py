@@ -65,13 +65,15 @@ class JobView:
     cancel_requested: bool
     attempts: int
     steps: tuple[JobStepView, ...]
+    # Its pipeline was deleted: the job stays readable as history, the pipeline is gone.
+    pipeline_deleted: bool = False
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
     @classmethod
-    def from_row(cls, row: Job, steps: Iterable[JobStep]) -> JobView:
+    def from_row(cls, row: Job, steps: Iterable[JobStep], pipeline_deleted: bool = False) -> JobView:
         """`steps` are the job's step records in position order."""
         duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at and row.started_at else None
         return cls(id=row.id, pipeline_id=row.pipeline_id, pipeline_version=row.pipeline_version,  # type: ignore[attr-defined]
@@ -80,7 +82,7 @@ class JobView:
                    started_at=row.started_at, finished_at=row.finished_at, duration_s=duration,
                    percent_complete=round(row.progress * 100, 1), statistics=row.statistics, error=row.error,
                    cancel_requested=row.cancel_requested, attempts=row.attempts,
-                   steps=tuple(JobStepView.from_row(step) for step in steps))
+                   steps=tuple(JobStepView.from_row(step) for step in steps), pipeline_deleted=pipeline_deleted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from server.engine.dataplane.validation import STEP_TYPES as ALL_STEP_TYPES
 from server.models.engine import Pipeline, PipelineVersion, Schedule
 
 NEXT_RUNS = 5
+# The filter of pipelines that were not deleted: a deleted one exists only for the history of its jobs.
+LIVE: dict[str, Any] = {"deleted_at__isnull": True}
 # The step types a pipeline may use now: the data plane validates steps, so its list is the one list.
 STEP_TYPES = tuple(kind for kind in ALL_STEP_TYPES if kind not in RESERVED_TYPES)
 
@@ -72,6 +74,8 @@ class PipelineView:
     updated_at: datetime
     schedule: ScheduleView | None
     dataset_ids: tuple[str, ...]
+    # The lowest level its jobs' logs store; None: the server's DOCC_JOB_LOG_LEVEL.
+    log_level: str | None
 
     @classmethod
     def from_row(cls, row: Pipeline, schedule: Schedule | None, now: datetime | None = None) -> PipelineView:
@@ -79,7 +83,7 @@ class PipelineView:
                    version=row.version, created_by=row.created_by, created_at=row.created_at,
                    updated_at=row.updated_at,
                    schedule=ScheduleView.from_row(schedule, now) if schedule is not None else None,
-                   dataset_ids=tuple(referenced_dataset_ids(row.steps)))
+                   dataset_ids=tuple(referenced_dataset_ids(row.steps)), log_level=row.log_level)
 
 
 @dataclass(frozen=True, slots=True)

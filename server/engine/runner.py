@@ -17,18 +17,17 @@ from server.engine.bus import EventBus, binding
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.dataplane.quality_gate import reference_ids
-from server.engine.journal import Journal, LeaseLost, reset_steps
+from server.engine.journal import LEVELS, Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import Settled
 from server.engine.quality_steps import expand_quality_steps, record_step_outcome
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
-from server.models.engine import Job, JobStep
+from server.models.engine import Job, JobStep, Pipeline
 
 log = logging.getLogger("docc.engine")
 
 TEMP_PREFIX = "docc-job-"
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def connection_names(steps: list[dict[str, Any]]) -> set[str]:
@@ -168,6 +167,7 @@ class JobRun:
 
     async def _run(self) -> None:
         temp_dir = job_temp_dir(self.job.id)
+        await self._pipeline_log_level()
         try:
             plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir,
                                     self.saved_rules)
@@ -191,6 +191,14 @@ class JobRun:
             await release(self.job.id, self.token)
             return
         await self._settle(outcome, error)
+
+    async def _pipeline_log_level(self) -> None:
+        """The pipeline's own log level, when it has one, overrides the server's DOCC_JOB_LOG_LEVEL."""
+        level = await Pipeline.filter(id=self.job.pipeline_id).first().values_list(  # type: ignore[attr-defined]
+            "log_level", flat=True)
+        if level in LEVELS:
+            self.log_level = LEVELS[level]
+        self.journal.min_level = self.log_level
 
     async def _run_child(self, plan: JobPlan) -> Outcome:
         """Run the job's process, journaling its messages in order; returns how it ended."""
@@ -293,8 +301,7 @@ class JobRun:
                                     rows_out=stats.rows_out, duration_s=round(stats.duration_s, 6),
                                     error=stats.error, finished_at=at)
         elif kind == "log":
-            if LEVELS[item[1]] >= self.log_level:
-                await self.journal.log(item[1], item[2], item[3], at)
+            await self.journal.log(item[1], item[2], item[3], at)
         elif kind == "prepared":
             await self._decide(item[1])
         elif kind == "released":

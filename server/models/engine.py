@@ -11,6 +11,8 @@ from server.models.base import Timestamp, WorkspaceRow
 JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 TRIGGERS = ("manual", "schedule", "retry")
+# Job log levels, least severe first (a pipeline's `log_level` is one of them).
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class Pipeline(WorkspaceRow):
@@ -20,6 +22,12 @@ class Pipeline(WorkspaceRow):
     # The number of the current PipelineVersion; also the optimistic revision of the row.
     version = fields.IntField(default=1)
     created_by = fields.CharField(max_length=200, default="")
+    # History (engine migration 0005): a deleted pipeline stays, hidden, while jobs of it are kept; its
+    # `name` is then `~<id>` (no live name can take that form) and the name it had moves to `deleted_name`.
+    deleted_at = Timestamp(null=True)
+    deleted_name = fields.CharField(max_length=200, null=True)
+    # The lowest level its jobs' logs store (debug, info, warning, error); None: DOCC_JOB_LOG_LEVEL.
+    log_level = fields.CharField(max_length=10, null=True)
 
     class Meta:
         table = "pipelines"
@@ -92,7 +100,9 @@ class Job(WorkspaceRow):
         unique_together = (("schedule_id", "scheduled_for"), ("workspace_id", "idempotency_key"))
         # Job lists read newest first, of a workspace or of one pipeline: no page sorts the whole table.
         indexes = (Index(fields=("workspace_id", "created_at", "id"), name="jobs_ws_created"),
-                   Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"))
+                   Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"),
+                   # Retention finds finished jobs by age (engine migration 0005).
+                   Index(fields=("status", "finished_at"), name="jobs_status_finished"))
 
 
 class JobStep(Model):

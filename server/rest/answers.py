@@ -55,7 +55,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Pipeline": shape("A pipeline at its current version.", {
         "id": STRING, "name": STRING, "description": STRING, "steps": array(OBJECT), "version": INTEGER,
         "schedule": maybe(ref("Schedule")), "created_by": maybe(STRING), "created_at": INSTANT,
-        "updated_at": INSTANT,
+        "updated_at": INSTANT, "log_level": maybe(STRING),
     }),
     "JobStep": shape("One step of a job.", {
         "id": STRING, "type": STRING, "status": STRING, "rows_in": maybe(INTEGER), "rows_out": maybe(INTEGER),
@@ -68,7 +68,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "created_by": maybe(STRING), "created_at": INSTANT, "started_at": maybe(INSTANT),
         "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER), "percent_complete": NUMBER,
         "statistics": maybe(OBJECT), "error": maybe(STRING), "cancel_requested": BOOLEAN, "attempts": INTEGER,
-        "steps": array(ref("JobStep")),
+        "pipeline_deleted": BOOLEAN, "steps": array(ref("JobStep")),
     }),
     "QualityRuleSchedule": shape("A quality rule's schedule and its next run times.", {
         "cron": STRING, "timezone": STRING, "next_runs": array(INSTANT),

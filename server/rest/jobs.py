@@ -41,7 +41,7 @@ def job_json(view: JobView) -> dict[str, Any]:
         "started_at": view.started_at, "finished_at": view.finished_at, "duration_s": view.duration_s,
         "percent_complete": view.percent_complete, "statistics": view.statistics, "error": view.error,
         "cancel_requested": view.cancel_requested, "attempts": view.attempts,
-        "steps": [step_json(step) for step in view.steps],
+        "pipeline_deleted": view.pipeline_deleted, "steps": [step_json(step) for step in view.steps],
     }
 
 

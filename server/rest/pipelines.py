@@ -32,7 +32,7 @@ def schedule_json(view: ScheduleView | None) -> dict[str, Any] | None:
 def pipeline_json(view: PipelineView) -> dict[str, Any]:
     return {"id": view.id, "name": view.name, "description": view.description, "steps": view.steps,
             "version": view.version, "schedule": schedule_json(view.schedule), "created_by": view.created_by,
-            "created_at": view.created_at, "updated_at": view.updated_at}
+            "created_at": view.created_at, "updated_at": view.updated_at, "log_level": view.log_level}
 
 
 def version_json(view: PipelineVersionView) -> dict[str, Any]:

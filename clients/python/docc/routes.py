@@ -48,7 +48,7 @@ LIST_DATASETS = Route("GET", f"{V1}/datasets", query=("name", "tags", "source_ty
 CREATE_DATASET = Route("POST", f"{V1}/datasets", body=D.DatasetCreate, answer=D.Dataset)
 GET_DATASET = Route("GET", f"{V1}/datasets/{{id}}", answer=D.Dataset)
 UPDATE_DATASET = Route("PUT", f"{V1}/datasets/{{id}}", body=D.DatasetUpdate, query=("force",), answer=D.Dataset)
-DELETE_DATASET = Route("DELETE", f"{V1}/datasets/{{id}}")
+DELETE_DATASET = Route("DELETE", f"{V1}/datasets/{{id}}", query=("force",))
 GET_SCHEMA = Route("GET", f"{V1}/datasets/{{id}}/schema", answer=D.SchemaVersion)
 UPDATE_SCHEMA = Route("PUT", f"{V1}/datasets/{{id}}/schema", query=("force",), answer=D.SchemaVersion)
 SCHEMA_HISTORY = Route("GET", f"{V1}/datasets/{{id}}/schema/history", answer=D.SchemaVersion, paged=True)

@@ -45,6 +45,8 @@ class Job(Model):
     error: str | None = None
     cancel_requested: bool = False
     attempts: int = 0
+    # Its pipeline was deleted; the job stays readable as history.
+    pipeline_deleted: bool = False
     steps: list[JobStep]
     # The client's jobs resource that answered this job: sync or async, so are wait(), logs(), ...
     _jobs: Any = PrivateAttr(default=None)

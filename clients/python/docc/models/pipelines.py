@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import PrivateAttr
 
 from docc.models.common import Input, Model
+
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class Schedule(Model):
@@ -33,6 +35,8 @@ class Pipeline(Model):
     created_by: str | None = None
     created_at: datetime
     updated_at: datetime
+    # The lowest level its jobs' logs store (text, as a newer server may add one); None: DOCC_JOB_LOG_LEVEL.
+    log_level: str | None = None
     _etag: str | None = PrivateAttr(default=None)
 
     @property
@@ -68,6 +72,7 @@ class PipelineCreate(Input):
     steps: list[dict[str, Any]]
     description: str = ""
     schedule: ScheduleSpec | None = None
+    log_level: LogLevel | None = None
 
 
 class PipelineUpdate(Input):
@@ -75,3 +80,4 @@ class PipelineUpdate(Input):
     description: str | None = None
     steps: list[dict[str, Any]] | None = None
     schedule: ScheduleSpec | None = None
+    log_level: LogLevel | None = None
