@@ -25,7 +25,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from resolvers.errors import DoccError
+from resolvers.errors import DoccError, SubscriberLagged
 
 log = logging.getLogger("docc.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -124,6 +124,8 @@ class ErrorCodes(MaskErrors):
         extensions: dict[str, Any] = {"code": code}
         if isinstance(original, DoccError):
             message, extensions["details"] = original.message, original.details
+            if isinstance(original, SubscriberLagged):
+                extensions["cursor"] = original.cursor  # where the client resubscribes from
         elif code == INTERNAL:
             message = "Internal server error"
         else:

@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIST_CACHE] = ListCache()
     app[SOCKETS_BY_CREDENTIAL] = Counter()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
-    bus = app[EVENT_BUS] = EventBus()
+    bus = app[EVENT_BUS] = EventBus(settings.subscriber_queue_size)
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
         # The engine is handed what a schedule's tick does: it does not import the domain.

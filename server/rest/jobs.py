@@ -146,6 +146,8 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
                 break
             if isinstance(item, job_streams.JobEnded):
                 await response.write(writer.end({"status": item.job.status, "job": job_json(item.job)}))
+            elif isinstance(item, job_streams.Lagged):
+                await response.write(writer.lagged(item.cursor))
             else:
                 await response.write(writer.line(item.seq, log_json(item)))
             pending = asyncio.ensure_future(anext(stream, None))
