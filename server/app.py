@@ -34,7 +34,7 @@ from server.rest import pipelines as rest_pipelines
 from server.rest import quality as rest_quality
 from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
-from server.websockets import SOCKETS_BY_CREDENTIAL
+from server.websockets import OPERATIONS_BY_CREDENTIAL, SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
 REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_events.ROUTES,
@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app[LIST_CACHE] = ListCache()
     app[SOCKETS_BY_CREDENTIAL] = Counter()
+    app[OPERATIONS_BY_CREDENTIAL] = Counter()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
     bus = app[EVENT_BUS] = EventBus(settings.subscriber_queue_size)
 
