@@ -24,6 +24,7 @@ from server.edge.ratelimit import RATE_LIMITS, RateLimits
 from server.edge.responses import json_response
 from server.edge.routes import Route, add_routes, public
 from server.engine.bus import EventBus, binding
+from server.engine.job_event_retention import job_event_retention
 from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(job_event_retention(settings))
     app.cleanup_ctx.append(auth_lifecycle)
     app.on_shutdown.append(close_sockets)
     app[rest_events.OPEN_FEEDS] = set()
