@@ -113,6 +113,7 @@ class Tally:
         self.connected, self.followers, self.all_connected = 0, followers, asyncio.Event()
         self.latency: Counter[int] = Counter()
         self.received = self.lost = self.lagged = self.duplicates = 0
+        self.first_write, self.last_write, self.top_seq = float("inf"), 0.0, 0
 
     def connect(self) -> None:
         self.connected += 1
@@ -121,7 +122,10 @@ class Tally:
 
     def line(self, message: str, seq: int, expected: int) -> int:
         """Count a received line; returns the next expected seq."""
-        self.latency[int((time.time() - float(message.split(" ", 1)[0])) * BUCKET)] += 1
+        written = float(message.split(" ", 1)[0])
+        self.latency[int((time.time() - written) * BUCKET)] += 1
+        self.first_write, self.last_write = min(self.first_write, written), max(self.last_write, written)
+        self.top_seq = max(self.top_seq, seq)
         self.received += 1
         if seq < expected:
             self.duplicates += 1
@@ -205,7 +209,8 @@ def load(kind: str, base: str, key: str, job_id: str, count: int, limit: float, 
                 task.cancel()
             failures = [task.exception() for task in done if task.exception() is not None]
         results.put((tally.latency, tally.received, tally.lost, tally.lagged, tally.duplicates,
-                     [repr(f) for f in failures[:3]], len(failures), len(pending)))
+                     [repr(f) for f in failures[:3]], len(failures), len(pending),
+                     (tally.first_write, tally.last_write, tally.top_seq)))
 
     asyncio.run(main())
 
@@ -240,16 +245,20 @@ def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str
             loader.join()
         peak = memory.peak()
     latency: Counter[int] = Counter()
-    received = lost = lagged = duplicates = failed = unfinished = 0
+    received = lost = lagged = duplicates = failed = unfinished = top = 0
+    first, last = float("inf"), 0.0
     for part in collected:
         latency.update(part[0])
         received, lost, lagged, duplicates = (received + part[1], lost + part[2], lagged + part[3],
                                               duplicates + part[4])
         failed, unfinished = failed + part[6], unfinished + part[7]
+        first, last, top = min(first, part[8][0]), max(last, part[8][1]), max(top, part[8][2])
         for failure in part[5]:
             print(f"  follower failed: {failure}", file=sys.stderr)
     expected = int(args.rate * args.seconds) * args.subscribers
-    print(f"| {kind} | {args.subscribers} | {args.rate} | {args.seconds} | {_percentile(latency, 0.5):.1f} "
+    achieved = (top - 1) / (last - first) if last > first else 0.0
+    print(f"| {kind} | {args.subscribers} | {args.rate} ({achieved:.0f} achieved) | {args.seconds} "
+          f"| {_percentile(latency, 0.5):.1f} "
           f"| {_percentile(latency, 0.99):.1f} | {lost + duplicates} | {lagged} "
           f"| {expected - received} | {unfinished} | {failed} | {peak:.0f} |", flush=True)
 

@@ -71,6 +71,8 @@ class Subscription:
                 self._queue.get_nowait()
             self.overflowed = False
             return None
+        if not self._queue.empty():  # A reader that keeps up skips wait_for's task and timer on every event.
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
