@@ -49,7 +49,8 @@ def _redirects(uris: list[str]) -> list[str]:
     return list(dict.fromkeys(uris))
 
 
-def _secret_expiry(expires_in: str | None, expires_at: str | None, now: datetime) -> datetime:
+def _secret_expiry(expires_in: str | None, expires_at: str | None, now: datetime,
+                   in_field: str = "expires_in") -> datetime:
     if expires_in and expires_at:
         raise ValidationError("Give expires_in or expires_at, not both", field="expires_at", reason="Both given")
     if expires_at:
@@ -57,7 +58,7 @@ def _secret_expiry(expires_in: str | None, expires_at: str | None, now: datetime
         if when <= now:
             raise ValidationError("The expiry is in the past", field="expires_at", reason="Must be in the future")
         return when
-    return now + (parse_duration(expires_in) if expires_in else DEFAULT_SECRET_LIFETIME)
+    return now + (parse_duration(expires_in, in_field) if expires_in else DEFAULT_SECRET_LIFETIME)
 
 
 async def _store_secret(client_id: str, description: str, expires_at: datetime) -> CreatedSecret:
@@ -75,7 +76,7 @@ async def register_client(principal: Principal, workspace_id: str, spec: ClientC
     """
     await managed_workspace(principal, workspace_id)
     scopes, redirects = check_scopes(spec.scopes), _redirects(spec.redirect_uris)
-    expires_at = _secret_expiry(spec.secret_expires_in, None, datetime.now(UTC))
+    expires_at = _secret_expiry(spec.secret_expires_in, None, datetime.now(UTC), "secret_expires_in")
     async with in_transaction():
         client = await OAuthClient.create(id=new_id("oc"), workspace_id=workspace_id, name=spec.name,
                                           scopes=scopes, redirect_uris=redirects)

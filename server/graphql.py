@@ -33,7 +33,7 @@ from schema.context import Context, Loaders
 from server.auth.authenticate import credential_of, identify
 from server.auth.graphql_cost import bulk_count, request_cost
 from server.config import Settings
-from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded
+from server.edge.bodies import MAX_JSON_DEPTH, InvalidJson, UnsupportedMediaType, json_depth, loads_bounded, read_body
 from server.edge.context import REQUEST_CONTEXT, principal_of
 from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
 from server.edge.responses import HTTP_CODES, error_response
@@ -51,6 +51,10 @@ from server.websockets import (
 
 class BadGraphQLRequest(DoccError):
     code = "BAD_REQUEST"
+
+
+class NotAcceptable(DoccError):
+    code = "NOT_ACCEPTABLE"
 
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
@@ -194,7 +198,7 @@ class DoccGraphQLView(GraphQLView):
                 return None  # PUT and the like: the view refuses the method itself (405)
             raise UnsupportedMediaType("A GraphQL request is sent as application/json",
                                        {"content_type": request.content_type})
-        body = loads_bounded(await request.read())
+        body = loads_bounded(await read_body(request))
         request[BATCH] = isinstance(body, list)
         operations = body if isinstance(body, list) else [body]
         if not operations or not all(isinstance(operation, dict) for operation in operations):
@@ -269,14 +273,21 @@ class DoccGraphQLView(GraphQLView):
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, address_key(request))
         else:
-            media = negotiate(request.headers.get("Accept"))
-            if media is None:
-                return error_response(406, "NOT_ACCEPTABLE", "The response is available only as "
-                                      + " or ".join(OFFERED), {"available": list(OFFERED)},
-                                      request[REQUEST_CONTEXT].request_id)
-            request[MEDIA] = media
             await principal_of(request)
-            await self._charge(request, credential_key(request), await self._body(request))
+            key = credential_key(request)
+            media = negotiate(request.headers.get("Accept"))
+            try:
+                if media is None:
+                    raise NotAcceptable("The response is available only as " + " or ".join(OFFERED),
+                                        {"available": list(OFFERED)})
+                request[MEDIA] = media
+                await self._charge(request, key, await self._body(request))
+            except DoccError:
+                # Refused before its cost was counted (406, a body that is not JSON, a document that
+                # costs too much): it still counts as one request, and carries the rate-limit headers.
+                if not request[REQUEST_CONTEXT].rate_headers:
+                    await limits.charge(request, STANDARD, key)
+                raise
         response = await super().__call__(request)
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.

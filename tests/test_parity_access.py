@@ -264,3 +264,11 @@ async def test_oauth_client_refusals_carry_the_same_codes_and_details(client, ot
         by_graphql = (await gql_data(client, REVOKE_SECRET, {"ws": "ws_default", "client": client_id,
                                                              "id": secret_id}))["revokeOAuthClientSecret"]
         assert status == 404 and refusal(by_rest) == refusal(by_graphql), client_id
+
+
+async def test_a_bad_first_secret_lifetime_names_its_own_field(client):
+    # when
+    status, by_rest = await rest(client, "POST", f"{WS}/oauth-clients", {**APP, "secret_expires_in": "-5d"})
+    # then
+    assert status == 400
+    assert by_rest["error"]["details"]["field"] == "secret_expires_in"

@@ -34,17 +34,28 @@ class AuthState:
 AUTH = web.AppKey("auth", AuthState)
 
 
+def _values(headers: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of a header: all repeats of a multidict's, or both spellings of a plain mapping's."""
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        return [str(value) for value in getall(name, [])]
+    return [str(headers[key]) for key in dict.fromkeys((name, name.lower(), name.title())) if headers.get(key)]
+
+
 def credential_of(headers: Mapping[str, Any]) -> str | None:
-    """The raw credential of `Authorization: Bearer` or `private-token`; raises Unauthorized on another scheme."""
-    get = headers.get
-    authorization = get("Authorization") or get("authorization")
-    if authorization:
-        scheme, _, value = str(authorization).strip().partition(" ")
+    """The raw credential of `Authorization: Bearer` or `private-token`; raises Unauthorized on another
+    scheme, and when several different credentials are presented (which one a proxy checked is unknown)."""
+    authorizations, tokens = _values(headers, "Authorization"), _values(headers, "private-token")
+    presented: list[str] = []
+    for authorization in authorizations:
+        scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("Use the Bearer scheme or the private-token header", {"reason": "scheme"})
-        return value.strip()
-    token = get("private-token") or get("Private-Token")
-    return str(token).strip() if token else None
+        presented.append(value.strip())
+    presented += [token.strip() for token in tokens if token.strip()]
+    if len(set(presented)) > 1:
+        raise Unauthorized("Send one credential, in one header", {"reason": "ambiguous"})
+    return presented[0] if presented else None
 
 
 async def identify(app: web.Application, credential: str, address: str | None) -> Identity:

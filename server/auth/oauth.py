@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
@@ -19,7 +19,7 @@ from resolvers.validation import parse
 from server.auth import grants
 from server.auth.authenticate import AUTH
 from server.auth.grants import OAuthError, authenticate_client
-from server.edge.bodies import read_json
+from server.edge.bodies import UnreadableBody, read_body, read_json
 from server.edge.context import principal_of
 from server.edge.ratelimit import AUTH as AUTH_BUCKET
 from server.edge.ratelimit import RATE_LIMITS
@@ -32,7 +32,17 @@ GRANTS = ("client_credentials", "authorization_code", "refresh_token")
 
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/x-www-form-urlencoded":
-        return {key: str(value) for key, value in (await request.post()).items()}
+        # Parsed here rather than by request.post(), which raised (a 500) on bytes that are not UTF-8
+        # and on an unknown or non-ASCII-compatible `charset` parameter.
+        if (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+            raise OAuthError("invalid_request", "Send the parameters in UTF-8")
+        try:
+            text = (await read_body(request)).decode("utf-8")
+            return dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        except (UnicodeDecodeError, ValueError):
+            raise OAuthError("invalid_request", "The parameters are not UTF-8 form encoding") from None
+        except UnreadableBody as exc:
+            raise OAuthError("invalid_request", exc.message) from None
     if request.content_type == "application/json":
         return {key: value for key, value in (await read_json(request)).items() if isinstance(value, str)}
     raise OAuthError("invalid_request", "Send the parameters as application/x-www-form-urlencoded")

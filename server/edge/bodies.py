@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from resolvers.errors import DoccError, ValidationError
 
@@ -30,12 +31,32 @@ class UnsupportedMediaType(DoccError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class UnreadableBody(DoccError):
+    code = "BAD_REQUEST"
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body; one its Content-Encoding cannot decode is a 400 BAD_REQUEST, not a server fault."""
+    try:
+        return await request.read()
+    except RequestPayloadError:
+        # The rest of the body cannot be read either: mark it ended, so aiohttp does not read it again
+        # after the answer (which re-raised the error and logged it as unhandled), and close the
+        # connection once the answer is sent.
+        request.content.feed_eof()
+        if request.protocol is not None:
+            request.protocol.close()
+        encoding = request.headers.get("Content-Encoding", "")
+        raise UnreadableBody("The request body could not be decoded",
+                             {"content_encoding": encoding[:64]} if encoding else {}) from None
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object body of a request; raises UnsupportedMediaType, InvalidJson."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send the body as application/json",
                                    {"content_type": request.content_type})
-    body = loads_bounded(await request.read())
+    body = loads_bounded(await read_body(request))
     if not isinstance(body, dict):
         raise ValidationError("Expected a JSON object", field="body", reason="Expected an object")
     return body

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from server.models.base import WorkspaceRow
+from server.models.base import Timestamp, WorkspaceRow
 
 JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -38,7 +38,7 @@ class PipelineVersion(Model):
     description = fields.TextField(default="")
     steps = fields.JSONField()
     created_by = fields.CharField(max_length=200)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "pipeline_versions"
@@ -54,8 +54,8 @@ class Schedule(Model):
     cron = fields.CharField(max_length=120)
     timezone = fields.CharField(max_length=64, default="UTC")
     paused = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = Timestamp(auto_now_add=True)
+    updated_at = Timestamp(auto_now=True)
 
     class Meta:
         table = "pipeline_schedules"
@@ -72,11 +72,11 @@ class Job(WorkspaceRow):
     from_step = fields.CharField(max_length=200, null=True)
     # A scheduled tick makes at most one job: the (schedule_id, scheduled_for) pair is unique.
     schedule_id = fields.CharField(max_length=40, null=True)
-    scheduled_for = fields.DatetimeField(null=True)
+    scheduled_for = Timestamp(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
     created_by = fields.CharField(max_length=200, default="")
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp(null=True)
+    finished_at = Timestamp(null=True)
     progress = fields.FloatField(default=0.0)
     statistics = fields.JSONField(default=dict)
     error = fields.TextField(null=True)
@@ -84,7 +84,7 @@ class Job(WorkspaceRow):
     # The lease of the process running the job: its owner, a token per claim, and when it expires.
     lease_owner = fields.CharField(max_length=120, null=True)
     lease_token = fields.CharField(max_length=40, null=True)
-    lease_expires_at = fields.DatetimeField(null=True, db_index=True)
+    lease_expires_at = Timestamp(null=True, db_index=True)
     attempts = fields.IntField(default=0)
 
     class Meta:
@@ -106,8 +106,8 @@ class JobStep(Model):
     rows_out = fields.BigIntField(null=True)
     duration_s = fields.FloatField(null=True)
     error = fields.TextField(null=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp(null=True)
+    finished_at = Timestamp(null=True)
 
     class Meta:
         table = "job_steps"
@@ -120,7 +120,7 @@ class JobLog(Model):
     id = fields.IntField(primary_key=True)
     job = fields.ForeignKeyField("engine.Job", related_name="log_rows", on_delete=fields.CASCADE)
     seq = fields.IntField()
-    time = fields.DatetimeField()
+    time = Timestamp()
     level = fields.CharField(max_length=10)
     step_id = fields.CharField(max_length=200, null=True)
     message = fields.TextField()
@@ -151,8 +151,8 @@ class StagedWrite(Model):
     # The staged object (a staging table or a temp file's base name), known once the sink staged it.
     name = fields.CharField(max_length=300, null=True)
     # A sweep holds the job's rows until then, so two sweeps never finish the same plan at once.
-    claimed_until = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    claimed_until = Timestamp(null=True)
+    updated_at = Timestamp(auto_now=True)
 
     class Meta:
         table = "job_staged_writes"
@@ -175,7 +175,7 @@ class JobEvent(Model):
     progress = fields.FloatField(default=0.0)
     step_id = fields.CharField(max_length=200, null=True)
     step_status = fields.CharField(max_length=20, null=True)
-    time = fields.DatetimeField()
+    time = Timestamp()
 
     class Meta:
         table = "job_events"

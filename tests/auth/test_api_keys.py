@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from multidict import CIMultiDict
 
 from resolvers.credentials import API_KEY, new_secret, well_formed
 from resolvers.errors import Unauthorized
@@ -73,6 +74,25 @@ async def test_other_authorization_scheme_is_refused(anonymous):
 async def test_private_token_header_is_accepted(anonymous, credentials):
     resp = await anonymous.get(DATASETS, headers={"private-token": credentials["admin"]})
     assert resp.status == 200
+
+
+@pytest.mark.parametrize("headers", [
+    [("Authorization", "Bearer {admin}"), ("Authorization", "Bearer {reader}")],
+    [("Authorization", "Bearer {reader}"), ("private-token", "{admin}")],
+    [("private-token", "{admin}"), ("private-token", "{reader}")],
+])
+async def test_two_different_credentials_in_one_request_are_refused(anonymous, credentials, headers):
+    # given a request carrying two valid keys: which one a proxy in front checked is unknown
+    sent = CIMultiDict((name, value.format(**credentials)) for name, value in headers)
+    # when (sent by the bare test client: the Caller would merge repeated headers into one)
+    resp = await anonymous.http.get(DATASETS, headers=sent)
+    # then
+    await _refusal(resp, "ambiguous")
+
+
+async def test_the_same_key_in_both_headers_is_one_credential(anonymous, credentials):
+    sent = {"Authorization": f"Bearer {credentials['reader']}", "private-token": credentials["reader"]}
+    assert (await anonymous.get(DATASETS, headers=sent)).status == 200
 
 
 async def test_key_is_shown_once_and_listed_by_prefix_only(client):

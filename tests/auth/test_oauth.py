@@ -8,6 +8,7 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import pytest
 
 from server.auth.jwt_tokens import OWN_KID, load_signing_secret
 from tests.conftest import bearer
@@ -85,6 +86,25 @@ async def test_rfc6749_errors(client, anonymous):
     assert (missing.status, (await missing.json())["error"]) == (400, "invalid_request")
     assert (unsupported.status, (await unsupported.json())["error"]) == (400, "unsupported_grant_type")
     assert (too_wide.status, (await too_wide.json())["error"]) == (400, "invalid_scope")
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"grant_type=client_credentials&client_id=\xff\xfe", "application/x-www-form-urlencoded"),
+    (b"grant_type=client_credentials&client_id=%ff%fe", "application/x-www-form-urlencoded"),
+    (b"grant_type=client_credentials", "application/x-www-form-urlencoded; charset=bogus"),
+    (b"grant_type=client_credentials", "application/x-www-form-urlencoded; charset=utf-16"),
+])
+async def test_a_form_that_is_not_utf8_is_invalid_request_not_a_server_error(client, anonymous, body, content_type):
+    # given a registered client, so the refusal is about the encoding alone
+    client_id, secret = await _register(client)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    # when
+    resp = await anonymous.post("/oauth/token", data=body,
+                                headers={"Content-Type": content_type, "Authorization": f"Basic {basic}"})
+    # then
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"] == "invalid_request"
+    assert resp.headers["Cache-Control"] == "no-store"
 
 
 async def test_expired_or_revoked_secret_is_refused(client, anonymous):

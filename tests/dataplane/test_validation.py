@@ -303,3 +303,13 @@ def test_source_refusals_name_the_field(source, field, reason):
 )
 def test_valid_sources_pass(source):
     validate_source(source, None)
+
+
+def test_a_step_id_longer_than_a_job_step_can_hold_is_refused_at_save():
+    # given a step id one past what a job's step row holds (a longer one used to save, then fail every run)
+    long_id = {**SOURCE, "id": "s" * 201}
+    # when
+    error = refusal([long_id])
+    # then
+    assert (error.field, error.reason) == ("steps[0].id", "At most 200 characters")
+    validate_steps([{**SOURCE, "id": "s" * 200}], None)

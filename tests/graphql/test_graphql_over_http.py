@@ -213,3 +213,25 @@ async def test_a_document_of_several_operations_runs_the_one_named(client):
     # then
     assert status == 200
     assert body == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(("body", "accept", "status", "code"), [
+    pytest.param(b'{"query": ', None, 400, "INVALID_JSON", id="not-json"),
+    pytest.param(b'{"query": "{ datasets(first: 2147483647) { totalCount } }"}', None, 400, "QUERY_TOO_COMPLEX",
+                 id="too-costly"),
+    pytest.param(json.dumps({"query": COUNT}).encode(), "text/html", 406, "NOT_ACCEPTABLE", id="not-acceptable"),
+])
+async def test_a_refusal_before_the_cost_is_known_counts_once_and_carries_the_rate_limit_headers(
+        client, body, accept, status, code):
+    # given
+    headers = {"Content-Type": "application/json"} | ({"Accept": accept} if accept else {})
+    before = await client.post("/graphql", data=json.dumps({"query": "{ __typename }"}),
+                               headers={"Content-Type": "application/json"})
+    # when
+    resp = await client.post("/graphql", data=body, headers=headers)
+    # then
+    assert resp.status == status
+    assert (await resp.json(content_type=None))["error"]["code"] == code
+    assert resp.headers["X-RateLimit-Limit"] == before.headers["X-RateLimit-Limit"]
+    assert int(resp.headers["X-RateLimit-Remaining"]) <= int(before.headers["X-RateLimit-Remaining"]) - 1
+    assert "RateLimit-Reset" in resp.headers

@@ -294,3 +294,41 @@ async def test_requests_the_http_parser_refuses_still_get_the_envelope(client, r
     assert_envelope(json.loads(body), code, headers["x-request-id"])
     # and the server goes on answering
     assert (await client.get("/api/v1/datasets")).status == 200
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/api/v1/datasets", "application/json"),
+    ("/graphql", "application/json"),
+])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_its_content_encoding_cannot_decode_is_a_400_not_a_server_error(
+        client, caplog, path, content_type, encoding):
+    # when the body claims an encoding it does not have
+    with caplog.at_level(logging.INFO):
+        resp = await client.post(path, data=b'{"name": "x"}', headers={"Content-Type": content_type,
+                                                                       "Content-Encoding": encoding})
+    # then
+    assert resp.status == 400
+    assert_envelope(await resp.json(), "BAD_REQUEST", resp.headers["X-Request-ID"])
+    assert (await resp.json())["error"]["details"] == {"content_encoding": encoding}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_form_its_content_encoding_cannot_decode_is_an_oauth_invalid_request(anonymous):
+    resp = await anonymous.post("/oauth/token", data=b"grant_type=client_credentials",
+                                headers={"Content-Type": "application/x-www-form-urlencoded",
+                                         "Content-Encoding": "gzip"})
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "invalid_request"
+
+
+async def test_a_compressed_body_is_bounded_after_decompression(client):
+    # given 2 MB of JSON that gzip shrinks to a few KB
+    import gzip
+    body = gzip.compress(b'{"name": "' + b"a" * 2_000_000 + b'"}')
+    # when
+    resp = await client.post("/api/v1/datasets", data=body, headers={"Content-Type": "application/json",
+                                                                     "Content-Encoding": "gzip"})
+    # then
+    assert resp.status == 413
+    assert_envelope(await resp.json(), "PAYLOAD_TOO_LARGE", resp.headers["X-Request-ID"])

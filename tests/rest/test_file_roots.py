@@ -94,6 +94,27 @@ async def test_pipeline_sinks_outside_the_roots_are_refused(confined, roots):
     assert not (roots.parent / "stolen.csv").exists()
 
 
+@pytest.mark.parametrize("path", ["{roots}", "{roots}/", "{roots}/.", "{roots}/sub", "{roots}/sub/"])
+async def test_a_sink_or_source_naming_a_directory_is_refused(confined, roots, path):
+    # given a folder inside the roots; a sink on the root itself would stage its file in the root's parent
+    (roots / "sub").mkdir()
+    dataset = await (await create(confined, {"type": "file", "path": str(roots / "in.csv")})).json()
+    steps = [{"id": "read", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
+             {"id": "write", "type": "data_sink", "config": {"path": path.format(roots=roots), "format": "csv"}}]
+    # when
+    sink = await confined.post("/api/v1/pipelines", json={"name": "onto_a_folder", "steps": steps})
+    source = await create(confined, {"type": "file", "path": path.format(roots=roots), "format": "csv"}, "folder")
+    # then
+    reason = "Must name a file inside a file root, not a directory"
+    assert await refusal(sink) == {"field": "steps[1].config.path", "reason": reason}
+    assert await refusal(source) == {"field": "source.path", "reason": reason}
+
+
+async def test_a_path_component_longer_than_a_file_name_may_be_is_refused(confined, roots):
+    resp = await create(confined, {"type": "file", "path": f"{roots}/{'a' * 300}.csv"})
+    assert await refusal(resp) == {"field": "source.path", "reason": "Invalid file path"}
+
+
 async def test_by_default_files_are_confined_to_the_data_folder_it_creates(start_app, settings, tmp_path):
     # given a server with no DOCC_FILE_ROOTS and a data folder that does not exist yet
     data_dir = tmp_path / "fresh-data"

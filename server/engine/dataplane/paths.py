@@ -17,7 +17,9 @@ from .policy import Policy
 
 OUTSIDE_ROOTS = "Outside the allowed file roots (DOCC_FILE_ROOTS)"
 PROTECTED = "The server's own files cannot be used"
+NOT_A_FILE = "Must name a file inside a file root, not a directory"
 MAX_PATH = 4096
+MAX_NAME = 255  # NAME_MAX of the usual file systems, in bytes
 
 
 def _refuse(field: str, reason: str, message: str) -> DataPlaneConfigError:
@@ -57,6 +59,12 @@ def check_not_protected(policy: Policy, path: str, *, field: str) -> str:
 def _real(path: str, field: str) -> str:
     if not isinstance(path, str) or not path or "\x00" in path or len(path) > MAX_PATH:
         raise _refuse(field, "Invalid file path", "a file path is required")
+    try:
+        too_long = any(len(part.encode()) > MAX_NAME for part in path.split(os.sep))
+    except UnicodeEncodeError:
+        too_long = True  # a lone surrogate cannot name a file
+    if too_long:
+        raise _refuse(field, "Invalid file path", f"a path component is longer than {MAX_NAME} bytes")
     return os.path.realpath(os.path.abspath(path))
 
 
@@ -65,4 +73,8 @@ def resolve_path(policy: Policy, path: str, *, field: str) -> str:
     real = _real(path, field)
     if not any(_inside(real, root) for root in policy.file_roots):
         raise _refuse(field, OUTSIDE_ROOTS, f"{path!r} is outside the allowed file roots")
+    # A sink stages beside its target: a root (or any directory) as the target would stage in its
+    # parent, outside the roots, and publishing onto a directory can never succeed.
+    if path.endswith(os.sep) or real in policy.file_roots or os.path.isdir(real):
+        raise _refuse(field, NOT_A_FILE, f"{path!r} is a directory")
     return check_not_protected(policy, real, field=field)

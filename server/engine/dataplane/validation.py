@@ -13,6 +13,7 @@ from .types import polars_dtype
 STEP_TYPES = ("data_source", "data_cleaner", "data_sink", "quality_check")
 RESERVED_TYPES: tuple[str, ...] = ()
 CLEANER_KEYS = ("trim", "cast", "handle_nulls", "filter", "remove_duplicates", "rename")
+MAX_STEP_ID = 200  # the length of a job step's step_id column
 _STEP_KEYS = {"id", "type", "config", "depends_on", "name", "description"}
 _CONFIG_KEYS = {
     "data_source": {"dataset_id", "columns", "filter"},
@@ -161,6 +162,9 @@ def validate_step(step: dict[str, Any], *, at: str = "step") -> None:
             raise _refuse(f"{at}.{key}", "Unknown key", f"unknown step key {key!r}")
     if not isinstance(step.get("id"), str) or not step["id"]:
         raise _refuse(f"{at}.id", "A non-empty string id is required")
+    if len(step["id"]) > MAX_STEP_ID:
+        # A job keeps one row per step under this id: a longer one could be saved but never run.
+        raise _refuse(f"{at}.id", f"At most {MAX_STEP_ID} characters")
     kind = step.get("type")
     if kind not in STEP_TYPES:
         raise _refuse(f"{at}.type", "Unknown step type", f"unknown step type {kind!r}; expected one of "

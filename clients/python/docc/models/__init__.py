@@ -27,6 +27,7 @@ from docc.models.datasets import (
                                 SchemaVersion,
                                 SchemaVersionAck,
 )
+from docc.models.events import JobEvent
 from docc.models.jobs import FINISHED, Job, JobAck, JobStep, LogLine, LogPage
 from docc.models.pipelines import (
                                 Pipeline,
@@ -38,12 +39,26 @@ from docc.models.pipelines import (
                                 ScheduleAck,
                                 ScheduleSpec,
 )
+from docc.models.quality import (
+                                ColumnProfile,
+                                DatasetProfile,
+                                QualityResult,
+                                QualityResultAck,
+                                QualityRule,
+                                QualityRuleAck,
+                                QualityRuleCreate,
+                                QualityRuleUpdate,
+                                RuleSchedule,
+                                RuleScheduleSpec,
+)
 
 __all__ = [
-    "FINISHED", "ApiKey", "ClientCreate", "ClientSecret", "CompatibilityReport", "CreatedApiKey",
-    "CreatedClientSecret", "CreatedOAuthClient", "Dataset", "DatasetAck", "DatasetCreate", "DatasetSchema",
-    "DatasetUpdate", "Input", "Job", "JobAck", "JobStep", "KeyCreate", "KeyRotate", "LogLine", "LogPage", "Model",
-    "OAuthClient", "Page", "PageLinks", "PageMeta", "Pipeline", "PipelineAck", "PipelineCreate", "PipelineUpdate",
-    "PipelineVersion", "Schedule", "ScheduleAck", "ScheduleSpec", "SchemaChange", "SchemaField", "SchemaVersion",
-    "SchemaVersionAck", "SecretCreate", "Workspace", "WorkspaceCreate",
+    "FINISHED", "ApiKey", "ClientCreate", "ClientSecret", "ColumnProfile", "CompatibilityReport", "CreatedApiKey",
+    "CreatedClientSecret", "CreatedOAuthClient", "Dataset", "DatasetAck", "DatasetCreate", "DatasetProfile",
+    "DatasetSchema", "DatasetUpdate", "Input", "Job", "JobAck", "JobEvent", "JobStep", "KeyCreate", "KeyRotate",
+    "LogLine", "LogPage", "Model", "OAuthClient", "Page", "PageLinks", "PageMeta", "Pipeline", "PipelineAck",
+    "PipelineCreate", "PipelineUpdate", "PipelineVersion", "QualityResult", "QualityResultAck", "QualityRule",
+    "QualityRuleAck", "QualityRuleCreate", "QualityRuleUpdate", "RuleSchedule", "RuleScheduleSpec", "Schedule",
+    "ScheduleAck", "ScheduleSpec", "SchemaChange", "SchemaField", "SchemaVersion", "SchemaVersionAck", "SecretCreate",
+    "Workspace", "WorkspaceCreate",
 ]
