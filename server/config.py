@@ -55,6 +55,21 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _float_or_never(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds, or 0 for "never"."""
+    if env.get(name) in ("0", "0.0"):
+        return 0.0
+    return _float(env, name, default)
+
+
+def _days_or_never(env: Mapping[str, str], name: str, default: int) -> int:
+    """A positive number of days, or 0 for "keep forever"."""
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (keep forever) or a number of days, got {value}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -137,6 +152,10 @@ class AuthSettings:
     ws_heartbeat_seconds: float = 20.0
     ws_max_sockets_per_credential: int = 50
     ws_max_subscriptions_per_socket: int = 20
+    # Operations in flight over all the sockets of one credential; one more is refused with 4429.
+    ws_max_subscriptions_per_credential: int = 200
+    # A socket with no operation in flight that sends nothing for this long is closed with 4408 (0: never).
+    ws_idle_seconds: float = 300.0
     key_usage_flush_seconds: float = 60.0
 
     @property
@@ -171,6 +190,8 @@ class AuthSettings:
             ws_heartbeat_seconds=_float(env, "DOCC_WS_HEARTBEAT_SECONDS", 20.0),
             ws_max_sockets_per_credential=_positive(env, "DOCC_WS_MAX_SOCKETS_PER_CREDENTIAL", 50),
             ws_max_subscriptions_per_socket=_positive(env, "DOCC_WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 20),
+            ws_max_subscriptions_per_credential=_positive(env, "DOCC_WS_MAX_SUBSCRIPTIONS_PER_CREDENTIAL", 200),
+            ws_idle_seconds=_float_or_never(env, "DOCC_WS_IDLE_SECONDS", 300.0),
             key_usage_flush_seconds=_float(env, "DOCC_KEY_USAGE_FLUSH_SECONDS", 60.0),
         )
 
@@ -215,6 +236,11 @@ class Settings:
     # Finished jobs older than this many days are removed with their logs (0: kept forever), checked hourly.
     job_retention_days: float = 0.0
     job_retention_interval_seconds: float = 3600.0
+    # Live events a subscriber may have waiting; a follower of a job's log that falls further behind is told
+    # it lagged (with its cursor) and its stream ends.
+    subscriber_queue_size: int = 1_000
+    # Rows of the dashboard feed (job_events) older than this many days are deleted, in batches (0: kept).
+    job_events_retention_days: int = 30
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
@@ -265,6 +291,8 @@ class Settings:
             job_log_level=_job_log_level(env),
             job_retention_days=_retention_days(env),
             job_retention_interval_seconds=_float(env, "DOCC_JOB_RETENTION_INTERVAL_SECONDS", 3600.0),
+            subscriber_queue_size=_positive(env, "DOCC_SUBSCRIBER_QUEUE_SIZE", 1_000),
+            job_events_retention_days=_days_or_never(env, "DOCC_JOB_EVENTS_RETENTION_DAYS", 30),
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),

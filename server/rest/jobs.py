@@ -119,6 +119,19 @@ async def job_logs(request: web.Request) -> web.StreamResponse:
                           "next_after": page.next_after, "finished": page.finished})
 
 
+async def _keep_alive(response: web.StreamResponse, writer: LogWriter, last_write: list[float]) -> None:
+    """Write a keep-alive whenever nothing was written for KEEPALIVE_SECONDS; ends when the reader is gone."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(max(last_write[0] + KEEPALIVE_SECONDS - loop.time(), 0.0) or KEEPALIVE_SECONDS)
+        if loop.time() - last_write[0] >= KEEPALIVE_SECONDS:
+            try:
+                await response.write(writer.keepalive())
+            except (ConnectionResetError, RuntimeError):
+                return
+            last_write[0] = loop.time()
+
+
 async def _follow(request: web.Request, principal: Any, job_id: str, after: int | None, tail: int | None,
                   since: datetime | None, level: str | None) -> web.StreamResponse:
     """Each line as it is stored, then the end with the job's final state (see server/rest/log_streams.py)."""
@@ -133,30 +146,27 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     await response.prepare(request)
     if opening := writer.opening():
         await response.write(opening)
-    pending = asyncio.ensure_future(anext(stream, None))
+    # A quiet job still gets a line now and then, so proxies and clients see the stream is alive. A task of
+    # its own does it, rather than a timeout around every line: that cost a task and a timer per line.
+    loop = asyncio.get_running_loop()
+    last_write = [loop.time()]
+    keeper = asyncio.create_task(_keep_alive(response, writer, last_write))
     try:
-        while True:
-            # A quiet job still gets a line now and then, so proxies and clients see the stream is alive.
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                await response.write(writer.keepalive())
-                continue
-            item = pending.result()
-            if item is None:
-                break
+        async for item in stream:
             if isinstance(item, job_streams.JobEnded):
                 await response.write(writer.end({"status": item.job.status, "job": job_json(item.job)}))
+            elif isinstance(item, job_streams.Lagged):
+                await response.write(writer.lagged(item.cursor))
             else:
                 await response.write(writer.line(item.seq, log_json(item)))
-            pending = asyncio.ensure_future(anext(stream, None))
+            last_write[0] = loop.time()
     except ConnectionResetError:
         # The reader hung up (it may resume with its cursor): the stream simply ends, nothing went wrong.
         return response
     finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         await stream.aclose()
     await response.write_eof()
     return response
