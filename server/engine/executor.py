@@ -10,14 +10,17 @@ import secrets
 import socket
 
 from server.config import Settings
+from server.engine import writers
+from server.engine.admission import RunLimits, claim_next
 from server.engine.bus import JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
-from server.engine.leases import Claim, Expired, claim_next, utcnow
+from server.engine.leases import Claim, Expired, utcnow
 from server.engine.runner import JobRun
 from server.engine.sweep import sweep
+from server.models.engine import JobAttempt
 
 log = logging.getLogger("docc.engine")
 
@@ -38,6 +41,9 @@ async def fail_expired(job_id: str, token: str | None, bus: EventBus | None = No
     except LeaseLost:
         return
     await journal.close_open_steps("failed", LOST_MESSAGE)
+    await JobAttempt.filter(job_id=job_id, status="running").update(status="failed", error=LOST_MESSAGE,
+                                                                    finished_at=utcnow())
+    await writers.release(job_id)
     await journal.log("error", None, f"job failed: {LOST_MESSAGE}")
 
 
@@ -52,6 +58,7 @@ class Executor:
         self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
+        self.limits = RunLimits(settings.max_running_jobs, settings.max_running_jobs_per_pipeline)
         # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
         self.child_body = child_body
         self.runs: dict[str, JobRun] = {}
@@ -132,7 +139,8 @@ class Executor:
         """Claim and start jobs while there is room; returns how many were started."""
         count = 0
         while len(self.runs) < self.capacity:
-            claim = await claim_next(self.owner, self.settings.job_lease_seconds, self.settings.job_max_attempts)
+            claim = await claim_next(self.owner, self.settings.job_lease_seconds, self.settings.job_max_attempts,
+                                     self.limits, self.bus)
             if claim is None:
                 return count
             if isinstance(claim, Expired):

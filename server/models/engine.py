@@ -8,9 +8,12 @@ from tortoise.models import Model
 
 from server.models.base import WorkspaceRow
 
-JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-FINISHED = ("succeeded", "failed", "cancelled")
+# `queued`: waiting for a slot (a running-jobs limit, or the pipeline's concurrency policy); `pending`: claimable.
+JOB_STATUSES = ("queued", "pending", "running", "succeeded", "failed", "cancelled", "skipped", "timed_out")
+FINISHED = ("succeeded", "failed", "cancelled", "skipped", "timed_out")
 TRIGGERS = ("manual", "schedule", "retry")
+# What a run does when another run of its pipeline is active (see server/engine/admission.py).
+CONCURRENCY_POLICIES = ("allow", "queue", "skip", "replace")
 
 
 class Pipeline(WorkspaceRow):
@@ -20,6 +23,10 @@ class Pipeline(WorkspaceRow):
     # The number of the current PipelineVersion; also the optimistic revision of the row.
     version = fields.IntField(default=1)
     created_by = fields.CharField(max_length=200, default="")
+    # Run controls (not versioned, like the schedule): copied onto each job when it is made.
+    concurrency = fields.CharField(max_length=20, default="queue")
+    retries = fields.JSONField(null=True)
+    timeout_s = fields.FloatField(null=True)
 
     class Meta:
         table = "pipelines"
@@ -85,7 +92,14 @@ class Job(WorkspaceRow):
     lease_owner = fields.CharField(max_length=120, null=True)
     lease_token = fields.CharField(max_length=40, null=True)
     lease_expires_at = fields.DatetimeField(null=True, db_index=True)
+    # How many times a process claimed the job (lease takeovers and retries included): names its staging key.
     attempts = fields.IntField(default=0)
+    # The pipeline's run controls when the job was made: {"concurrency", "retries", "timeout_s"}.
+    controls = fields.JSONField(default=dict)
+    # A retry waits until then before it may be claimed.
+    run_after = fields.DatetimeField(null=True)
+    # What the job waits for right now (a writer of one of its destinations), shown while it waits.
+    waiting_for = fields.TextField(null=True)
 
     class Meta:
         table = "jobs"
@@ -93,6 +107,38 @@ class Job(WorkspaceRow):
         # Job lists read newest first, of a workspace or of one pipeline: no page sorts the whole table.
         indexes = (Index(fields=("workspace_id", "created_at", "id"), name="jobs_ws_created"),
                    Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"))
+
+
+class JobAttempt(Model):
+    """One run of a job under its retry policy: its outcome and error, kept when the job is run again."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("engine.Job", related_name="attempt_rows", on_delete=fields.CASCADE)
+    number = fields.IntField()
+    status = fields.CharField(max_length=20, default="running")
+    error = fields.TextField(null=True)
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job_attempts"
+        unique_together = (("job", "number"),)
+
+
+class DestinationLease(Model):
+    """The one job allowed to write a destination now: keyed by the destination's normalized form.
+
+    It expires with the holder's job lease (renewed with it), so a killed process holds nothing for long.
+    """
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    destination = fields.TextField()
+    job_id = fields.CharField(max_length=40, db_index=True)
+    expires_at = fields.DatetimeField()
+    acquired_at = fields.DatetimeField()
+
+    class Meta:
+        table = "destination_leases"
 
 
 class JobStep(Model):

@@ -9,7 +9,7 @@ import polars as pl
 
 from resolvers import jobs
 from server.engine.executor import LOST_MESSAGE, Executor
-from server.engine.leases import claim_next
+from server.engine.admission import claim_next
 from server.models.engine import Job, JobLog, JobStep
 
 from .child_bodies import HELD, held_in_clean
