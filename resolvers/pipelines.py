@@ -15,6 +15,7 @@ from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.quality.pipeline_checks import check_quality_steps
+from resolvers.run_controls import Concurrency, RetryPolicy, Timeout
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, schedules_of, store_schedule
 from resolvers.validation import StrictInput
@@ -35,6 +36,9 @@ class PipelineCreate(StrictInput):
     description: str = pydantic.Field(default="", max_length=10_000)
     steps: list[dict[str, Any]] = pydantic.Field(max_length=MAX_STEPS)
     schedule: ScheduleSpec | None = None
+    concurrency: Concurrency = "queue"
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 class PipelineUpdate(StrictInput):
@@ -42,6 +46,10 @@ class PipelineUpdate(StrictInput):
     description: str | None = pydantic.Field(default=None, max_length=10_000)
     steps: list[dict[str, Any]] | None = pydantic.Field(default=None, max_length=MAX_STEPS)
     schedule: ScheduleSpec | None = None
+    concurrency: Concurrency | None = None
+    # null removes them (no retries, no timeout).
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,9 @@ async def create_pipeline(principal: Principal, spec: PipelineCreate, *, policy:
         async with in_transaction():
             row = await Pipeline.create(id=new_id("pl"), workspace_id=principal.workspace_id, name=spec.name,
                                         description=spec.description, steps=spec.steps, version=1,
-                                        created_by=principal.subject)
+                                        created_by=principal.subject, concurrency=spec.concurrency,
+                                        retries=spec.retries.as_dict() if spec.retries else None,
+                                        timeout_s=spec.timeout)
             await PipelineVersion.create(id=new_id("plv"), pipeline=row, version=1, name=row.name,
                                          description=row.description, steps=row.steps, created_by=principal.subject)
             schedule = await store_schedule(row, spec.schedule) if spec.schedule else None
@@ -184,6 +194,9 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
             if updated != 1:
                 raise Conflict("The pipeline was changed by another request; read it again and retry",
                                {"pipeline_id": row.id})
+        controls = _controls_changed(spec)
+        if controls:
+            await Pipeline.filter(id=row.id).update(**controls)
         if "schedule" in spec.model_fields_set:
             if spec.schedule is None:
                 existing = await Schedule.get_or_none(pipeline_id=row.id)
@@ -195,6 +208,19 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
     if schedule_id is not None:
         await announce(schedule_id, row.id)
     return await _view(await _load(principal, pipeline_id))
+
+
+def _controls_changed(spec: PipelineUpdate) -> dict[str, Any]:
+    """The run controls an update sets; they are settings, not definition: no new version."""
+    given = spec.model_fields_set
+    changed: dict[str, Any] = {}
+    if "concurrency" in given:
+        changed["concurrency"] = spec.concurrency or "queue"
+    if "retries" in given:
+        changed["retries"] = spec.retries.as_dict() if spec.retries else None
+    if "timeout" in given:
+        changed["timeout_s"] = spec.timeout
+    return changed
 
 
 async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:
