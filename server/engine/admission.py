@@ -68,9 +68,9 @@ async def _decide(owner: str, lease: timedelta, limits: RunLimits, decisions: _D
     async with in_transaction() as conn:
         await _serialize(conn)
         now = utcnow()
-        rows = await (Job.filter(status__in=WAITING, cancel_requested=False)
-                      .filter(Q(run_after=None) | Q(run_after__lte=now))
-                      .order_by("created_at", "id").limit(BATCH).using_db(conn))
+        due = (Job.filter(status__in=WAITING, cancel_requested=False).filter(Q(run_after=None) | Q(run_after__lte=now))
+               .order_by("created_at", "id"))
+        rows = await due.limit(BATCH).using_db(conn)
         if not rows:
             return None
         running = await Job.filter(status="running").using_db(conn).values_list("id", "pipeline_id")
@@ -80,30 +80,46 @@ async def _decide(owner: str, lease: timedelta, limits: RunLimits, decisions: _D
         for job_id, pipeline in await Job.filter(status__in=WAITING, run_after__gt=now).using_db(conn).values_list(
                 "id", "pipeline_id"):
             busy.setdefault(pipeline, job_id)
-        for row in rows:
-            pipeline = row.pipeline_id  # type: ignore[attr-defined]
-            if policy_of(row) == "skip" and row.attempts == 0 and pipeline in busy:
-                reason = f"skipped: {busy[pipeline]} of this pipeline is active (concurrency: skip)"
-                if await Job.filter(id=row.id, status__in=WAITING).using_db(conn).update(
-                        status="skipped", error=reason, finished_at=now, updated_at=now) >= 1:
-                    decisions.skipped.append((row.id, reason))
-                continue
-            reason = _blocked(row, len(running), per_pipeline, busy, limits)
-            if reason is not None:
-                busy.setdefault(pipeline, row.id)
-                if row.status == "pending" or row.waiting_for != reason:
-                    await Job.filter(id=row.id, status__in=WAITING).using_db(conn).update(
-                        status="queued", waiting_for=reason, updated_at=now)
-                    decisions.queued.append((row.id, reason))
-                continue
-            token = secrets.token_hex(10)
-            won = await Job.filter(id=row.id, status__in=WAITING, cancel_requested=False).using_db(conn).update(
-                status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
-                started_at=row.started_at or now, attempts=F("attempts") + 1, waiting_for=None, run_after=None,
-                updated_at=now)
-            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
-                return Claim(await Job.get(id=row.id).using_db(conn), token)
+        offset = 0
+        while rows:
+            claim = await _first_startable(conn, rows, owner, lease, limits, running, per_pipeline, busy, decisions)
+            if claim is not None or (limits.max_running and len(running) >= limits.max_running):
+                return claim
+            # Every job of this batch waits: look further, so a long queue of one pipeline never hides
+            # a job of another that may start.
+            offset += BATCH
+            rows = await due.offset(offset).limit(BATCH).using_db(conn)
         return None
+
+
+async def _first_startable(conn: BaseDBAsyncClient, rows: list[Job], owner: str, lease: timedelta,
+                           limits: RunLimits, running: list[tuple[str, str]], per_pipeline: Counter[str],
+                           busy: dict[str, str], decisions: _Decisions) -> Claim | None:
+    now = utcnow()
+    for row in rows:
+        pipeline = row.pipeline_id  # type: ignore[attr-defined]
+        if policy_of(row) == "skip" and row.attempts == 0 and pipeline in busy:
+            reason = f"skipped: {busy[pipeline]} of this pipeline is active (concurrency: skip)"
+            if await Job.filter(id=row.id, status__in=WAITING).using_db(conn).update(
+                    status="skipped", error=reason, finished_at=now, updated_at=now) >= 1:
+                decisions.skipped.append((row.id, reason))
+            continue
+        reason = _blocked(row, len(running), per_pipeline, busy, limits)
+        if reason is not None:
+            busy.setdefault(pipeline, row.id)
+            if row.status == "pending" or row.waiting_for != reason:
+                await Job.filter(id=row.id, status__in=WAITING).using_db(conn).update(
+                    status="queued", waiting_for=reason, updated_at=now)
+                decisions.queued.append((row.id, reason))
+            continue
+        token = secrets.token_hex(10)
+        won = await Job.filter(id=row.id, status__in=WAITING, cancel_requested=False).using_db(conn).update(
+            status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
+            started_at=row.started_at or now, attempts=F("attempts") + 1, waiting_for=None, run_after=None,
+            updated_at=now)
+        if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
+            return Claim(await Job.get(id=row.id).using_db(conn), token)
+    return None
 
 
 async def _announce(decisions: _Decisions, bus: EventBus | None) -> None:
