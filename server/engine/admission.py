@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
@@ -150,3 +150,10 @@ async def claim_next(owner: str, lease_seconds: float, max_attempts: int, limits
     """The next job for `owner`: a waiting one that may start first, else one whose lease expired."""
     return (await claim_waiting(owner, lease_seconds, limits or RunLimits(), bus)
             or await claim_expired(owner, timedelta(seconds=lease_seconds), max_attempts))
+
+
+async def next_attempt_due() -> datetime | None:
+    """When the earliest job waiting for its next attempt may start (None: no job waits for one)."""
+    row = await Job.filter(status__in=WAITING, cancel_requested=False, run_after__not_isnull=True).order_by(
+        "run_after").first()
+    return row.run_after if row is not None else None

@@ -11,7 +11,7 @@ import socket
 
 from server.config import Settings
 from server.engine import writers
-from server.engine.admission import RunLimits, claim_next
+from server.engine.admission import RunLimits, claim_next, next_attempt_due
 from server.engine.bus import JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
@@ -170,7 +170,12 @@ class Executor:
         while True:
             started = await self.fill()
             if not started and not self._tasks:
-                return total
+                # A job waiting for its next attempt is claimable soon: wait for it rather than stop.
+                due = await next_attempt_due()
+                if due is None or due <= utcnow():  # none, or due and still held back by a limit
+                    return total
+                await asyncio.sleep(min(max((due - utcnow()).total_seconds(), 0.0), 60.0) + 0.01)
+                continue
             total += started
             if self._tasks:
                 await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED)
