@@ -35,7 +35,9 @@ def to_seconds(value: Any) -> float:
     return seconds
 
 
-Seconds = Annotated[float, pydantic.BeforeValidator(to_seconds)]
+# The OpenAPI document says what the validator takes: a number or a duration string.
+_EITHER = pydantic.WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})
+Seconds = Annotated[float, pydantic.BeforeValidator(to_seconds), _EITHER]
 
 
 def _positive(value: float) -> float:
@@ -44,7 +46,7 @@ def _positive(value: float) -> float:
     return value
 
 
-Timeout = Annotated[float, pydantic.BeforeValidator(to_seconds), pydantic.AfterValidator(_positive)]
+Timeout = Annotated[float, pydantic.BeforeValidator(to_seconds), pydantic.AfterValidator(_positive), _EITHER]
 
 
 class RetryPolicy(StrictInput):

@@ -80,8 +80,8 @@ class ScheduleSpec(Input):
 class PipelineRetriesSpec(Input):
     count: int
     # Seconds, or a duration such as "90s", "15m".
-    delay: float | str | None = None
-    backoff: float | None = None
+    delay: float | str = 0.0
+    backoff: float = 2.0
     max_delay: float | str | None = None
 
 
@@ -90,7 +90,7 @@ class PipelineCreate(Input):
     steps: list[dict[str, Any]]
     description: str = ""
     schedule: ScheduleSpec | None = None
-    concurrency: Literal["allow", "queue", "skip", "replace"] | None = None
+    concurrency: Literal["allow", "queue", "skip", "replace"] = "queue"
     retries: PipelineRetriesSpec | None = None
     timeout: float | str | None = None
 
