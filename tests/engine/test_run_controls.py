@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from resolvers import jobs, pipelines
+from server.engine import admission
 from server.engine.executor import Executor
 from server.models.engine import Job, JobAttempt, JobEvent, JobLog
 
@@ -284,3 +285,23 @@ async def test_a_job_past_its_timeout_is_cancelled_and_marked_timed_out(db, tmp_
     kinds = await JobEvent.filter(job_id=job.id, status="timed_out").values_list("kind", flat=True)
     assert kinds[0] == "finished"
     assert await JobAttempt.filter(job_id=job.id, status="running").count() == 0
+
+
+async def test_a_long_queue_of_one_pipeline_never_hides_a_job_of_another(db, tmp_path, monkeypatch):
+    # given a running job of pipeline A, more queued runs of A than one batch of the claimer, then a run of B
+    monkeypatch.setattr(admission, "BATCH", 2)
+    dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
+    a = await make_pipeline(dataset_id, {"path": str(tmp_path / "a.csv")}, name="a")
+    b = await make_pipeline(dataset_id, {"path": str(tmp_path / "b.csv")}, name="b")
+    first = await jobs.run_pipeline(PRINCIPAL, a)
+    assert (await admission.claim_next("w", 30, 3)).job.id == first.id
+    waiting = [await jobs.run_pipeline(PRINCIPAL, a) for _ in range(3)]
+    other = await jobs.run_pipeline(PRINCIPAL, b)
+    # when
+    claim = await admission.claim_next("w", 30, 3)
+    # then B's job starts, and A's wait queued, in order, saying for what
+    assert claim is not None and claim.job.id == other.id
+    rows = [await Job.get(id=job.id) for job in waiting]
+    assert {(row.status, row.waiting_for) for row in rows} == {
+        ("queued", f"waiting for {first.id} of this pipeline to finish (concurrency: queue)")}
+    assert await admission.claim_next("w", 30, 3) is None
