@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pydantic
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
@@ -21,7 +20,7 @@ from resolvers.sources import SOURCE_TYPES, check_source
 from resolvers.validation import StrictInput
 from resolvers.views.datasets import DatasetView, SchemaVersionView
 from server.engine.dataplane import Policy
-from server.models.base import new_id
+from server.models.base import new_id, select_one
 from server.models.datasets import Dataset, DatasetListVersion, DatasetTag, SchemaVersion
 
 READ, WRITE = "read:datasets", "write:datasets"
@@ -167,13 +166,8 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
 async def list_version(principal: Principal) -> int:
     """A number that changes whenever any dataset of the workspace changes (for caches and ETags)."""
     principal.require(READ)
-    # On every cached list read: plain SQL, since building this one-row query costs more than running it.
-    conn = connections.get("default")
-    marker = "?" if conn.capabilities.dialect == "sqlite" else "$1"
-    _, rows = await conn.execute_query(
-        f"SELECT version FROM {DatasetListVersion._meta.db_table} WHERE workspace_id = {marker}",
-        [principal.workspace_id])
-    return int(rows[0][0]) if rows else 0
+    row = await select_one(DatasetListVersion, ("version",), "workspace_id", principal.workspace_id)
+    return int(row["version"]) if row else 0
 
 
 async def update_dataset(principal: Principal, dataset_id: str, spec: DatasetUpdate,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from tortoise import connections
+from tortoise.fields import DatetimeField
 
 from server.__main__ import main
 from server.config import Settings
 from server.crypto.stored import secrets_at_rest
 from server.db import database
+from server.models.base import Timestamp
 from server.models.core import Workspace
 from server.models.datasets import Dataset
 
@@ -58,3 +61,32 @@ def test_bad_setting_is_refused_with_its_name(monkeypatch, capsys):
     monkeypatch.setenv("DOCC_PORT", "eighty")
     assert main(["migrate"]) == 2
     assert "DOCC_PORT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stored, expected", [
+    ("2026-12-06 22:10:23.123456+00:00", datetime(2026, 12, 6, 22, 10, 23, 123456, tzinfo=UTC)),
+    ("2026-12-06T22:10:23Z", datetime(2026, 12, 6, 22, 10, 23, tzinfo=UTC)),
+    ("2026-12-06 22:10:23", datetime(2026, 12, 6, 22, 10, 23, tzinfo=UTC)),
+    ("2026-12-06T23:10:23+01:00", datetime(2026, 12, 6, 22, 10, 23, tzinfo=UTC)),
+    (datetime(2026, 12, 6, 22, 10, 23), datetime(2026, 12, 6, 22, 10, 23, tzinfo=UTC)),
+    (datetime(2026, 12, 6, 17, 10, 23, tzinfo=timezone(timedelta(hours=-5))),
+     datetime(2026, 12, 6, 22, 10, 23, tzinfo=UTC)),
+    (None, None),
+])
+def test_timestamps_read_as_aware_utc(stored, expected):
+    value = Timestamp().to_python_value(stored)
+    assert value == expected
+    assert value is None or value.tzinfo is UTC
+
+
+def test_timestamp_reads_what_the_stock_field_reads():
+    # A form the standard library's parser refuses still goes through Tortoise's own parser.
+    stored = "20261206T221023Z"
+    assert Timestamp().to_python_value(stored) == DatetimeField().to_python_value(stored)
+
+
+async def test_timestamps_round_trip_through_the_database(database_url):
+    async with database(database_url):
+        workspace = await Workspace.get(id="ws_default")
+        again = await Workspace.get(id="ws_default")
+        assert again.created_at == workspace.created_at and again.created_at.tzinfo is UTC

@@ -18,7 +18,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from resolvers.keys import store_key
+from resolvers.keys import KeyCreate, store_key
 from resolvers.principal import DEFAULT_WORKSPACE_ID
 from server.config import Settings
 from server.crypto.stored import secrets_at_rest
@@ -103,7 +103,7 @@ async def seed(ws: str = DEFAULT_WORKSPACE_ID) -> str:
     await _bulk(Job, jobs)
     await _bulk(JobStep, steps)
     await _bulk(JobLog, logs)
-    created = await store_key(ws, {"name": "bench", "scopes": ["admin"]}, "bench")
+    created = await store_key(ws, KeyCreate(name="bench", scopes=["admin"]), "bench")
     return created.secret
 
 

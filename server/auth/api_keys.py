@@ -10,39 +10,45 @@ from resolvers.errors import Unauthorized
 from resolvers.principal import Principal
 from server.auth.identity import Identity
 from server.models.access import ApiKey
+from server.models.base import select_one
 
 
 def _refused(reason: str, message: str) -> Unauthorized:
     return Unauthorized(message, {"reason": reason})
 
 
-def _network_allowed(row: ApiKey, address: str | None) -> bool:
-    if not row.allowed_cidrs:
+_COLUMNS = ("id", "workspace_id", "scopes", "allowed_cidrs", "expires_at", "revoked_at")
+
+
+def _network_allowed(allowed_cidrs: list[str], address: str | None) -> bool:
+    if not allowed_cidrs:
         return True
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(cidr) for cidr in row.allowed_cidrs)
+    return any(ip in ipaddress.ip_network(cidr) for cidr in allowed_cidrs)
 
 
 async def authenticate_key(secret: str, address: str | None, now: datetime | None = None) -> Identity:
     """The identity of a presented API key; raises Unauthorized (malformed, unknown, revoked, expired, network)."""
     if not well_formed(secret, API_KEY):
         raise _refused("malformed", "The API key is malformed")
-    row = await ApiKey.get_or_none(key_hash=secret_hash(secret))
+    row = await select_one(ApiKey, _COLUMNS, "key_hash", secret_hash(secret))
     now = now or datetime.now(UTC)
     if row is None:
         raise _refused("unknown", "The API key is not valid")
-    if row.revoked_at is not None:
+    if row["revoked_at"] is not None:
         raise _refused("revoked", "The API key was revoked")
-    if row.expires_at is not None and row.expires_at <= now:
+    expires_at = row["expires_at"]
+    if expires_at is not None and expires_at <= now:
         raise _refused("expired", "The API key has expired")
-    if not _network_allowed(row, address):
+    if not _network_allowed(row["allowed_cidrs"] or [], address):
         raise _refused("network", "The API key may not be used from this network")
-    principal = Principal(subject=f"key:{row.id}", workspace_id=row.workspace_id,
-                          scopes=frozenset(row.scopes), credential_id=row.id)
-    return Identity(principal=principal, expires_at=row.expires_at, rate_key=row.id, kind="api_key")
+    key_id = row["id"]
+    principal = Principal(subject=f"key:{key_id}", workspace_id=row["workspace_id"],
+                          scopes=frozenset(row["scopes"] or ()), credential_id=key_id)
+    return Identity(principal=principal, expires_at=expires_at, rate_key=key_id, kind="api_key")
 
 
 class UsageRecorder:

@@ -11,7 +11,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from server.crypto.fields import SealedTextField
-from server.models.base import WorkspaceRow
+from server.models.base import Timestamp, WorkspaceRow
 
 
 class ApiKey(WorkspaceRow):
@@ -20,9 +20,9 @@ class ApiKey(WorkspaceRow):
     key_hash = fields.CharField(max_length=64, unique=True)
     scopes = fields.JSONField(default=list)
     allowed_cidrs = fields.JSONField(default=list)
-    expires_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
-    last_used_at = fields.DatetimeField(null=True)
+    expires_at = Timestamp(null=True)
+    revoked_at = Timestamp(null=True)
+    last_used_at = Timestamp(null=True)
     rotated_from = fields.CharField(max_length=40, null=True)
     created_by = fields.CharField(max_length=200, default="")
 
@@ -34,7 +34,7 @@ class OAuthClient(WorkspaceRow):
     name = fields.CharField(max_length=100)
     scopes = fields.JSONField(default=list)
     redirect_uris = fields.JSONField(default=list)
-    revoked_at = fields.DatetimeField(null=True)
+    revoked_at = Timestamp(null=True)
 
     class Meta:
         table = "oauth_clients"
@@ -46,9 +46,9 @@ class OAuthClientSecret(Model):
     prefix = fields.CharField(max_length=20)
     secret_hash = fields.CharField(max_length=64, unique=True)
     description = fields.CharField(max_length=200, default="")
-    expires_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = Timestamp(null=True)
+    revoked_at = Timestamp(null=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "oauth_client_secrets"
@@ -62,9 +62,9 @@ class AuthorizationCode(Model):
     scopes = fields.JSONField(default=list)
     redirect_uri = fields.CharField(max_length=2000)
     code_challenge = fields.CharField(max_length=128)
-    expires_at = fields.DatetimeField()
-    used_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = Timestamp()
+    used_at = Timestamp(null=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "oauth_authorization_codes"
@@ -80,10 +80,10 @@ class RefreshToken(Model):
     workspace_id = fields.CharField(max_length=40)
     subject = fields.CharField(max_length=200)
     scopes = fields.JSONField(default=list)
-    expires_at = fields.DatetimeField()
-    used_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = Timestamp()
+    used_at = Timestamp(null=True)
+    revoked_at = Timestamp(null=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "oauth_refresh_tokens"
@@ -95,7 +95,7 @@ class SigningKey(Model):
     id = fields.CharField(primary_key=True, max_length=40)
     # Recoverable, so encrypted with the secret key (not hashed): the server signs with it.
     secret = SealedTextField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "signing_keys"

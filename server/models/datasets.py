@@ -7,7 +7,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from server.crypto.fields import SealedJSONField
-from server.models.base import WorkspaceRow
+from server.models.base import Timestamp, WorkspaceRow
 
 
 class Dataset(WorkspaceRow):
@@ -23,7 +23,7 @@ class Dataset(WorkspaceRow):
     compatibility = fields.CharField(max_length=30, default="BACKWARD")
     tags = fields.JSONField(default=list)
     quality_score = fields.FloatField(null=True)
-    last_profiled = fields.DatetimeField(null=True)
+    last_profiled = Timestamp(null=True)
     # Bumped on every write: the ETag of REST and the expectedVersion of GraphQL.
     revision = fields.IntField(default=1)
 
@@ -54,8 +54,8 @@ class DatasetTag(Model):
 
     id = fields.IntField(primary_key=True)
     workspace_id = fields.CharField(max_length=40)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = Timestamp(auto_now_add=True)
+    updated_at = Timestamp(auto_now=True)
     dataset = fields.ForeignKeyField("datasets.Dataset", related_name="tag_rows",
                                      on_delete=fields.CASCADE)
     tag = fields.CharField(max_length=64, db_index=True)

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from server.models.base import WorkspaceRow
+from server.models.base import Timestamp, WorkspaceRow
 
 # `queued`: waiting for a slot (a running-jobs limit, or the pipeline's concurrency policy); `pending`: claimable.
 JOB_STATUSES = ("queued", "pending", "running", "succeeded", "failed", "cancelled", "skipped", "timed_out")
@@ -45,7 +45,7 @@ class PipelineVersion(Model):
     description = fields.TextField(default="")
     steps = fields.JSONField()
     created_by = fields.CharField(max_length=200)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = Timestamp(auto_now_add=True)
 
     class Meta:
         table = "pipeline_versions"
@@ -61,8 +61,8 @@ class Schedule(Model):
     cron = fields.CharField(max_length=120)
     timezone = fields.CharField(max_length=64, default="UTC")
     paused = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = Timestamp(auto_now_add=True)
+    updated_at = Timestamp(auto_now=True)
 
     class Meta:
         table = "pipeline_schedules"
@@ -79,11 +79,11 @@ class Job(WorkspaceRow):
     from_step = fields.CharField(max_length=200, null=True)
     # A scheduled tick makes at most one job: the (schedule_id, scheduled_for) pair is unique.
     schedule_id = fields.CharField(max_length=40, null=True)
-    scheduled_for = fields.DatetimeField(null=True)
+    scheduled_for = Timestamp(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
     created_by = fields.CharField(max_length=200, default="")
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp(null=True)
+    finished_at = Timestamp(null=True)
     progress = fields.FloatField(default=0.0)
     statistics = fields.JSONField(default=dict)
     error = fields.TextField(null=True)
@@ -91,13 +91,13 @@ class Job(WorkspaceRow):
     # The lease of the process running the job: its owner, a token per claim, and when it expires.
     lease_owner = fields.CharField(max_length=120, null=True)
     lease_token = fields.CharField(max_length=40, null=True)
-    lease_expires_at = fields.DatetimeField(null=True, db_index=True)
+    lease_expires_at = Timestamp(null=True, db_index=True)
     # How many times a process claimed the job (lease takeovers and retries included): names its staging key.
     attempts = fields.IntField(default=0)
     # The pipeline's run controls when the job was made: {"concurrency", "retries", "timeout_s"}.
     controls = fields.JSONField(default=dict)
     # A retry waits until then before it may be claimed.
-    run_after = fields.DatetimeField(null=True)
+    run_after = Timestamp(null=True)
     # What the job waits for right now (a writer of one of its destinations), shown while it waits.
     waiting_for = fields.TextField(null=True)
 
@@ -117,8 +117,8 @@ class JobAttempt(Model):
     number = fields.IntField()
     status = fields.CharField(max_length=20, default="running")
     error = fields.TextField(null=True)
-    started_at = fields.DatetimeField()
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(null=True)
 
     class Meta:
         table = "job_attempts"
@@ -134,8 +134,8 @@ class DestinationLease(Model):
     key = fields.CharField(max_length=64, primary_key=True)
     destination = fields.TextField()
     job_id = fields.CharField(max_length=40, db_index=True)
-    expires_at = fields.DatetimeField()
-    acquired_at = fields.DatetimeField()
+    expires_at = Timestamp()
+    acquired_at = Timestamp()
 
     class Meta:
         table = "destination_leases"
@@ -152,8 +152,8 @@ class JobStep(Model):
     rows_out = fields.BigIntField(null=True)
     duration_s = fields.FloatField(null=True)
     error = fields.TextField(null=True)
-    started_at = fields.DatetimeField(null=True)
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp(null=True)
+    finished_at = Timestamp(null=True)
 
     class Meta:
         table = "job_steps"
@@ -166,7 +166,7 @@ class JobLog(Model):
     id = fields.IntField(primary_key=True)
     job = fields.ForeignKeyField("engine.Job", related_name="log_rows", on_delete=fields.CASCADE)
     seq = fields.IntField()
-    time = fields.DatetimeField()
+    time = Timestamp()
     level = fields.CharField(max_length=10)
     step_id = fields.CharField(max_length=200, null=True)
     message = fields.TextField()
@@ -197,8 +197,8 @@ class StagedWrite(Model):
     # The staged object (a staging table or a temp file's base name), known once the sink staged it.
     name = fields.CharField(max_length=300, null=True)
     # A sweep holds the job's rows until then, so two sweeps never finish the same plan at once.
-    claimed_until = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    claimed_until = Timestamp(null=True)
+    updated_at = Timestamp(auto_now=True)
 
     class Meta:
         table = "job_staged_writes"
@@ -221,7 +221,7 @@ class JobEvent(Model):
     progress = fields.FloatField(default=0.0)
     step_id = fields.CharField(max_length=200, null=True)
     step_status = fields.CharField(max_length=20, null=True)
-    time = fields.DatetimeField()
+    time = Timestamp()
 
     class Meta:
         table = "job_events"

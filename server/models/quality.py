@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from server.models.base import WorkspaceRow
+from server.models.base import Timestamp, WorkspaceRow
 
 
 class QualityRule(WorkspaceRow):
@@ -45,17 +45,17 @@ class QualityResult(WorkspaceRow):
     observed = fields.JSONField(null=True)
     sample = fields.JSONField(default=list)
     error = fields.TextField(null=True)
-    started_at = fields.DatetimeField()
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(null=True)
     duration_s = fields.FloatField(null=True)
     created_by = fields.CharField(max_length=200, default="")
     # The process that claimed the run (None until one does) and whether a caller asked to stop it.
     runner = fields.CharField(max_length=120, null=True)
     # Renewed by the claimer while it runs: past it, another process may take the run over.
-    lease_expires_at = fields.DatetimeField(null=True)
+    lease_expires_at = Timestamp(null=True)
     cancel_requested = fields.BooleanField(default=False)
     # A scheduled tick makes at most one result: the (rule, scheduled_for) pair is unique.
-    scheduled_for = fields.DatetimeField(null=True)
+    scheduled_for = Timestamp(null=True)
 
     class Meta:
         table = "quality_results"
@@ -72,11 +72,11 @@ class DatasetProfile(WorkspaceRow):
     row_count = fields.BigIntField(null=True)
     columns = fields.JSONField(default=list)
     error = fields.TextField(null=True)
-    started_at = fields.DatetimeField()
-    finished_at = fields.DatetimeField(null=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(null=True)
     duration_s = fields.FloatField(null=True)
     runner = fields.CharField(max_length=120, null=True)
-    lease_expires_at = fields.DatetimeField(null=True)
+    lease_expires_at = Timestamp(null=True)
     cancel_requested = fields.BooleanField(default=False)
     created_by = fields.CharField(max_length=200, default="")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 from resolvers.ownership import MAX_ID_LENGTH
 from resolvers.pagination import MAX_PAGE_SIZE
 from server.edge.routes import Route
+from server.rest.answers import ANSWERS, SCHEMAS, WAITED, ref
 from server.rest.common import MAX_QUERY_INT
 
 ERROR_ENVELOPE = {
@@ -47,6 +49,20 @@ PAGING_SCHEMAS = {
 }
 
 
+def _answer(route: Route) -> dict[str, Any]:
+    """The schema of a route's full answer (a page of items for a list); "an object" where none is written."""
+    if "response" in route.extra:
+        return route.extra["response"]  # type: ignore[no-any-return]
+    name = ANSWERS.get((route.method, route.path))
+    if name is None:
+        return {"type": "object"}
+    if not route.paged:
+        return ref(name)
+    page = copy.deepcopy(LIST_ENVELOPE)
+    page["properties"]["data"]["items"] = ref(name)
+    return page
+
+
 def _operation(route: Route) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
@@ -56,8 +72,10 @@ def _operation(route: Route) -> dict[str, Any]:
                     "schema": PAGING_SCHEMAS.get(name, {"type": "string"})} for name in query]
     ok: dict[str, Any] = {"description": route.summary}
     if route.status != 204:
-        ok["content"] = {"application/json": {"schema": route.extra.get("response", {"type": "object"})}}
+        ok["content"] = {"application/json": {"schema": _answer(route)}}
     responses = {str(route.status): ok}
+    if waited := WAITED.get((route.method, route.path)):
+        responses["200"] = {**ok, "description": waited}
     for status, text in _ERRORS.items():
         responses[status] = {"description": text,
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -101,6 +119,9 @@ def openapi_document(tables: list[tuple[str, list[Route]]]) -> dict[str, Any]:
         for route in routes:
             operation = _hoist_definitions(_operation(route), definitions)
             paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
+    if clash := set(definitions) & set(SCHEMAS):
+        # A body's model and an answer of the same name would overwrite each other's schema.
+        raise ValueError(f"Answer schemas named like request models: {sorted(clash)}")
     return {
         "openapi": "3.1.0",
         "info": {"title": "DOCC REST API", "version": "1.0.0",
@@ -108,7 +129,7 @@ def openapi_document(tables: list[tuple[str, list[Route]]]) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": {**definitions, "Error": ERROR_ENVELOPE, "List": LIST_ENVELOPE},
+            "schemas": {**definitions, **SCHEMAS, "Error": ERROR_ENVELOPE, "List": LIST_ENVELOPE},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "privateToken": {"type": "apiKey", "in": "header", "name": "private-token"},

@@ -15,9 +15,12 @@ class CuttingProxy:
     after its `cut_after`-th line: the client sees a connection dropped in the middle of a chunked body.
     With `swallow`, the first response holding those bytes is dropped whole instead."""
 
-    def __init__(self, target: int, cut_after: int = 0, swallow: bytes | None = None) -> None:
+    def __init__(self, target: int, cut_after: int = 0, swallow: bytes | None = None,
+                 marker: bytes = LOG_LINE) -> None:
         self.target = target
         self.cut_after = cut_after
+        # What a counted line holds: a log line by default, `"type":"event"` for the events feed.
+        self.marker = marker
         # The first response holding these bytes is not forwarded at all: the request had its effect, and
         # the client sees the connection close with no answer.
         self.swallow = swallow
@@ -45,9 +48,9 @@ class CuttingProxy:
                 if response and self.cuts == 0 and self.swallow is not None and self.swallow in data:
                     self.cuts += 1
                     break
-                if response and self.cuts == 0 and self.cut_after and LOG_LINE in data:
+                if response and self.cuts == 0 and self.cut_after and self.marker in data:
                     position = 0
-                    while seen < self.cut_after and (found := data.find(LOG_LINE, position)) >= 0:
+                    while seen < self.cut_after and (found := data.find(self.marker, position)) >= 0:
                         seen += 1
                         position = data.index(b"\n", found) + 1
                     if seen >= self.cut_after:
@@ -76,8 +79,9 @@ class CuttingProxy:
 
 
 @contextmanager
-def cutting_proxy(target: int, cut_after: int = 0, swallow: bytes | None = None) -> Iterator[CuttingProxy]:
-    proxy = CuttingProxy(target, cut_after, swallow)
+def cutting_proxy(target: int, cut_after: int = 0, swallow: bytes | None = None,
+                  marker: bytes = LOG_LINE) -> Iterator[CuttingProxy]:
+    proxy = CuttingProxy(target, cut_after, swallow, marker)
     thread = threading.Thread(target=proxy.serve, daemon=True)
     thread.start()
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import typing
 from typing import Any
 
 import httpx
 import pytest
 from docc import routes
+from pydantic import BaseModel
 
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +79,53 @@ def differences(document: dict[str, Any]) -> list[str]:
             else:
                 found += body_differences(f"{name} {route.body.__name__}", sdk_schema,
                                           sdk_schema.get("$defs", {}), body, components)
-        # Where the document describes an answer, the SDK's model must name the same fields.
+        # Where the document describes an answer, the SDK's model must name the same fields, all the way down.
         ok = next((r for status, r in operation["responses"].items() if status.startswith("2")), {})
         answer = _resolve(ok.get("content", {}).get("application/json", {}).get("schema", {}), components)
-        if route.answer is not None and answer.get("properties") and not route.paged:
-            sdk_fields = {f.alias or n for n, f in route.answer.model_fields.items()}
-            if sdk_fields != set(answer["properties"]):
-                found.append(f"{name} answer: {sorted(sdk_fields ^ set(answer['properties']))} differ")
+        if route.answer is not None and route.paged:
+            answer = _resolve(answer.get("properties", {}).get("data", {}).get("items", {}), components)
+        if route.answer is not None:
+            found += answer_differences(f"{name} answer {route.answer.__name__}", route.answer, answer, components)
+    return found
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (itself, in a list, or beside None), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in typing.get_args(annotation) if (found := _model_in(arg))), None)
+
+
+def _object_in(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The object schema a property holds (itself, an array's items, or the option of anyOf that is not null)."""
+    schema = _resolve(schema, components)
+    if "anyOf" in schema:
+        options = [_object_in(option, components) for option in schema["anyOf"]]
+        return next((option for option in options if option.get("properties")), {})
+    if schema.get("type") == "array":
+        return _object_in(schema.get("items", {}), components)
+    return schema
+
+
+def answer_differences(name: str, model: type[BaseModel], schema: dict[str, Any],
+                       components: dict[str, Any]) -> list[str]:
+    """Where a described answer and the SDK's model of it disagree: a field on one side only, or a field the
+    SDK requires that the answer may leave out; nested objects alike."""
+    properties = schema.get("properties")
+    if not properties:
+        return []  # the document says no more than "an object"
+    fields = {field.alias or key: field for key, field in model.model_fields.items()}
+    found: list[str] = []
+    if set(fields) != set(properties):
+        found.append(f"{name}: fields only in the SDK {sorted(set(fields) - set(properties))}, "
+                     f"only in the answer {sorted(set(properties) - set(fields))}")
+    optional = {key for key, field in fields.items() if field.is_required()} - set(schema.get("required", ()))
+    if optional:
+        found.append(f"{name}: the SDK requires {sorted(optional)}, which the answer may leave out")
+    for key in sorted(set(fields) & set(properties)):
+        nested = _model_in(fields[key].annotation)
+        if nested is not None:
+            found += answer_differences(f"{name}.{key}", nested, _object_in(properties[key], components), components)
     return found
 
 
@@ -130,3 +172,18 @@ def test_a_new_query_parameter_is_a_difference(document):
     changed["paths"]["/api/v1/jobs"]["get"]["parameters"].append({"name": "owner", "in": "query"})
     # then
     assert [line for line in differences(changed) if "GET /api/v1/jobs:" in line]
+
+
+def test_the_main_answers_are_described_and_a_field_the_sdk_lacks_is_a_difference(document):
+    # given
+    described = {f"{m.upper()} {p}" for p, item in document["paths"].items() for m, op in item.items()
+                 if "properties" in _resolve(op["responses"][next(s for s in op["responses"] if s.startswith("2"))]
+                                             .get("content", {}).get("application/json", {}).get("schema", {}),
+                                             document["components"]["schemas"])}
+    changed = copy.deepcopy(document)
+    changed["components"]["schemas"]["JobStep"]["properties"]["attempt"] = {"type": "integer"}
+    # then
+    assert {"GET /api/v1/datasets/{id}", "GET /api/v1/pipelines/{id}", "GET /api/v1/jobs/{id}",
+            "GET /api/v1/quality/rules/{id}", "GET /api/v1/quality/results/{id}"} <= described
+    assert "GET /api/v1/jobs/{id} answer Job.steps: fields only in the SDK [], only in the answer ['attempt']" \
+        in differences(changed)

@@ -116,7 +116,14 @@ class SyncStream(Stream, Generic[T]):
         return next(self._items)  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        """Stop early: the open response is closed (a never-ending feed is left this way)."""
         self._items.close()
+
+    def __enter__(self) -> SyncStream[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class AsyncRunner:
@@ -192,4 +199,11 @@ class AsyncStream(Stream, Generic[T]):
         return await anext(self._items)  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
+        """Stop early: the open response is closed (a never-ending feed is left this way)."""
         await self._items.aclose()
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -12,7 +12,7 @@ from docc._core import RetryPolicy
 from docc._runner import AsyncRunner, SyncRunner
 from docc.auth import ApiKey, ClientCredentials
 from docc.config import Settings, resolve
-from docc.resources import Datasets, Jobs, Keys, OAuthClients, Pipelines, Workspaces
+from docc.resources import Datasets, Events, Jobs, Keys, OAuthClients, Pipelines, Quality, Workspaces
 
 R = TypeVar("R", SyncRunner, AsyncRunner)
 
@@ -32,6 +32,8 @@ class _Base(Generic[R]):
     workspaces: Workspaces[R]
     keys: Keys[R]
     oauth_clients: OAuthClients[R]
+    quality: Quality[R]
+    events: Events[R]
 
     def _settings(self, url: str | None, api_key: str | None, client_id: str | None, client_secret: str | None,
                   scope: str | None, profile: str | None, env: Mapping[str, str] | None) -> Settings:
@@ -47,6 +49,8 @@ class _Base(Generic[R]):
         self.workspaces = Workspaces(runner)
         self.keys = Keys(runner)
         self.oauth_clients = OAuthClients(runner)
+        self.quality = Quality(runner)
+        self.events = Events(runner)
 
     @staticmethod
     def _http_options(settings: Settings, auth: httpx.Auth | None, timeout: float) -> dict[str, Any]:

@@ -142,4 +142,4 @@ def schema_history(state: Context, dataset_id: str) -> None:
     state.out.table(state.client.datasets.history(dataset_id), VERSION_COLUMNS)
 
 
-from docc.cli import runs  # noqa: E402,F401  (registers pipelines and jobs)
+from docc.cli import quality, runs  # noqa: E402,F401  (registers pipelines, jobs, quality and events)

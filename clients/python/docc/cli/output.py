@@ -22,6 +22,7 @@ EXIT_ERROR = 1
 EXIT_NOT_FOUND = 3
 EXIT_REFUSED = 4      # the credential is missing, wrong, or lacks the scope (401, 403)
 EXIT_JOB_FAILED = 5   # the job ended failed, cancelled or timed_out
+EXIT_CHECK_FAILED = 5  # a quality check ended failed, error or cancelled; a profile failed: as a failed job
 EXIT_INVALID = 6      # the server refused the request itself (400, 409, 412, ...)
 EXIT_TIMEOUT = 7
 EXIT_UNREACHABLE = 8

@@ -23,6 +23,8 @@ class SchemaField(Model):
     scale: int | None = None
     items: str | None = None
     values: str | None = None
+    # A sensitive column is masked in quality results' failing-row samples.
+    sensitive: bool | None = None
 
 
 class DatasetSchema(Model):

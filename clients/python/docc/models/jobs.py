@@ -39,7 +39,8 @@ class Job(Model):
     id: str
     pipeline_id: str
     pipeline_version: int
-    status: JobStatus
+    # One of JobStatus, or a status a newer server adds: parsed as text, never refused.
+    status: str
     trigger: str
     retry_of: str | None = None
     from_step: str | None = None
@@ -100,7 +101,7 @@ class JobAck(Model):
     """What a key holding run:pipelines but not read:jobs learns of the job it started or cancelled."""
 
     id: str
-    status: JobStatus
+    status: str
 
 
 class LogLine(Model):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from docc import routes
-from docc._core import Answer, Flow, Items, query
+from docc._core import Answer, Flow, Items, Sleep, query
+from docc.errors import NotFound
 from docc.models.datasets import (
     CompatibilityReport,
     Dataset,
@@ -16,7 +18,9 @@ from docc.models.datasets import (
     SchemaVersion,
     SchemaVersionAck,
 )
+from docc.models.quality import DatasetProfile
 from docc.resources.base import R, Resource, body_of, listing, nothing, one, operation, rows
+from docc.resources.quality import prefer_wait
 
 
 def _dataset(answer: Answer) -> Dataset | DatasetAck:
@@ -103,3 +107,34 @@ class Datasets(Resource[R]):
         """A dry run: the compatibility report of a proposed schema; nothing is stored."""
         return self._request(routes.VALIDATE_SCHEMA.call(one(CompatibilityReport.model_validate),
                                                          json=_schema_body(schema, compatibility), id=dataset_id))
+
+    @operation
+    def profile(self, dataset_id: str, *, wait: float | None = None, poll: float = 1.0) -> Flow[DatasetProfile]:
+        """Profile the dataset's data (write:quality and read:datasets): the `running` profile at once, or
+        with `wait=N` the finished one once it ends within N seconds; a profile still running after the wait
+        is answered as it is. Each call starts a profiling run, so it is not sent again after a lost
+        connection."""
+        return self._profile(dataset_id, wait, poll)
+
+    def _profile(self, dataset_id: str, wait: float | None, poll: float) -> Flow[DatasetProfile]:
+        deadline = None if wait is None else time.monotonic() + wait
+        profile: DatasetProfile = yield from self._request(routes.PROFILE_DATASET.call(
+            one(DatasetProfile.model_validate), headers=prefer_wait(wait), id=dataset_id))
+        while deadline is not None and not profile.finished and (left := deadline - time.monotonic()) > 0:
+            # The server waits up to a minute; past it, the profile is read back as the latest finished one.
+            yield Sleep(min(poll, left))
+            try:
+                latest = yield from self._get_profile(dataset_id)
+            except NotFound:
+                continue  # no profile of this dataset has finished yet
+            if latest.id == profile.id:
+                profile = latest
+        return profile
+
+    @operation
+    def get_profile(self, dataset_id: str) -> Flow[DatasetProfile]:
+        """The latest finished profile (NotFound before the first)."""
+        return self._get_profile(dataset_id)
+
+    def _get_profile(self, dataset_id: str) -> Flow[DatasetProfile]:
+        return self._request(routes.GET_PROFILE.call(one(DatasetProfile.model_validate), id=dataset_id))
