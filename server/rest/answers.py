@@ -54,10 +54,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }),
     "Pipeline": shape("A pipeline at its current version.", {
         "id": STRING, "name": STRING, "description": STRING, "steps": array(OBJECT), "version": INTEGER,
-        "schedule": maybe(ref("Schedule")), "concurrency": STRING, "retries": maybe(ref("RetryPolicy")),
+        "schedule": maybe(ref("Schedule")), "concurrency": STRING, "retries": maybe(ref("PipelineRetries")),
         "timeout": maybe(NUMBER), "created_by": maybe(STRING), "created_at": INSTANT, "updated_at": INSTANT,
     }),
-    "RetryPolicy": shape("A pipeline's retries: times in seconds.", {
+    "PipelineRetries": shape("A pipeline's retries: times in seconds.", {
         "count": INTEGER, "delay": NUMBER, "backoff": NUMBER, "max_delay": maybe(NUMBER),
     }),
     "JobAttempt": shape("One run of a job under its pipeline's retry policy.", {
