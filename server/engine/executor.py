@@ -168,11 +168,12 @@ class Executor:
         """Run claimable jobs until none is left (tests and one-shot tools); returns how many ran."""
         total = 0
         while True:
+            looked_at = utcnow()
             started = await self.fill()
             if not started and not self._tasks:
                 # A job waiting for its next attempt is claimable soon: wait for it rather than stop.
                 due = await next_attempt_due()
-                if due is None or due <= utcnow():  # none, or due and still held back by a limit
+                if due is None or due <= looked_at:  # none, or it was due and still held back by a limit
                     return total
                 await asyncio.sleep(min(max((due - utcnow()).total_seconds(), 0.0), 60.0) + 0.01)
                 continue
