@@ -219,16 +219,21 @@ class JobRun:
         if not keys:
             return True
         waited: tuple[str, str] | None = None
-        tick = min(self.poll_seconds, 0.5)
+        # Short: the wait ends soon after the writer lets go (a look is a read of a few rows by key).
+        tick = min(self.poll_seconds, 0.1)
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while (blocked := await writers.acquire(self.job.id, keys, self.lease_seconds)) is not None:
             if blocked != waited:
                 waited = blocked
                 text = f"waiting for the writer of {blocked[0]} ({blocked[1]})"
                 await self.journal.log("info", None, text)
                 await self.journal.update_job("progress", waiting_for=text)
-            if not await renew(self.job.id, self.token, self.lease_seconds):
-                raise LeaseLost(self.job.id)
-            await writers.renew(self.job.id, self.lease_seconds)
+            if loop.time() - renewed >= self.lease_seconds / 3:
+                renewed = loop.time()
+                if not await renew(self.job.id, self.token, self.lease_seconds):
+                    raise LeaseLost(self.job.id)
+                await writers.renew(self.job.id, self.lease_seconds)
             if self.cancel.is_set() or await self._cancel_requested():
                 return False
             if self._past_deadline():
