@@ -106,6 +106,9 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
 async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> JobView:
     """Queue a job of the pipeline's current version; the same key returns the same job.
 
+    Under the pipeline's concurrency policy, a `skip` run made while another is active is recorded
+    `skipped`, and a `replace` run cancels the active ones.
+
     Raises NotFound, ValidationError, Conflict (the key was used for another pipeline).
     """
     principal.require(RUN)
