@@ -15,6 +15,7 @@ from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.quality.pipeline_checks import check_quality_steps
+from resolvers.run_controls import Concurrency, RetryPolicy, Timeout
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, schedules_of, store_schedule
 from resolvers.validation import StrictInput
@@ -38,6 +39,9 @@ class PipelineCreate(StrictInput):
     steps: list[dict[str, Any]] = pydantic.Field(max_length=MAX_STEPS)
     schedule: ScheduleSpec | None = None
     log_level: LogLevel | None = None
+    concurrency: Concurrency = "queue"
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 class PipelineUpdate(StrictInput):
@@ -47,6 +51,10 @@ class PipelineUpdate(StrictInput):
     schedule: ScheduleSpec | None = None
     # null: back to the server's DOCC_JOB_LOG_LEVEL.
     log_level: LogLevel | None = None
+    concurrency: Concurrency | None = None
+    # null removes them (no retries, no timeout).
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,10 @@ async def create_pipeline(principal: Principal, spec: PipelineCreate, *, policy:
         async with in_transaction():
             row = await Pipeline.create(id=new_id("pl"), workspace_id=principal.workspace_id, name=spec.name,
                                         description=spec.description, steps=spec.steps, version=1,
-                                        created_by=principal.subject, log_level=spec.log_level)
+                                        created_by=principal.subject, log_level=spec.log_level,
+                                        concurrency=spec.concurrency,
+                                        retries=spec.retries.as_dict() if spec.retries else None,
+                                        timeout_s=spec.timeout)
             await PipelineVersion.create(id=new_id("plv"), pipeline=row, version=1, name=row.name,
                                          description=row.description, steps=row.steps, created_by=principal.subject)
             schedule = await store_schedule(row, spec.schedule) if spec.schedule else None
@@ -193,6 +204,9 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
         if "log_level" in spec.model_fields_set and spec.log_level != row.log_level:
             # Not part of the definition: no new version, and it applies to the jobs that start from now on.
             await Pipeline.filter(id=row.id, **LIVE).update(log_level=spec.log_level)
+        controls = _controls_changed(spec)
+        if controls:
+            await Pipeline.filter(id=row.id, **LIVE).update(**controls)
         if "schedule" in spec.model_fields_set:
             if spec.schedule is None:
                 existing = await Schedule.get_or_none(pipeline_id=row.id)
@@ -204,6 +218,19 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
     if schedule_id is not None:
         await announce(schedule_id, row.id)
     return await _view(await _load(principal, pipeline_id))
+
+
+def _controls_changed(spec: PipelineUpdate) -> dict[str, Any]:
+    """The run controls an update sets; they are settings, not definition: no new version."""
+    given = spec.model_fields_set
+    changed: dict[str, Any] = {}
+    if "concurrency" in given:
+        changed["concurrency"] = spec.concurrency or "queue"
+    if "retries" in given:
+        changed["retries"] = spec.retries.as_dict() if spec.retries else None
+    if "timeout" in given:
+        changed["timeout_s"] = spec.timeout
+    return changed
 
 
 async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:

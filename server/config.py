@@ -28,6 +28,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (no limit) or more, got {value}")
+    return value
+
+
 def _job_log_level(env: Mapping[str, str]) -> str:
     value = (env.get("DOCC_JOB_LOG_LEVEL") or "info").lower()
     if value not in ("debug", "info", "warning", "error"):
@@ -223,6 +230,9 @@ class Settings:
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
+    # Cluster-wide limits on running jobs (0: none); a job over a limit stays `queued`, in order.
+    max_running_jobs: int = 0
+    max_running_jobs_per_pipeline: int = 0
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 1.0
     job_max_attempts: int = 3
@@ -281,6 +291,8 @@ class Settings:
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),
+            max_running_jobs=_non_negative(env, "DOCC_MAX_RUNNING_JOBS", 0),
+            max_running_jobs_per_pipeline=_non_negative(env, "DOCC_MAX_RUNNING_JOBS_PER_PIPELINE", 0),
             job_lease_seconds=_float(env, "DOCC_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_float(env, "DOCC_JOB_POLL_SECONDS", 1.0),
             job_max_attempts=_int(env, "DOCC_JOB_MAX_ATTEMPTS", 3),

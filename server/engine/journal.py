@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
 from server.engine.bus import JOB_FEED_TOPIC, Event, EventBus, bound_bus, job_topic
@@ -64,8 +65,16 @@ class Journal:
         if LEVELS.get(level, LEVELS["error"]) < self.min_level:
             return
         # Masked before it is stored: the REST log, the websocket frames and replays all read this row.
-        row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
-                                  level=level, step_id=step_id, message=mask_secrets(message))
+        for tries in range(1, 6):
+            try:
+                row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
+                                          level=level, step_id=step_id, message=mask_secrets(message))
+                break
+            except IntegrityError:
+                # Another writer of this job (a cancel, the admission of a queued job) took the number.
+                self.seq = None
+                if tries == 5:
+                    raise
         await self._publish(log_event(row, self.job_id))
 
     async def update_job(self, kind: str = "status", **values: Any) -> Job:

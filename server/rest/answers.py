@@ -54,8 +54,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }),
     "Pipeline": shape("A pipeline at its current version.", {
         "id": STRING, "name": STRING, "description": STRING, "steps": array(OBJECT), "version": INTEGER,
-        "schedule": maybe(ref("Schedule")), "created_by": maybe(STRING), "created_at": INSTANT,
-        "updated_at": INSTANT, "log_level": maybe(STRING),
+        "schedule": maybe(ref("Schedule")), "concurrency": STRING, "retries": maybe(ref("PipelineRetries")),
+        "timeout": maybe(NUMBER), "created_by": maybe(STRING), "created_at": INSTANT, "updated_at": INSTANT,
+        "log_level": maybe(STRING),
+    }),
+    "PipelineRetries": shape("A pipeline's retries: times in seconds.", {
+        "count": INTEGER, "delay": NUMBER, "backoff": NUMBER, "max_delay": maybe(NUMBER),
+    }),
+    "JobAttempt": shape("One run of a job under its pipeline's retry policy.", {
+        "number": INTEGER, "status": STRING, "error": maybe(STRING), "started_at": INSTANT,
+        "finished_at": maybe(INSTANT),
     }),
     "JobStep": shape("One step of a job.", {
         "id": STRING, "type": STRING, "status": STRING, "rows_in": maybe(INTEGER), "rows_out": maybe(INTEGER),
@@ -67,7 +75,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "retry_of": maybe(STRING), "from_step": maybe(STRING), "scheduled_for": maybe(INSTANT),
         "created_by": maybe(STRING), "created_at": INSTANT, "started_at": maybe(INSTANT),
         "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER), "percent_complete": NUMBER,
-        "statistics": maybe(OBJECT), "error": maybe(STRING), "cancel_requested": BOOLEAN, "attempts": INTEGER,
+        "statistics": maybe(OBJECT), "error": maybe(STRING), "cancel_requested": BOOLEAN, "claims": INTEGER,
+        "waiting_for": maybe(STRING), "next_attempt_at": maybe(INSTANT), "attempts": array(ref("JobAttempt")),
         "pipeline_deleted": BOOLEAN, "steps": array(ref("JobStep")),
     }),
     "QualityRuleSchedule": shape("A quality rule's schedule and its next run times.", {

@@ -14,7 +14,7 @@ from resolvers import job_streams
 from resolvers import jobs as domain
 from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
-from resolvers.views.jobs import JobStepView, JobView, LogLineView
+from resolvers.views.jobs import AttemptView, JobStepView, JobView, LogLineView
 from server.edge.context import principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
@@ -40,9 +40,15 @@ def job_json(view: JobView) -> dict[str, Any]:
         "scheduled_for": view.scheduled_for, "created_by": view.created_by, "created_at": view.created_at,
         "started_at": view.started_at, "finished_at": view.finished_at, "duration_s": view.duration_s,
         "percent_complete": view.percent_complete, "statistics": view.statistics, "error": view.error,
-        "cancel_requested": view.cancel_requested, "attempts": view.attempts,
+        "cancel_requested": view.cancel_requested, "claims": view.claims, "waiting_for": view.waiting_for,
+        "next_attempt_at": view.next_attempt_at, "attempts": [attempt_json(attempt) for attempt in view.attempts],
         "pipeline_deleted": view.pipeline_deleted, "steps": [step_json(step) for step in view.steps],
     }
+
+
+def attempt_json(view: AttemptView) -> dict[str, Any]:
+    return {"number": view.number, "status": view.status, "error": view.error, "started_at": view.started_at,
+            "finished_at": view.finished_at}
 
 
 def job_ack(view: JobView) -> dict[str, Any]:

@@ -296,5 +296,4 @@ async def test_a_reader_that_hangs_up_ends_its_feed_quietly(quiet, caplog):
             await journal.update_job(kind="progress", progress=step % 100 / 100)
             await asyncio.sleep(0.05)
     # then the feed ended without an error logged
-    print([(r.name, r.levelname, r.getMessage()[:80]) for r in caplog.records]); print(feeds)
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
