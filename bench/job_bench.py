@@ -1,11 +1,15 @@
 """End-to-end throughput: a pipeline run as a DOCC job over HTTP, next to the same work in direct Polars.
 
-    python -m bench.job_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test]
+    python -m bench.job_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test] [--overlap]
 
 Starts the server in this process on a temporary SQLite control database, creates the dataset and the
 pipeline through the REST API, then times `POST /pipelines/{id}/run` until the job's log stream reports
 the end: request handling, queueing, the executor thread, the data plane and the atomic sink swap.
 The direct figure is the same cleaning written by hand (bench.pipeline_bench.direct), in the same run.
+
+`--overlap` starts two runs of one pipeline (`concurrency: allow`) into the same table at once and times
+until both have ended: the second waits for the first's writer lease, then writes. Its direct figure is
+the same cleaning written twice, one after the other.
 """
 
 from __future__ import annotations
@@ -43,8 +47,18 @@ async def _run_job(client: TestClient, headers: dict[str, str], pipeline_id: str
     raise RuntimeError("the log stream ended without an end message")
 
 
-async def through_jobs(path: Path, uri: str, repeat: int) -> tuple[float, int]:
-    """Best wall time of `repeat` jobs, and the rows the last one wrote."""
+async def _run_two(client: TestClient, headers: dict[str, str], pipeline_id: str) -> tuple[float, dict]:
+    """Two runs asked for at once; the time until both ended, and the later one."""
+    start = time.perf_counter()
+    ended = await asyncio.gather(*[_run_job(client, headers, pipeline_id) for _ in range(2)])
+    for _, job in ended:
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"bench job ended {job['status']}: {job['error']}")
+    return time.perf_counter() - start, max(ended, key=lambda pair: pair[0])[1]
+
+
+async def through_jobs(path: Path, uri: str, repeat: int, overlap: bool = False) -> tuple[float, int]:
+    """Best wall time of `repeat` jobs (pairs of overlapping jobs), and the rows the last one wrote."""
     with tempfile.TemporaryDirectory(prefix="docc-job-bench-") as control:
         database_url = f"sqlite://{control}/docc.db"
         key = await _admin_key(database_url)
@@ -56,27 +70,31 @@ async def through_jobs(path: Path, uri: str, repeat: int) -> tuple[float, int]:
             dataset = await (await client.post("/api/v1/datasets", headers=headers, json={
                 "name": "bench_customers", "source": {"type": "file", "path": str(path)}, "schema": SCHEMA})).json()
             pipeline = await (await client.post("/api/v1/pipelines", headers=headers, json={
-                "name": "bench", "steps": [
+                "name": "bench", "concurrency": "allow" if overlap else "queue", "steps": [
                     {"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
                     {"id": "clean", "type": "data_cleaner", "config": CLEANER},
                     {"id": "output", "type": "data_sink", "config": {"destination": "bench.bench_job"}}]})).json()
             best, written = float("inf"), 0
             for _ in range(repeat):
-                seconds, job = await _run_job(client, headers, pipeline["id"])
+                run = _run_two if overlap else _run_job
+                seconds, job = await run(client, headers, pipeline["id"])
                 if job["status"] != "succeeded":
                     raise RuntimeError(f"bench job ended {job['status']}: {job['error']}")
                 best, written = min(best, seconds), job["statistics"]["rows_written"]
             return best, written
 
 
-def measure(label: str, rows: int, path: Path, uri: str, repeat: int) -> None:
+def measure(label: str, rows: int, path: Path, uri: str, repeat: int, overlap: bool = False) -> None:
     """Print both rates and their ratio; direct runs are interleaved with the jobs' best."""
     direct_best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        direct_written = direct(path, uri, "bench_direct")
+        for _ in range(2 if overlap else 1):
+            direct_written = direct(path, uri, "bench_direct")
         direct_best = min(direct_best, time.perf_counter() - start)
-    job_best, job_written = asyncio.run(through_jobs(path, uri, repeat))
+    job_best, job_written = asyncio.run(through_jobs(path, uri, repeat, overlap))
+    rows = rows * 2 if overlap else rows
+    label = f"{label} x2" if overlap else label
     print(f"{label:10} direct Polars {rows / direct_best:>12,.0f} rows/s ({direct_best:.2f} s)   "
           f"DOCC job {rows / job_best:>12,.0f} rows/s ({job_best:.2f} s)   "
           f"ratio {direct_best / job_best:.2f}   rows written {job_written:,} / {direct_written:,}")
@@ -88,13 +106,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--postgres", help="PostgreSQL URL to write into (tables bench_direct, bench_job)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--overlap", action="store_true", help="Two runs into one table at once")
     args = parser.parse_args()
     path = generate(args.rows)
     print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
     with tempfile.TemporaryDirectory(prefix="docc-bench-") as tmp:
-        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat)
+        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat, args.overlap)
     if args.postgres:
-        measure("postgresql", args.rows, path, args.postgres, args.repeat)
+        measure("postgresql", args.rows, path, args.postgres, args.repeat, args.overlap)
 
 
 if __name__ == "__main__":

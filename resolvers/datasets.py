@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from resolvers.dataset_users import dataset_users
 from resolvers.errors import Conflict, PreconditionFailed, SchemaIncompatible, ValidationError
 from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
@@ -228,11 +229,18 @@ async def _write(row: Dataset, values: dict[str, Any]) -> None:
                        {"dataset_id": row.id})
 
 
-async def delete_dataset(principal: Principal, dataset_id: str, expected_revision: int | None = None) -> None:
-    """Delete a dataset and its schema history; raises NotFound, PreconditionFailed."""
+async def delete_dataset(principal: Principal, dataset_id: str, expected_revision: int | None = None,
+                         force: bool = False) -> None:
+    """Delete a dataset with its schema history and its quality rules; raises NotFound, PreconditionFailed,
+    Conflict (a pipeline or quality rule uses it, unless `force`; details name them)."""
     principal.require(WRITE)
     row = await _load(principal, dataset_id)
     _check_revision(row, expected_revision)
+    if not force:
+        users = await dataset_users(principal.workspace_id, row.id)
+        if users:
+            raise Conflict("The dataset is in use by pipelines or quality rules; change them, or delete with force",
+                           users.as_details(row.id))
     # SQLite counts cascaded rows too, so only "nothing deleted" means a lost race.
     deleted = await Dataset.filter(id=row.id, revision=row.revision).delete()
     if deleted == 0:

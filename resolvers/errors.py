@@ -78,3 +78,14 @@ class RateLimited(DoccError):
         super().__init__(message, details)
         # Seconds until a retry can succeed (None: waiting does not help).
         self.retry_after = retry_after
+
+
+class SubscriberLagged(DoccError):
+    """A live stream's reader fell behind by more than its queue; it resumes after `cursor`."""
+
+    code = "SUBSCRIBER_LAGGED"
+
+    def __init__(self, cursor: int) -> None:
+        super().__init__("The subscriber fell behind the live stream; subscribe again with after=cursor",
+                         {"cursor": cursor})
+        self.cursor = cursor

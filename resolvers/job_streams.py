@@ -3,6 +3,12 @@
 Hand-over without gap or duplicate: the subscription opens before the store is read, and every line
 carries its sequence number, so a live line at or below the cursor is dropped and a jump past
 `cursor + 1` (or a dropped event) sends the reader back to the store.
+
+Slow readers: each has a bounded queue of live lines. One that falls behind by more than its queue while
+following live is not fed from the store at its own pace (that would cost the server a read per line for
+as long as it stays slow): its stream ends with `Lagged`, which carries the cursor it reached, and the
+client resumes from there with nothing lost. Falling behind while still reading stored lines is not lag:
+the reader reads the store again. Neither ever slows the job or another reader.
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ from server.models.engine import Job, JobLog
 BATCH = 500
 # A safety net: without any event for this long, look at the store again.
 IDLE_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Lagged:
+    """The last message of a stream whose reader fell behind: resume with `after=cursor`."""
+
+    cursor: int
+
+
+class _FellBehind(Exception):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +69,9 @@ async def _open(principal: Principal, job_id: str) -> Subscription:
 
 async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail: int | None = None,
                       since: datetime | None = None, level: str | None = None
-                      ) -> AsyncIterator[LogLineView | JobEnded]:
-    """Stored lines after `after` (or the last `tail`, or those since a time), then live ones, then JobEnded.
+                      ) -> AsyncIterator[LogLineView | JobEnded | Lagged]:
+    """Stored lines after `after` (or the last `tail`, or those since a time), then live ones, then JobEnded
+    (or Lagged, when the reader fell behind the live lines by more than its queue).
 
     Only lines at or above `level` are yielded; the cursor still passes the others, so a reader that
     resumes from the last line it got misses nothing it asked for. Raises NotFound, ValidationError.
@@ -77,10 +95,14 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail
             if job.status in FINISHED:
                 yield JobEnded(await _view(job))
                 return
-            async for line in _live_lines(subscription, cursor):
-                cursor = line.seq
-                if wanted is None or line.level in wanted:
-                    yield line
+            try:
+                async for line in _live_lines(subscription, cursor):
+                    cursor = line.seq
+                    if wanted is None or line.level in wanted:
+                        yield line
+            except _FellBehind:
+                yield Lagged(cursor)
+                return
     finally:
         subscription.close()
 
@@ -108,8 +130,16 @@ async def _seq(query: QuerySet[JobLog]) -> int | None:
 
 
 async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLineView]:
-    """Consecutive live lines after `cursor`; returns when the reader must look at the store again."""
+    """Consecutive live lines after `cursor`; returns when the reader must look at the store again.
+
+    Raises _FellBehind when the queue overflowed while the reader was taking live lines.
+    """
+    if subscription.overflowed:
+        subscription.drain()  # It fell behind while reading stored lines: read them again, that is no lag.
+        return
     while True:
+        if subscription.overflowed:
+            raise _FellBehind
         event = await subscription.get(timeout=IDLE_SECONDS)
         if event is None:
             return

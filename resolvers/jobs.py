@@ -16,16 +16,18 @@ from resolvers.ownership import load_many_owned, load_owned, require_id, well_fo
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
+from resolvers.run_controls import controls_of
 from resolvers.schedules import tick_time
 from resolvers.validation import aware
-from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, JobView, LogLineView
+from resolvers.views.jobs import FINISHED, JOB_STATUSES, TRIGGERS, UNFINISHED, JobView, LogLineView
+from resolvers.views.pipelines import LIVE
 from server.engine.bus import JOBS_TOPIC, Event, publish
 from server.engine.dataplane.graph import plan_steps
 from server.engine.dataplane.validation import MAX_STEP_ID
 from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
-from server.models.engine import Job, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
+from server.models.engine import LOG_LEVELS, Job, JobAttempt, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
 
 log = logging.getLogger("docc.scheduler")
 
@@ -58,10 +60,18 @@ async def _load(principal: Principal, job_id: str) -> Job:
 async def views_of(rows: list[Job]) -> list[JobView]:
     """Read models of jobs the caller owns, with their steps fetched in one query."""
     steps: dict[str, list[JobStep]] = {row.id: [] for row in rows}
+    attempts: dict[str, list[JobAttempt]] = {row.id: [] for row in rows}
+    deleted: set[str] = set()
     if rows:
         for step in await JobStep.filter(job_id__in=list(steps)).order_by("position"):
             steps[step.job_id].append(step)  # type: ignore[attr-defined]
-    return [JobView.from_row(row, steps[row.id]) for row in rows]
+        for attempt in await JobAttempt.filter(job_id__in=list(steps)).order_by("number"):
+            attempts[attempt.job_id].append(attempt)  # type: ignore[attr-defined]
+        pipeline_ids = list({row.pipeline_id for row in rows})  # type: ignore[attr-defined]
+        deleted = set(await Pipeline.filter(id__in=pipeline_ids, deleted_at__isnull=False).values_list(
+            "id", flat=True))
+    return [JobView.from_row(row, steps[row.id], attempts[row.id], row.pipeline_id in deleted)  # type: ignore[attr-defined]
+            for row in rows]
 
 
 async def _view(row: Job) -> JobView:
@@ -83,26 +93,53 @@ async def _create(pipeline: Pipeline, version: int, steps: list[dict[str, Any]],
                   created_by: str, **extra: Any) -> JobView:
     _check_step_ids(all_steps)
     skipped = {step["id"] for step in all_steps} - {step["id"] for step in steps}
+    controls = controls_of(pipeline)
+    active: list[str] = []
+    if controls["concurrency"] in ("skip", "replace"):
+        active = list(await Job.filter(pipeline_id=pipeline.id, status__in=UNFINISHED).order_by(
+            "created_at", "id").values_list("id", flat=True))
+    reason = None
+    if controls["concurrency"] == "skip" and active:
+        # Recorded, not refused: the run was asked for, and the history says why it did not run.
+        reason = f"skipped: {active[0]} of this pipeline is active (concurrency: skip)"
+        extra.update(status="skipped", error=reason, finished_at=utcnow())
+        skipped = {step["id"] for step in all_steps}
     async with in_transaction():
+        # The pipeline's row lock orders this against its delete: a job is made only while it is not deleted,
+        # and a delete that comes after sees the job (and refuses).
+        if not await Pipeline.filter(id=pipeline.id, **LIVE).select_for_update().values_list("id", flat=True):
+            raise NotFound("pipeline", pipeline.id)
         job = await Job.create(id=new_id("job"), workspace_id=pipeline.workspace_id, pipeline_id=pipeline.id,
-                               pipeline_version=version, steps=steps, created_by=created_by, **extra)
+                               pipeline_version=version, steps=steps, created_by=created_by, controls=controls,
+                               **extra)
         records = step_rows(job.id, all_steps, skipped)
         await JobStep.bulk_create(records)
-    await publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
+    if reason is not None:
+        await Journal(job.id).log("warning", None, reason)
+    else:
+        if controls["concurrency"] == "replace":
+            for other in active:
+                await _stop(other, f"replaced by {job.id} (concurrency: replace)")
+        await publish(Event(JOBS_TOPIC, "created", {"job_id": job.id}))
     # The step records were just written as they are here: the view needs no query.
-    return JobView.from_row(job, records)
+    return JobView.from_row(job, records, ())
 
 
 async def run_pipeline(principal: Principal, pipeline_id: str, idempotency_key: str | None = None) -> JobView:
     """Queue a job of the pipeline's current version; the same key returns the same job.
 
-    Raises NotFound, ValidationError, Conflict (the key was used for another pipeline).
+    Under the pipeline's concurrency policy, a `skip` run made while another is active is recorded
+    `skipped`, and a `replace` run cancels the active ones.
+
+    Raises NotFound (also for a deleted pipeline), ValidationError, Conflict (the key was used for another
+    pipeline).
     """
     principal.require(RUN)
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise ValidationError("Invalid Idempotency-Key", field="idempotency_key",
                               reason="1 to 200 printable characters without spaces")
-    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id)
+    pipeline = await Pipeline.get_or_none(id=require_id("pipeline", pipeline_id), workspace_id=principal.workspace_id,
+                                          **LIVE)
     if pipeline is None:
         raise NotFound("pipeline", pipeline_id)
     if idempotency_key is not None:
@@ -133,11 +170,13 @@ async def fire_schedule(schedule_id: str, scheduled_for: datetime) -> JobView | 
     schedule = await Schedule.get_or_none(id=schedule_id)
     if schedule is None or schedule.paused:
         return None
-    pipeline = await Pipeline.get(id=schedule.pipeline_id)  # type: ignore[attr-defined]
+    pipeline = await Pipeline.get_or_none(id=schedule.pipeline_id, **LIVE)  # type: ignore[attr-defined]
+    if pipeline is None:
+        return None
     try:
         return await _create(pipeline, pipeline.version, pipeline.steps, pipeline.steps, "schedule",
                              trigger="schedule", schedule_id=schedule.id, scheduled_for=scheduled_for)
-    except IntegrityError:
+    except (IntegrityError, NotFound):  # Made by another process, or the pipeline was deleted meanwhile.
         return None
 
 
@@ -197,18 +236,24 @@ async def cancel_job(principal: Principal, job_id: str) -> JobView:
     job = await _load(principal, job_id)
     if job.status in FINISHED:
         raise Conflict(f"The job already {job.status}", {"job_id": job.id, "status": job.status})
-    now = utcnow()
-    if await Job.filter(id=job.id, status="pending").update(status="cancelled", cancel_requested=True,
-                                                             finished_at=now, updated_at=now) >= 1:
-        journal = Journal(job.id)
-        await journal.close_open_steps("cancelled", "cancelled")
-        await journal.log("warning", None, f"job cancelled by {principal.subject} before it started")
-        await journal.update_job()
-        return await _view(await Job.get(id=job.id))
-    # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
-    await Job.filter(id=job.id, status="running").update(cancel_requested=True)
-    await publish(Event(JOBS_TOPIC, "cancel", {"job_id": job.id}))
+    await _stop(job.id, f"by {principal.subject}")
     return await _view(await Job.get(id=job.id))
+
+
+async def _stop(job_id: str, by: str) -> None:
+    """Cancel a job that waits at once, or ask a running one to stop."""
+    now = utcnow()
+    if await Job.filter(id=job_id, status__in=("pending", "queued")).update(
+            status="cancelled", cancel_requested=True, finished_at=now, updated_at=now, waiting_for=None) >= 1:
+        journal = Journal(job_id)
+        await journal.close_open_steps("cancelled", "cancelled")
+        await journal.log("warning", None, f"job cancelled {by} before it started")
+        await journal.update_job()
+        return
+    # It was claimed meanwhile: ask its runner to stop (directly in this process, by its poll elsewhere).
+    if await Job.filter(id=job_id, status="running").update(cancel_requested=True) >= 1:
+        await Journal(job_id).log("warning", None, f"cancel asked {by}")
+    await publish(Event(JOBS_TOPIC, "cancel", {"job_id": job_id}))
 
 
 def without_steps(steps: list[dict[str, Any]], skip: set[str]) -> list[dict[str, Any]]:
@@ -241,6 +286,9 @@ async def retry_job(principal: Principal, job_id: str, from_failed_step: bool = 
     if job.status not in FINISHED:
         raise Conflict("Only a finished job can be retried", {"job_id": job.id, "status": job.status})
     pipeline = await Pipeline.get(id=job.pipeline_id)  # type: ignore[attr-defined]
+    if pipeline.deleted_at is not None:
+        raise Conflict("The job's pipeline was deleted; it cannot run again",
+                       {"job_id": job.id, "pipeline_id": pipeline.id})
     version = await PipelineVersion.get(pipeline_id=pipeline.id, version=job.pipeline_version)
     steps = version.steps
     failed_step = None
@@ -266,12 +314,8 @@ class LogPage:
     finished: bool
 
 
-# Log levels, least severe first: a `level` filter keeps the lines at or above it.
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
 def levels_from(level: str | None) -> tuple[str, ...] | None:
-    """The levels a `level` filter keeps (None: every line); raises ValidationError."""
+    """The levels a `level` filter keeps, at or above it in LOG_LEVELS (None: every line); raises ValidationError."""
     if level is None:
         return None
     if level not in LOG_LEVELS:

@@ -31,18 +31,21 @@ def require_id(kind: str, object_id: Any) -> str:
     return object_id
 
 
-async def load_owned(model: type[M], kind: str, principal: Principal, object_id: str) -> M:
-    """The caller's row with this id; raises NotFound (the same for a missing, malformed or foreign id)."""
+async def load_owned(model: type[M], kind: str, principal: Principal, object_id: str, **conditions: Any) -> M:
+    """The caller's row with this id (and `conditions`); raises NotFound (the same for a missing, malformed
+    or foreign id)."""
     require_id(kind, object_id)
-    row = await model.get_or_none(id=object_id, workspace_id=principal.workspace_id)  # type: ignore[attr-defined]
+    row = await model.get_or_none(id=object_id, workspace_id=principal.workspace_id, **conditions)  # type: ignore[attr-defined]
     if row is None:
         raise NotFound(kind, object_id)
     return row
 
 
-async def load_many_owned(model: type[M], principal: Principal, ids: list[str]) -> list[M | None]:
-    """The caller's rows in the order of `ids`, None where missing, malformed or foreign (for DataLoaders)."""
+async def load_many_owned(model: type[M], principal: Principal, ids: list[str], **conditions: Any) -> list[M | None]:
+    """The caller's rows in the order of `ids`, None where missing, malformed, foreign or not meeting
+    `conditions` (for DataLoaders)."""
     valid = [object_id for object_id in ids if well_formed_id(object_id)]
-    rows: list[Any] = await model.filter(id__in=valid, workspace_id=principal.workspace_id) if valid else []  # type: ignore[attr-defined]
+    rows: list[Any] = await model.filter(id__in=valid, workspace_id=principal.workspace_id,  # type: ignore[attr-defined]
+                                         **conditions) if valid else []
     by_id = {row.id: row for row in rows}
     return [by_id.get(object_id) for object_id in ids]

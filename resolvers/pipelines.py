@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, PreconditionFailed, ValidationError, echo
+from resolvers.errors import Conflict, NotFound, PreconditionFailed, ValidationError, echo
 from resolvers.ownership import load_many_owned, load_owned
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.quality.pipeline_checks import check_quality_steps
+from resolvers.run_controls import Concurrency, RetryPolicy, Timeout
 from resolvers.schedules import ScheduleSpec as ScheduleSpec
 from resolvers.schedules import announce, schedules_of, store_schedule
 from resolvers.validation import StrictInput
 from resolvers.views.jobs import UNFINISHED
-from resolvers.views.pipelines import PipelineVersionView, PipelineView
+from resolvers.views.pipelines import LIVE, PipelineVersionView, PipelineView
 from server.engine.dataplane import DataPlaneConfigError, Policy, check_fill_values, validate_steps
+from server.engine.leases import utcnow
 from server.models.base import new_id
 from server.models.datasets import Dataset
-from server.models.engine import Job, Pipeline, PipelineVersion, Schedule
+from server.models.engine import LOG_LEVELS, Job, Pipeline, PipelineVersion, Schedule
 
 READ, WRITE, RUN = "read:pipelines", "write:pipelines", "run:pipelines"
 Name = pydantic.constr(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")  # type: ignore[valid-type]
 MAX_STEPS = 100
+LogLevel = Literal[LOG_LEVELS]  # type: ignore[valid-type]
 
 
 class PipelineCreate(StrictInput):
@@ -35,6 +38,10 @@ class PipelineCreate(StrictInput):
     description: str = pydantic.Field(default="", max_length=10_000)
     steps: list[dict[str, Any]] = pydantic.Field(max_length=MAX_STEPS)
     schedule: ScheduleSpec | None = None
+    log_level: LogLevel | None = None
+    concurrency: Concurrency = "queue"
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 class PipelineUpdate(StrictInput):
@@ -42,6 +49,12 @@ class PipelineUpdate(StrictInput):
     description: str | None = pydantic.Field(default=None, max_length=10_000)
     steps: list[dict[str, Any]] | None = pydantic.Field(default=None, max_length=MAX_STEPS)
     schedule: ScheduleSpec | None = None
+    # null: back to the server's DOCC_JOB_LOG_LEVEL.
+    log_level: LogLevel | None = None
+    concurrency: Concurrency | None = None
+    # null removes them (no retries, no timeout).
+    retries: RetryPolicy | None = None
+    timeout: Timeout | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,7 @@ async def check_steps(principal: Principal, steps: list[dict[str, Any]], policy:
 
 
 async def _load(principal: Principal, pipeline_id: str) -> Pipeline:
-    return await load_owned(Pipeline, "pipeline", principal, pipeline_id)
+    return await load_owned(Pipeline, "pipeline", principal, pipeline_id, **LIVE)
 
 
 async def views_of(rows: list[Pipeline]) -> list[PipelineView]:
@@ -92,7 +105,7 @@ async def _view(row: Pipeline) -> PipelineView:
 
 
 async def _ensure_name_free(principal: Principal, name: str, exclude_id: str | None = None) -> None:
-    query = Pipeline.filter(workspace_id=principal.workspace_id, name=name)
+    query = Pipeline.filter(workspace_id=principal.workspace_id, name=name, **LIVE)
     if exclude_id:
         query = query.exclude(id=exclude_id)
     if await query.exists():
@@ -108,7 +121,10 @@ async def create_pipeline(principal: Principal, spec: PipelineCreate, *, policy:
         async with in_transaction():
             row = await Pipeline.create(id=new_id("pl"), workspace_id=principal.workspace_id, name=spec.name,
                                         description=spec.description, steps=spec.steps, version=1,
-                                        created_by=principal.subject)
+                                        created_by=principal.subject, log_level=spec.log_level,
+                                        concurrency=spec.concurrency,
+                                        retries=spec.retries.as_dict() if spec.retries else None,
+                                        timeout_s=spec.timeout)
             await PipelineVersion.create(id=new_id("plv"), pipeline=row, version=1, name=row.name,
                                          description=row.description, steps=row.steps, created_by=principal.subject)
             schedule = await store_schedule(row, spec.schedule) if spec.schedule else None
@@ -129,7 +145,7 @@ async def get_pipeline(principal: Principal, pipeline_id: str) -> PipelineView:
 async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[PipelineView | None]:
     """Pipelines by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    rows = await load_many_owned(Pipeline, principal, pipeline_ids)
+    rows = await load_many_owned(Pipeline, principal, pipeline_ids, **LIVE)
     views = iter(await views_of([row for row in rows if row is not None]))
     return [next(views) if row is not None else None for row in rows]
 
@@ -137,7 +153,7 @@ async def get_pipelines(principal: Principal, pipeline_ids: list[str]) -> list[P
 async def list_pipelines(principal: Principal, filters: PipelineFilter, page: PageRequest) -> Page[PipelineView]:
     """A page of the workspace's pipelines, newest first."""
     principal.require(READ)
-    query = Pipeline.filter(workspace_id=principal.workspace_id)
+    query = Pipeline.filter(workspace_id=principal.workspace_id, **LIVE)
     if filters.name:
         query = query.filter(name__icontains=filters.name)
     if filters.scheduled is not None:
@@ -179,7 +195,8 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
         if definition_changed:
             version = row.version + 1
             try:
-                updated = await Pipeline.filter(id=row.id, version=row.version).update(**values, version=version)
+                updated = await Pipeline.filter(id=row.id, version=row.version, **LIVE).update(
+                    **values, version=version)
                 await PipelineVersion.create(
                     id=new_id("plv"), pipeline_id=row.id, version=version, name=values.get("name", row.name),
                     description=values.get("description", row.description), steps=values.get("steps", row.steps),
@@ -190,6 +207,12 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
             if updated != 1:
                 raise Conflict("The pipeline was changed by another request; read it again and retry",
                                {"pipeline_id": row.id})
+        if "log_level" in spec.model_fields_set and spec.log_level != row.log_level:
+            # Not part of the definition: no new version, and it applies to the jobs that start from now on.
+            await Pipeline.filter(id=row.id, **LIVE).update(log_level=spec.log_level)
+        controls = _controls_changed(spec)
+        if controls:
+            await Pipeline.filter(id=row.id, **LIVE).update(**controls)
         if "schedule" in spec.model_fields_set:
             if spec.schedule is None:
                 existing = await Schedule.get_or_none(pipeline_id=row.id)
@@ -203,14 +226,39 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
     return await _view(await _load(principal, pipeline_id))
 
 
+def _controls_changed(spec: PipelineUpdate) -> dict[str, Any]:
+    """The run controls an update sets; they are settings, not definition: no new version."""
+    given = spec.model_fields_set
+    changed: dict[str, Any] = {}
+    if "concurrency" in given:
+        changed["concurrency"] = spec.concurrency or "queue"
+    if "retries" in given:
+        changed["retries"] = spec.retries.as_dict() if spec.retries else None
+    if "timeout" in given:
+        changed["timeout_s"] = spec.timeout
+    return changed
+
+
 async def delete_pipeline(principal: Principal, pipeline_id: str) -> None:
-    """Delete a pipeline with its versions, schedule and finished jobs; raises NotFound, Conflict."""
+    """Delete a pipeline and its schedule, keeping its jobs, logs and versions as history; raises NotFound, Conflict.
+
+    The row stays, hidden, with `deleted_at` set and its name freed (see engine migration 0005) until
+    retention has removed every job of it. A pending or running job refuses the delete.
+    """
     principal.require(WRITE)
     row = await _load(principal, pipeline_id)
     if await Job.filter(pipeline_id=row.id, status__in=UNFINISHED).exists():
         raise Conflict("The pipeline has pending or running jobs; cancel them first", {"pipeline_id": row.id})
     schedule = await Schedule.get_or_none(pipeline_id=row.id)
-    await row.delete()
+    async with in_transaction():
+        deleted = await Pipeline.filter(id=row.id, **LIVE).update(
+            deleted_at=utcnow(), deleted_name=row.name, name=f"~{row.id}")
+        if deleted == 0:
+            raise NotFound("pipeline", pipeline_id)
+        await Schedule.filter(pipeline_id=row.id).delete()
+        # A run asked for between the check and now would find the pipeline gone; one that got in first wins.
+        if await Job.filter(pipeline_id=row.id, status__in=UNFINISHED).exists():
+            raise Conflict("The pipeline has pending or running jobs; cancel them first", {"pipeline_id": row.id})
     if schedule is not None:
         await announce(schedule.id, row.id)
 

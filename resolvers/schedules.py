@@ -14,8 +14,8 @@ from resolvers.errors import NotFound
 from resolvers.ownership import load_owned
 from resolvers.principal import Principal
 from resolvers.validation import StrictInput
+from resolvers.views.pipelines import LIVE, PipelineView
 from resolvers.views.pipelines import NEXT_RUNS as NEXT_RUNS
-from resolvers.views.pipelines import PipelineView
 from resolvers.views.pipelines import next_runs as next_runs
 from server.engine.bus import SCHEDULES_TOPIC, Event, publish
 from server.models.base import new_id
@@ -100,7 +100,7 @@ async def store_schedule(pipeline: Pipeline, spec: ScheduleSpec) -> Schedule:
 async def set_schedule(principal: Principal, pipeline_id: str, spec: ScheduleSpec) -> PipelineView:
     """Schedule a pipeline (replacing its schedule); the pipeline with it. Raises NotFound."""
     principal.require(WRITE)
-    pipeline = await load_owned(Pipeline, "pipeline", principal, pipeline_id)
+    pipeline = await load_owned(Pipeline, "pipeline", principal, pipeline_id, **LIVE)
     async with in_transaction():
         row = await store_schedule(pipeline, spec)
     await announce(row.id, pipeline.id)
@@ -108,7 +108,7 @@ async def set_schedule(principal: Principal, pipeline_id: str, spec: ScheduleSpe
 
 
 async def _existing(principal: Principal, pipeline_id: str) -> tuple[Pipeline, Schedule]:
-    pipeline = await load_owned(Pipeline, "pipeline", principal, pipeline_id)
+    pipeline = await load_owned(Pipeline, "pipeline", principal, pipeline_id, **LIVE)
     row = await Schedule.get_or_none(pipeline_id=pipeline.id)
     if row is None:
         raise NotFound("schedule", pipeline_id)

@@ -190,10 +190,12 @@ class DatasetMutation:
                                            force, policy=info.context.policy)
         return UpdateDatasetSuccess.from_view(view)
 
-    @strawberry.mutation(extensions=needs(domain.WRITE), description="Delete a dataset and its schema history.")
-    async def delete_dataset(self, info: Info, id: strawberry.ID,
-                             expected_revision: int | None = None) -> DeleteDatasetResult:
-        await domain.delete_dataset(info.context.principal, str(id), expected_revision)
+    @strawberry.mutation(extensions=needs(domain.WRITE),
+                         description="Delete a dataset with its schema history and quality rules; refused with "
+                                     "ConflictError naming the pipelines and rules that use it, unless forced.")
+    async def delete_dataset(self, info: Info, id: strawberry.ID, expected_revision: int | None = None,
+                             force: bool = False) -> DeleteDatasetResult:
+        await domain.delete_dataset(info.context.principal, str(id), expected_revision, force)
         return DeleteDatasetSuccess(deleted_id=id)
 
     @strawberry.mutation(extensions=needs(domain.WRITE), description="Store a compatible (or forced) schema version.")

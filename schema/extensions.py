@@ -25,7 +25,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from resolvers.errors import DoccError
+from resolvers.errors import DoccError, SubscriberLagged
 
 log = logging.getLogger("docc.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -124,6 +124,8 @@ class ErrorCodes(MaskErrors):
         extensions: dict[str, Any] = {"code": code}
         if isinstance(original, DoccError):
             message, extensions["details"] = original.message, original.details
+            if isinstance(original, SubscriberLagged):
+                extensions["cursor"] = original.cursor  # where the client resubscribes from
         elif code == INTERNAL:
             message = "Internal server error"
         else:
@@ -137,12 +139,36 @@ class ErrorCodesWithoutSuggestions(ErrorCodes):
     suggestions = False
 
 
-OperationGate = Callable[[Any, Any, Any, Any], Awaitable[None]]
+# Returns the operation's release (called once when it ends), or None when there is nothing to release.
+OperationGate = Callable[[Any, Any, Any, Any], Awaitable[Callable[[], None] | None]]
 
 
 async def _refused(error: DoccError, context: Any) -> AsyncIterator[PreExecutionError]:
     yield PreExecutionError(data=None, errors=[GraphQLError(error.message, extensions={
         "code": error.code, "details": error.details, "request_id": _request_id(context)})])
+
+
+class _Releasing:
+    """`stream`, then `release()` however it ends: exhausted, failed, closed, or cancelled by the client (an
+    operation closed before it ever started still releases its place)."""
+
+    def __init__(self, stream: Any, release: Callable[[], None]) -> None:
+        self.stream, self.release = stream, release
+
+    def __aiter__(self) -> _Releasing:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.stream.__anext__()
+        except BaseException:
+            self.release()
+            raise
+
+    async def aclose(self) -> None:
+        self.release()
+        if hasattr(self.stream, "aclose"):
+            await self.stream.aclose()
 
 
 class DoccSchema(strawberry.Schema):
@@ -156,13 +182,25 @@ class DoccSchema(strawberry.Schema):
 
     async def stream(self, query: Any, variable_values: Any = None, context_value: Any = None,
                      root_value: Any = None, operation_name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        release = None
         if self.operation_gate is not None:
             try:
-                await self.operation_gate(context_value, query, variable_values, operation_name)
+                release = await self.operation_gate(context_value, query, variable_values, operation_name)
             except DoccError as error:
                 return _refused(error, context_value)
-        return await super().stream(query, variable_values, context_value, root_value, operation_name,
-                                    *args, **kwargs)
+        try:
+            result = await super().stream(query, variable_values, context_value, root_value, operation_name,
+                                          *args, **kwargs)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        if release is None:
+            return result
+        if not hasattr(result, "__aiter__"):
+            release()
+            return result
+        return _Releasing(result, release)
 
     async def subscribe(self, query: Any, variable_values: Any = None, context_value: Any = None,
                         root_value: Any = None, operation_name: Any = None, operation_extensions: Any = None

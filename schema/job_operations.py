@@ -10,17 +10,15 @@ import strawberry
 
 from resolvers import job_streams
 from resolvers import jobs as domain
-from resolvers.errors import NotFound
+from resolvers.errors import NotFound, SubscriberLagged
 from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobView
 from schema.context import Info
-from schema.enums import domain_enum
 from schema.error_types import ConflictError, NotFoundError, ValidationError
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger
+from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger, LogLevel
 
-LogLevel = domain_enum("LogLevel", domain.LOG_LEVELS, "Severity of a job log line, least severe first.")
 
 @strawberry.input(description="Which jobs to list; every given criterion must hold.")
 class JobFilter:
@@ -118,7 +116,9 @@ class JobMutation:
 class JobSubscription:
     @strawberry.subscription(extensions=needs(domain.READ),
                              description="Log lines after `after` (or from the last `tail` stored lines), stored "
-                                         "then live, at or above `level`, then JobFinished.")
+                                         "then live, at or above `level`, then JobFinished. A reader that falls "
+                                         "behind the live lines gets a last error SUBSCRIBER_LAGGED whose "
+                                         "extensions.cursor is the `after` to resubscribe with.")
     async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0, tail: int | None = None,
                        level: LogLevel | None = None) -> AsyncGenerator[JobLogEvent, None]:
         stream = job_streams.follow_logs(info.context.principal, str(job_id), after, tail=tail,
@@ -127,6 +127,9 @@ class JobSubscription:
             async for item in stream:
                 if isinstance(item, job_streams.JobEnded):
                     yield JobFinished(job=Job.from_view(item.job, info.context.fresh_loaders()))
+                elif isinstance(item, job_streams.Lagged):
+                    # The last message: an error with code SUBSCRIBER_LAGGED and extensions.cursor.
+                    raise SubscriberLagged(item.cursor)
                 else:
                     yield JobLogLine.from_view(item)
         finally:

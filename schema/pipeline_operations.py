@@ -16,7 +16,7 @@ from schema.error_types import ConflictError, NotFoundError, PreconditionFailedE
 from schema.inputs import to_model
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
-from schema.pipelines import Pipeline, PipelineSchedule, one_of
+from schema.pipelines import ConcurrencyPolicy, LogLevel, Pipeline, PipelineSchedule, one_of
 
 
 @strawberry.input(description="One step of a pipeline.")
@@ -35,12 +35,34 @@ class ScheduleInput:
     paused: bool | None = strawberry.field(default=strawberry.UNSET, description="Store it paused.")
 
 
+# Seconds (a number) or a duration string (`90s`, `15m`, `2h`, `1d`): JSON holds either, the domain checks it.
+Duration = JSON
+
+
+@strawberry.input(description="How often a failed or timed-out attempt runs again, and after how long.")
+class RetryPolicyInput:
+    count: int = strawberry.field(description="Attempts after the first, at most (0 to 100).")
+    delay: Duration | None = strawberry.field(default=strawberry.UNSET,
+                                              description="Before attempt 2: seconds or `90s`, `15m`; 0.")
+    backoff: float | None = strawberry.field(default=strawberry.UNSET,
+                                             description="Each further delay is the previous one times this (2).")
+    max_delay: Duration | None = strawberry.field(default=strawberry.UNSET,
+                                                  description="No delay exceeds it; no cap by default.")
+
+
 @strawberry.input(description="A new pipeline.")
 class CreatePipelineInput:
     name: str = strawberry.field(description="Unique in the workspace.")
     steps: list[PipelineStepInput] = strawberry.field(description="The steps, in order.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="Free text.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET, description="Optional schedule.")
+    log_level: LogLevel | None = strawberry.field(
+        default=strawberry.UNSET, description="The lowest level its jobs' logs store; DOCC_JOB_LOG_LEVEL if unset.")
+    concurrency: ConcurrencyPolicy | None = strawberry.field(default=strawberry.UNSET,
+                                                             description="While another run is active; QUEUE.")
+    retries: RetryPolicyInput | None = strawberry.field(default=strawberry.UNSET, description="No retries by default.")
+    timeout: Duration | None = strawberry.field(default=strawberry.UNSET,
+                                                description="Per attempt: seconds or `90s`, `15m`, `2h`.")
 
 
 @strawberry.input(description="Changes to a pipeline, saved as a new version: only the fields given change.")
@@ -50,6 +72,14 @@ class UpdatePipelineInput:
     steps: list[PipelineStepInput] | None = strawberry.field(default=strawberry.UNSET, description="New steps.")
     schedule: ScheduleInput | None = strawberry.field(default=strawberry.UNSET,
                                                       description="New schedule; null removes it.")
+    log_level: LogLevel | None = strawberry.field(
+        default=strawberry.UNSET, description="New job log level; null: back to DOCC_JOB_LOG_LEVEL.")
+    concurrency: ConcurrencyPolicy | None = strawberry.field(default=strawberry.UNSET,
+                                                             description="New policy; null: QUEUE.")
+    retries: RetryPolicyInput | None = strawberry.field(default=strawberry.UNSET,
+                                                        description="New retry policy; null removes it.")
+    timeout: Duration | None = strawberry.field(default=strawberry.UNSET,
+                                                description="New timeout; null removes it.")
 
 
 @strawberry.input(description="Which pipelines to list; every given criterion must hold.")

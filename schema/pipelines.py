@@ -10,8 +10,17 @@ from strawberry.scalars import JSON
 
 from resolvers import jobs as jobs_domain
 from resolvers import pipelines as domain
-from resolvers.views.jobs import JOB_STATUSES, STEP_STATUSES, TRIGGERS, JobStepView, JobView, LogLineView
-from resolvers.views.pipelines import STEP_TYPES, PipelineVersionView, PipelineView, ScheduleView
+from resolvers.views.jobs import (
+    CONCURRENCY_POLICIES,
+    JOB_STATUSES,
+    STEP_STATUSES,
+    TRIGGERS,
+    AttemptView,
+    JobStepView,
+    JobView,
+    LogLineView,
+)
+from resolvers.views.pipelines import STEP_TYPES, PipelineVersionView, PipelineView, RetryView, ScheduleView
 from schema.context import Info, Loaders
 from schema.datasets import Dataset
 from schema.enums import domain_enum
@@ -26,6 +35,21 @@ def one_of(values: tuple[str, ...]) -> str:
 
 JobStatus = domain_enum("JobStatus", JOB_STATUSES, "Where a job is in its life.")
 JobTrigger = domain_enum("JobTrigger", TRIGGERS, "What started a job.")
+LogLevel = domain_enum("LogLevel", jobs_domain.LOG_LEVELS, "Severity of a job log line, least severe first.")
+ConcurrencyPolicy = domain_enum("ConcurrencyPolicy", CONCURRENCY_POLICIES,
+                                "What a run does while another run of its pipeline is active.")
+
+
+@strawberry.type(description="How often a failed or timed-out attempt runs again, and after how long.")
+class RetryPolicy:
+    count: int = strawberry.field(description="Attempts after the first, at most.")
+    delay: float = strawberry.field(description="Seconds before the second attempt.")
+    backoff: float = strawberry.field(description="Each further delay is the previous one times this.")
+    max_delay: float | None = strawberry.field(description="Seconds no delay exceeds; null: no cap.")
+
+    @classmethod
+    def from_view(cls, view: RetryView) -> RetryPolicy:
+        return cls(count=view.count, delay=view.delay_s, backoff=view.backoff, max_delay=view.max_delay_s)
 
 
 @strawberry.type(description="One step of a pipeline.")
@@ -78,13 +102,22 @@ class Pipeline:
     created_by: str = strawberry.field(description="Who created it.")
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
+    log_level: LogLevel | None = strawberry.field(
+        description="The lowest level its jobs' logs store; null: the server's DOCC_JOB_LOG_LEVEL.")
+    concurrency: ConcurrencyPolicy = strawberry.field(description="What a run does while another is active.")
+    retries: RetryPolicy | None = strawberry.field(description="The retry policy; null: no retries.")
+    timeout: float | None = strawberry.field(description="Seconds an attempt may run; null: no limit of its own.")
     view: strawberry.Private[PipelineView]
 
     @classmethod
     def from_view(cls, view: PipelineView) -> Pipeline:
         return cls(id=strawberry.ID(view.id), name=view.name, description=view.description,
                    steps=[PipelineStep.from_dict(s) for s in view.steps], version=view.version,
-                   created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at, view=view)
+                   created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at,
+                   log_level=LogLevel(view.log_level) if view.log_level else None,
+                   concurrency=ConcurrencyPolicy(view.concurrency),
+                   retries=RetryPolicy.from_view(view.retries) if view.retries else None, timeout=view.timeout_s,
+                   view=view)
 
     @strawberry.field(extensions=needs(domain.READ), description="The schedule, or null.")
     def schedule(self) -> PipelineSchedule | None:
@@ -126,6 +159,20 @@ class JobStep:
                    started_at=view.started_at, finished_at=view.finished_at)
 
 
+@strawberry.type(description="One run of a job under its pipeline's retry policy.")
+class JobAttempt:
+    number: int = strawberry.field(description="1 for the first run, then one more per retry.")
+    status: JobStatus = strawberry.field(description="running, succeeded, failed, cancelled or timed_out.")
+    error: str | None = strawberry.field(description="Why this attempt failed.")
+    started_at: datetime = strawberry.field(description="When it started.")
+    finished_at: datetime | None = strawberry.field(description="When it ended.")
+
+    @classmethod
+    def from_view(cls, view: AttemptView) -> JobAttempt:
+        return cls(number=view.number, status=JobStatus(view.status), error=view.error,
+                   started_at=view.started_at, finished_at=view.finished_at)
+
+
 @strawberry.type(description="One line of a job's log.")
 class JobLogLine:
     seq: int = strawberry.field(description="Monotonic per job; pass as `after` to read on.")
@@ -157,7 +204,13 @@ class Job:
     statistics: JSON = strawberry.field(description="Rows read and written, steps by status, duration.")
     error: str | None = strawberry.field(description="Why it failed.")
     cancel_requested: bool = strawberry.field(description="A cancel was asked for.")
-    attempts: int = strawberry.field(description="How many times a process claimed it.")
+    claims: int = strawberry.field(description="How many times a process claimed it (lease takeovers included).")
+    waiting_for: str | None = strawberry.field(
+        description="Why it waits now: a slot, another run of its pipeline, or a destination's writer.")
+    next_attempt_at: datetime | None = strawberry.field(description="When its next attempt may start.")
+    attempts: list[JobAttempt] = strawberry.field(description="Its runs, first first, each with its own error.")
+    pipeline_deleted: bool = strawberry.field(
+        description="Its pipeline was deleted: the job stays as history and `pipeline` is null.")
     view: strawberry.Private[JobView]
     loaders: strawberry.Private[Loaders | None] = None
 
@@ -169,7 +222,10 @@ class Job:
                    scheduled_for=view.scheduled_for, created_by=view.created_by, created_at=view.created_at,
                    started_at=view.started_at, finished_at=view.finished_at,
                    percent_complete=view.percent_complete, statistics=view.statistics, error=view.error,
-                   cancel_requested=view.cancel_requested, attempts=view.attempts, view=view, loaders=loaders)
+                   cancel_requested=view.cancel_requested, claims=view.claims, waiting_for=view.waiting_for,
+                   next_attempt_at=view.next_attempt_at,
+                   attempts=[JobAttempt.from_view(attempt) for attempt in view.attempts],
+                   pipeline_deleted=view.pipeline_deleted, view=view, loaders=loaders)
 
     def _loaders(self, info: Info) -> Loaders:
         return self.loaders or info.context.loaders

@@ -24,6 +24,7 @@ from server.edge.ratelimit import RATE_LIMITS, RateLimits
 from server.edge.responses import json_response
 from server.edge.routes import Route, add_routes, public
 from server.engine.bus import EventBus, binding
+from server.engine.job_event_retention import job_event_retention
 from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
 from server.rest import access as rest_access
@@ -34,7 +35,7 @@ from server.rest import pipelines as rest_pipelines
 from server.rest import quality as rest_quality
 from server.rest.list_cache import LIST_CACHE, ListCache
 from server.rest.openapi import openapi_document
-from server.websockets import SOCKETS_BY_CREDENTIAL
+from server.websockets import OPERATIONS_BY_CREDENTIAL, SOCKETS_BY_CREDENTIAL
 
 API_PREFIX = "/api/v1"
 REST_ROUTES: list[Route] = [*rest_datasets.ROUTES, *rest_pipelines.ROUTES, *rest_jobs.ROUTES, *rest_events.ROUTES,
@@ -75,8 +76,9 @@ def create_app(settings: Settings) -> web.Application:
     app[OPEN_SOCKETS] = weakref.WeakSet()
     app[LIST_CACHE] = ListCache()
     app[SOCKETS_BY_CREDENTIAL] = Counter()
+    app[OPERATIONS_BY_CREDENTIAL] = Counter()
     # Each app has its own bus (and engine, and policy): nothing it publishes reaches another app in this process.
-    bus = app[EVENT_BUS] = EventBus()
+    bus = app[EVENT_BUS] = EventBus(settings.subscriber_queue_size)
 
     async def storage(_app: web.Application) -> AsyncIterator[None]:
         # The engine is handed what a schedule's tick does: it does not import the domain.
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(job_event_retention(settings))
     app.cleanup_ctx.append(auth_lifecycle)
     app.on_shutdown.append(close_sockets)
     app[rest_events.OPEN_FEEDS] = set()

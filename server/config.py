@@ -28,11 +28,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _non_negative(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (no limit) or more, got {value}")
+    return value
+
+
 def _job_log_level(env: Mapping[str, str]) -> str:
     value = (env.get("DOCC_JOB_LOG_LEVEL") or "info").lower()
     if value not in ("debug", "info", "warning", "error"):
         raise SettingsError(f"DOCC_JOB_LOG_LEVEL must be debug, info, warning or error, not {value!r}")
     return value
+
+
+def _retention_days(env: Mapping[str, str]) -> float:
+    raw = env.get("DOCC_JOB_RETENTION_DAYS")
+    if raw is None or raw == "" or raw == "0":
+        return 0.0
+    return _float(env, "DOCC_JOB_RETENTION_DAYS", 0.0)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -45,6 +59,21 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _float_or_never(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds, or 0 for "never"."""
+    if env.get(name) in ("0", "0.0"):
+        return 0.0
+    return _float(env, name, default)
+
+
+def _days_or_never(env: Mapping[str, str], name: str, default: int) -> int:
+    """A positive number of days, or 0 for "keep forever"."""
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (keep forever) or a number of days, got {value}")
     return value
 
 
@@ -130,6 +159,10 @@ class AuthSettings:
     ws_heartbeat_seconds: float = 20.0
     ws_max_sockets_per_credential: int = 50
     ws_max_subscriptions_per_socket: int = 20
+    # Operations in flight over all the sockets of one credential; one more is refused with 4429.
+    ws_max_subscriptions_per_credential: int = 200
+    # A socket with no operation in flight that sends nothing for this long is closed with 4408 (0: never).
+    ws_idle_seconds: float = 300.0
     key_usage_flush_seconds: float = 60.0
 
     @property
@@ -164,6 +197,8 @@ class AuthSettings:
             ws_heartbeat_seconds=_float(env, "DOCC_WS_HEARTBEAT_SECONDS", 20.0),
             ws_max_sockets_per_credential=_positive(env, "DOCC_WS_MAX_SOCKETS_PER_CREDENTIAL", 50),
             ws_max_subscriptions_per_socket=_positive(env, "DOCC_WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 20),
+            ws_max_subscriptions_per_credential=_positive(env, "DOCC_WS_MAX_SUBSCRIPTIONS_PER_CREDENTIAL", 200),
+            ws_idle_seconds=_float_or_never(env, "DOCC_WS_IDLE_SECONDS", 300.0),
             key_usage_flush_seconds=_float(env, "DOCC_KEY_USAGE_FLUSH_SECONDS", 60.0),
         )
 
@@ -195,6 +230,9 @@ class Settings:
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
+    # Cluster-wide limits on running jobs (0: none); a job over a limit stays `queued`, in order.
+    max_running_jobs: int = 0
+    max_running_jobs_per_pipeline: int = 0
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 1.0
     job_max_attempts: int = 3
@@ -205,6 +243,14 @@ class Settings:
     staging_sweep_seconds: float = 60.0
     # Lines of a job's log below this level (debug < info < warning < error) are not stored.
     job_log_level: str = "info"
+    # Finished jobs older than this many days are removed with their logs (0: kept forever), checked hourly.
+    job_retention_days: float = 0.0
+    job_retention_interval_seconds: float = 3600.0
+    # Live events a subscriber may have waiting; a follower of a job's log that falls further behind is told
+    # it lagged (with its cursor) and its stream ends.
+    subscriber_queue_size: int = 1_000
+    # Rows of the dashboard feed (job_events) older than this many days are deleted, in batches (0: kept).
+    job_events_retention_days: int = 30
     rate_limit_per_minute: int = 1_000
     rate_limit_bulk_per_minute: int = 100
     rate_limit_auth_per_minute: int = 10
@@ -245,6 +291,8 @@ class Settings:
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),
+            max_running_jobs=_non_negative(env, "DOCC_MAX_RUNNING_JOBS", 0),
+            max_running_jobs_per_pipeline=_non_negative(env, "DOCC_MAX_RUNNING_JOBS_PER_PIPELINE", 0),
             job_lease_seconds=_float(env, "DOCC_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_float(env, "DOCC_JOB_POLL_SECONDS", 1.0),
             job_max_attempts=_int(env, "DOCC_JOB_MAX_ATTEMPTS", 3),
@@ -253,6 +301,10 @@ class Settings:
             job_cancel_grace_seconds=_float(env, "DOCC_JOB_CANCEL_GRACE_SECONDS", 10.0),
             staging_sweep_seconds=_float(env, "DOCC_STAGING_SWEEP_SECONDS", 60.0),
             job_log_level=_job_log_level(env),
+            job_retention_days=_retention_days(env),
+            job_retention_interval_seconds=_float(env, "DOCC_JOB_RETENTION_INTERVAL_SECONDS", 3600.0),
+            subscriber_queue_size=_positive(env, "DOCC_SUBSCRIBER_QUEUE_SIZE", 1_000),
+            job_events_retention_days=_days_or_never(env, "DOCC_JOB_EVENTS_RETENTION_DAYS", 30),
             rate_limit_per_minute=_positive(env, "DOCC_RATE_LIMIT_PER_MINUTE", 1_000),
             rate_limit_bulk_per_minute=_positive(env, "DOCC_RATE_LIMIT_BULK_PER_MINUTE", 100),
             rate_limit_auth_per_minute=_positive(env, "DOCC_RATE_LIMIT_AUTH_PER_MINUTE", 10),

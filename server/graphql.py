@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,14 @@ from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, cred
 from server.edge.responses import HTTP_CODES, error_response
 from server.engine.service import POLICY
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
-from server.websockets import LegacyProtocolHandler, hold_socket, release_socket
+from server.websockets import (
+    LegacyProtocolHandler,
+    TrackedWebSocket,
+    close_when_idle,
+    hold_operation,
+    hold_socket,
+    release_socket,
+)
 
 
 class BadGraphQLRequest(DoccError):
@@ -51,6 +59,7 @@ class NotAcceptable(DoccError):
 
 OPEN_SOCKETS = web.AppKey("open_sockets", weakref.WeakSet)
 WATCHER = web.RequestKey("docc_ws_watcher", asyncio.Task)
+IDLE_WATCHER = web.RequestKey("docc_ws_idle_watcher", asyncio.Task)
 # The media type negotiated for an HTTP request, its response under construction, and whether it is a batch.
 MEDIA = web.RequestKey("docc_graphql_media", str)
 SUB_RESPONSE = web.RequestKey("docc_graphql_response", web.Response)
@@ -122,14 +131,24 @@ class DoccGraphQLView(GraphQLView):
             await limits.charge(request, BULK, key, jobs, whole=True)
 
     async def _charge_socket_operation(self, context: Any, query: Any, variables: Any,
-                                       operation_name: Any = None) -> None:
-        """Each operation on a websocket counts like an HTTP request of the socket's credential."""
-        if isinstance(getattr(context, "response", None), web.WebSocketResponse) and context.rate_key:
-            # Variables are held to the bounds of an HTTP body: nesting, and no NUL in any string.
-            if json_depth(variables) > MAX_JSON_DEPTH:
-                raise InvalidJson("The variables nest too deeply", {"max_depth": MAX_JSON_DEPTH})
+                                       operation_name: Any = None) -> Callable[[], None] | None:
+        """Each operation on a websocket counts like an HTTP request of the socket's credential, and holds one
+        of its places until it ends (the returned release)."""
+        ws = getattr(context, "response", None)
+        if not isinstance(ws, TrackedWebSocket) or not context.rate_key:
+            return None
+        # Variables are held to the bounds of an HTTP body: nesting, and no NUL in any string.
+        if json_depth(variables) > MAX_JSON_DEPTH:
+            raise InvalidJson("The variables nest too deeply", {"max_depth": MAX_JSON_DEPTH})
+        release = hold_operation(context.request.app, ws, context.rate_key,
+                                 self.settings.auth.ws_max_subscriptions_per_credential)
+        try:
             await self._charge(context.request, context.rate_key, {"query": query, "variables": variables,
-                                "operationName": operation_name})
+                                                                   "operationName": operation_name})
+        except BaseException:
+            release()
+            raise
+        return release
 
     async def _watch(self, request: web.Request, ws: web.WebSocketResponse, credential: str,
                      expires_at: datetime | None) -> None:
@@ -150,10 +169,12 @@ class DoccGraphQLView(GraphQLView):
     async def create_websocket_response(self, request: web.Request, subprotocol: str | None
                                         ) -> web.WebSocketResponse:
         # Ping frames on both protocols: a peer that stops answering is closed, not kept forever.
-        ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [],
-                                   heartbeat=self.settings.auth.ws_heartbeat_seconds)
+        ws = TrackedWebSocket(protocols=[subprotocol] if subprotocol else [],
+                              heartbeat=self.settings.auth.ws_heartbeat_seconds)
         await ws.prepare(request)
         request.app[OPEN_SOCKETS].add(ws)  # so that shutdown closes it
+        if self.settings.auth.ws_idle_seconds:
+            request[IDLE_WATCHER] = asyncio.create_task(close_when_idle(ws, self.settings.auth.ws_idle_seconds))
         return ws
 
     def _wants_ide(self, request: web.Request) -> bool:
@@ -243,11 +264,12 @@ class DoccGraphQLView(GraphQLView):
                 return await super().__call__(request)
             finally:
                 release_socket(request)
-                watcher = request.get(WATCHER)
-                if watcher is not None:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
+                for key in (WATCHER, IDLE_WATCHER):
+                    watcher = request.get(key)
+                    if watcher is not None:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watcher
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, address_key(request))
         else:

@@ -28,7 +28,8 @@ from tests.rest.test_pipelines import wait_job as wait_rest_job
 STEP_FIELDS = "stepId type status rowsIn rowsOut durationSeconds error startedAt finishedAt"
 LINE_FIELDS = "seq time level stepId message"
 JOB_FIELDS = f"""id status trigger pipelineId pipelineVersion retryOf fromStep scheduledFor createdBy createdAt
-    startedAt finishedAt percentComplete statistics error cancelRequested attempts steps {{ {STEP_FIELDS} }}"""
+    startedAt finishedAt percentComplete statistics error cancelRequested claims waitingFor nextAttemptAt
+    attempts {{ number status error startedAt finishedAt }} steps {{ {STEP_FIELDS} }}"""
 RUN_ERRORS = error_fields("NotFoundError", "ValidationError", "ConflictError")
 CANCEL_ERRORS = error_fields("NotFoundError", "ConflictError")
 RUN = f"""mutation ($id: ID!, $key: String) {{
@@ -61,7 +62,10 @@ def comparable(job: dict[str, Any]) -> dict[str, Any]:
     """Every field both surfaces show of a job, in one spelling (enums lower case, times as datetimes)."""
     return {
         **pick(job, "id", "pipeline_id", "pipeline_version", "retry_of", "from_step", "created_by",
-               "percent_complete", "statistics", "error", "cancel_requested", "attempts"),
+               "percent_complete", "statistics", "error", "cancel_requested", "claims", "waiting_for"),
+        "next_attempt_at": instant(field(job, "next_attempt_at")),
+        "attempts": [(a["number"], enum(a["status"]), a["error"], instant(field(a, "started_at")),
+                      instant(field(a, "finished_at"))) for a in job["attempts"]],
         "status": enum(job["status"]), "trigger": enum(job["trigger"]),
         **{name: instant(field(job, name)) for name in ("scheduled_for", "created_at", "started_at", "finished_at")},
         "steps": [step(s) for s in job["steps"]],
@@ -73,7 +77,8 @@ def shape(job: dict[str, Any]) -> dict[str, Any]:
     whole = comparable(job)
     return {**{k: v for k, v in whole.items() if k not in {"id", "created_at", "started_at", "finished_at"}},
             "statistics": {k: v for k, v in whole["statistics"].items() if "duration" not in k},
-            "steps": [pick(s, "id", "type", "status", "rows_in", "rows_out", "error") for s in whole["steps"]]}
+            "steps": [pick(s, "id", "type", "status", "rows_in", "rows_out", "error") for s in whole["steps"]],
+            "attempts": [attempt[:3] for attempt in whole["attempts"]]}
 
 
 def line(entry: dict[str, Any]) -> dict[str, Any]:

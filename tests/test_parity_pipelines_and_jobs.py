@@ -9,8 +9,8 @@ import pytest
 
 PIPELINE_FIELDS = """id name description version steps { id type config dependsOn }
   schedule { cron timezone paused nextRuns }"""
-JOB_FIELDS = """id status trigger pipelineId pipelineVersion percentComplete statistics error cancelRequested attempts
-  steps { stepId type status rowsIn rowsOut durationSeconds error }"""
+JOB_FIELDS = """id status trigger pipelineId pipelineVersion percentComplete statistics error cancelRequested claims
+  waitingFor attempts { number status error } steps { stepId type status rowsIn rowsOut durationSeconds error }"""
 CREATE = f"""mutation ($input: CreatePipelineInput!) {{
   createPipeline(input: $input) {{
     __typename ... on PipelineSuccess {{ pipeline {{ {PIPELINE_FIELDS} }} }}
@@ -75,7 +75,8 @@ def job_of(body: dict) -> dict:
             "version": body.get("pipeline_version", body.get("pipelineVersion")),
             "percent": body.get("percent_complete", body.get("percentComplete")), "statistics": body["statistics"],
             "error": body["error"], "cancel": body.get("cancel_requested", body.get("cancelRequested")),
-            "attempts": body["attempts"], "steps": steps}
+            "claims": body["claims"], "waiting_for": body.get("waiting_for", body.get("waitingFor")),
+            "attempts": [(a["number"], a["status"].lower(), a["error"]) for a in body["attempts"]], "steps": steps}
 
 
 async def via_rest(client, steps: list[dict]) -> tuple[dict, dict, dict, dict]:

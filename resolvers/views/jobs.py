@@ -12,13 +12,22 @@ from datetime import datetime
 from typing import Any
 
 from server.engine.bus import Event
-from server.models.engine import FINISHED, JOB_STATUSES, TRIGGERS, Job, JobLog, JobStep
+from server.models.engine import (
+    CONCURRENCY_POLICIES,
+    FINISHED,
+    JOB_STATUSES,
+    TRIGGERS,
+    Job,
+    JobAttempt,
+    JobLog,
+    JobStep,
+)
 
-__all__ = ["FINISHED", "JOB_STATUSES", "STEP_STATUSES", "TRIGGERS", "UNFINISHED", "JobStepView", "JobView",
-           "LogLineView"]
+__all__ = ["CONCURRENCY_POLICIES", "FINISHED", "JOB_STATUSES", "STEP_STATUSES", "TRIGGERS", "UNFINISHED",
+           "AttemptView", "JobStepView", "JobView", "LogLineView"]
 # A job that is not finished yet holds its pipeline; a step a retry does not run again is skipped.
 UNFINISHED = tuple(status for status in JOB_STATUSES if status not in FINISHED)
-STEP_STATUSES = (*JOB_STATUSES, "skipped")
+STEP_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,22 @@ class JobStepView:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptView:
+    """One run of a job under its retry policy."""
+
+    number: int
+    status: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: JobAttempt) -> AttemptView:
+        return cls(number=row.number, status=row.status, error=row.error, started_at=row.started_at,
+                   finished_at=row.finished_at)
+
+
+@dataclass(frozen=True, slots=True)
 class JobView:
     """A run of a pipeline with its steps in order, its duration and its progress in percent."""
 
@@ -63,24 +88,36 @@ class JobView:
     statistics: dict[str, Any]
     error: str | None
     cancel_requested: bool
-    attempts: int
+    # How many times a process claimed the job (lease takeovers included); `attempts` are the runs.
+    claims: int
     steps: tuple[JobStepView, ...]
+    attempts: tuple[AttemptView, ...]
+    # Why a queued or running job waits (a slot, its pipeline's other run, a destination's writer).
+    waiting_for: str | None
+    # When a job waiting for its next attempt may start.
+    next_attempt_at: datetime | None
+    # Its pipeline was deleted: the job stays readable as history, the pipeline is gone.
+    pipeline_deleted: bool = False
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
     @classmethod
-    def from_row(cls, row: Job, steps: Iterable[JobStep]) -> JobView:
-        """`steps` are the job's step records in position order."""
+    def from_row(cls, row: Job, steps: Iterable[JobStep], attempts: Iterable[JobAttempt],
+                 pipeline_deleted: bool = False) -> JobView:
+        """`steps` are the job's step records in position order, `attempts` its attempts by number."""
         duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at and row.started_at else None
         return cls(id=row.id, pipeline_id=row.pipeline_id, pipeline_version=row.pipeline_version,  # type: ignore[attr-defined]
                    status=row.status, trigger=row.trigger, retry_of=row.retry_of, from_step=row.from_step,
                    scheduled_for=row.scheduled_for, created_by=row.created_by, created_at=row.created_at,
                    started_at=row.started_at, finished_at=row.finished_at, duration_s=duration,
                    percent_complete=round(row.progress * 100, 1), statistics=row.statistics, error=row.error,
-                   cancel_requested=row.cancel_requested, attempts=row.attempts,
-                   steps=tuple(JobStepView.from_row(step) for step in steps))
+                   cancel_requested=row.cancel_requested, claims=row.attempts,
+                   steps=tuple(JobStepView.from_row(step) for step in steps),
+                   attempts=tuple(AttemptView.from_row(attempt) for attempt in attempts),
+                   waiting_for=row.waiting_for, next_attempt_at=row.run_after if row.status == "pending" else None,
+                   pipeline_deleted=pipeline_deleted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from server.engine.dataplane.validation import STEP_TYPES as ALL_STEP_TYPES
 from server.models.engine import Pipeline, PipelineVersion, Schedule
 
 NEXT_RUNS = 5
+# The filter of pipelines that were not deleted: a deleted one exists only for the history of its jobs.
+LIVE: dict[str, Any] = {"deleted_at__isnull": True}
 # The step types a pipeline may use now: the data plane validates steps, so its list is the one list.
 STEP_TYPES = tuple(kind for kind in ALL_STEP_TYPES if kind not in RESERVED_TYPES)
 
@@ -56,6 +58,24 @@ class ScheduleView:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryView:
+    """A pipeline's retry policy: attempt n+1 starts `delay * backoff**(n-1)` seconds (at most `max_delay`)
+    after attempt n failed or timed out, `count` times at most."""
+
+    count: int
+    delay_s: float
+    backoff: float
+    max_delay_s: float | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RetryView | None:
+        if not data:
+            return None
+        return cls(count=int(data.get("count") or 0), delay_s=float(data.get("delay") or 0.0),
+                   backoff=float(data.get("backoff") or 1.0), max_delay_s=data.get("max_delay"))
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineView:
     """A pipeline's current definition, its schedule (or None) and the datasets its steps name.
 
@@ -72,6 +92,11 @@ class PipelineView:
     updated_at: datetime
     schedule: ScheduleView | None
     dataset_ids: tuple[str, ...]
+    # The lowest level its jobs' logs store; None: the server's DOCC_JOB_LOG_LEVEL.
+    log_level: str | None
+    concurrency: str
+    retries: RetryView | None
+    timeout_s: float | None
 
     @classmethod
     def from_row(cls, row: Pipeline, schedule: Schedule | None, now: datetime | None = None) -> PipelineView:
@@ -79,7 +104,8 @@ class PipelineView:
                    version=row.version, created_by=row.created_by, created_at=row.created_at,
                    updated_at=row.updated_at,
                    schedule=ScheduleView.from_row(schedule, now) if schedule is not None else None,
-                   dataset_ids=tuple(referenced_dataset_ids(row.steps)))
+                   dataset_ids=tuple(referenced_dataset_ids(row.steps)), log_level=row.log_level,
+                   concurrency=row.concurrency, retries=RetryView.from_dict(row.retries), timeout_s=row.timeout_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ STATUSES: dict[str, int] = {
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429,
     "HEADERS_TOO_LARGE": 431,
+    # Only ever the last message of a live stream (a subscription, a followed log); listed for completeness.
+    "SUBSCRIBER_LAGGED": 409,
 }
 # Statuses aiohttp raises itself, mapped back to stable codes.
 HTTP_CODES: dict[int, str] = {status: code for code, status in reversed(STATUSES.items())}

@@ -44,7 +44,11 @@ class Event:
 
 
 class Subscription:
-    """A bounded queue of one subscriber; a full queue marks it overflowed instead of blocking the publisher."""
+    """A bounded queue of one subscriber; a full queue marks it overflowed instead of blocking the publisher.
+
+    A reader that keeps up never sees `overflowed`; one that falls behind by more than the queue does, and
+    either reads the store again (a notice-only reader) or ends its stream as lagged (a live log reader).
+    """
 
     def __init__(self, bus: EventBus, topics: Iterable[str], maxsize: int) -> None:
         self.bus, self.topics = bus, tuple(topics)
@@ -67,6 +71,8 @@ class Subscription:
                 self._queue.get_nowait()
             self.overflowed = False
             return None
+        if not self._queue.empty():  # A reader that keeps up skips wait_for's task and timer on every event.
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
@@ -95,17 +101,23 @@ class Relay(Protocol):
 class EventBus:
     """Fan-out of events to the subscribers of this process, and to other processes through a relay."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self.node_id = f"node_{secrets.token_hex(6)}"
+        self.queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = {}
         self._relays: list[Relay] = []
 
-    def subscribe(self, *topics: str, maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
-        """A new subscription to `topics`, bound to the running loop; close it in a finally."""
-        subscription = Subscription(self, topics, maxsize)
+    def subscribe(self, *topics: str, maxsize: int | None = None) -> Subscription:
+        """A new subscription to `topics` (a queue of `maxsize` or the bus's size), bound to the running loop;
+        close it in a finally."""
+        subscription = Subscription(self, topics, self.queue_size if maxsize is None else maxsize)
         for topic in topics:
             self._subscribers.setdefault(topic, set()).add(subscription)
         return subscription
+
+    def subscriptions(self, topic: str) -> tuple[Subscription, ...]:
+        """The subscriptions of this process to `topic` now."""
+        return tuple(self._subscribers.get(topic, ()))
 
     def unsubscribe(self, subscription: Subscription) -> None:
         for topic in subscription.topics:

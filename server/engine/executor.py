@@ -10,15 +10,18 @@ import secrets
 import socket
 
 from server.config import Settings
+from server.engine import writers
+from server.engine.admission import RunLimits, claim_next, next_attempt_due
 from server.engine.bus import JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
-from server.engine.leases import Claim, Expired, claim_next, utcnow
+from server.engine.leases import Claim, Expired, utcnow
 from server.engine.quality_runs import Settled
 from server.engine.runner import JobRun
 from server.engine.sweep import sweep
+from server.models.engine import JobAttempt
 
 log = logging.getLogger("docc.engine")
 
@@ -39,6 +42,9 @@ async def fail_expired(job_id: str, token: str | None, bus: EventBus | None = No
     except LeaseLost:
         return
     await journal.close_open_steps("failed", LOST_MESSAGE)
+    await JobAttempt.filter(job_id=job_id, status="running").update(status="failed", error=LOST_MESSAGE,
+                                                                    finished_at=utcnow())
+    await writers.release(job_id)
     await journal.log("error", None, f"job failed: {LOST_MESSAGE}")
 
 
@@ -54,6 +60,7 @@ class Executor:
         self.policy = policy or policy_from_settings(settings)
         self.owner = owner or default_owner()
         self.capacity = max(settings.max_concurrent_jobs, 1)
+        self.limits = RunLimits(settings.max_running_jobs, settings.max_running_jobs_per_pipeline)
         # Tests only: what a job's process runs instead of the data plane (a crash, a hang, a leak).
         self.child_body = child_body
         # What the domain does once a saved rule's outcome in a quality_check step is stored as a result.
@@ -136,7 +143,8 @@ class Executor:
         """Claim and start jobs while there is room; returns how many were started."""
         count = 0
         while len(self.runs) < self.capacity:
-            claim = await claim_next(self.owner, self.settings.job_lease_seconds, self.settings.job_max_attempts)
+            claim = await claim_next(self.owner, self.settings.job_lease_seconds, self.settings.job_max_attempts,
+                                     self.limits, self.bus)
             if claim is None:
                 return count
             if isinstance(claim, Expired):
@@ -165,9 +173,15 @@ class Executor:
         """Run claimable jobs until none is left (tests and one-shot tools); returns how many ran."""
         total = 0
         while True:
+            looked_at = utcnow()
             started = await self.fill()
             if not started and not self._tasks:
-                return total
+                # A job waiting for its next attempt is claimable soon: wait for it rather than stop.
+                due = await next_attempt_due()
+                if due is None or due <= looked_at:  # none, or it was due and still held back by a limit
+                    return total
+                await asyncio.sleep(min(max((due - utcnow()).total_seconds(), 0.0), 60.0) + 0.01)
+                continue
             total += started
             if self._tasks:
                 await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 
 from server.engine.bus import JOB_FEED_TOPIC, Event, EventBus, bound_bus, job_topic
 from server.engine.dataplane.masking import mask_secrets
 from server.engine.leases import utcnow
 from server.models.engine import FINISHED, Job, JobLog, JobStep
+
+# Log levels by rank: a journal stores the lines at or above its `min_level`.
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 class LeaseLost(Exception):
@@ -37,6 +41,8 @@ class Journal:
         # The executor passes its engine's bus; the domain (cancelling a job in a request) the bound one.
         self.job_id, self.token, self.bus = job_id, token, bus if bus is not None else bound_bus()
         self.seq: int | None = None
+        # The job's log level as a rank (a job run sets it: the pipeline's level, else DOCC_JOB_LOG_LEVEL).
+        self.min_level = 0
 
     async def _publish(self, event: Event) -> None:
         # Without a bus (a tool or test writing the journal directly) nobody here listens; the row is stored.
@@ -55,10 +61,20 @@ class Journal:
         return self.seq
 
     async def log(self, level: str, step_id: str | None, message: str, at: datetime | None = None) -> None:
-        """Store a log line with the next sequence number, then publish it."""
+        """Store a log line with the next sequence number, then publish it (unless below `min_level`)."""
+        if LEVELS.get(level, LEVELS["error"]) < self.min_level:
+            return
         # Masked before it is stored: the REST log, the websocket frames and replays all read this row.
-        row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
-                                  level=level, step_id=step_id, message=mask_secrets(message))
+        for tries in range(1, 6):
+            try:
+                row = await JobLog.create(job_id=self.job_id, seq=await self._next_seq(), time=at or utcnow(),
+                                          level=level, step_id=step_id, message=mask_secrets(message))
+                break
+            except IntegrityError:
+                # Another writer of this job (a cancel, the admission of a queued job) took the number.
+                self.seq = None
+                if tries == 5:
+                    raise
         await self._publish(log_event(row, self.job_id))
 
     async def update_job(self, kind: str = "status", **values: Any) -> Job:

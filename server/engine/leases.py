@@ -1,9 +1,10 @@
 """Claiming jobs with a lease: any number of processes share one database and never run a job twice at once.
 
-A claim is a conditional UPDATE (`... WHERE id = ? AND status = 'pending'`, or for a takeover
-`AND lease_token = <the expired token>`) whose row count says who won; on PostgreSQL the candidate is
-first locked with `SELECT ... FOR UPDATE SKIP LOCKED` so racing claimers pick different jobs instead of
-queueing on the same row (SQLite ignores the lock and relies on the conditional update alone).
+A claim is a conditional UPDATE (`... WHERE id = ? AND status IN ('pending', 'queued')`, see admission.py,
+or for a takeover `AND lease_token = <the expired token>`) whose row count says who won; on PostgreSQL a
+takeover's candidate is first locked with `SELECT ... FOR UPDATE SKIP LOCKED` so racing claimers pick
+different jobs instead of queueing on the same row (SQLite ignores the lock and relies on the conditional
+update alone).
 """
 
 from __future__ import annotations
@@ -33,23 +34,6 @@ class Claim:
     takeover: bool = False
 
 
-async def _claim_pending(owner: str, lease: timedelta) -> Claim | None:
-    # One locked candidate per try: racing claimers skip each other's row instead of all skipping a batch.
-    for _ in range(CANDIDATES):
-        async with in_transaction() as conn:
-            row = await (Job.filter(status="pending", cancel_requested=False).order_by("created_at", "id")
-                         .limit(1).select_for_update(skip_locked=True).using_db(conn).first())
-            if row is None:
-                return None
-            now, token = utcnow(), secrets.token_hex(10)
-            won = await Job.filter(id=row.id, status="pending", cancel_requested=False).using_db(conn).update(
-                status="running", lease_owner=owner, lease_token=token, lease_expires_at=now + lease,
-                started_at=now, attempts=F("attempts") + 1, updated_at=now)
-            if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
-                return Claim(await Job.get(id=row.id).using_db(conn), token)
-    return None
-
-
 @dataclass(frozen=True)
 class Expired:
     """A running job whose lease ran out: taken over by `claim`, or to be failed when out of attempts."""
@@ -57,7 +41,7 @@ class Expired:
     job: Job
 
 
-async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Claim | Expired | None:
+async def claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Claim | Expired | None:
     for _ in range(CANDIDATES):
         async with in_transaction() as conn:
             row = await (Job.filter(status="running", lease_expires_at__lt=utcnow()).order_by("lease_expires_at")
@@ -76,12 +60,6 @@ async def _claim_expired(owner: str, lease: timedelta, max_attempts: int) -> Cla
             if won >= 1:  # SQLite counts the feed triggers' rows too (engine migration 0003).
                 return Claim(await Job.get(id=row.id).using_db(conn), token, takeover=True)
     return None
-
-
-async def claim_next(owner: str, lease_seconds: float, max_attempts: int) -> Claim | Expired | None:
-    """The next job for `owner`: a pending one first, else one whose lease expired."""
-    lease = timedelta(seconds=lease_seconds)
-    return await _claim_pending(owner, lease) or await _claim_expired(owner, lease, max_attempts)
 
 
 async def renew(job_id: str, token: str, lease_seconds: float) -> bool:

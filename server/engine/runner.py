@@ -9,26 +9,26 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from server.config import Settings
-from server.engine import staging
+from server.engine import staging, writers
 from server.engine.bus import EventBus, binding
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
 from server.engine.dataplane.quality_gate import reference_ids
-from server.engine.journal import Journal, LeaseLost, reset_steps
+from server.engine.journal import LEVELS, Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import Settled
 from server.engine.quality_steps import expand_quality_steps, record_step_outcome
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
-from server.models.engine import Job, JobStep
+from server.models.engine import Job, JobAttempt, JobStep, Pipeline
 
 log = logging.getLogger("docc.engine")
 
 TEMP_PREFIX = "docc-job-"
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def connection_names(steps: list[dict[str, Any]]) -> set[str]:
@@ -147,6 +147,12 @@ class JobRun:
         self.on_quality_result = on_quality_result
         self.step_started: dict[str, Any] = {}
         self.saved_rules: dict[tuple[str, int], dict[str, Any]] = {}
+        # The pipeline's run controls, as they were when the job was made.
+        self.controls: dict[str, Any] = dict(self.job.controls or {})
+        self.timeout: float | None = self.controls.get("timeout_s")
+        self.deadline: float | None = None
+        self.timed_out = False
+        self.attempt: int | None = None
 
     def kill(self) -> None:
         """Stop the job's process now (the server is stopping and the grace period is over)."""
@@ -168,6 +174,7 @@ class JobRun:
 
     async def _run(self) -> None:
         temp_dir = job_temp_dir(self.job.id)
+        await self._pipeline_log_level()
         try:
             plan = await build_plan(self.job, self.connections, self.policy, self.limits.memory_mb, temp_dir,
                                     self.saved_rules)
@@ -176,21 +183,113 @@ class JobRun:
             if self.takeover:
                 await reset_steps(self.job.id)
                 await self.journal.log("warning", None, f"lease expired; taken over by {self.owner}")
-            await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.job.attempts})")
+            self.attempt = await self._begin_attempt()
+            if self.timeout is not None:
+                self.deadline = asyncio.get_running_loop().time() + self.timeout
+            await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.attempt}"
+                                                 f"{self._of_attempts()})")
             await self.journal.update_job(progress=0.0)
-            await staging.register(self.job, plan.job_key)
-            ended = await self._run_child(plan)
-            if self.lost:
-                raise LeaseLost(self.job.id)
-            ended = await self._finish_left(plan, ended)
+            if await self._wait_for_writers(plan):
+                await staging.register(self.job, plan.job_key)
+                ended = await self._run_child(plan)
+                if self.lost:
+                    raise LeaseLost(self.job.id)
+                ended = await self._finish_left(plan, ended)
+            else:
+                ended = Outcome("cancelled")
         finally:
             shutil.rmtree(temp_dir, ignore_errors=True)
         outcome, error = ended.status, ended.error
         if outcome == "cancelled" and self.shutdown and not await self._cancel_requested():
             await self.journal.log("warning", None, "the process is stopping; job returned to the queue")
+            await writers.release(self.job.id)
             await release(self.job.id, self.token)
             return
         await self._settle(outcome, error)
+
+    async def _pipeline_log_level(self) -> None:
+        """The pipeline's own log level, when it has one, overrides the server's DOCC_JOB_LOG_LEVEL."""
+        level = await Pipeline.filter(id=self.job.pipeline_id).first().values_list(  # type: ignore[attr-defined]
+            "log_level", flat=True)
+        if level in LEVELS:
+            self.log_level = LEVELS[level]
+        self.journal.min_level = self.log_level
+
+    def _of_attempts(self) -> str:
+        count = int((self.controls.get("retries") or {}).get("count") or 0)
+        return f" of {count + 1}" if count else ""
+
+    async def _begin_attempt(self) -> int:
+        """The number of this run under the retry policy; a takeover continues the attempt it took over."""
+        last = await JobAttempt.filter(job_id=self.job.id).order_by("-number").first()
+        if last is not None and last.status == "running":
+            return last.number
+        number = (last.number if last is not None else 0) + 1
+        await JobAttempt.create(job_id=self.job.id, number=number, status="running", started_at=utcnow())
+        return number
+
+    async def _end_attempt(self, outcome: str, error: str | None) -> None:
+        await JobAttempt.filter(job_id=self.job.id, status="running").update(
+            status=outcome, error=error, finished_at=utcnow())
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
+
+    async def _wait_for_writers(self, plan: JobPlan) -> bool:
+        """Hold every destination of the job, waiting while another job writes one; False when the job
+        was cancelled or timed out meanwhile."""
+        keys = writers.destinations(plan)
+        if not keys:
+            return True
+        waited: tuple[str, str] | None = None
+        # Short: the wait ends soon after the writer lets go (a look is a read of a few rows by key).
+        tick = min(self.poll_seconds, 0.1)
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
+        while (blocked := await writers.acquire(self.job.id, keys, self.lease_seconds)) is not None:
+            if blocked != waited:
+                waited = blocked
+                text = f"waiting for the writer of {blocked[0]} ({blocked[1]})"
+                await self.journal.log("info", None, text)
+                await self.journal.update_job("progress", waiting_for=text)
+            if loop.time() - renewed >= self.lease_seconds / 3:
+                renewed = loop.time()
+                if not await renew(self.job.id, self.token, self.lease_seconds):
+                    raise LeaseLost(self.job.id)
+                await writers.renew(self.job.id, self.lease_seconds)
+            if self.cancel.is_set() or await self._cancel_requested():
+                return False
+            if self._past_deadline():
+                self.timed_out = True
+                return False
+            await asyncio.sleep(tick)
+        if waited is not None:
+            await self.journal.log("info", None, f"the writer of {waited[0]} is done; writing now")
+            await self.journal.update_job("progress", waiting_for=None)
+        return True
+
+    def _retry_delay(self, outcome: str) -> float | None:
+        """Seconds before the next attempt, or None when the job ends here."""
+        if outcome not in ("failed", "timed_out") or self.lost or self.shutdown or self.attempt is None:
+            return None
+        retries = self.controls.get("retries") or {}
+        if self.attempt > int(retries.get("count") or 0):
+            return None
+        delay = float(retries.get("delay") or 0) * float(retries.get("backoff") or 1) ** (self.attempt - 1)
+        cap = retries.get("max_delay")
+        return min(delay, float(cap)) if cap is not None else delay
+
+    async def _retry(self, outcome: str, error: str | None, delay: float) -> None:
+        """Give the job back to the queue for its next attempt, due after `delay` seconds."""
+        assert self.attempt is not None
+        await self.journal.close_open_steps("failed" if outcome == "failed" else "cancelled", error)
+        what = "failed" if outcome == "failed" else "timed out"
+        await self.journal.log("warning", None, f"attempt {self.attempt} {what}: {error}; retrying in {delay:g} s "
+                                                f"(attempt {self.attempt + 1}{self._of_attempts()})")
+        await self.journal.update_job(status="pending", error=error, progress=0.0, lease_owner=None,
+                                      lease_token=None, lease_expires_at=None,
+                                      run_after=utcnow() + timedelta(seconds=delay))
+        await reset_steps(self.job.id)
 
     async def _run_child(self, plan: JobPlan) -> Outcome:
         """Run the job's process, journaling its messages in order; returns how it ended."""
@@ -252,7 +351,15 @@ class JobRun:
         return Outcome("succeeded")
 
     async def _settle(self, outcome: str, error: str | None) -> None:
-        await self.journal.close_open_steps("cancelled" if outcome == "cancelled" else "failed",
+        if outcome == "cancelled" and self.timed_out and not await self._cancel_requested():
+            outcome, error = "timed_out", f"timed out after {self.timeout:g} s"
+        await writers.release(self.job.id)
+        await self._end_attempt(outcome, error)
+        delay = self._retry_delay(outcome)
+        if delay is not None:
+            await self._retry(outcome, error, delay)
+            return
+        await self.journal.close_open_steps("failed" if outcome == "failed" else "cancelled",
                                             "cancelled" if outcome == "cancelled" else error)
         job = await Job.get(id=self.job.id)
         stats = await statistics(job, outcome == "succeeded")
@@ -261,6 +368,8 @@ class JobRun:
                                                  f"{stats['rows_written']} rows written")
         elif outcome == "cancelled":
             await self.journal.log("warning", None, "job cancelled; no destination was changed")
+        elif outcome == "timed_out":
+            await self.journal.log("error", None, f"job {error}; no destination was changed")
         else:
             await self.journal.log("error", None, f"job failed: {error}")
         values: dict[str, Any] = {"status": outcome, "finished_at": utcnow(), "error": error,
@@ -293,8 +402,7 @@ class JobRun:
                                     rows_out=stats.rows_out, duration_s=round(stats.duration_s, 6),
                                     error=stats.error, finished_at=at)
         elif kind == "log":
-            if LEVELS[item[1]] >= self.log_level:
-                await self.journal.log(item[1], item[2], item[3], at)
+            await self.journal.log(item[1], item[2], item[3], at)
         elif kind == "prepared":
             await self._decide(item[1])
         elif kind == "released":
@@ -347,6 +455,10 @@ class JobRun:
                     self.lost = True
                     self.cancel.set()
                     return
+                await writers.renew(self.job.id, self.lease_seconds)
             if await self._cancel_requested():
+                self.cancel.set()
+            elif self._past_deadline():
+                self.timed_out = True
                 self.cancel.set()
 

@@ -19,6 +19,7 @@ from server.engine.executor import Executor
 from server.engine.pg_relay import relay_for
 from server.engine.quality_runs import QualityRunner, Settled
 from server.engine.quality_schedules import RuleScheduler
+from server.engine.retention import Retention
 from server.engine.scheduler import Scheduler, TickHandler
 
 log = logging.getLogger("docc.engine")
@@ -34,6 +35,7 @@ class Engine:
     quality_scheduler: RuleScheduler | None = None
     policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
     bus: EventBus = field(default_factory=EventBus)
+    retention: Retention | None = None
 
 
 ENGINE = web.AppKey("engine", Engine)
@@ -91,7 +93,10 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
         quality = QualityRunner(settings, executor.owner, bus, policy, on_quality_result) \
             if executor is not None and on_quality_result is not None else None
         rules = RuleScheduler(on_rule_tick, bus) if on_rule_tick is not None and run_schedules else None
-        parts = Engine(executor, scheduler, quality, rules, policy, bus)
+        # Every process that runs jobs also removes old ones: purging is idempotent, so several may.
+        retention = Retention(settings.job_retention_days, settings.job_retention_interval_seconds) \
+            if executor is not None and settings.job_retention_days > 0 else None
+        parts = Engine(executor, scheduler, quality, rules, policy, bus, retention)
         try:
             if parts.executor is not None:
                 await parts.executor.start()
@@ -101,8 +106,12 @@ async def engine(settings: Settings, run_jobs: bool | None = None, run_schedules
                 await parts.scheduler.start()
             if parts.quality_scheduler is not None:
                 await parts.quality_scheduler.start()
+            if parts.retention is not None:
+                await parts.retention.start()
             yield parts
         finally:
+            if parts.retention is not None:
+                await parts.retention.stop()
             if parts.quality_scheduler is not None:
                 await parts.quality_scheduler.stop()
             if parts.scheduler is not None:

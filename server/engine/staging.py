@@ -24,7 +24,7 @@ from server.engine.child import JobPlan
 from server.engine.journal import Journal
 from server.engine.leases import utcnow
 from server.engine.sandbox import ChildRun, Limits, Outcome
-from server.models.engine import Job, StagedWrite
+from server.models.engine import FINISHED, Job, StagedWrite
 
 log = logging.getLogger("docc.engine")
 
@@ -123,7 +123,7 @@ async def finish(plan: JobPlan, rows: list[StagedWrite], limits: Limits, journal
 async def claim_abandoned(owner: str) -> list[str]:
     """Jobs that ended with rows left (their process died, or finishing failed), claimed for a sweep."""
     now = utcnow()
-    jobs = await StagedWrite.filter(job__status__in=("succeeded", "failed", "cancelled")).filter(
+    jobs = await StagedWrite.filter(job__status__in=FINISHED).filter(
         Q(claimed_until=None) | Q(claimed_until__lt=now)).distinct().values_list("job_id", flat=True)
     claimed = []
     for job_id in jobs:

@@ -8,9 +8,14 @@ from tortoise.models import Model
 
 from server.models.base import Timestamp, WorkspaceRow
 
-JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-FINISHED = ("succeeded", "failed", "cancelled")
+# `queued`: waiting for a slot (a running-jobs limit, or the pipeline's concurrency policy); `pending`: claimable.
+JOB_STATUSES = ("queued", "pending", "running", "succeeded", "failed", "cancelled", "skipped", "timed_out")
+FINISHED = ("succeeded", "failed", "cancelled", "skipped", "timed_out")
 TRIGGERS = ("manual", "schedule", "retry")
+# Job log levels, least severe first (a pipeline's `log_level` is one of them).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# What a run does when another run of its pipeline is active (see server/engine/admission.py).
+CONCURRENCY_POLICIES = ("allow", "queue", "skip", "replace")
 
 
 class Pipeline(WorkspaceRow):
@@ -20,6 +25,16 @@ class Pipeline(WorkspaceRow):
     # The number of the current PipelineVersion; also the optimistic revision of the row.
     version = fields.IntField(default=1)
     created_by = fields.CharField(max_length=200, default="")
+    # History (engine migration 0005): a deleted pipeline stays, hidden, while jobs of it are kept; its
+    # `name` is then `~<id>` (no live name can take that form) and the name it had moves to `deleted_name`.
+    deleted_at = Timestamp(null=True)
+    deleted_name = fields.CharField(max_length=200, null=True)
+    # The lowest level its jobs' logs store (debug, info, warning, error); None: DOCC_JOB_LOG_LEVEL.
+    log_level = fields.CharField(max_length=10, null=True)
+    # Run controls (not versioned, like the schedule): copied onto each job when it is made.
+    concurrency = fields.CharField(max_length=20, default="queue")
+    retries = fields.JSONField(null=True)
+    timeout_s = fields.FloatField(null=True)
 
     class Meta:
         table = "pipelines"
@@ -85,14 +100,55 @@ class Job(WorkspaceRow):
     lease_owner = fields.CharField(max_length=120, null=True)
     lease_token = fields.CharField(max_length=40, null=True)
     lease_expires_at = Timestamp(null=True, db_index=True)
+    # How many times a process claimed the job (lease takeovers and retries included): names its staging key.
     attempts = fields.IntField(default=0)
+    # The pipeline's run controls when the job was made: {"concurrency", "retries", "timeout_s"}.
+    controls = fields.JSONField(default=dict)
+    # A retry waits until then before it may be claimed.
+    run_after = Timestamp(null=True)
+    # What the job waits for right now (a writer of one of its destinations), shown while it waits.
+    waiting_for = fields.TextField(null=True)
 
     class Meta:
         table = "jobs"
         unique_together = (("schedule_id", "scheduled_for"), ("workspace_id", "idempotency_key"))
         # Job lists read newest first, of a workspace or of one pipeline: no page sorts the whole table.
         indexes = (Index(fields=("workspace_id", "created_at", "id"), name="jobs_ws_created"),
-                   Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"))
+                   Index(fields=("pipeline_id", "created_at", "id"), name="jobs_pipeline_created"),
+                   # Retention finds finished jobs by age (engine migration 0005).
+                   Index(fields=("status", "finished_at"), name="jobs_status_finished"))
+
+
+class JobAttempt(Model):
+    """One run of a job under its retry policy: its outcome and error, kept when the job is run again."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("engine.Job", related_name="attempt_rows", on_delete=fields.CASCADE)
+    number = fields.IntField()
+    status = fields.CharField(max_length=20, default="running")
+    error = fields.TextField(null=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(null=True)
+
+    class Meta:
+        table = "job_attempts"
+        unique_together = (("job", "number"),)
+
+
+class DestinationLease(Model):
+    """The one job allowed to write a destination now: keyed by the destination's normalized form.
+
+    It expires with the holder's job lease (renewed with it), so a killed process holds nothing for long.
+    """
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    destination = fields.TextField()
+    job_id = fields.CharField(max_length=40, db_index=True)
+    expires_at = Timestamp()
+    acquired_at = Timestamp()
+
+    class Meta:
+        table = "destination_leases"
 
 
 class JobStep(Model):

@@ -54,8 +54,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     }),
     "Pipeline": shape("A pipeline at its current version.", {
         "id": STRING, "name": STRING, "description": STRING, "steps": array(OBJECT), "version": INTEGER,
-        "schedule": maybe(ref("Schedule")), "created_by": maybe(STRING), "created_at": INSTANT,
-        "updated_at": INSTANT,
+        "schedule": maybe(ref("Schedule")), "concurrency": STRING, "retries": maybe(ref("PipelineRetries")),
+        "timeout": maybe(NUMBER), "created_by": maybe(STRING), "created_at": INSTANT, "updated_at": INSTANT,
+        "log_level": maybe(STRING),
+    }),
+    "PipelineRetries": shape("A pipeline's retries: times in seconds.", {
+        "count": INTEGER, "delay": NUMBER, "backoff": NUMBER, "max_delay": maybe(NUMBER),
+    }),
+    "JobAttempt": shape("One run of a job under its pipeline's retry policy.", {
+        "number": INTEGER, "status": STRING, "error": maybe(STRING), "started_at": INSTANT,
+        "finished_at": maybe(INSTANT),
     }),
     "JobStep": shape("One step of a job.", {
         "id": STRING, "type": STRING, "status": STRING, "rows_in": maybe(INTEGER), "rows_out": maybe(INTEGER),
@@ -67,8 +75,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "retry_of": maybe(STRING), "from_step": maybe(STRING), "scheduled_for": maybe(INSTANT),
         "created_by": maybe(STRING), "created_at": INSTANT, "started_at": maybe(INSTANT),
         "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER), "percent_complete": NUMBER,
-        "statistics": maybe(OBJECT), "error": maybe(STRING), "cancel_requested": BOOLEAN, "attempts": INTEGER,
-        "steps": array(ref("JobStep")),
+        "statistics": maybe(OBJECT), "error": maybe(STRING), "cancel_requested": BOOLEAN, "claims": INTEGER,
+        "waiting_for": maybe(STRING), "next_attempt_at": maybe(INSTANT), "attempts": array(ref("JobAttempt")),
+        "pipeline_deleted": BOOLEAN, "steps": array(ref("JobStep")),
     }),
     "QualityRuleSchedule": shape("A quality rule's schedule and its next run times.", {
         "cron": STRING, "timezone": STRING, "next_runs": array(INSTANT),
@@ -84,7 +93,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "status": STRING, "severity": STRING, "trigger": STRING, "rows_checked": maybe(INTEGER),
         "rows_failed": maybe(INTEGER), "nulls": maybe(INTEGER), "pass_ratio": maybe(NUMBER), "threshold": NUMBER,
         "observed": ANY, "sample": maybe(array(OBJECT)), "error": maybe(STRING), "started_at": INSTANT,
-        "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER),
+        "finished_at": maybe(INSTANT), "duration_s": maybe(NUMBER), "job_id": maybe(STRING),
     }),
     "ColumnProfile": shape("The figures of one column of a profile.", {
         "name": STRING, "type": STRING, "row_count": INTEGER, "null_count": INTEGER,
@@ -112,7 +121,9 @@ ANSWERS: dict[tuple[str, str], str] = {
                                       ("POST", "/quality/rules/{id}/disable"))},
     **{key: "QualityResult" for key in (("POST", "/quality/rules/{id}/run"), ("GET", "/quality/rules/{id}/results"),
                                         ("GET", "/quality/results/{id}"), ("POST", "/quality/results/{id}/cancel"))},
-    **{key: "DatasetProfile" for key in (("POST", "/datasets/{id}/profile"), ("GET", "/datasets/{id}/profile"))},
+    **{key: "DatasetProfile" for key in (("POST", "/datasets/{id}/profile"), ("GET", "/datasets/{id}/profile"),
+                                         ("GET", "/quality/profiles/{id}"),
+                                         ("POST", "/quality/profiles/{id}/cancel"))},
 }
 
 

@@ -107,7 +107,8 @@ async def update_dataset(request: web.Request) -> web.Response:
 
 async def delete_dataset(request: web.Request) -> web.Response:
     dataset_id = request.match_info["id"]
-    await domain.delete_dataset(await principal_of(request), dataset_id, if_match(request, dataset_id))
+    await domain.delete_dataset(await principal_of(request), dataset_id, if_match(request, dataset_id),
+                                _flag(request, "force"))
     return web.Response(status=204)
 
 
@@ -173,7 +174,8 @@ ROUTES = [
     Route("GET", "/datasets/{id}", get_dataset, domain.READ, "Get a dataset", "datasets"),
     Route("PUT", "/datasets/{id}", update_dataset, domain.WRITE, "Update a dataset", "datasets",
           body=_body_schema(domain.DatasetUpdate), query=("force",), read_scope=domain.READ),
-    Route("DELETE", "/datasets/{id}", delete_dataset, domain.WRITE, "Delete a dataset", "datasets", status=204),
+    Route("DELETE", "/datasets/{id}", delete_dataset, domain.WRITE, "Delete a dataset", "datasets", status=204,
+          query=("force",)),
     Route("GET", "/datasets/{id}/schema", get_schema, domain.READ, "Get the current schema", "schemas"),
     Route("PUT", "/datasets/{id}/schema", update_schema, domain.WRITE, "Store a new schema version", "schemas",
           body={"type": "object"}, query=("force",), read_scope=domain.READ),

@@ -80,6 +80,11 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
                 break
             await response.write(_frame(writer, item))
             pending = asyncio.ensure_future(anext(stream, None))
+    except ConnectionResetError:
+        # The reader hung up (it resumes with its cursor): the feed simply ends, nothing went wrong.
+        disconnected = True
+    else:
+        disconnected = False
     finally:
         request.app[OPEN_FEEDS].discard(stop)
         for waiting in (pending, stopping):
@@ -91,7 +96,8 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 waiting.result()
         await stream.aclose()
-    await response.write_eof()
+    if not disconnected:
+        await response.write_eof()
     return response
 
 

@@ -14,7 +14,7 @@ from resolvers import job_streams
 from resolvers import jobs as domain
 from resolvers.errors import ValidationError
 from resolvers.pipelines import RUN
-from resolvers.views.jobs import JobStepView, JobView, LogLineView
+from resolvers.views.jobs import AttemptView, JobStepView, JobView, LogLineView
 from server.edge.context import principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
@@ -40,9 +40,15 @@ def job_json(view: JobView) -> dict[str, Any]:
         "scheduled_for": view.scheduled_for, "created_by": view.created_by, "created_at": view.created_at,
         "started_at": view.started_at, "finished_at": view.finished_at, "duration_s": view.duration_s,
         "percent_complete": view.percent_complete, "statistics": view.statistics, "error": view.error,
-        "cancel_requested": view.cancel_requested, "attempts": view.attempts,
-        "steps": [step_json(step) for step in view.steps],
+        "cancel_requested": view.cancel_requested, "claims": view.claims, "waiting_for": view.waiting_for,
+        "next_attempt_at": view.next_attempt_at, "attempts": [attempt_json(attempt) for attempt in view.attempts],
+        "pipeline_deleted": view.pipeline_deleted, "steps": [step_json(step) for step in view.steps],
     }
+
+
+def attempt_json(view: AttemptView) -> dict[str, Any]:
+    return {"number": view.number, "status": view.status, "error": view.error, "started_at": view.started_at,
+            "finished_at": view.finished_at}
 
 
 def job_ack(view: JobView) -> dict[str, Any]:
@@ -119,6 +125,19 @@ async def job_logs(request: web.Request) -> web.StreamResponse:
                           "next_after": page.next_after, "finished": page.finished})
 
 
+async def _keep_alive(response: web.StreamResponse, writer: LogWriter, last_write: list[float]) -> None:
+    """Write a keep-alive whenever nothing was written for KEEPALIVE_SECONDS; ends when the reader is gone."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(max(last_write[0] + KEEPALIVE_SECONDS - loop.time(), 0.0) or KEEPALIVE_SECONDS)
+        if loop.time() - last_write[0] >= KEEPALIVE_SECONDS:
+            try:
+                await response.write(writer.keepalive())
+            except (ConnectionResetError, RuntimeError):
+                return
+            last_write[0] = loop.time()
+
+
 async def _follow(request: web.Request, principal: Any, job_id: str, after: int | None, tail: int | None,
                   since: datetime | None, level: str | None) -> web.StreamResponse:
     """Each line as it is stored, then the end with the job's final state (see server/rest/log_streams.py)."""
@@ -133,30 +152,27 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     await response.prepare(request)
     if opening := writer.opening():
         await response.write(opening)
-    pending = asyncio.ensure_future(anext(stream, None))
+    # A quiet job still gets a line now and then, so proxies and clients see the stream is alive. A task of
+    # its own does it, rather than a timeout around every line: that cost a task and a timer per line.
+    loop = asyncio.get_running_loop()
+    last_write = [loop.time()]
+    keeper = asyncio.create_task(_keep_alive(response, writer, last_write))
     try:
-        while True:
-            # A quiet job still gets a line now and then, so proxies and clients see the stream is alive.
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                await response.write(writer.keepalive())
-                continue
-            item = pending.result()
-            if item is None:
-                break
+        async for item in stream:
             if isinstance(item, job_streams.JobEnded):
                 await response.write(writer.end({"status": item.job.status, "job": job_json(item.job)}))
+            elif isinstance(item, job_streams.Lagged):
+                await response.write(writer.lagged(item.cursor))
             else:
                 await response.write(writer.line(item.seq, log_json(item)))
-            pending = asyncio.ensure_future(anext(stream, None))
+            last_write[0] = loop.time()
     except ConnectionResetError:
         # The reader hung up (it may resume with its cursor): the stream simply ends, nothing went wrong.
         return response
     finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         await stream.aclose()
     await response.write_eof()
     return response

@@ -3,6 +3,10 @@
 SSE (`Accept: text/event-stream`): each line is a `log` event whose `id` is the line's sequence number,
 so a browser's `EventSource` resumes by itself (`Last-Event-ID`); the stream ends with an `end` event;
 a comment line keeps a quiet stream alive through proxies.
+
+A reader that falls behind the live lines by more than its queue gets a last `lagged` message with the
+cursor it reached (NDJSON `{"type": "lagged", "cursor": N}`; SSE a `lagged` event whose id is N, so an
+`EventSource` resumes from there by itself) and the stream ends.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ class LogWriter:
         if self.events:
             return b"event: end\ndata: %s\n\n" % _json(body)
         return _json({"type": "end", **body}) + b"\n"
+
+    def lagged(self, cursor: int) -> bytes:
+        body = {"cursor": cursor, "message": "The reader fell behind; resume with after=cursor"}
+        if self.events:
+            return b"id: %d\nevent: lagged\ndata: %s\n\n" % (cursor, _json(body))
+        return _json({"type": "lagged", **body}) + b"\n"
 
     def keepalive(self) -> bytes:
         return b": keep-alive\n\n" if self.events else b'{"type":"keepalive"}\n'

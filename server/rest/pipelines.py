@@ -11,7 +11,7 @@ from resolvers import pipelines as domain
 from resolvers import schedules
 from resolvers.errors import ValidationError
 from resolvers.validation import parse
-from resolvers.views.pipelines import PipelineVersionView, PipelineView, ScheduleView
+from resolvers.views.pipelines import PipelineVersionView, PipelineView, RetryView, ScheduleView
 from server.edge.bodies import read_json
 from server.edge.context import principal_of
 from server.edge.responses import json_response
@@ -29,10 +29,18 @@ def schedule_json(view: ScheduleView | None) -> dict[str, Any] | None:
             "updated_at": view.updated_at}
 
 
+def retries_json(view: RetryView | None) -> dict[str, Any] | None:
+    """A retry policy, its times in seconds (as the input takes them), or None."""
+    if view is None:
+        return None
+    return {"count": view.count, "delay": view.delay_s, "backoff": view.backoff, "max_delay": view.max_delay_s}
+
+
 def pipeline_json(view: PipelineView) -> dict[str, Any]:
     return {"id": view.id, "name": view.name, "description": view.description, "steps": view.steps,
-            "version": view.version, "schedule": schedule_json(view.schedule), "created_by": view.created_by,
-            "created_at": view.created_at, "updated_at": view.updated_at}
+            "version": view.version, "schedule": schedule_json(view.schedule), "concurrency": view.concurrency,
+            "retries": retries_json(view.retries), "timeout": view.timeout_s, "created_by": view.created_by,
+            "created_at": view.created_at, "updated_at": view.updated_at, "log_level": view.log_level}
 
 
 def version_json(view: PipelineVersionView) -> dict[str, Any]:

@@ -45,3 +45,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def env(server: Server, tmp_path: Path) -> dict[str, str]:
     """An environment naming the server and the key, with a config folder of the test's own."""
     return {"DOCC_URL": server.url, "DOCC_API_KEY": server.key, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+@pytest.fixture
+def docc_cli(env: dict[str, str]) -> Any:
+    """Runs `docc` in this process with the test's environment; returns click's result."""
+    from click.testing import CliRunner
+    from docc.cli import cli
+
+    runner = CliRunner()
+
+    def run(*args: str, **extra_env: str) -> Any:
+        return runner.invoke(cli, list(args), env={**env, **extra_env}, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def sdk(server: Server) -> Iterator[Any]:
+    """A sync SDK client with the admin key."""
+    import docc
+
+    with docc.Client(server.url, server.key) as client:
+        yield client

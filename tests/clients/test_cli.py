@@ -8,31 +8,11 @@ import stat
 import subprocess
 import sys
 
-import docc
-import pytest
 import yaml
-from click.testing import CliRunner
-from docc.cli import cli
 from docc.cli.output import EXIT_INVALID, EXIT_JOB_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED
 
 from tests.clients.conftest import SDK_ROOT
 from tests.clients.helpers import BAD_CSV, dataset_spec, pipeline_spec, unique
-
-
-@pytest.fixture
-def docc_cli(env):
-    runner = CliRunner()
-
-    def run(*args: str, **extra_env: str):
-        return runner.invoke(cli, list(args), env={**env, **extra_env}, catch_exceptions=False)
-
-    return run
-
-
-@pytest.fixture
-def sdk(server):
-    with docc.Client(server.url, server.key) as client:
-        yield client
 
 
 def test_a_dataset_created_from_yaml_is_listed_as_json_and_shown_as_a_table(docc_cli, server, tmp_path):

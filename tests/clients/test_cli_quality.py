@@ -8,31 +8,11 @@ import os
 import subprocess
 import sys
 
-import docc
-import pytest
 import yaml
-from click.testing import CliRunner
-from docc.cli import cli
 from docc.cli.output import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_NOT_FOUND
 
 from tests.clients.conftest import SDK_ROOT
 from tests.clients.helpers import dataset_spec, pipeline_spec, unique
-
-
-@pytest.fixture
-def docc_cli(env):
-    runner = CliRunner()
-
-    def run(*args: str, **extra_env: str):
-        return runner.invoke(cli, list(args), env={**env, **extra_env}, catch_exceptions=False)
-
-    return run
-
-
-@pytest.fixture
-def sdk(server):
-    with docc.Client(server.url, server.key) as client:
-        yield client
 
 
 def rule_file(tmp_path, dataset_id: str, column: str):

@@ -18,10 +18,11 @@ def test_a_job_with_a_status_and_a_field_this_sdk_does_not_know_parses():
 
 def test_a_feed_entry_of_a_new_kind_without_a_job_parses():
     # when
-    event = JobEvent.model_validate({"cursor": 7, "kind": "quality_finished", "rule_id": "qr_1", "status": "passed",
-                                     "time": NOW})
+    event = JobEvent.model_validate({"cursor": 7, "kind": "quality_audited", "rule_id": "qr_1", "status": "passed",
+                                     "auditor": "x", "time": NOW})
     # then
-    assert event.kind == "quality_finished" and event.job_id is None and event.model_extra == {"rule_id": "qr_1"}
+    assert event.kind == "quality_audited" and event.job_id is None and event.rule_id == "qr_1"
+    assert event.model_extra == {"auditor": "x"}
 
 
 def test_quality_answers_with_new_values_parse():
@@ -32,8 +33,8 @@ def test_quality_answers_with_new_values_parse():
     result = QualityResult.model_validate({"id": "qres_1", "rule_id": "qr_1", "dataset_id": "ds_1",
                                            "rule_version": 1, "schema_version": 1, "status": "skipped",
                                            "severity": "critical", "trigger": "pipeline", "threshold": 1.0,
-                                           "started_at": NOW, "job_id": "job_1"})
+                                           "started_at": NOW, "attempt": 2})
     # then
     assert rule.rule_type == "json_schema" and rule.severity == "critical"
     assert result.status == "skipped" and result.finished and not result.passed
-    assert result.model_extra == {"job_id": "job_1"}
+    assert result.model_extra == {"attempt": 2}

@@ -149,6 +149,12 @@ def test_a_profile_is_made_and_read_back(client, server):
     assert client.datasets.get(dataset.id).last_profiled is not None
     for model in (profile, latest):
         assert_fully_known(model)
+    # and the run is read by its own id; a finished one cannot be cancelled
+    assert client.quality.profiles.get(profile.id) == profile
+    with pytest.raises(docc.Conflict):
+        client.quality.profiles.cancel(profile.id)
+    with pytest.raises(docc.NotFound):
+        client.quality.profiles.get("dp_" + "0" * 20)
 
 
 async def test_the_async_client_runs_rules_lists_results_and_profiles(server):

@@ -13,6 +13,7 @@ import threading
 
 from server.engine.child import JobPlan, run_plan
 from server.engine.dataplane import RunContext, RunResult
+from server.engine.dataplane.errors import StepFailed
 
 HELD = "held by the test body"
 PID_PREFIX = "job process pid "
@@ -144,4 +145,39 @@ def held_after_decision(plan: JobPlan, ctx: RunContext) -> RunResult:
         raise AssertionError("unreachable")
 
     ctx.prepare = prepare
+    return run_plan(plan, ctx)
+
+
+RELEASE = "release"
+
+
+def _release_file(plan: JobPlan) -> str:
+    # Beside the first dataset's file: the test that made the dataset makes this file to let the jobs go on.
+    source = next(iter(plan.datasets.values()))[0]
+    return os.path.join(os.path.dirname(source["path"]), RELEASE)
+
+
+def held_until_released(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The real steps, held when the cleaner starts until the test makes the release file (or a cancel)."""
+    on_start = ctx.on_step_start
+    release = _release_file(plan)
+
+    def start(step_id: str) -> None:
+        on_start(step_id)
+        if step_id == "clean":
+            ctx.log("info", step_id, HELD)
+            while not os.path.exists(release) and not ctx.cancel.wait(0.02):
+                pass
+
+    ctx.on_step_start = start
+    return run_plan(plan, ctx)
+
+
+def fails_first(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """Fail the first attempt (leaving a mark beside the data), run the real steps on the next ones."""
+    mark = _release_file(plan) + ".tried"
+    if not os.path.exists(mark):
+        with open(mark, "w"):
+            pass
+        raise StepFailed("input", "the first attempt fails")
     return run_plan(plan, ctx)

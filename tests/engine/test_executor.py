@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from resolvers import jobs
+from server.engine.admission import claim_next
 from server.engine.executor import LOST_MESSAGE, Executor
-from server.engine.leases import claim_next
-from server.models.engine import Job, JobLog, JobStep
+from server.models.engine import Job, JobLog, JobStep, Pipeline
 
 from .child_bodies import HELD, held_in_clean
 from .helpers import (
@@ -155,6 +155,7 @@ async def test_concurrent_claims_never_hand_out_one_job_twice(db, tmp_path):
     # given three pending jobs and eight claimers at once
     dataset_id = await csv_dataset(write_csv(str(tmp_path / "in.csv")))
     pipeline_id = await pipeline(dataset_id, {"path": str(tmp_path / "o.csv")})
+    await Pipeline.filter(id=pipeline_id).update(concurrency="allow")  # runs of one pipeline may overlap
     for _ in range(3):
         await jobs.run_pipeline(PRINCIPAL, pipeline_id)
     # when

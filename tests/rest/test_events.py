@@ -14,6 +14,7 @@ import pytest
 
 from server.engine.journal import Journal
 from server.engine.service import EVENT_BUS
+from server.rest.events import OPEN_FEEDS
 from tests.conftest import Caller, bearer
 from tests.rest.test_log_streams import events
 from tests.rest.test_pipelines import example, make_dataset, wait_job
@@ -277,3 +278,22 @@ async def graphql_events(client: Caller, query: str, count: int) -> list[dict]:
                 received.append(message["payload"]["data"]["jobEvents"])
         await ws.send_json({"id": "1", "type": "complete"})
     return received
+
+
+async def test_a_reader_that_hangs_up_ends_its_feed_quietly(quiet, caplog):
+    # given a reader that got the first event and then went away
+    app, pipelines = quiet
+    _, journal = await run(app, pipelines["a"])
+    resp = await app.get("/api/v1/events?after=0", headers={"Accept": "application/x-ndjson"})
+    await read_lines(resp, lambda got: len(got) >= 1)
+    resp.close()
+    feeds = app.app[OPEN_FEEDS]
+    # when the feed has more to write, and so learns that the reader is gone
+    async with asyncio.timeout(GUARD_SECONDS):
+        for step in range(1, 1_000_000):
+            if not feeds:
+                break
+            await journal.update_job(kind="progress", progress=step % 100 / 100)
+            await asyncio.sleep(0.05)
+    # then the feed ended without an error logged
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

@@ -11,7 +11,7 @@ from server.rest.answers import ANSWERS
 
 V1 = "/api/v1"
 # Cancelling a check needs a run that is still running: it races with the check, so it is not sampled here.
-NOT_SAMPLED = {("POST", "/quality/results/{id}/cancel")}
+NOT_SAMPLED = {("POST", "/quality/results/{id}/cancel"), ("POST", "/quality/profiles/{id}/cancel")}
 
 
 def validator(document: dict[str, Any], method: str, path: str, status: int) -> Any:
@@ -70,8 +70,9 @@ async def sample_every_answer(client: Any, tmp_path: Any) -> Sampler:
     result = await s.call("POST", "/quality/rules/{id}/run", ids=rule_id, headers={"Prefer": "wait=60"})
     await s.call("GET", "/quality/rules/{id}/results", ids=rule_id)
     await s.call("GET", "/quality/results/{id}", ids={"id": result["id"]})
-    await s.call("POST", "/datasets/{id}/profile", ids=one, headers={"Prefer": "wait=60"})
+    profile = await s.call("POST", "/datasets/{id}/profile", ids=one, headers={"Prefer": "wait=60"})
     await s.call("GET", "/datasets/{id}/profile", ids=one)
+    await s.call("GET", "/quality/profiles/{id}", ids={"id": profile["id"]})
     return s
 
 

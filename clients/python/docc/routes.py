@@ -48,7 +48,7 @@ LIST_DATASETS = Route("GET", f"{V1}/datasets", query=("name", "tags", "source_ty
 CREATE_DATASET = Route("POST", f"{V1}/datasets", body=D.DatasetCreate, answer=D.Dataset)
 GET_DATASET = Route("GET", f"{V1}/datasets/{{id}}", answer=D.Dataset)
 UPDATE_DATASET = Route("PUT", f"{V1}/datasets/{{id}}", body=D.DatasetUpdate, query=("force",), answer=D.Dataset)
-DELETE_DATASET = Route("DELETE", f"{V1}/datasets/{{id}}")
+DELETE_DATASET = Route("DELETE", f"{V1}/datasets/{{id}}", query=("force",))
 GET_SCHEMA = Route("GET", f"{V1}/datasets/{{id}}/schema", answer=D.SchemaVersion)
 UPDATE_SCHEMA = Route("PUT", f"{V1}/datasets/{{id}}/schema", query=("force",), answer=D.SchemaVersion)
 SCHEMA_HISTORY = Route("GET", f"{V1}/datasets/{{id}}/schema/history", answer=D.SchemaVersion, paged=True)
@@ -100,6 +100,8 @@ CANCEL_RESULT = Route("POST", f"{V1}/quality/results/{{id}}/cancel", answer=Q.Qu
 # Each POST starts a profiling run: not repeated after a lost connection.
 PROFILE_DATASET = Route("POST", f"{V1}/datasets/{{id}}/profile", answer=Q.DatasetProfile)
 GET_PROFILE = Route("GET", f"{V1}/datasets/{{id}}/profile", answer=Q.DatasetProfile)
+GET_PROFILE_RUN = Route("GET", f"{V1}/quality/profiles/{{id}}", answer=Q.DatasetProfile)
+CANCEL_PROFILE = Route("POST", f"{V1}/quality/profiles/{{id}}/cancel", answer=Q.DatasetProfile)
 
 LIST_WORKSPACES = Route("GET", f"{V1}/workspaces", answer=access.Workspace, paged=True)
 CREATE_WORKSPACE = Route("POST", f"{V1}/workspaces", body=access.WorkspaceCreate, answer=access.Workspace)

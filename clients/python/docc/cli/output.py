@@ -21,11 +21,12 @@ from docc import errors
 EXIT_ERROR = 1
 EXIT_NOT_FOUND = 3
 EXIT_REFUSED = 4      # the credential is missing, wrong, or lacks the scope (401, 403)
-EXIT_JOB_FAILED = 5   # the job ended failed or cancelled
+EXIT_JOB_FAILED = 5   # the job ended failed, cancelled or timed_out
 EXIT_CHECK_FAILED = 5  # a quality check ended failed, error or cancelled; a profile failed: as a failed job
 EXIT_INVALID = 6      # the server refused the request itself (400, 409, 412, ...)
 EXIT_TIMEOUT = 7
 EXIT_UNREACHABLE = 8
+EXIT_JOB_SKIPPED = 9  # the run was recorded skipped: another run of its pipeline was active (concurrency: skip)
 
 _CODES: list[tuple[type[errors.DoccError], int]] = [
     (errors.NotFound, EXIT_NOT_FOUND), (errors.Unauthorized, EXIT_REFUSED), (errors.Forbidden, EXIT_REFUSED),
@@ -34,6 +35,13 @@ _CODES: list[tuple[type[errors.DoccError], int]] = [
     (errors.InvalidJson, EXIT_INVALID), (errors.Conflict, EXIT_INVALID), (errors.SchemaIncompatible, EXIT_INVALID),
     (errors.PreconditionFailed, EXIT_INVALID),
 ]
+
+
+def job_exit_code(status: str) -> int:
+    """The exit code of a job that ended with `status`."""
+    if status == "succeeded":
+        return 0
+    return EXIT_JOB_SKIPPED if status == "skipped" else EXIT_JOB_FAILED
 
 
 def exit_code(error: errors.DoccError) -> int:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from docc import errors
 from docc.cli import Context, cli, pass_context
 from docc.cli.commands import limited
-from docc.cli.output import EXIT_JOB_FAILED, Out, read_document
+from docc.cli.output import Out, job_exit_code, read_document
 from docc.client import Client
 from docc.models.jobs import Job, LogLine
 
@@ -68,7 +68,7 @@ def create_pipeline(state: Context, path: str) -> None:
 
 @pipelines.command("run")
 @click.argument("name_or_id")
-@click.option("--follow", is_flag=True, help="Show the job's log until it ends; exit 5 if it fails.")
+@click.option("--follow", is_flag=True, help="Show the job's log until it ends; exit 5 if it fails, 9 if skipped.")
 @click.option("--idempotency-key", help="Runs with the same key answer the same job.")
 @pass_context
 def run_pipeline(state: Context, name_or_id: str, follow: bool, idempotency_key: str | None) -> None:
@@ -88,7 +88,8 @@ def jobs() -> None:
 
 @jobs.command("list")
 @click.option("--pipeline", "pipeline_id", help="Jobs of this pipeline id.")
-@click.option("--status", type=click.Choice(["pending", "running", "succeeded", "failed", "cancelled"]))
+@click.option("--status", type=click.Choice(["queued", "pending", "running", "succeeded", "failed", "cancelled",
+                                            "skipped", "timed_out"]))
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @pass_context
 def list_jobs(state: Context, pipeline_id: str | None, status: str | None, limit: int) -> None:
@@ -126,11 +127,11 @@ def retry_job(state: Context, job_id: str, from_failed_step: bool) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 7).")
 @pass_context
 def wait_job(state: Context, job_id: str, timeout: float | None) -> None:
-    """Wait for a job to end; exit 5 if it failed or was cancelled."""
+    """Wait for a job to end; exit 5 if it failed, was cancelled or timed out, 9 if it was skipped."""
     job = state.client.jobs.wait(job_id, timeout=timeout)
     state.out.record(job, JOB_FIELDS)
     if job.status != "succeeded":
-        raise click.exceptions.Exit(EXIT_JOB_FAILED)
+        raise click.exceptions.Exit(job_exit_code(job.status))
 
 
 @jobs.command("logs")
@@ -182,4 +183,4 @@ def _follow(out: Out, client: Client, job_id: str, after: int | None = None, lev
                           + (f" ({figures.get('rows_read', 0)} rows read, {figures.get('rows_written', 0)} "
                              "written)" if figures else "") + (f": {ended.error}" if ended.error else ""), markup=False)
     if ended.status != "succeeded":
-        raise click.exceptions.Exit(EXIT_JOB_FAILED)
+        raise click.exceptions.Exit(job_exit_code(ended.status))

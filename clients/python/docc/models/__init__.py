@@ -28,11 +28,13 @@ from docc.models.datasets import (
                                 SchemaVersionAck,
 )
 from docc.models.events import JobEvent
-from docc.models.jobs import FINISHED, Job, JobAck, JobStep, LogLine, LogPage
+from docc.models.jobs import FINISHED, Job, JobAck, JobAttempt, JobStep, LogLine, LogPage
 from docc.models.pipelines import (
                                 Pipeline,
                                 PipelineAck,
                                 PipelineCreate,
+                                PipelineRetries,
+                                PipelineRetriesSpec,
                                 PipelineUpdate,
                                 PipelineVersion,
                                 Schedule,
@@ -55,10 +57,10 @@ from docc.models.quality import (
 __all__ = [
     "FINISHED", "ApiKey", "ClientCreate", "ClientSecret", "ColumnProfile", "CompatibilityReport", "CreatedApiKey",
     "CreatedClientSecret", "CreatedOAuthClient", "Dataset", "DatasetAck", "DatasetCreate", "DatasetProfile",
-    "DatasetSchema", "DatasetUpdate", "Input", "Job", "JobAck", "JobEvent", "JobStep", "KeyCreate", "KeyRotate",
-    "LogLine", "LogPage", "Model", "OAuthClient", "Page", "PageLinks", "PageMeta", "Pipeline", "PipelineAck",
-    "PipelineCreate", "PipelineUpdate", "PipelineVersion", "QualityResult", "QualityResultAck", "QualityRule",
-    "QualityRuleAck", "QualityRuleCreate", "QualityRuleUpdate", "RuleSchedule", "RuleScheduleSpec", "Schedule",
-    "ScheduleAck", "ScheduleSpec", "SchemaChange", "SchemaField", "SchemaVersion", "SchemaVersionAck", "SecretCreate",
-    "Workspace", "WorkspaceCreate",
+    "DatasetSchema", "DatasetUpdate", "Input", "Job", "JobAck", "JobAttempt", "JobEvent", "JobStep", "KeyCreate",
+    "KeyRotate", "LogLine", "LogPage", "Model", "OAuthClient", "Page", "PageLinks", "PageMeta", "Pipeline",
+    "PipelineAck", "PipelineCreate", "PipelineRetries", "PipelineRetriesSpec", "PipelineUpdate", "PipelineVersion",
+    "QualityResult", "QualityResultAck", "QualityRule", "QualityRuleAck", "QualityRuleCreate", "QualityRuleUpdate",
+    "RuleSchedule", "RuleScheduleSpec", "Schedule", "ScheduleAck", "ScheduleSpec", "SchemaChange", "SchemaField",
+    "SchemaVersion", "SchemaVersionAck", "SecretCreate", "Workspace", "WorkspaceCreate",
 ]

@@ -9,8 +9,18 @@ from pydantic import PrivateAttr
 
 from docc.models.common import Model
 
-JobStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+JobStatus = Literal["queued", "pending", "running", "succeeded", "failed", "cancelled", "skipped", "timed_out"]
+FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "skipped", "timed_out"})
+
+
+class JobAttempt(Model):
+    """One run of a job under its pipeline's retry policy."""
+
+    number: int
+    status: str
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class JobStep(Model):
@@ -44,7 +54,13 @@ class Job(Model):
     statistics: dict[str, Any] | None = None
     error: str | None = None
     cancel_requested: bool = False
-    attempts: int = 0
+    # How many times a process claimed it (lease takeovers included); `attempts` are its runs.
+    claims: int = 0
+    waiting_for: str | None = None
+    next_attempt_at: datetime | None = None
+    attempts: list[JobAttempt] = []
+    # Its pipeline was deleted; the job stays readable as history.
+    pipeline_deleted: bool = False
     steps: list[JobStep]
     # The client's jobs resource that answered this job: sync or async, so are wait(), logs(), ...
     _jobs: Any = PrivateAttr(default=None)

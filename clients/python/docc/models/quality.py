@@ -78,6 +78,8 @@ class QualityResult(Model):
     started_at: datetime
     finished_at: datetime | None = None
     duration_s: float | None = None
+    # The pipeline job whose `quality_check` step ran the rule (trigger `pipeline`).
+    job_id: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -79,8 +79,10 @@ class Datasets(Resource[R]):
             params=query(force=True) if force else None, id=dataset_id))
 
     @operation
-    def delete(self, dataset_id: str, *, if_match: str | None = None) -> Flow[None]:
-        return self._request(routes.DELETE_DATASET.call(nothing, headers=_if_match(if_match), id=dataset_id))
+    def delete(self, dataset_id: str, *, if_match: str | None = None, force: bool = False) -> Flow[None]:
+        """Delete a dataset; one that a pipeline or quality rule uses is refused (Conflict) unless `force`."""
+        return self._request(routes.DELETE_DATASET.call(nothing, headers=_if_match(if_match),
+                                                        params=query(force=True) if force else None, id=dataset_id))
 
     @operation
     def schema(self, dataset_id: str) -> Flow[SchemaVersion]:

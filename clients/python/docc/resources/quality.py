@@ -10,6 +10,7 @@ from typing import Any, Generic
 from docc import routes
 from docc._core import Answer, Flow, Items, Sleep, query
 from docc.models.quality import (
+    DatasetProfile,
     QualityResult,
     QualityResultAck,
     QualityRule,
@@ -17,7 +18,7 @@ from docc.models.quality import (
     QualityRuleCreate,
     QualityRuleUpdate,
 )
-from docc.resources.base import R, Resource, body_of, listing, nothing, operation, rows
+from docc.resources.base import R, Resource, body_of, listing, nothing, one, operation, rows
 
 # The longest `Prefer: wait=N` the server honours; a longer wait goes on by reading the result.
 SERVER_WAIT_LIMIT = 60
@@ -57,6 +58,19 @@ class QualityResults(Resource[R]):
     def cancel(self, result_id: str) -> Flow[QualityResult | QualityResultAck]:
         """Stop a running check (Conflict once it has finished)."""
         return self._request(routes.CANCEL_RESULT.call(_result, id=result_id))
+
+
+class QualityProfiles(Resource[R]):
+    """`client.quality.profiles`: one profiling run by its id, running or finished, or cancel it."""
+
+    @operation
+    def get(self, profile_id: str) -> Flow[DatasetProfile]:
+        return self._request(routes.GET_PROFILE_RUN.call(one(DatasetProfile.model_validate), id=profile_id))
+
+    @operation
+    def cancel(self, profile_id: str) -> Flow[DatasetProfile]:
+        """Stop a running profile (Conflict once it has finished)."""
+        return self._request(routes.CANCEL_PROFILE.call(one(DatasetProfile.model_validate), id=profile_id))
 
 
 class QualityRules(Resource[R]):
@@ -138,8 +152,9 @@ class QualityRules(Resource[R]):
 
 
 class Quality(Generic[R]):
-    """`client.quality`: `rules` and `results`."""
+    """`client.quality`: `rules`, `results` and `profiles`."""
 
     def __init__(self, runner: R) -> None:
         self.results: QualityResults[R] = QualityResults(runner)
+        self.profiles: QualityProfiles[R] = QualityProfiles(runner)
         self.rules: QualityRules[R] = QualityRules(runner, self.results)
