@@ -49,7 +49,10 @@ def serve_processes(settings: Settings, serve_one: Callable[[], None]) -> int:
         children.append(pid)
     log.info("Started %d server processes on port %s: %s", len(children), settings.port, children)
 
+    stopping: list[bool] = []
+
     def stop(signum: int, _frame: object) -> None:
+        stopping.append(True)
         for child in children:
             try:
                 os.kill(child, signal.SIGTERM)
@@ -69,7 +72,9 @@ def serve_processes(settings: Settings, serve_one: Callable[[], None]) -> int:
             continue
         remaining.discard(pid)
         code = os.waitstatus_to_exitcode(status)
-        if code != 0:
+        # A process asked to stop before it had set up its own handlers ends by the signal itself: that
+        # is the stop asked for, not a failure.
+        if code != 0 and not (stopping and code == -signal.SIGTERM):
             failed = 1
         if remaining:
             log.info("Server process %d exited (%d): stopping the others", pid, code)
