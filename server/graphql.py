@@ -28,6 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from resolvers.errors import DoccError, Unauthorized
 from resolvers.principal import Principal
+from resolvers.read_generation import read_generation
 from schema import build_schema
 from schema.context import Context, Loaders
 from server.auth.authenticate import credential_of, identify
@@ -38,6 +39,7 @@ from server.edge.context import REQUEST_CONTEXT, principal_of
 from server.edge.ratelimit import BULK, RATE_LIMITS, STANDARD, address_key, credential_key
 from server.edge.responses import HTTP_CODES, error_response
 from server.engine.service import POLICY
+from server.graphql_cache import CachedAnswer, GraphQLCache
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
 from server.websockets import (
     LegacyProtocolHandler,
@@ -65,6 +67,8 @@ MEDIA = web.RequestKey("docc_graphql_media", str)
 SUB_RESPONSE = web.RequestKey("docc_graphql_response", web.Response)
 BATCH = web.RequestKey("docc_graphql_batch", bool)
 RESPONSE_MEDIA = web.ResponseKey("docc_graphql_media", str)
+# Set when the operation ran without any error: only then may its answer be kept.
+CLEAN = web.RequestKey("docc_graphql_clean", bool)
 NOBODY = Principal(subject="anonymous", workspace_id="", scopes=frozenset())
 CLOSE_CREDENTIAL = 4401
 
@@ -87,6 +91,8 @@ class DoccGraphQLView(GraphQLView):
             keep_alive_interval=settings.auth.ws_heartbeat_seconds,
         )
         self.settings = settings
+        # Answers to reads of unchanged data, per app (each app builds its own view): see server/graphql_cache.py.
+        self.cache = GraphQLCache(self.schema._schema, settings.graphql_max_tokens)
         self.schema.operation_gate = self._charge_socket_operation  # type: ignore[attr-defined]
 
     async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
@@ -235,6 +241,7 @@ class DoccGraphQLView(GraphQLView):
 
     async def process_result(self, request: web.Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
+        request[CLEAN] = not result.errors and result.data is not None
         if request.get(MEDIA) != GRAPHQL_RESPONSE:
             return processed  # application/json: status 200 and `data: null`, as older clients expect
         status = request_error_status(result.data, result.errors)
@@ -257,6 +264,20 @@ class DoccGraphQLView(GraphQLView):
         # Bodies were bounded in `_body` already; orjson is also what every other route parses with.
         return orjson.loads(data)
 
+    async def _cache_key(self, request: web.Request, principal: Principal, media: str,
+                         body: Any) -> tuple[str, ...] | None:
+        """The key of this request's answer (the workspace's read generation read now, one statement), or
+        None when the answer is not to be kept: a batch, a mutation, a field the generation does not cover."""
+        if request.get(BATCH):
+            return None
+        if request.method == "GET" and isinstance(body, dict):
+            body = {**body, "operationName": request.query.get("operationName"),
+                    "extensions": request.query.get("extensions")}
+        found = self.cache.request_key(principal, media, body)
+        if found is None:
+            return None
+        return (*found, str(await read_generation(principal)))
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         limits = request.app[RATE_LIMITS]
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -270,10 +291,11 @@ class DoccGraphQLView(GraphQLView):
                         watcher.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await watcher
+        cache_key = None
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, address_key(request))
         else:
-            await principal_of(request)
+            principal = await principal_of(request)
             key = credential_key(request)
             media = negotiate(request.headers.get("Accept"))
             try:
@@ -281,14 +303,22 @@ class DoccGraphQLView(GraphQLView):
                     raise NotAcceptable("The response is available only as " + " or ".join(OFFERED),
                                         {"available": list(OFFERED)})
                 request[MEDIA] = media
-                await self._charge(request, key, await self._body(request))
+                body = await self._body(request)
+                await self._charge(request, key, body)
             except DoccError:
                 # Refused before its cost was counted (406, a body that is not JSON, a document that
                 # costs too much): it still counts as one request, and carries the rate-limit headers.
                 if not request[REQUEST_CONTEXT].rate_headers:
                     await limits.charge(request, STANDARD, key)
                 raise
+            cache_key = await self._cache_key(request, principal, media, body)
+            cached = self.cache.answers.get(cache_key) if cache_key is not None else None
+            if cached is not None:
+                return web.Response(body=cached.body, headers={"Content-Type": cached.content_type})
         response = await super().__call__(request)
+        if cache_key is not None and request.get(CLEAN) and response.status == 200 \
+                and isinstance(response, web.Response) and isinstance(response.body, bytes):
+            self.cache.answers.put(cache_key, CachedAnswer(response.body, response.headers["Content-Type"]))
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

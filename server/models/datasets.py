@@ -76,3 +76,17 @@ class DatasetListVersion(Model):
 
     class Meta:
         table = "dataset_list_versions"
+
+
+class ReadGeneration(Model):
+    """Bumped by database triggers on every write to a table a cached GraphQL read may show.
+
+    Datasets (their schema versions and tags), pipelines (their versions and schedules), quality rules and
+    results, and profiles: an answer built from them is valid while this number is unchanged.
+    """
+
+    workspace_id = fields.CharField(primary_key=True, max_length=40)
+    generation = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "read_generations"

@@ -8,11 +8,12 @@ list's ETag, so a client sending `If-None-Match` gets 304 without a body.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from server.edge.cache import LruCache
 
 # Enough for the first pages of a few hundred busy workspaces; each entry is one serialised page.
 DEFAULT_CAPACITY = 256
@@ -25,27 +26,11 @@ class CachedList:
     headers: tuple[tuple[str, str], ...]
 
 
-class ListCache:
+class ListCache(LruCache[tuple[str, ...], CachedList]):
     """A bounded least-recently-used map from (resource, workspace, version, query) to a serialised page."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, ...], CachedList] = OrderedDict()
-
-    def get(self, key: tuple[str, ...]) -> CachedList | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: tuple[str, ...], entry: CachedList) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(capacity)
 
 
 LIST_CACHE = web.AppKey("docc_list_cache", ListCache)
