@@ -204,7 +204,9 @@ async def update_pipeline(principal: Principal, pipeline_id: str, spec: Pipeline
             except IntegrityError:
                 raise Conflict("The pipeline name is taken or it was changed at the same time; retry",
                                {"pipeline_id": row.id}) from None
-            if updated != 1:
+            # SQLite counts the rows its triggers touch too (the read generation), so only "nothing updated"
+            # is a lost race.
+            if updated == 0:
                 raise Conflict("The pipeline was changed by another request; read it again and retry",
                                {"pipeline_id": row.id})
         if "log_level" in spec.model_fields_set and spec.log_level != row.log_level:
