@@ -312,13 +312,29 @@ class DoccGraphQLView(GraphQLView):
                     await limits.charge(request, STANDARD, key)
                 raise
             cache_key = await self._cache_key(request, principal, media, body)
-            cached = self.cache.answers.get(cache_key) if cache_key is not None else None
-            if cached is not None:
-                return web.Response(body=cached.body, headers={"Content-Type": cached.content_type})
+            if cache_key is not None:
+                cached, builds = await self.cache.lookup(cache_key)
+                if cached is not None:
+                    return web.Response(body=cached.body, headers={"Content-Type": cached.content_type})
+                if builds:
+                    return await self._build(request, cache_key)
+        return await self._answer(request)
+
+    async def _build(self, request: web.Request, key: tuple[str, ...]) -> web.StreamResponse:
+        """Answer the request, and keep the answer under `key` when it ran without errors."""
+        answer = None
+        try:
+            response = await self._answer(request)
+            if request.get(CLEAN) and response.status == 200 and isinstance(response, web.Response) \
+                    and isinstance(response.body, bytes):
+                answer = CachedAnswer(response.body, response.headers["Content-Type"])
+            return response
+        finally:
+            self.cache.built(key, answer)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        """Strawberry's answer, its own refusals in the envelope."""
         response = await super().__call__(request)
-        if cache_key is not None and request.get(CLEAN) and response.status == 200 \
-                and isinstance(response, web.Response) and isinstance(response.body, bytes):
-            self.cache.answers.put(cache_key, CachedAnswer(response.body, response.headers["Content-Type"]))
         if response.status >= 400 and response.content_type not in OFFERED and not response.prepared:
             # The view's own refusals (plain text): answered in the envelope, like every other HTTP failure.
             reason = response.text if isinstance(response, web.Response) and response.text else "Bad request"

@@ -16,6 +16,7 @@ timeout) that the next request should not inherit.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -37,8 +38,8 @@ from resolvers.principal import ADMIN_SCOPE, Principal
 from server.auth.graphql_cost import field_occurrences, selected_operation
 from server.edge.cache import LruCache
 
-# Enough for the pages and objects a few hundred busy workspaces read; each entry is one serialised answer.
-DEFAULT_CAPACITY = 512
+# As many as the REST list cache keeps: a page of 100 datasets is about 70 KB, so at most about 18 MB.
+DEFAULT_CAPACITY = 256
 
 # The root fields whose answers a cache may keep: each reads only tables that bump the read generation.
 ROOTS = frozenset({"dataset", "datasets", "pipeline", "pipelines", "qualityRule", "qualityRules",
@@ -118,6 +119,33 @@ class GraphQLCache:
         self.answers: LruCache[tuple[str, ...], CachedAnswer] = LruCache(capacity)
         # (document, operation name, variables) -> whether its answer may be kept.
         self._plans: LruCache[tuple[str, str, str], bool] = LruCache(capacity)
+        # Keys whose answer a request is building now: the same request arriving meanwhile waits for it.
+        self._building: dict[tuple[str, ...], asyncio.Future[None]] = {}
+
+    async def lookup(self, key: tuple[str, ...]) -> tuple[CachedAnswer | None, bool]:
+        """The kept answer of `key`, and whether the caller is to build it (then it must call `built`).
+
+        While one request builds an answer, others with the same key wait for it instead of each building
+        it again (right after a write, a page read by many clients at once is built once). A waiter whose
+        builder kept nothing (the answer had errors, or the request was cancelled) builds its own.
+        """
+        found = self.answers.get(key)
+        if found is not None:
+            return found, False
+        pending = self._building.get(key)
+        if pending is None:
+            self._building[key] = asyncio.get_running_loop().create_future()
+            return None, True
+        await asyncio.shield(pending)  # a waiter cancelled does not cancel the others' wait
+        return self.answers.get(key), False
+
+    def built(self, key: tuple[str, ...], answer: CachedAnswer | None) -> None:
+        """End the build of `key`: keep its answer (None: nothing to keep) and wake the requests waiting."""
+        if answer is not None:
+            self.answers.put(key, answer)
+        pending = self._building.pop(key, None)
+        if pending is not None and not pending.done():
+            pending.set_result(None)
 
     def request_key(self, principal: Principal, media: str, body: Any) -> tuple[str, ...] | None:
         """The key of a request's answer but for the generation, or None when it is not to be cached."""

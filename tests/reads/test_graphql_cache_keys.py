@@ -3,9 +3,11 @@ a query selecting what the read generation does not cover, never an answer with 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from server.graphql_cache import RESOLVED, covered_fields
+from server.graphql_cache import RESOLVED, CachedAnswer, covered_fields
 from tests.conftest import Caller, bearer
 from tests.examples import dataset_body
 from tests.graphql.helpers import gql
@@ -133,3 +135,31 @@ def test_every_allowed_resolver_field_exists(client):
     covered = covered_fields(schema)
     assert all(schema.type_map[kind].fields.get(name) is not None and (kind, name) in covered
                for kind, name in RESOLVED)
+
+
+async def test_requests_arriving_while_an_answer_is_built_wait_for_it(client):
+    # given one request building the answer of a key
+    cache = graphql_cache(client)
+    key = ("ws_default", "admin", "application/json", "{ datasets { totalCount } }", "", "{}", "7")
+    found, builds = await cache.lookup(key)
+    # when two more ask for it, and the build ends
+    waiting = [asyncio.create_task(cache.lookup(key)) for _ in range(2)]
+    await asyncio.sleep(0)  # let both reach their wait
+    cache.built(key, CachedAnswer(b'{"data":{}}', "application/json"))
+    # then the first built it, and the others got its answer without building
+    assert (found, builds) == (None, True)
+    assert await asyncio.gather(*waiting) == [(CachedAnswer(b'{"data":{}}', "application/json"), False)] * 2
+
+
+async def test_a_build_that_kept_nothing_lets_each_waiter_build_its_own(client):
+    # given
+    cache = graphql_cache(client)
+    key = ("ws_default", "admin", "application/json", "{ datasets { totalCount } }", "", "{}", "8")
+    await cache.lookup(key)
+    waiting = asyncio.create_task(cache.lookup(key))
+    await asyncio.sleep(0)
+    # when the build ends with an answer that had errors
+    cache.built(key, None)
+    # then the waiter answers by itself, keeping nothing, and the next request builds again
+    assert await waiting == (None, False)
+    assert await cache.lookup(key) == (None, True)
