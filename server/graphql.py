@@ -291,7 +291,6 @@ class DoccGraphQLView(GraphQLView):
                         watcher.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await watcher
-        cache_key = None
         if self._wants_ide(request):
             await limits.charge(request, STANDARD, address_key(request))
         else:
