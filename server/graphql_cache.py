@@ -9,9 +9,11 @@ selecting any of them is always executed, and so are mutations, subscriptions an
 The generation is read from the database on every request (one statement), so a write made by any
 process is seen by the next read on every process. The key holds everything else the answer depends on:
 the workspace, the scopes the credential holds (field permissions, masked samples), the negotiated media
-type, the document, the operation name and the variables. Only answers without errors are kept: each
-error names the request it belongs to (`request_id`), and one may come from a passing failure (a database
-timeout) that the next request should not inherit.
+type, the document, the operation name and the variables. Of the principal, resolvers and permission
+checks read only the workspace and the scopes (the subject is read by writes alone), whatever kind of
+credential it came from. Only answers without errors are kept: each error names the request it belongs
+to (`request_id`), and one may come from a passing failure (a database timeout) that the next request
+should not inherit.
 """
 
 from __future__ import annotations
