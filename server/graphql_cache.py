@@ -42,6 +42,8 @@ from server.edge.cache import LruCache
 
 # As many as the REST list cache keeps: a page of 100 datasets is about 70 KB, so at most about 18 MB.
 DEFAULT_CAPACITY = 256
+# A larger answer is sent but not kept, so the cache stays within about 32 MB whatever clients ask.
+MAX_ANSWER_BYTES = 128 * 1024
 
 # The root fields whose answers a cache may keep: each reads only tables that bump the read generation.
 ROOTS = frozenset({"dataset", "datasets", "pipeline", "pipelines", "qualityRule", "qualityRules",
@@ -143,7 +145,7 @@ class GraphQLCache:
 
     def built(self, key: tuple[str, ...], answer: CachedAnswer | None) -> None:
         """End the build of `key`: keep its answer (None: nothing to keep) and wake the requests waiting."""
-        if answer is not None:
+        if answer is not None and len(answer.body) <= MAX_ANSWER_BYTES:
             self.answers.put(key, answer)
         pending = self._building.pop(key, None)
         if pending is not None and not pending.done():

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from server.graphql_cache import RESOLVED, CachedAnswer, covered_fields
+from server.graphql_cache import MAX_ANSWER_BYTES, RESOLVED, CachedAnswer, covered_fields
 from tests.conftest import Caller, bearer
 from tests.examples import dataset_body
 from tests.graphql.helpers import gql
@@ -163,3 +163,16 @@ async def test_a_build_that_kept_nothing_lets_each_waiter_build_its_own(client):
     # then the waiter answers by itself, keeping nothing, and the next request builds again
     assert await waiting == (None, False)
     assert await cache.lookup(key) == (None, True)
+
+
+async def test_an_answer_too_large_to_keep_is_sent_but_not_kept(client):
+    # given two builds, one answer at the limit and one past it
+    cache = graphql_cache(client)
+    keys = [("ws_default", "admin", "application/json", "{ datasets { totalCount } }", "", "{}", str(n))
+            for n in (1, 2)]
+    for key, size in zip(keys, (MAX_ANSWER_BYTES, MAX_ANSWER_BYTES + 1), strict=True):
+        await cache.lookup(key)
+        # when
+        cache.built(key, CachedAnswer(b"x" * size, "application/json"))
+    # then
+    assert [(await cache.lookup(key))[1] for key in keys] == [False, True]
