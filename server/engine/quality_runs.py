@@ -28,8 +28,7 @@ from server.engine.bus import EventBus, Subscription, binding
 from server.engine.child import JobPlan
 from server.engine.dataplane import Policy
 from server.engine.leases import utcnow
-from server.engine.profiling import STEP_ID as PROFILE_STEP
-from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, STEP_ID, run_checks, run_profile
+from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, PROFILE_STEP, STEP_ID, run_checks, run_profile
 from server.engine.sandbox import ChildRun, Limits
 from server.models.datasets import Dataset
 from server.models.quality import DatasetProfile, QualityResult, QualityRule

@@ -17,7 +17,7 @@ from server.engine import staging, writers
 from server.engine.bus import EventBus, binding
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
-from server.engine.dataplane.quality_gate import reference_ids
+from server.engine.dataplane.gate_config import reference_ids
 from server.engine.journal import LEVELS, Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import Settled
