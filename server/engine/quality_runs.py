@@ -60,16 +60,20 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
-    """The child's outcome for `key`, checked field by field (the child is not trusted); None if absent or bad."""
-    path = os.path.join(temp_dir, OUTCOMES_FILE)
+def _read_json(path: str) -> Any:
+    """The JSON document a job's process left at `path`; None when it is absent, too large or not JSON."""
     try:
         if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
             return None
         with open(path, "rb") as handle:
-            outcomes = orjson.loads(handle.read())
+            return orjson.loads(handle.read())
     except (OSError, orjson.JSONDecodeError):
         return None
+
+
+def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
+    """The child's outcome for `key`, checked field by field (the child is not trusted); None if absent or bad."""
+    outcomes = _read_json(os.path.join(temp_dir, OUTCOMES_FILE))
     found = next((o for o in outcomes if isinstance(o, dict) and o.get("key") == key), None) \
         if isinstance(outcomes, list) else None
     return checked_outcome(found)
@@ -95,14 +99,7 @@ def checked_outcome(found: Any) -> dict[str, Any] | None:
 def read_profile(temp_dir: str) -> dict[str, Any]:
     """The child's profile, checked (the child is not trusted), as the columns of the profile row."""
     bad = {"status": "failed", "error": "the profiling process gave no valid profile"}
-    path = os.path.join(temp_dir, PROFILE_FILE)
-    try:
-        if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
-            return bad
-        with open(path, "rb") as handle:
-            profile = orjson.loads(handle.read())
-    except (OSError, orjson.JSONDecodeError):
-        return bad
+    profile = _read_json(os.path.join(temp_dir, PROFILE_FILE))
     if not isinstance(profile, dict):
         return bad
     if isinstance(profile.get("error"), str):
