@@ -87,6 +87,13 @@ async def run_to_the_end(db: str, pipeline_id: str, child_body: Body | None = No
     return await jobs.get_job(PRINCIPAL, job.id)
 
 
+async def held_run(pipeline_id: str) -> JobView:
+    """Run the pipeline and wait until its job holds in its first step."""
+    job = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
+    await wait_for(held(job.id))
+    return job
+
+
 def warehouse_rows(warehouse: Path) -> list[tuple[Any, ...]]:
     return sqlite_rows(str(warehouse), "SELECT id, name, age FROM customers ORDER BY id")
 
@@ -95,8 +102,7 @@ async def test_allow_two_runs_into_one_sqlite_table_write_one_after_the_other(db
     # given a pipeline that allows overlapping runs into one table, and two runs of it
     pipeline_id = await make_pipeline(dataset_id, {"destination": "warehouse.customers"}, concurrency="allow")
     async with held_executor(db, warehouse):
-        first = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
-        await wait_for(held(first.id))
+        first = await held_run(pipeline_id)
         second = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
         # when the second starts while the first holds the table
         await wait_for(lambda: Job.filter(id=second.id, waiting_for__contains=first.id).exists())
@@ -119,8 +125,7 @@ async def test_two_pipelines_writing_one_file_by_two_spellings_never_write_at_on
     one = await make_pipeline(dataset_id, {"path": str(out)}, name="one")
     two = await make_pipeline(dataset_id, {"path": str(tmp_path / "sub" / ".." / "out.csv")}, name="two")
     async with held_executor(db):
-        first = await jobs.run_pipeline(PRINCIPAL, one)
-        await wait_for(held(first.id))
+        first = await held_run(one)
         # when
         second = await jobs.run_pipeline(PRINCIPAL, two)
         await wait_for(lambda: Job.filter(id=second.id, waiting_for__contains=first.id).exists())
@@ -139,8 +144,7 @@ async def test_queue_runs_the_second_run_after_the_first(db, tmp_path, dataset_i
     # given the default policy (queue) and two runs
     pipeline_id = await make_pipeline(dataset_id, {"destination": "warehouse.customers"})
     async with held_executor(db, warehouse):
-        first = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
-        await wait_for(held(first.id))
+        first = await held_run(pipeline_id)
         second = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
         # when
         await wait_for(status(second.id, "queued"))
@@ -160,8 +164,7 @@ async def test_skip_records_the_new_run_as_skipped_with_the_reason(db, tmp_path,
     out = tmp_path / "out.csv"
     pipeline_id = await make_pipeline(dataset_id, {"path": str(out)}, concurrency="skip")
     async with held_executor(db):
-        first = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
-        await wait_for(held(first.id))
+        first = await held_run(pipeline_id)
         # when
         second = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
         (tmp_path / RELEASE).touch()
@@ -178,8 +181,7 @@ async def test_replace_cancels_the_running_one_and_runs_after_it_stops(db, tmp_p
     # given a run of a `replace` pipeline in progress
     pipeline_id = await make_pipeline(dataset_id, {"destination": "warehouse.customers"}, concurrency="replace")
     async with held_executor(db, warehouse):
-        first = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
-        await wait_for(held(first.id))
+        first = await held_run(pipeline_id)
         # when
         second = await jobs.run_pipeline(PRINCIPAL, pipeline_id)
         replaced = await wait_finished(first.id)
@@ -197,8 +199,7 @@ async def test_a_global_limit_keeps_jobs_queued_in_order(db, tmp_path, dataset_i
     # given at most one running job in the cluster and three runs of three pipelines
     ids = [await make_pipeline(dataset_id, {"path": str(tmp_path / f"out{i}.csv")}, name=f"p{i}") for i in range(3)]
     async with held_executor(db, max_concurrent_jobs=3, max_running_jobs=1):
-        first = await jobs.run_pipeline(PRINCIPAL, ids[0])
-        await wait_for(held(first.id))
+        first = await held_run(ids[0])
         later = [await jobs.run_pipeline(PRINCIPAL, pipeline_id) for pipeline_id in ids[1:]]
         # when
         for job in later:
