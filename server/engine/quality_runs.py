@@ -27,7 +27,7 @@ from server.config import Settings
 from server.engine.bus import EventBus, Subscription, binding
 from server.engine.child import JobPlan
 from server.engine.dataplane import Policy
-from server.engine.leases import utcnow
+from server.engine.leases import keep_claiming, utcnow
 from server.engine.profiling import STEP_ID as PROFILE_STEP
 from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, STEP_ID, run_checks, run_profile
 from server.engine.sandbox import ChildRun, Limits
@@ -190,14 +190,7 @@ class QualityRunner:
                     batch.cancel(object_id)
 
     async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.fill()
-            except Exception:
-                log.exception("Claiming quality runs failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+        await keep_claiming(self.fill, self._wake, self.settings.job_poll_seconds, "quality runs")
 
     async def fill(self) -> None:
         """Claim and start runs (checks first, then profiles) while there is room: unclaimed ones, and
