@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import adbc_driver_postgresql.dbapi as pg_dbapi
@@ -218,11 +219,13 @@ def stage_rows(policy: Policy, url: str, table: str, staging: str, batches: Iter
     def stream() -> Iterator[pa.RecordBatch]:
         nonlocal written
         try:
-            # Polars computes and converts the next batch while the driver writes this one.
-            for rows, arrow_batches in prefetched(converted()):
-                yield from arrow_batches
-                written += rows
-                on_batch(written)
+            # Polars computes and converts the next batch while the driver writes this one; closed here, so a
+            # stop (a cancel, an error) ends the reading thread at once, not when the error is collected.
+            with closing(prefetched(converted())) as ahead:
+                for rows, arrow_batches in ahead:
+                    yield from arrow_batches
+                    written += rows
+                    on_batch(written)
         except BaseException as exc:  # The driver reports it as its own error: keep the original.
             raised.append(exc)
             raise
