@@ -36,11 +36,17 @@ def job_topic(job_id: str) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """A notice on a topic; `data` is small JSON (a log line, a status, ids)."""
+    """A notice on a topic; `data` is small JSON (a log line, a status, ids).
+
+    One event object reaches every subscriber of its topic in this process. `memo` holds what readers derive
+    from it once for all of them (a line's read model, its encodings), so a thousand followers of a job do
+    that work once per line, not once each.
+    """
 
     topic: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Subscription:
@@ -77,6 +83,12 @@ class Subscription:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
+
+    def take_ready(self) -> list[Event]:
+        """Every event queued now, without waiting (a reader that handles a backlog in one go); leaves
+        `overflowed` as it is."""
+        queue = self._queue
+        return [queue.get_nowait() for _ in range(queue.qsize())]
 
     def drain(self) -> int:
         """Drop every queued event (a reader about to re-read the store); returns how many."""
