@@ -13,6 +13,7 @@ the reader reads the store again. Neither ever slows the job or another reader.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,11 @@ from server.models.engine import Job, JobLog
 BATCH = 500
 # A safety net: without any event for this long, look at the store again.
 IDLE_SECONDS = 15.0
+# A follower whose last lines came less than HOT_SECONDS ago waits LINGER_SECONDS after the next one before it
+# takes what waits: on a busy job its lines then leave in batches (one wake-up and one write for several),
+# not one by one; a quiet job's lines still go out at once.
+HOT_SECONDS = 0.05
+LINGER_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +164,17 @@ async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[
     if subscription.overflowed:
         subscription.drain()  # It fell behind while reading stored lines: read them again, that is no lag.
         return
+    loop = asyncio.get_running_loop()
+    last: float | None = None
     while True:
         if subscription.overflowed:
             raise _FellBehind
         first = await subscription.get(timeout=IDLE_SECONDS)
         if first is None:
             return
+        if last is not None and loop.time() - last < HOT_SECONDS:
+            await asyncio.sleep(LINGER_SECONDS)
+        last = loop.time()
         lines: list[LogLineView] = []
         for event in (first, *subscription.take_ready()):
             if event.kind == "log":
