@@ -168,3 +168,23 @@ async def test_a_closed_socket_refuses_to_send(aiohttp_client):
     # then nothing came after the close, and the late send was refused as a reset connection
     assert messages == []
     assert await outcome == "ClientConnectionResetError"
+
+
+async def test_a_follower_of_a_busy_job_still_gets_every_line_once_and_in_order():
+    # given a follower that just took a line (so the next ones find it busy and it lingers)
+    bus = EventBus()
+    subscription = bus.subscribe(job_topic(JOB))
+    bus.deliver_local(line_event(1))
+    stream = _live_lines(subscription, 0)
+    first = await anext(stream)
+    # when more lines come, some while it lingers
+    later = asyncio.ensure_future(anext(stream))
+    for seq in (2, 3):
+        bus.deliver_local(line_event(seq))
+    await asyncio.sleep(0)
+    for seq in (4, 5):
+        bus.deliver_local(line_event(seq))
+    second = await later
+    await stream.aclose()
+    # then every line came once, in order
+    assert [line.seq for line in first + second] == [1, 2, 3, 4, 5]
