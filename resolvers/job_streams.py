@@ -33,9 +33,9 @@ BATCH = 500
 # A safety net: without any event for this long, look at the store again.
 IDLE_SECONDS = 15.0
 # A follower whose last lines came less than HOT_SECONDS ago waits LINGER_SECONDS after the next one before it
-# takes what waits: on a busy job its lines then leave in batches (one wake-up and one write for several),
-# not one by one; a quiet job's lines still go out at once.
-HOT_SECONDS = 0.05
+# takes what waits: on a busy job its lines then leave in batches (one wake-up and one write for several,
+# which also leaves the writer room to write them), not one by one; a quiet job's lines go out at once.
+HOT_SECONDS = 1.0
 LINGER_SECONDS = 0.01
 
 
