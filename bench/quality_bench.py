@@ -114,7 +114,7 @@ def main() -> None:
     frame = generate(args.rows)
     with tempfile.TemporaryDirectory(prefix="docc-quality-bench-") as folder:
         folder = os.path.realpath(folder)
-        policy = Policy(file_roots=(folder,))
+        policy = Policy(file_roots=(folder,), local_hosts=True)  # Its PostgreSQL table is on this machine.
         path = os.path.join(folder, "emails.parquet")
         frame.write_parquet(path)
         source = {"type": "file", "path": path}

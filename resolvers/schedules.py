@@ -34,9 +34,13 @@ def zone_problem(name: str) -> str | None:
 
 
 def cron_problem(cron: str) -> str | None:
-    """Why `cron` is not a 5-field (or seconds-first 6-field) cron expression, or None when it is one."""
-    if len(cron.split()) not in (5, 6):
+    """Why `cron` is not a 5-field (or seconds-first 6-field, one second) cron expression, or None when it is one."""
+    fields = cron.split()
+    if len(fields) not in (5, 6):
         return "Expected 5 fields (minute hour day month weekday)"
+    if len(fields) == 6 and not (fields[0].isdigit() and int(fields[0]) < 60):
+        # Each firing makes a job: a schedule may fire at most once a minute, at the second it names.
+        return "The seconds field must be one number from 0 to 59 (a schedule fires at most once a minute)"
     try:
         # Whether an expression is valid does not depend on the zone it is read in.
         CronSim(cron, datetime.now(UTC))

@@ -227,6 +227,8 @@ class Settings:
     file_roots: tuple[str, ...] = ()
     data_dir: str = DEFAULT_DATA_DIR
     connection_hosts: tuple[str, ...] = ()
+    # Connection strings users give may reach this machine's own addresses (loopback, its interfaces).
+    connection_local: bool = False
     run_jobs: bool = True
     run_schedules: bool = True
     max_concurrent_jobs: int = 2
@@ -288,6 +290,7 @@ class Settings:
             file_roots=tuple(part for part in (env.get("DOCC_FILE_ROOTS") or "").split(os.pathsep) if part),
             data_dir=env.get("DOCC_DATA_DIR") or DEFAULT_DATA_DIR,
             connection_hosts=_hosts(env),
+            connection_local=_bool(env, "DOCC_CONNECTION_LOCAL", False),
             run_jobs=_bool(env, "DOCC_RUN_JOBS", True),
             run_schedules=_bool(env, "DOCC_RUN_SCHEDULES", True),
             max_concurrent_jobs=_int(env, "DOCC_MAX_CONCURRENT_JOBS", 2),

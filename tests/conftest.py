@@ -92,6 +92,8 @@ def test_settings(database_url: str, tmp_path: Any, **values: Any) -> Settings:
     """Settings of a test: files confined to its own folder and /data, as DOCC_FILE_ROOTS would on a server,
     and its own key file (on PostgreSQL the default would be ./docc.key, shared by every run)."""
     values.setdefault("secret_key_file", str(tmp_path / "docc.key"))
+    # The machine's own PostgreSQL serves as the user database of tests that read or write one.
+    values.setdefault("connection_local", True)
     return replace(Settings(), database_url=database_url, file_roots=(str(tmp_path), EXAMPLE_ROOT),
                    data_dir=str(tmp_path / "docc-data"), **values)
 

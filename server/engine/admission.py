@@ -1,9 +1,10 @@
 """Which waiting job runs next: running-job limits and each pipeline's concurrency policy, applied in order.
 
-Waiting jobs (`pending` or `queued`, due) are read oldest first inside one transaction; on PostgreSQL a
-transaction-scoped advisory lock makes every claimer of the cluster decide one after the other, so two
-processes never both take the last slot. A job that may not start yet is marked `queued` with the reason;
-a `skip` job that finds its pipeline active ends `skipped`. The first job that may start is claimed.
+Waiting jobs (`pending` or `queued`, due) are read oldest first inside one transaction; a lock taken first
+(on PostgreSQL a transaction-scoped advisory lock, on SQLite the database's write lock) makes every claimer
+decide one after the other, so two processes never both take the last slot. A job that may not start yet is
+marked `queued` with the reason; a `skip` job that finds its pipeline active ends `skipped`. The first job
+that may start is claimed.
 """
 
 from __future__ import annotations
@@ -41,8 +42,14 @@ def policy_of(job: Job) -> str:
 
 
 async def _serialize(conn: BaseDBAsyncClient) -> None:
+    """Make the deciding transaction the only one of the database: other claimers wait until it ends."""
     if conn.capabilities.dialect == "postgres":
         await conn.execute_query(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+    else:
+        # A write that changes nothing still takes SQLite's write lock for the rest of the transaction
+        # (a process that holds it is waited for, up to the busy timeout), and the reads that follow see
+        # the latest commit.
+        await conn.execute_query("UPDATE jobs SET id = id WHERE 0")
 
 
 @dataclass

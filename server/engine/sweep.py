@@ -15,7 +15,7 @@ import shutil
 import tempfile
 
 from server.config import Settings
-from server.engine import staging
+from server.engine import staging, writers
 from server.engine.bus import EventBus
 from server.engine.dataplane import Policy
 from server.engine.journal import Journal
@@ -41,6 +41,7 @@ async def sweep(settings: Settings, policy: Policy, owner: str, bus: EventBus | 
             outcome = await staging.finish(plan, rows, limits, journal)
             if outcome.status != "succeeded":
                 await journal.log("warning", None, f"sweep by {owner} did not finish: {outcome.error}")
+            await writers.release(job_id)  # Held while its decided writes were not all published.
             swept += 1
         except Exception:
             log.exception("Sweeping job %s failed", job_id, extra={"job_id": job_id})

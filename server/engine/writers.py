@@ -4,7 +4,9 @@ A destination is keyed by its normalized form (a file's real path; a database's 
 database, with the table in lower case), hashed so no secret is stored. A job takes the rows of all its
 destinations in key order before its process starts (so two jobs never wait on each other in a cycle),
 renews them with its job lease and deletes them when it settles. A row whose lease expired, or whose job
-no longer runs, is taken over: a killed process holds a destination for one lease length at most.
+no longer runs, is taken over: a killed process holds a destination for one lease length at most, unless
+it died while publishing. Then its rows stay until its plan is finished (published back to back by the
+job's own recovery or by the sweep), so that no later job writes between its swaps.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from server.engine.child import JobPlan
 from server.engine.dataplane import MappingResolver
 from server.engine.dataplane.connections import parse_connection, split_table
 from server.engine.dataplane.sinks import Target, resolve_target
 from server.engine.leases import utcnow
-from server.models.engine import DestinationLease, Job
+from server.models.engine import DestinationLease, Job, StagedWrite
 
 
 def normalized(target: Target) -> str:
@@ -62,23 +63,22 @@ async def _take(key: str, label: str, job_id: str, lease: timedelta) -> str | No
     for _ in range(3):
         now = utcnow()
         values = {"job_id": job_id, "destination": label, "expires_at": now + lease, "acquired_at": now}
-        if await DestinationLease.filter(key=key).filter(Q(job_id=job_id) | Q(expires_at__lt=now)).update(
-                **values) >= 1:
-            return None
-        try:
-            await DestinationLease.create(key=key, **values)
-            return None
-        except IntegrityError:
-            pass
         row = await DestinationLease.get_or_none(key=key)
         if row is None:
-            continue
-        # A holder that no longer runs (it settled without letting go, or waits for a retry) holds nothing.
-        if not await Job.filter(id=row.job_id, status="running").exists():
-            if await DestinationLease.filter(key=key, job_id=row.job_id).update(**values) >= 1:
+            try:
+                await DestinationLease.create(key=key, **values)
                 return None
-            continue
-        return row.job_id
+            except IntegrityError:
+                continue
+        if row.job_id != job_id:
+            if await _publishing(row.job_id):
+                return row.job_id  # Its decided writes are not all visible yet: they must land first.
+            # A holder whose lease expired, or that no longer runs (it settled without letting go, or waits
+            # for a retry), holds nothing.
+            if row.expires_at >= now and await Job.filter(id=row.job_id, status="running").exists():
+                return row.job_id
+        if await DestinationLease.filter(key=key, job_id=row.job_id).update(**values) >= 1:
+            return None
     return None if await DestinationLease.filter(key=key, job_id=job_id).exists() else "another job"
 
 
@@ -98,6 +98,18 @@ async def renew(job_id: str, lease_seconds: float) -> None:
     await DestinationLease.filter(job_id=job_id).update(expires_at=utcnow() + timedelta(seconds=lease_seconds))
 
 
-async def release(job_id: str) -> None:
-    """The job writes nowhere any more."""
+async def release(job_id: str) -> bool:
+    """The job writes nowhere any more; False (its destinations stay held) while it has decided writes left.
+
+    A job whose process died while publishing keeps its destinations until the run that finishes its plan
+    (its own recovery, or the sweep) has published the rest: a later job must not write first and then see
+    older rows land on top of its own.
+    """
+    if await _publishing(job_id):
+        return False
     await DestinationLease.filter(job_id=job_id).delete()
+    return True
+
+
+async def _publishing(job_id: str) -> bool:
+    return await StagedWrite.filter(job_id=job_id, state="publishing").exists()

@@ -100,7 +100,7 @@ async def test_a_job_reads_a_source_whose_password_is_encrypted(db, tmp_path):
             {"id": "out", "type": "data_sink", "config": {"path": str(out)}}]), policy=TEST_POLICY)
         job = await jobs.run_pipeline(PRINCIPAL, pipeline.id)
         # when the job runs
-        await Executor(replace(Settings(), database_url=db, file_roots=(str(tmp_path),))).drain()
+        await Executor(replace(Settings(), database_url=db, file_roots=(str(tmp_path),), connection_local=True)).drain()
     finally:
         await conn.execute(f'DROP TABLE "{table}"')
         await conn.close()

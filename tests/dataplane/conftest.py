@@ -43,7 +43,7 @@ class Recorder:
     logs: list[tuple[str, str | None, str]] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
     ctx: RunContext = field(default_factory=RunContext)
-    policy: Policy = field(default_factory=lambda: Policy(file_roots=()))
+    policy: Policy = field(default_factory=lambda: Policy(file_roots=(), local_hosts=True))
 
     def __post_init__(self) -> None:
         self.ctx.on_step_start = lambda sid: self.events.append(("start", sid))
@@ -58,8 +58,9 @@ class Recorder:
 
 @pytest.fixture
 def policy(tmp_path) -> Policy:
-    """The data plane's policy in these tests: files confined to the test's own folder."""
-    return Policy(file_roots=(os.path.realpath(tmp_path),))
+    """The data plane's policy in these tests: files confined to the test's own folder; the machine's own
+    PostgreSQL is the user database the tests read and write (DOCC_CONNECTION_LOCAL=true)."""
+    return Policy(file_roots=(os.path.realpath(tmp_path),), local_hosts=True)
 
 
 @pytest.fixture

@@ -125,6 +125,27 @@ def test_replace_keeps_the_sqlite_table_and_its_index(tmp_path, recorder):
     assert sqlite_rows(db, "SELECT id FROM adults ORDER BY id")["id"].to_list() == [1, 4]
 
 
+@pytest.mark.parametrize("columns", [("email", "age", "name", "id"), ("id", "name", "age", "email", "note")])
+def test_replace_into_a_table_whose_columns_differ_fills_them_by_name(tmp_path, recorder, columns):
+    # given a kept table whose columns are in another order, or that has one more column than the rows
+    import sqlite3
+
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    db = str(tmp_path / "wh.db")
+    with sqlite3.connect(db) as conn:
+        declared = {"id": "INTEGER", "name": "TEXT", "age": "INTEGER", "email": "TEXT", "note": "TEXT"}
+        conn.execute(f"CREATE TABLE customers ({', '.join(f'{c} {declared[c]}' for c in columns)})")
+        conn.execute("INSERT INTO customers (id, name) VALUES (7, 'before')")
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"wh": f"sqlite:///{db}"})
+    # when
+    execute_steps(two_sinks({"destination": "wh.customers"}, {"path": str(tmp_path / "o.csv")}), resolve,
+                  recorder.ctx, recorder.policy)
+    # then every value is in its own column, and the table kept its column order
+    assert sqlite_rows(db, "SELECT id, name, age, email FROM customers ORDER BY id").rows() == EXPECTED
+    kept = sqlite_rows(db, "SELECT name FROM pragma_table_info('customers')")["name"].to_list()
+    assert tuple(kept) == columns
+
+
 def test_append_to_a_missing_table_creates_it_with_the_schema_types(tmp_path, recorder):
     # given
     source = write_customers(str(tmp_path / "in.csv"), "csv")

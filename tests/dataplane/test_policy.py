@@ -10,7 +10,7 @@ import pytest
 
 from server.config import Settings, SettingsError
 from server.engine.dataplane import DataPlaneConfigError, Policy, check_connection, policy_from_settings, resolve_path
-from server.engine.dataplane.hosts import HOST_REFUSED
+from server.engine.dataplane.hosts import HOST_REFUSED, LOCAL_REFUSED
 from server.engine.dataplane.policy import PgIdentity
 
 
@@ -97,8 +97,39 @@ def test_when_a_job_opens_a_connection_the_host_must_resolve_and_the_checked_add
     policy = Policy(file_roots=())
     assert refused(lambda: check_connection(policy, "postgresql://u@no-such-host.invalid/db", field="c",
                                             opening=True)).reason == HOST_REFUSED
-    uri = check_connection(policy, "postgresql://u@localhost:5432/db?sslmode=disable", field="c", opening=True)
+    uri = check_connection(replace(policy, local_hosts=True), "postgresql://u@localhost:5432/db?sslmode=disable",
+                           field="c", opening=True)
     assert "hostaddr=" in uri and "sslmode=disable" in uri
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "127.1", "2130706433",
+                                  "[::ffff:127.0.0.1]"])
+@pytest.mark.parametrize("opening", [False, True])
+def test_a_host_of_the_servers_own_machine_is_refused_unless_the_operator_allows_it(host, opening):
+    # given the default policy: what listens on the server's machine is reachable only through the server
+    url = f"postgresql://postgres@{host}:5432/postgres"
+    error = refused(lambda: check_connection(Policy(file_roots=()), url, field="source.connection", opening=opening))
+    assert (error.field, error.reason) == ("source.connection", LOCAL_REFUSED)
+    assert "DOCC_CONNECTION_LOCAL" in error.message
+    # then DOCC_CONNECTION_LOCAL=true, or the host listed in DOCC_CONNECTION_HOSTS, allows it
+    assert check_connection(Policy(file_roots=(), local_hosts=True), url, field="c", opening=opening)
+    assert check_connection(Policy(file_roots=(), connection_hosts=("127.0.0.0/8", "::1/128", "0.0.0.0/32",
+                                                                    "localhost")), url, field="c", opening=opening)
+    # and a named connection is the operator's own choice
+    assert check_connection(Policy(file_roots=()), url, field="c", named=True, opening=opening)
+
+
+def test_an_address_bound_to_one_of_the_machines_interfaces_is_local_too():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # Picks the address of the route out; nothing is sent.
+        except OSError:
+            pytest.skip("this machine has no route out, so no address but loopback")
+        own = probe.getsockname()[0]
+    error = refused(lambda: check_connection(Policy(file_roots=()), f"postgresql://u@{own}:5432/db", field="c"))
+    assert error.reason == LOCAL_REFUSED
 
 
 @pytest.mark.parametrize("url", [

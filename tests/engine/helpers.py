@@ -22,13 +22,15 @@ SCHEMA = {"fields": [
     {"name": "name", "type": "string", "nullable": False},
     {"name": "age", "type": "integer", "nullable": True},
 ]}
-# The engine tests keep their files in pytest's temporary folders: confine the data plane to those.
+# The engine tests keep their files in pytest's temporary folders: confine the data plane to those. The
+# machine's own PostgreSQL is the user database of the tests that read one (DOCC_CONNECTION_LOCAL=true).
 TEST_ROOTS = (os.path.realpath(tempfile.gettempdir()),)
-TEST_POLICY = Policy(file_roots=TEST_ROOTS)
+TEST_POLICY = Policy(file_roots=TEST_ROOTS, local_hosts=True)
 
 
 def settings_for(db: str, **values: Any) -> Settings:
     """Settings of an engine test on the database `db`, with its files confined to TEST_ROOTS."""
+    values.setdefault("connection_local", True)
     return replace(Settings(), database_url=db, file_roots=TEST_ROOTS, **values)
 # One exact duplicate, one padded name and one missing age.
 CUSTOMERS = pl.DataFrame({"id": ["1", "1", "2", "3"], "name": [" Ann", " Ann", "Bob", "Cy "],

@@ -41,12 +41,26 @@ def test_next_runs_follow_daylight_saving_time():
     ({"cron": "* * *"}, "schedule.cron"),
     ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "schedule.timezone"),
     ({"cron": "0 2 * * *", "tz": "UTC"}, "schedule.tz"),
+    ({"cron": "* * * * * *"}, "schedule.cron"),
+    ({"cron": "*/5 * * * * *"}, "schedule.cron"),
+    ({"cron": "0,30 * * * * *"}, "schedule.cron"),
+    ({"cron": "60 * * * * *"}, "schedule.cron"),
 ])
 def test_invalid_schedules_are_refused(schedule, field):
     # when / then
     with pytest.raises(ValidationError) as info:
         parse(schedules.ScheduleSpec, schedule, "schedule", prefix="schedule")
     assert info.value.details["field"] == field
+
+
+def test_a_six_field_schedule_names_one_second_and_fires_once_a_minute():
+    spec = parse(schedules.ScheduleSpec, {"cron": "30 */5 * * * *"}, "schedule", prefix="schedule")
+    runs = schedules.next_runs(spec.cron, "UTC", 3, now=datetime(2025, 6, 1, 2, 0, 10, tzinfo=UTC))
+    assert [r.isoformat() for r in runs] == ["2025-06-01T02:00:30+00:00", "2025-06-01T02:05:30+00:00",
+                                             "2025-06-01T02:10:30+00:00"]
+    with pytest.raises(ValidationError) as info:
+        parse(schedules.ScheduleSpec, {"cron": "* * * * * *"}, "schedule", prefix="schedule")
+    assert "at most once a minute" in info.value.details["reason"]
 
 
 async def test_a_tick_fired_by_two_processes_makes_one_job(db, tmp_path):
@@ -76,8 +90,10 @@ async def test_a_paused_schedule_makes_no_job(db, tmp_path):
 
 
 async def test_a_real_crontab_fires_and_is_disarmed_when_removed(db, tmp_path):
-    # given a schedule firing every second, armed from the database as on a restart
-    pipeline_id = await scheduled_pipeline(tmp_path, cron="* * * * * *")
+    # given a schedule firing every second (stored as such directly: saving one is refused), armed from the
+    # database as on a restart
+    pipeline_id = await scheduled_pipeline(tmp_path, cron="0 * * * * *")
+    await Schedule.filter(pipeline_id=pipeline_id).update(cron="* * * * * *")
     scheduler = Scheduler(fire_tick)
     await scheduler.start()
     try:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from . import masking
 from .errors import DataPlaneConfigError
-from .hosts import check_host, is_local, resolve
+from .hosts import check_host, check_not_local, is_local, resolve
 from .paths import check_not_protected, resolve_path
 from .policy import DEFAULT_PG_PORT, Policy
 
@@ -168,6 +168,8 @@ def check_connection(policy: Policy, url: str, *, field: str, named: bool = Fals
     if _own_endpoint(policy, conn, addresses):
         raise DataPlaneConfigError(f"{field}: this connection names the server's own database", field=field,
                                    reason=OWN_DATABASE)
+    if not named:
+        check_not_local(policy, host, addresses, field=field)
     if not opening or not addresses:
         return conn.url
     parts = urlsplit(conn.url)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import adbc_driver_postgresql.dbapi as pg_dbapi
@@ -23,6 +24,7 @@ from polars.io.plugins import register_io_source
 from .connections import Connection, check_connection, parse_connection, qualified, quote_ident, split_table
 from .identity import check_identity
 from .policy import Policy
+from .prefetch import prefetched
 
 if TYPE_CHECKING:
     from .sources import Scan
@@ -208,14 +210,21 @@ def stage_rows(policy: Policy, url: str, table: str, staging: str, batches: Iter
     written = 0
     raised: list[BaseException] = []
 
+    def converted() -> Iterator[tuple[int, list[pa.RecordBatch]]]:
+        for df in batches:
+            if df.height:
+                arrow = adapt_for(conn.dialect, df).to_arrow().to_batches()
+                yield df.height, [batch.cast(arrow_schema) for batch in arrow]
+
     def stream() -> Iterator[pa.RecordBatch]:
         nonlocal written
         try:
-            for df in batches:
-                if df.height:
-                    for batch in adapt_for(conn.dialect, df).to_arrow().to_batches():
-                        yield batch.cast(arrow_schema)
-                    written += df.height
+            # Polars computes and converts the next batch while the driver writes this one; closed here, so a
+            # stop (a cancel, an error) ends the reading thread at once, not when the error is collected.
+            with closing(prefetched(converted())) as ahead:
+                for rows, arrow_batches in ahead:
+                    yield from arrow_batches
+                    written += rows
                     on_batch(written)
         except BaseException as exc:  # The driver reports it as its own error: keep the original.
             raised.append(exc)
@@ -267,10 +276,16 @@ class Publication:
         if not _table_exists(cur, dialect, schema_name, name):
             cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
             return True
-        cols = ", ".join(quote_ident(c) for c in _columns(cur, dialect, schema_name, staging))
+        staged_columns = _columns(cur, dialect, schema_name, staging)
         if mode == "replace":
             _empty_table(cur, dialect, target)
-        cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        if staged_columns == _columns(cur, dialect, schema_name, name):
+            # The same columns in the same order: the plain form lets SQLite copy stored records as they
+            # are (its transfer optimisation) when the declared types match, instead of decoding each row.
+            cur.execute(f"INSERT INTO {target} SELECT * FROM {stage}")
+        else:
+            cols = ", ".join(quote_ident(c) for c in staged_columns)
+            cur.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
         cur.execute(f"DROP TABLE {stage}")
         return True
 

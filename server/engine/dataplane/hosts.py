@@ -110,6 +110,26 @@ def check_host(policy: Policy, host: str, *, field: str, must_resolve: bool) -> 
     return addresses
 
 
+LOCAL_REFUSED = "Host on the server's own machine (DOCC_CONNECTION_LOCAL)"
+
+
+def check_not_local(policy: Policy, host: str, addresses: tuple[str, ...], *, field: str) -> None:
+    """Refuse a host of the server's own machine unless the operator allowed it. Raises DataPlaneConfigError.
+
+    What listens on the server's loopback or its own addresses (its PostgreSQL cluster and every other
+    database there, often with trust authentication) is reachable only through the server, so a user
+    naming it would borrow the server's position. `DOCC_CONNECTION_LOCAL=true`, or the name or a network
+    of it in DOCC_CONNECTION_HOSTS, allows it; named connections are the operator's and are not checked.
+    """
+    if policy.local_hosts or _name_listed(policy, host.lower().rstrip(".")):
+        return
+    for text in addresses:
+        if is_local(text) and not _network_listed(policy, _address(text)):
+            raise DataPlaneConfigError(
+                f"{field}: host {host!r} is on the server's own machine; an operator may allow it with "
+                "DOCC_CONNECTION_LOCAL=true or DOCC_CONNECTION_HOSTS", field=field, reason=LOCAL_REFUSED)
+
+
 def is_local(text: str) -> bool:
     """True when an address belongs to this machine (loopback, unspecified, or bound to an interface)."""
     address = _address(text)

@@ -55,6 +55,8 @@ class Policy:
     own_postgres: PgEndpoint | None = None
     own_identity: PgIdentity | None = None
     connection_hosts: tuple[str, ...] = ()
+    # Whether connection strings users give may reach this machine's own addresses (DOCC_CONNECTION_LOCAL).
+    local_hosts: bool = False
     # Bounds each query the quality checks push down to PostgreSQL (statement_timeout): a job's process
     # killed at its time limit does not stop the query its database backend is running.
     query_timeout_s: float | None = None
@@ -110,6 +112,7 @@ def policy_from_settings(settings: Any, identity: PgIdentity | None = None,
         own_postgres=postgres_endpoint(settings.database_url),
         own_identity=identity,
         connection_hosts=tuple(settings.connection_hosts),
+        local_hosts=bool(getattr(settings, "connection_local", False)),
         query_timeout_s=getattr(settings, "job_timeout_seconds", None),
     )
 

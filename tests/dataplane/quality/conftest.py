@@ -12,6 +12,7 @@ import adbc_driver_sqlite.dbapi as sqlite_dbapi
 import polars as pl
 import pytest
 
+from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import CheckSpec
 
 BACKENDS = ["csv", "parquet", "jsonl", "sqlite", "postgres"]
@@ -36,6 +37,11 @@ FIELDS = [
     {"name": "amount", "type": "double"},
     {"name": "ts", "type": "timestamp"},
 ]
+
+
+def local_policy(*roots: str, **values: Any) -> Policy:
+    """The policy of these tests: files under `roots`; the machine's own PostgreSQL holds the sample tables."""
+    return Policy(file_roots=roots, local_hosts=True, **values)
 
 
 def check(rule_type: str, config: dict[str, Any], threshold: float = 1.0, severity: str = "error") -> CheckSpec:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import check_select, evaluate_source
 from server.engine.dataplane.quality.customsql import parse_condition
 
-from .conftest import CUSTOMERS, FIELDS, check
+from .conftest import CUSTOMERS, FIELDS, check, local_policy
 
 
 @pytest.mark.parametrize("condition", [
@@ -62,7 +61,7 @@ def test_a_condition_on_a_missing_column_is_an_error_outcome(tmp_path):
     CUSTOMERS.write_parquet(path)
     spec = check("custom_sql", {"condition": "phone IS NOT NULL"})
     # when
-    [outcome] = evaluate_source({"type": "file", "path": path}, [spec], policy=Policy(file_roots=(str(tmp_path),)),
+    [outcome] = evaluate_source({"type": "file", "path": path}, [spec], policy=local_policy(str(tmp_path)),
                                 schema_fields=FIELDS, references={}, sensitive=set())
     # then
     assert (outcome.status, outcome.error) == ("error", "config.condition: column 'phone' does not exist in the data")
@@ -73,11 +72,11 @@ def test_a_refused_condition_saved_by_hand_is_an_error_when_it_runs(place):
     source = place.put(CUSTOMERS, "customers")
     spec = check("custom_sql", {"condition": "age > 1; DELETE FROM customers"})
     # when
-    [outcome] = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=FIELDS,
+    [outcome] = evaluate_source(source, [spec], policy=local_policy(place.folder), schema_fields=FIELDS,
                                 references={}, sensitive=set())
     # then nothing ran, and every row is still there
     assert outcome.status == "error" and "single expression" in (outcome.error or "")
-    [count] = evaluate_source(source, [check("row_count", {"min": 8})], policy=Policy(file_roots=(place.folder,)),
+    [count] = evaluate_source(source, [check("row_count", {"min": 8})], policy=local_policy(place.folder),
                               schema_fields=FIELDS, references={}, sensitive=set())
     assert count.observed == 8
 
@@ -88,7 +87,7 @@ def test_quotes_and_backslashes_in_a_condition_read_the_same_on_every_backend(pl
     source = place.put(frame, "codes")
     spec = check("custom_sql", {"condition": "code = 'a\\b' OR code = 'O''Brien' OR code = 'x\\'"})
     # when
-    [outcome] = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=[],
+    [outcome] = evaluate_source(source, [spec], policy=local_policy(place.folder), schema_fields=[],
                                 references={}, sensitive=set())
     # then only 'z' fails, and the null is a null
     assert (outcome.rows_failed, outcome.nulls, [row["code"] for row in outcome.sample]) == (1, 1, ["z"])

@@ -7,14 +7,13 @@ import os
 import polars as pl
 import pytest
 
-from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import evaluate_frame, evaluate_source
 
-from .conftest import CUSTOMERS, FIELDS, check
+from .conftest import CUSTOMERS, FIELDS, check, local_policy
 
 
 def run_on(source: dict, specs: list, folder: str, **policy_values) -> list:
-    policy = Policy(file_roots=(folder,), **policy_values)
+    policy = local_policy(folder, **policy_values)
     return evaluate_source(source, specs, policy=policy, schema_fields=FIELDS, references={}, sensitive=set())
 
 
@@ -115,7 +114,7 @@ def test_hostile_names_and_values_are_data_not_sql(place):
              check("accepted_values", {"column": name, "values": ["O'Brien", "x\\' OR 1=1 --"]}),
              check("row_count", {"min": 4, "max": 4})]
     # when
-    outcomes = evaluate_source(source, specs, policy=Policy(file_roots=(place.folder,)), schema_fields=[],
+    outcomes = evaluate_source(source, specs, policy=local_policy(place.folder), schema_fields=[],
                                references={}, sensitive=set())
     # then the counts are those of the data, and the table is still there
     assert [(o.status, o.rows_failed, o.nulls) for o in outcomes] == [
@@ -130,7 +129,7 @@ def test_the_sample_holds_at_most_20_failing_rows_with_sensitive_columns_and_sec
     source = place.put(frame, "people")
     spec = check("range", {"column": "age", "min": 18})
     # when
-    [outcome] = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=[],
+    [outcome] = evaluate_source(source, [spec], policy=local_policy(place.folder), schema_fields=[],
                                 references={}, sensitive={"email"})
     # then
     assert (outcome.status, outcome.rows_failed) == ("failed", 50)
@@ -143,7 +142,7 @@ def test_the_sample_holds_at_most_20_failing_rows_with_sensitive_columns_and_sec
 def test_a_passing_check_has_no_sample(place):
     source = place.put(CUSTOMERS, "customers")
     [outcome] = evaluate_source(source, [check("not_null", {"column": "id"})],
-                                policy=Policy(file_roots=(place.folder,)), schema_fields=FIELDS, references={},
+                                policy=local_policy(place.folder), schema_fields=FIELDS, references={},
                                 sensitive=set())
     assert (outcome.status, outcome.sample) == ("passed", [])
 
@@ -168,10 +167,10 @@ def test_a_reference_in_another_backend_is_read_through_the_policy(place):
     pl.DataFrame({"code": ["A1", "A2", "B1"]}).write_csv(codes)
     spec = check("referential", {"column": "code", "dataset_id": "ds_codes", "ref_column": "code"})
     # when the file is inside the roots, then when it is not
-    inside = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=FIELDS,
+    inside = evaluate_source(source, [spec], policy=local_policy(place.folder), schema_fields=FIELDS,
                              references={"ds_codes": {"type": "file", "path": codes}}, sensitive=set())
     passwd = {"type": "file", "path": "/etc/passwd", "format": "csv"}
-    outside = evaluate_source(source, [spec], policy=Policy(file_roots=(place.folder,)), schema_fields=FIELDS,
+    outside = evaluate_source(source, [spec], policy=local_policy(place.folder), schema_fields=FIELDS,
                               references={"ds_codes": passwd}, sensitive=set())
     # then
     assert (inside[0].status, inside[0].rows_failed, inside[0].nulls) == ("failed", 2, 1)
@@ -217,7 +216,7 @@ def test_the_connection_of_a_check_cannot_write_even_if_asked(place):
     from server.engine.dataplane.quality.sqlroad import Table
 
     source = place.put(CUSTOMERS, "customers")
-    table = Table(Policy(file_roots=(place.folder,)), source)
+    table = Table(local_policy(place.folder), source)
     # when a write reaches it anyway
     try:
         with pytest.raises(Exception, match=r"(?i)read-?only|readonly"):

@@ -8,10 +8,9 @@ import os
 import polars as pl
 import pytest
 
-from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import CheckOutcome, evaluate_source
 
-from .conftest import CODES, CUSTOMERS, FIELDS, NOW, Place, check
+from .conftest import CODES, CUSTOMERS, FIELDS, NOW, Place, check, local_policy
 
 EMAIL = r"^[^@]+@[^@]+\.[^@]+$"
 # key -> (check, (status, rows_checked, rows_failed, nulls, pass_ratio, observed)), counted by hand on CUSTOMERS.
@@ -67,7 +66,7 @@ def run(place: Place, frame: pl.DataFrame, cases: dict, fields: list[dict] = FIE
     references = {"ds_codes": place.put(CODES, "codes")}
     specs = [spec.__class__(key=key, rule_type=spec.rule_type, config=spec.config, threshold=spec.threshold,
                             severity=spec.severity) for key, (spec, _) in cases.items()]
-    outcomes = evaluate_source(source, specs, policy=Policy(file_roots=(place.folder,)), schema_fields=fields,
+    outcomes = evaluate_source(source, specs, policy=local_policy(place.folder), schema_fields=fields,
                                references=references, sensitive=set())
     return {o.key: o for o in outcomes}
 
@@ -138,7 +137,7 @@ def test_text_that_does_not_hold_the_declared_type_fails_schema_match(tmp_path):
         .write_csv(path)
     # when
     [outcome] = evaluate_source({"type": "file", "path": path}, [check("schema_match", {})],
-                                policy=Policy(file_roots=(os.path.realpath(tmp_path),)), schema_fields=FIELDS,
+                                policy=local_policy(os.path.realpath(tmp_path)), schema_fields=FIELDS,
                                 references={}, sensitive=set())
     # then
     assert outcome.observed["mismatched"] == [{"column": "ts", "expected": "timestamp", "actual": "string"}]

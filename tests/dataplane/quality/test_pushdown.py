@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.engine.dataplane import Policy
 from server.engine.dataplane.quality import evaluate_source, sqlroad
 
-from .conftest import CUSTOMERS, FIELDS, Place, check
+from .conftest import CUSTOMERS, FIELDS, Place, check, local_policy
 from .test_parity import FAILING, run, summary
 
 # Rules the shared query counts on both databases (SQLite reads regex and date ranges through Polars).
@@ -53,7 +52,7 @@ def test_a_rule_that_breaks_the_shared_query_is_its_own_error(pg_url, tmp_path, 
     source = place.put(CUSTOMERS, "customers")
     specs = [check("not_null", {"column": "email"}), check("custom_sql", {"condition": "code > 5"})]
     # when
-    outcomes = evaluate_source(source, specs, policy=Policy(file_roots=(str(tmp_path),)), schema_fields=FIELDS,
+    outcomes = evaluate_source(source, specs, policy=local_policy(str(tmp_path)), schema_fields=FIELDS,
                                references={}, sensitive=set())
     # then the shared query failed, each rule ran alone: the sound one counted, the other an error
     assert (outcomes[0].status, outcomes[0].rows_failed) == ("failed", 2)
@@ -63,7 +62,7 @@ def test_a_rule_that_breaks_the_shared_query_is_its_own_error(pg_url, tmp_path, 
 def test_a_pushed_down_query_on_postgresql_ends_at_the_policy_time_limit(pg_url, tmp_path):
     # given a table opened under a policy whose queries may last 0.2 s
     source = Place("postgres", str(tmp_path), pg_url).put(CUSTOMERS, "customers")
-    table = sqlroad.Table(Policy(file_roots=(str(tmp_path),), query_timeout_s=0.2), source)
+    table = sqlroad.Table(local_policy(str(tmp_path), query_timeout_s=0.2), source)
     try:
         # when a query runs longer, then the database stops it
         with pytest.raises(Exception, match="statement timeout"):
