@@ -104,7 +104,9 @@ class TrackedWebSocket(web.WebSocketResponse):
         """Send `payload` (UTF-8 JSON) as one text message, in order with every other message sent this way.
 
         Messages sent before the loop turns are joined into one write. A compressed socket (the client
-        asked for permessage-deflate) sends each message through aiohttp's writer instead.
+        asked for permessage-deflate) sends each message through aiohttp's writer instead. The frames go to
+        the transport of aiohttp's writer and wait on its protocol's drain, as that writer does itself
+        (internals of the pinned aiohttp release; tests/test_live_batches.py checks the frames).
         """
         writer = self._writer
         if writer is None or self.compress:
