@@ -1,13 +1,15 @@
 """Live job logs at scale: many watchers of one job that writes lines fast.
 
-    python -m bench.live [--subscribers 1000] [--rate 1000] [--seconds 30] [--postgres URL]
+    python -m bench.live [--subscribers 1000] [--rate 1000] [--seconds 30] [--postgres URL [--workers N]]
                          [--loaders 1] [--rounds ws,sse] [--deadline 120]
 
 Starts the server itself on a scratch database (SQLite, or a new PostgreSQL database with --postgres),
 with a writer inside the server process that writes `--rate` log lines a second for `--seconds` to a
 running job through the job's journal (the path a job's lines take: stored, then published), then
 finishes the job. The writer is a bench-only hook of this module, started by a signal from the bench;
-the production server has no such hook.
+the production server has no such hook. With `--workers N` (PostgreSQL only) the server is the production
+one, `DOCC_WORKERS=N` processes on one port, and the writer is a process of its own (as a job's worker
+would be) whose lines reach every server process through LISTEN/NOTIFY.
 
 Round `ws`: `--subscribers` graphql-transport-ws subscriptions to jobLogs; round `sse`: as many
 Server-Sent Events followers of GET /api/v1/jobs/{id}/logs?follow=true. The load generator runs in its own
@@ -73,6 +75,22 @@ async def _write(journal: Any, rate: int, seconds: float) -> None:
             await journal.log("info", "write", f"{time.time():.6f} line {written}")
         await asyncio.sleep(max(0.0, started_at + written / rate - time.monotonic()))
     await journal.update_job(status="succeeded")
+
+
+def write(rate: int, seconds: float, job_id: str) -> None:
+    """The writer as a process of its own: its lines reach the servers through PostgreSQL's LISTEN/NOTIFY."""
+    from server.config import Settings
+    from server.db import database
+    from server.engine.bus import EventBus
+    from server.engine.journal import Journal
+    from server.engine.pg_relay import relay_for
+
+    async def main() -> None:
+        settings, bus = Settings.from_env(), EventBus()
+        async with database(settings.database_url), relay_for(settings.database_url, bus):
+            await _write(Journal(job_id, bus=bus), rate, seconds)
+
+    asyncio.run(main())
 
 
 def serve(rate: int, seconds: float, job_ids: list[str]) -> None:
@@ -224,7 +242,8 @@ def _percentile(latency: Counter[int], fraction: float) -> float:
     return float("nan")
 
 
-def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str, server: Any) -> None:
+def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str, server: Any,
+           env: dict[str, str]) -> None:
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
     shares = [args.subscribers // args.loaders + (i < args.subscribers % args.loaders) for i in range(args.loaders)]
@@ -239,10 +258,16 @@ def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str
         # Every follower is connected; give the last ones' subscriptions a moment to open. A line written
         # before one opens is not lost (each reads the store from the start), only counted late.
         time.sleep(args.settle)
-        os.kill(server.pid, signal.SIGUSR1)
+        if args.workers > 1:
+            writer = subprocess.Popen(python("bench.live", "write", str(args.rate), str(args.seconds), job_id),
+                                      env=env)
+        else:
+            os.kill(server.pid, signal.SIGUSR1)
         collected = [results.get(timeout=limit + 60) for _ in loaders]
         for loader in loaders:
             loader.join()
+        if args.workers > 1:
+            writer.wait()
         peak = memory.peak()
     latency: Counter[int] = Counter()
     received = lost = lagged = duplicates = failed = unfinished = top = 0
@@ -278,14 +303,17 @@ def run(args: argparse.Namespace) -> None:
             key, *job_ids = seeded.stdout.split()
             base = f"http://127.0.0.1:{port}"
             argv = python("bench.live", "serve", str(args.rate), str(args.seconds), *job_ids)
-            print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; {os.cpu_count()} CPUs on this "
-                  f"machine, shared with the load generator", flush=True)
+            if args.workers > 1:
+                argv = python("server")
+                env["DOCC_WORKERS"] = str(args.workers)
+            print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.workers} server process(es); "
+                  f"{os.cpu_count()} CPUs on this machine, shared with the load generator", flush=True)
             print("| round | followers | lines/s | seconds | median ms | p99 ms | lost | lag notices "
                   "| undelivered at deadline | unfinished followers | failed followers | server peak RSS MiB |")
             print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             with started(argv, env, f"{base}/healthz", folder / "server.log") as server:
                 for kind, job_id in zip(kinds, job_ids, strict=True):
-                    _round(kind, args, base, key, job_id, server)
+                    _round(kind, args, base, key, job_id, server, env)
 
 
 def _seed_main(rounds: int) -> None:
@@ -306,6 +334,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "seed":
         _seed_main(int(sys.argv[2]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "write":
+        write(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
         return
@@ -314,13 +345,19 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1_000, help="followers in each round")
     parser.add_argument("--rate", type=int, default=1_000, help="log lines written a second")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the job writes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (DOCC_WORKERS, with --postgres only); the writer is then a process "
+                             "of its own")
     parser.add_argument("--loaders", type=int, default=1, help="load generator processes")
     parser.add_argument("--rounds", default="ws,sse", help="which rounds, in order: ws, sse")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds between the followers' start and "
                                                                      "the first line (they subscribe meanwhile)")
     parser.add_argument("--deadline", type=float, default=120.0,
                         help="seconds after the writer stops to wait for the followers")
-    run(parser.parse_args())
+    args = parser.parse_args()
+    if args.workers > 1 and not args.postgres:
+        parser.error("--workers needs --postgres: the processes share events through PostgreSQL")
+    run(args)
 
 
 if __name__ == "__main__":

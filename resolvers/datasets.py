@@ -164,9 +164,15 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
     return (await paginate(query, page)).map(DatasetView.from_row)
 
 
-async def list_version(principal: Principal) -> int:
-    """A number that changes whenever any dataset of the workspace changes (for caches and ETags)."""
+async def list_version(principal: Principal, known: int | None = None) -> int:
+    """A number that changes whenever any dataset of the workspace changes (for caches and ETags).
+
+    `known` is the number when the caller read it already in this request (with the credential, in one
+    statement): it is used as it is. Raises Forbidden.
+    """
     principal.require(READ)
+    if known is not None:
+        return known
     row = await select_one(DatasetListVersion, ("version",), "workspace_id", principal.workspace_id)
     return int(row["version"]) if row else 0
 

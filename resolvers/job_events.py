@@ -21,7 +21,7 @@ from resolvers.views.jobs import JOB_STATUSES
 from server.engine.bus import JOB_FEED_TOPIC, JOBS_TOPIC, Subscription, current_bus
 from server.models.engine import JobEvent, JobEventCounter
 
-__all__ = ["EVENT_KINDS", "EventFilter", "follow_events", "read_events"]
+__all__ = ["EVENT_KINDS", "EventFilter", "follow_event_batches", "follow_events", "read_events"]
 
 BATCH = 500
 # A safety net: without any wake-up for this long, look at the store again.
@@ -80,6 +80,13 @@ async def follow_events(principal: Principal, wanted: EventFilter, after: int | 
     Only the credential's workspace is read. Checks come first, before anything is streamed: raises
     Forbidden (no read:jobs) and ValidationError (a cursor this feed never gave).
     """
+    return _each(await follow_event_batches(principal, wanted, after))
+
+
+async def follow_event_batches(principal: Principal, wanted: EventFilter, after: int | None = None
+                               ) -> AsyncIterator[list[JobEventView]]:
+    """`follow_events`, an entry list per read of the store (never empty), for a transport that writes each
+    list at once. Raises Forbidden, ValidationError."""
     principal.require(READ)
     # Subscribe before the store is read: a change committed after the read wakes this reader up.
     subscription = current_bus().subscribe(JOB_FEED_TOPIC, JOBS_TOPIC)
@@ -91,14 +98,23 @@ async def follow_events(principal: Principal, wanted: EventFilter, after: int | 
     return _follow(principal, wanted, cursor, subscription)
 
 
+async def _each(batches: AsyncIterator[list[JobEventView]]) -> AsyncIterator[JobEventView]:
+    try:
+        async for batch in batches:
+            for view in batch:
+                yield view
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]
+
+
 async def _follow(principal: Principal, wanted: EventFilter, cursor: int, subscription: Subscription
-                  ) -> AsyncIterator[JobEventView]:
+                  ) -> AsyncIterator[list[JobEventView]]:
     try:
         while True:
             while True:
                 views, reached = await read_events(principal, wanted, cursor)
-                for view in views:
-                    yield view
+                if views:
+                    yield views
                 if reached == cursor:
                     break
                 cursor = reached

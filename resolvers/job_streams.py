@@ -13,6 +13,7 @@ the reader reads the store again. Neither ever slows the job or another reader.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,11 @@ from server.models.engine import Job, JobLog
 BATCH = 500
 # A safety net: without any event for this long, look at the store again.
 IDLE_SECONDS = 15.0
+# A follower whose last lines came less than HOT_SECONDS ago waits LINGER_SECONDS after the next one before it
+# takes what waits: on a busy job its lines then leave in batches (one wake-up and one write for several,
+# which also leaves the writer room to write them), not one by one; a quiet job's lines go out at once.
+HOT_SECONDS = 1.0
+LINGER_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,25 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail
     Only lines at or above `level` are yielded; the cursor still passes the others, so a reader that
     resumes from the last line it got misses nothing it asked for. Raises NotFound, ValidationError.
     """
+    batches = follow_log_batches(principal, job_id, after, tail=tail, since=since, level=level)
+    try:
+        async for batch in batches:
+            if isinstance(batch, list):
+                for line in batch:
+                    yield line
+            else:
+                yield batch
+    finally:
+        await batches.aclose()
+
+
+async def follow_log_batches(principal: Principal, job_id: str, after: int = 0, *, tail: int | None = None,
+                             since: datetime | None = None, level: str | None = None
+                             ) -> AsyncIterator[list[LogLineView] | JobEnded | Lagged]:
+    """`follow_logs`, with the lines grouped as they come: each stored page, and every live line waiting in
+    the reader's queue, is one non-empty list (a transport writes it at once). Live lines are shared by
+    every follower of the job (`LogLineView.shared`). Raises NotFound, ValidationError.
+    """
     for name, value in (("after", after), ("tail", tail)):
         if value is not None and value < 0:
             raise ValidationError("Invalid cursor", field=name, reason="Must be at least 0")
@@ -88,18 +113,19 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail
             # The status is read before the lines: a finished job has stored all its lines by then.
             job = await Job.get(id=job_id)
             while rows := await JobLog.filter(job_id=job_id, seq__gt=cursor).order_by("seq").limit(BATCH):
-                for row in rows:
-                    cursor = row.seq
-                    if wanted is None or row.level in wanted:
-                        yield LogLineView.from_row(row)
+                cursor = rows[-1].seq
+                if stored := [LogLineView.from_row(row) for row in rows if wanted is None or row.level in wanted]:
+                    yield stored
             if job.status in FINISHED:
                 yield JobEnded(await _view(job))
                 return
             try:
-                async for line in _live_lines(subscription, cursor):
-                    cursor = line.seq
-                    if wanted is None or line.level in wanted:
-                        yield line
+                async for lines in _live_lines(subscription, cursor):
+                    cursor = lines[-1].seq
+                    if wanted is not None:
+                        lines = [line for line in lines if line.level in wanted]
+                    if lines:
+                        yield lines
             except _FellBehind:
                 yield Lagged(cursor)
                 return
@@ -129,31 +155,44 @@ async def _seq(query: QuerySet[JobLog]) -> int | None:
     return int(found[0]) if found else None
 
 
-async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[LogLineView]:
-    """Consecutive live lines after `cursor`; returns when the reader must look at the store again.
+async def _live_lines(subscription: Subscription, cursor: int) -> AsyncIterator[list[LogLineView]]:
+    """Consecutive live lines after `cursor`, as many at a time as are waiting (never an empty list);
+    returns when the reader must look at the store again.
 
     Raises _FellBehind when the queue overflowed while the reader was taking live lines.
     """
     if subscription.overflowed:
         subscription.drain()  # It fell behind while reading stored lines: read them again, that is no lag.
         return
+    loop = asyncio.get_running_loop()
+    last: float | None = None
     while True:
         if subscription.overflowed:
             raise _FellBehind
-        event = await subscription.get(timeout=IDLE_SECONDS)
-        if event is None:
+        first = await subscription.get(timeout=IDLE_SECONDS)
+        if first is None:
             return
-        if event.kind == "log":
-            seq = event.data.get("seq", 0)
-            if seq <= cursor:
+        if last is not None and loop.time() - last < HOT_SECONDS:
+            await asyncio.sleep(LINGER_SECONDS)
+        last = loop.time()
+        lines: list[LogLineView] = []
+        for event in (first, *subscription.take_ready()):
+            if event.kind == "log":
+                seq = event.data.get("seq", 0)
+                if seq <= cursor:
+                    continue
+                if seq == cursor + 1 and "message" in event.data:
+                    lines.append(LogLineView.shared(event))
+                    cursor = seq
+                    continue
+            elif not (event.kind == "status" and event.data.get("finished")):
                 continue
-            if seq != cursor + 1 or "message" not in event.data:
-                return
-            line = LogLineView.from_event(event)
-            yield line
-            cursor = line.seq
-        elif event.kind == "status" and event.data.get("finished"):
+            # A gap, a line without its text, or the end: what came before it goes out, then the store.
+            if lines:
+                yield lines
             return
+        if lines:
+            yield lines
 
 
 async def watch_job(principal: Principal, job_id: str) -> AsyncIterator[JobView]:

@@ -13,7 +13,7 @@ import pydantic
 
 from resolvers.errors import ValidationError
 from resolvers.validation import StrictInput, parse
-from server.engine.dataplane.types import DOCC_TYPES
+from server.engine.dataplane.typenames import DOCC_TYPES
 
 # The one list of field types is the data plane's: a type it cannot read or write is not a type.
 FIELD_TYPES = DOCC_TYPES

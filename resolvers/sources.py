@@ -7,8 +7,8 @@ import functools
 from typing import Any
 
 from resolvers.errors import ValidationError
-from server.engine.dataplane import DataPlaneConfigError, Policy, mask_connection, validate_source
-from server.engine.dataplane.sources import file_format
+from server.engine.dataplane import DataPlaneConfigError, Policy, mask_connection
+from server.engine.dataplane.source_config import file_format, validate_source
 
 SOURCE_TYPES = ("database", "file")
 

@@ -8,6 +8,11 @@ fields: no resolver, no permission, no arguments) returning a scalar, an enum or
 resolver middleware installed. Anything else, and any value that needs an error (a null where the type
 forbids one, a value the scalar cannot serialize), takes graphql-core's own path, so answers and errors
 are the same as without it.
+
+Subscription events get one more shortcut (see `build_per_event_executor`): an event object that several
+followers share (a live log line) and whose selection reads only plain fields has its result computed by
+the first follower with that selection and reused by the others, so a line followed by a thousand sockets
+is executed once per selection, not a thousand times.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
+    GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
     GraphQLList,
@@ -23,7 +30,9 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
 )
+from graphql.execution.collect_fields import collect_fields
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 # graphql-core field definition -> (serialize, item serialize or None, non-null) when it is a plain leaf,
 # or None when it needs the full road; decided once per field of the schema.
@@ -86,8 +95,129 @@ def _plain_object(field_def: GraphQLField) -> tuple[GraphQLObjectType, bool, boo
     return kind, many, non_null
 
 
+class SharedData(dict[str, Any]):
+    """The `data` of a subscription event shared by its followers; a transport may keep its encoding in
+    `encoded` (the same bytes for every follower). Read it, never change it."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.encoded: bytes | None = None
+
+
+class _EventPlan:
+    """How to read one subscription's result from an event of one Python type: every selected field is a
+    plain leaf (or `__typename`) of the event's object type, read and serialized directly."""
+
+    __slots__ = ("fields", "key", "response_name")
+
+    def __init__(self, response_name: str, object_type: GraphQLObjectType,
+                 fields: tuple[tuple[str, Any, Any], ...]) -> None:
+        self.response_name, self.fields = response_name, fields
+        # Two operations with the same selection get the same result from the same event: they share it.
+        self.key = (response_name, object_type, tuple((name, resolve) for name, resolve, _ in fields))
+
+    def run(self, event: Any) -> SharedData | None:
+        """The event's data, or None when a value needs graphql-core (to be reported as an error)."""
+        row: dict[str, Any] = {}
+        try:
+            for name, resolve, plain in self.fields:
+                value = plain if resolve is None else _value(plain, resolve(event, None))
+                if value is Undefined:
+                    return None
+                row[name] = value
+        except Exception:  # the full road reports it, located, as graphql-core would
+            return None
+        return SharedData({self.response_name: row})
+
+
+class _Ready:
+    """A per-event executor whose result is already known."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's execution, with plain leaf fields read and serialized directly."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """Each event of a subscription: an event that carries `shared_results` (a dict shared by every
+        follower of it) and whose selection is all plain fields gets its result from there, computed by
+        the first follower with the same selection. Anything else is executed as usual."""
+        shared = getattr(payload, "shared_results", None)
+        if isinstance(shared, dict):
+            plan = self._event_plan(type(payload))
+            if plan is not None:
+                data = shared.get(plan.key)
+                if data is None and (data := plan.run(payload)) is not None:
+                    shared[plan.key] = data
+                if data is not None:
+                    return _Ready(ExecutionResult(data, None))
+        return super().build_per_event_executor(payload)
+
+    def _event_plan(self, event_type: type) -> _EventPlan | None:
+        """This operation's plan for events of `event_type` (decided once), None when it must execute."""
+        plans: dict[type, _EventPlan | None] = self.__dict__.setdefault("_docc_event_plans", {})
+        if event_type not in plans:
+            plans[event_type] = self._make_event_plan(event_type)
+        return plans[event_type]
+
+    def _make_event_plan(self, event_type: type) -> _EventPlan | None:
+        manager = self.middleware_manager
+        root_type = self.schema.subscription_type
+        if (manager is not None and manager.middlewares) or root_type is None:
+            return None
+        grouped = collect_fields(self.schema, self.fragments, self.variable_values, root_type, self.operation,
+                                 self.hide_suggestions).grouped_field_set
+        if len(grouped) != 1:
+            return None
+        response_name, details = next(iter(grouped.items()))
+        field_def = root_type.fields.get(details[0].node.name.value)
+        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field_def else None
+        # Strawberry resolves a subscription field's events as themselves: the event is the field's value.
+        if field_def is None or not getattr(definition, "is_subscription", False):
+            return None
+        object_type = self._event_type(field_def, event_type)
+        if object_type is None:
+            return None
+        collected = self.collect_subfields(object_type, details)
+        if collected.new_defer_usages:
+            return None
+        fields: list[tuple[str, Any, Any]] = []
+        for name, sub_details in collected.grouped_field_set.items():
+            node = sub_details[0].node
+            if node.name.value == "__typename":
+                fields.append((name, None, object_type.name))
+                continue
+            sub_def = object_type.fields.get(node.name.value)
+            plain = _plain(sub_def) if sub_def is not None and not node.arguments else None
+            if plain is None:
+                return None
+            fields.append((name, sub_def.resolve, plain))  # type: ignore[union-attr]
+        return _EventPlan(response_name, object_type, tuple(fields))
+
+    def _event_type(self, field_def: GraphQLField, event_type: type) -> GraphQLObjectType | None:
+        """The object type an event of `event_type` completes as: the one Strawberry made of that class."""
+        kind = field_def.type
+        if isinstance(kind, GraphQLNonNull):
+            kind = kind.of_type
+        if isinstance(kind, GraphQLAbstractType):
+            candidates = list(self.schema.get_possible_types(kind))
+        elif isinstance(kind, GraphQLObjectType):
+            candidates = [kind]
+        else:
+            return None
+        found = [candidate for candidate in candidates
+                 if getattr(candidate.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF), "origin", None)
+                 is event_type]
+        return found[0] if len(found) == 1 else None
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Any,
                        grouped_field_set: Any, position_context: Any) -> Any:

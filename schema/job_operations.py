@@ -121,17 +121,19 @@ class JobSubscription:
                                          "extensions.cursor is the `after` to resubscribe with.")
     async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0, tail: int | None = None,
                        level: LogLevel | None = None) -> AsyncGenerator[JobLogEvent, None]:
-        stream = job_streams.follow_logs(info.context.principal, str(job_id), after, tail=tail,
-                                         level=level.value if level else None)
+        stream = job_streams.follow_log_batches(info.context.principal, str(job_id), after, tail=tail,
+                                                level=level.value if level else None)
         try:
             async for item in stream:
-                if isinstance(item, job_streams.JobEnded):
+                if isinstance(item, list):
+                    # A live line is one object for all its followers: its result is computed once per selection.
+                    for line in item:
+                        yield JobLogLine.from_view(line)
+                elif isinstance(item, job_streams.JobEnded):
                     yield JobFinished(job=Job.from_view(item.job, info.context.fresh_loaders()))
-                elif isinstance(item, job_streams.Lagged):
+                else:
                     # The last message: an error with code SUBSCRIBER_LAGGED and extensions.cursor.
                     raise SubscriberLagged(item.cursor)
-                else:
-                    yield JobLogLine.from_view(item)
         finally:
             await stream.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -180,10 +181,18 @@ class JobLogLine:
     level: str = strawberry.field(description="debug, info, warning or error.")
     step_id: str | None = strawberry.field(description="The step that wrote it, if any.")
     message: str = strawberry.field(description="The text.")
+    # The results of subscription selections on this line, computed once for every follower that shares it
+    # (see schema/execution.py).
+    shared_results: strawberry.Private[dict[Any, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_view(cls, line: LogLineView) -> JobLogLine:
-        return cls(seq=line.seq, time=line.time, level=line.level, step_id=line.step_id, message=line.message)
+        """The line as a GraphQL object: one object per line for all the followers that share the view."""
+        found = line.memo.get(cls)
+        if found is None:
+            found = line.memo[cls] = cls(seq=line.seq, time=line.time, level=line.level, step_id=line.step_id,
+                                         message=line.message)
+        return found
 
 
 @strawberry.type(description="A run of a pipeline.")

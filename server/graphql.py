@@ -43,6 +43,7 @@ from server.graphql_cache import CachedAnswer, GraphQLCache
 from server.graphql_media import GRAPHQL_RESPONSE, JSON, OFFERED, negotiate, request_error_status
 from server.websockets import (
     LegacyProtocolHandler,
+    SocketAdapter,
     TrackedWebSocket,
     close_when_idle,
     hold_operation,
@@ -77,6 +78,7 @@ class DoccGraphQLView(GraphQLView):
     """Authenticates and charges each request, builds the shared Context, answers HTTP failures with the envelope."""
 
     graphql_ws_handler_class = LegacyProtocolHandler
+    websocket_adapter_class = SocketAdapter  # type: ignore[assignment]
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from datetime import UTC, datetime
@@ -17,6 +18,16 @@ _EXTRA_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms
 
 def scrub(text: str) -> str:
     """Mask every credential form in free text: the data plane's one masking rule."""
+    # An access line repeats its method, route, path and message request after request: short texts are
+    # masked once and remembered (the unmasked text is in memory anyway).
+    return _scrubbed(text) if len(text) <= _REMEMBERED_LENGTH else mask_secrets(text)
+
+
+_REMEMBERED_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrubbed(text: str) -> str:
     return mask_secrets(text)
 
 

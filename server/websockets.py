@@ -10,19 +10,29 @@
   sockets (of this process); one more is refused alone, with RATE_LIMITED, and the socket stays open.
 - A socket with no operation in flight that sends no message for `DOCC_WS_IDLE_SECONDS` is closed with
   4408: a forgotten tab does not hold a place of its credential for ever.
+- Writes: every message is encoded with orjson; the `data` a subscription event shares with its other
+  followers (see schema/execution.py) is encoded once for all of them. The messages one socket sends in one
+  turn of the event loop (a follower that had several lines waiting) leave in one write, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from aiohttp import web
+import orjson
+from aiohttp import WSMsgType, web
+from aiohttp.client_exceptions import ClientConnectionResetError
+from strawberry.aiohttp.views import AiohttpWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from resolvers.errors import RateLimited
+from schema.execution import SharedData
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
@@ -63,13 +73,75 @@ def release_socket(request: web.Request) -> None:
         del held[rate_key]
 
 
+# Past this many bytes waiting for one socket, they are written at once (and the socket's flow control heard).
+_COALESCE_LIMIT = 64 * 1024
+_FIN_TEXT = 0x81
+
+
+def _text_frame(payload: bytes) -> bytes:
+    """A final, unmasked text frame (RFC 6455 section 5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        return struct.pack("!BB", _FIN_TEXT, size) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", _FIN_TEXT, 126, size) + payload
+    return struct.pack("!BBQ", _FIN_TEXT, 127, size) + payload
+
+
 class TrackedWebSocket(web.WebSocketResponse):
-    """A server socket that knows when its peer last sent a message and how many operations it runs."""
+    """A server socket that knows when its peer last sent a message and how many operations it runs, and
+    sends the text messages of one turn of the event loop in one write (`send_text`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.last_active = asyncio.get_running_loop().time()
         self.in_flight = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush_soon: asyncio.Handle | None = None
+
+    async def send_text(self, payload: bytes) -> None:
+        """Send `payload` (UTF-8 JSON) as one text message, in order with every other message sent this way.
+
+        Messages sent before the loop turns are joined into one write. A compressed socket (the client
+        asked for permessage-deflate) sends each message through aiohttp's writer instead. The frames go to
+        the transport of aiohttp's writer and wait on its protocol's drain, as that writer does itself
+        (internals of the pinned aiohttp release; tests/test_live_batches.py checks the frames).
+        """
+        writer = self._writer
+        if writer is None or self.compress:
+            self._flush()
+            await self.send_frame(payload, WSMsgType.TEXT)
+            return
+        if self.closed or writer.transport.is_closing():
+            raise ClientConnectionResetError("Cannot write to closing transport")
+        self._pending.append(_text_frame(payload))
+        self._pending_size += len(payload)
+        if self._flush_soon is None:
+            self._flush_soon = asyncio.get_running_loop().call_soon(self._flush)
+        # A reader that does not keep up fills the transport's buffer: wait for it as aiohttp's writer
+        # does, so the follower's own queue fills up and tells it it lagged.
+        if self._pending_size >= _COALESCE_LIMIT or writer.protocol.writing_paused:
+            self._flush()
+            if writer.protocol.writing_paused:
+                await writer.protocol._drain_helper()
+
+    def _flush(self) -> None:
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        writer = self._writer
+        if writer is not None and not writer.transport.is_closing():
+            writer.transport.write(data)
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        self._flush()  # what was sent before the close frame goes out before it
+        return await super().close(code=code, message=message, drain=drain)
 
     async def receive(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         message = await super().receive(timeout)
@@ -110,3 +182,33 @@ async def close_when_idle(ws: TrackedWebSocket, idle_seconds: float) -> None:
             continue
         await ws.close(code=CLOSE_IDLE, message=b"Idle timeout: no operation and no message")
         return
+
+
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """A protocol message as JSON. A `next`/`data` message whose data is shared by several followers reuses
+    that data's encoding, made by the first of them."""
+    payload = message.get("payload")
+    if len(message) == 3 and isinstance(payload, dict) and len(payload) == 1:
+        data = payload.get("data")
+        if type(data) is SharedData:
+            if data.encoded is None:
+                data.encoded = orjson.dumps(data)
+            return b'{"id":%s,"type":%s,"payload":{"data":%s}}' % (
+                orjson.dumps(message["id"]), orjson.dumps(message["type"]), data.encoded)
+    try:
+        return orjson.dumps(message)
+    except TypeError:  # beyond what orjson encodes (an integer past 64 bits): the standard library does
+        return json.dumps(message, separators=(",", ":")).encode()
+
+
+class SocketAdapter(AiohttpWebSocketAdapter):
+    """Strawberry's aiohttp socket adapter, writing through `TrackedWebSocket.send_text`."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if not isinstance(self.ws, TrackedWebSocket):
+            await super().send_json(message)
+            return
+        try:
+            await self.ws.send_text(encode_message(message))
+        except (RuntimeError, ClientConnectionResetError) as exc:
+            raise WebSocketDisconnected from exc

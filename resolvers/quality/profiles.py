@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from resolvers.errors import Conflict, NotFound
+from resolvers.errors import NotFound
 from resolvers.ownership import load_owned
 from resolvers.principal import Principal
+from resolvers.quality.checks import cancel_running, wait_finished
 from resolvers.quality.rules import READ_DATA, WRITE
 from resolvers.views.quality import DatasetProfileView
-from server.engine.bus import Event, current_bus, publish
+from server.engine.bus import Event, publish
 from server.engine.quality_runs import QUALITY_TOPIC
 from server.models.base import new_id
 from server.models.datasets import Dataset
 from server.models.quality import DatasetProfile
-
-MAX_WAIT_SECONDS = 60
 
 
 def profile_topic(profile_id: str) -> str:
@@ -38,19 +37,8 @@ async def profile_dataset(principal: Principal, dataset_id: str) -> DatasetProfi
 async def wait_profile(principal: Principal, profile_id: str, seconds: float) -> DatasetProfileView:
     """The profile once it finished, or as it is after `seconds` (at most a minute); raises NotFound."""
     principal.require(READ_DATA)
-    row = await load_owned(DatasetProfile, "profile", principal, profile_id)
-    if row.status != "running" or seconds <= 0:
-        return DatasetProfileView.from_row(row)
-    subscription = current_bus().subscribe(profile_topic(profile_id))
-    try:
-        deadline = datetime.now(UTC).timestamp() + min(seconds, MAX_WAIT_SECONDS)
-        while (row := await load_owned(DatasetProfile, "profile", principal, profile_id)).status == "running":
-            left = deadline - datetime.now(UTC).timestamp()
-            if left <= 0:
-                break
-            await subscription.get(timeout=min(left, 1.0))  # A notice wakes us; the timeout re-reads the store.
-    finally:
-        subscription.close()
+    row = await wait_finished(lambda: load_owned(DatasetProfile, "profile", principal, profile_id),
+                              profile_topic(profile_id), seconds)
     return DatasetProfileView.from_row(row)
 
 
@@ -66,17 +54,7 @@ async def cancel_profile(principal: Principal, profile_id: str) -> DatasetProfil
     principal.require(WRITE)
     principal.require(READ_DATA)
     row = await load_owned(DatasetProfile, "profile", principal, profile_id)
-    if row.status != "running":
-        raise Conflict(f"The profile already finished ({row.status})", {"status": row.status})
-    now = datetime.now(UTC)
-    unclaimed = await DatasetProfile.filter(id=row.id, status="running", runner=None).update(
-        status="cancelled", cancel_requested=True, finished_at=now,
-        duration_s=round((now - row.started_at).total_seconds(), 6))
-    if unclaimed:
-        await profile_landed(row.id)
-    else:
-        await DatasetProfile.filter(id=row.id).update(cancel_requested=True)
-        await publish(Event(QUALITY_TOPIC, "cancel", {"profile_id": row.id}))
+    await cancel_running(DatasetProfile, row, "profile", "profile_id", profile_landed)
     return DatasetProfileView.from_row(await load_owned(DatasetProfile, "profile", principal, profile_id))
 
 

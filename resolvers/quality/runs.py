@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
-from resolvers.errors import Conflict, ValidationError
+from resolvers.errors import ValidationError
 from resolvers.ownership import load_owned, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
+from resolvers.quality.checks import cancel_running, wait_finished
 from resolvers.quality.configs import threshold_of
 from resolvers.quality.rules import READ, READ_DATA, WRITE, load_rule
 from resolvers.quality.score import refresh_score
@@ -25,7 +26,6 @@ from server.models.datasets import Dataset
 from server.models.quality import QualityResult, QualityRule
 
 RESULT_STATUSES = ("running", "passed", "failed", "error", "cancelled")
-MAX_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -87,38 +87,13 @@ async def get_result(principal: Principal, result_id: str) -> QualityResultView:
 async def wait_result(principal: Principal, result_id: str, seconds: float) -> QualityResultView:
     """The result once it finished, or as it is after `seconds` (at most a minute); raises NotFound."""
     principal.require(READ)
-    row = await _load(principal, result_id)
-    if row.status != "running" or seconds <= 0:
-        return _view(principal, row)
-    subscription = current_bus().subscribe(result_topic(result_id))
-    try:
-        loop_deadline = datetime.now(UTC).timestamp() + min(seconds, MAX_WAIT_SECONDS)
-        while (row := await _load(principal, result_id)).status == "running":
-            left = loop_deadline - datetime.now(UTC).timestamp()
-            if left <= 0:
-                break
-            # A notice wakes us at once; the timeout re-reads the store in case a notice was missed.
-            await subscription.get(timeout=min(left, 1.0))
-    finally:
-        subscription.close()
-    return _view(principal, row)
+    return _view(principal, await wait_finished(lambda: _load(principal, result_id), result_topic(result_id), seconds))
 
 
 async def cancel_run(principal: Principal, result_id: str) -> QualityResultView:
     """Stop a running check (at once when no worker has claimed it yet); raises NotFound, Conflict."""
     principal.require(WRITE)
-    row = await _load(principal, result_id)
-    if row.status != "running":
-        raise Conflict(f"The run already finished ({row.status})", {"status": row.status})
-    now = datetime.now(UTC)
-    unclaimed = await QualityResult.filter(id=row.id, status="running", runner=None).update(
-        status="cancelled", cancel_requested=True, finished_at=now,
-        duration_s=round((now - row.started_at).total_seconds(), 6))
-    if unclaimed:
-        await result_landed(row.id)
-    else:
-        await QualityResult.filter(id=row.id).update(cancel_requested=True)
-        await publish(Event(QUALITY_TOPIC, "cancel", {"result_id": row.id}))
+    await cancel_running(QualityResult, await _load(principal, result_id), "run", "result_id", result_landed)
     return _view(principal, await _load(principal, result_id))
 
 

@@ -7,7 +7,7 @@ import the domain, so they are defined beside the tables and exposed to the surf
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -122,13 +122,19 @@ class JobView:
 
 @dataclass(frozen=True, slots=True)
 class LogLineView:
-    """One stored log line of a job (its secrets were masked before it was stored)."""
+    """One stored log line of a job (its secrets were masked before it was stored).
+
+    A live line is one object shared by every follower of the job in this process (see `shared`); each
+    surface keeps in `memo` what it derives from the line (its bytes on the wire, its GraphQL result), so
+    that work is done once per line, not once per follower.
+    """
 
     seq: int
     time: datetime
     level: str
     step_id: str | None
     message: str
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_row(cls, row: JobLog) -> LogLineView:
@@ -139,3 +145,11 @@ class LogLineView:
         data = event.data
         return cls(data["seq"], datetime.fromisoformat(data["time"]), data["level"], data.get("step_id"),
                    data["message"])
+
+    @classmethod
+    def shared(cls, event: Event) -> LogLineView:
+        """The line an event carries, made once for every subscriber that received this event."""
+        line = event.memo.get("line")
+        if line is None:
+            line = event.memo["line"] = cls.from_event(event)
+        return line

@@ -11,6 +11,7 @@ from resolvers.principal import Principal
 from server.auth.identity import Identity
 from server.models.access import ApiKey
 from server.models.base import select_one
+from server.models.datasets import DatasetListVersion
 
 
 def _refused(reason: str, message: str) -> Unauthorized:
@@ -18,6 +19,8 @@ def _refused(reason: str, message: str) -> Unauthorized:
 
 
 _COLUMNS = ("id", "workspace_id", "scopes", "allowed_cidrs", "expires_at", "revoked_at")
+# Read with the key, in its statement: a cached list then costs no statement of its own.
+_LIST_VERSIONS = {"datasets": DatasetListVersion}
 
 
 def _network_allowed(allowed_cidrs: list[str], address: str | None) -> bool:
@@ -34,7 +37,7 @@ async def authenticate_key(secret: str, address: str | None, now: datetime | Non
     """The identity of a presented API key; raises Unauthorized (malformed, unknown, revoked, expired, network)."""
     if not well_formed(secret, API_KEY):
         raise _refused("malformed", "The API key is malformed")
-    row = await select_one(ApiKey, _COLUMNS, "key_hash", secret_hash(secret))
+    row = await select_one(ApiKey, _COLUMNS, "key_hash", secret_hash(secret), versions=_LIST_VERSIONS)
     now = now or datetime.now(UTC)
     if row is None:
         raise _refused("unknown", "The API key is not valid")
@@ -48,7 +51,8 @@ async def authenticate_key(secret: str, address: str | None, now: datetime | Non
     key_id = row["id"]
     principal = Principal(subject=f"key:{key_id}", workspace_id=row["workspace_id"],
                           scopes=frozenset(row["scopes"] or ()), credential_id=key_id)
-    return Identity(principal=principal, expires_at=expires_at, rate_key=key_id, kind="api_key")
+    return Identity(principal=principal, expires_at=expires_at, rate_key=key_id, kind="api_key",
+                    list_versions={name: row[name] for name in _LIST_VERSIONS})
 
 
 class UsageRecorder:

@@ -49,3 +49,9 @@ async def principal_of(request: web.Request) -> Principal:
     if ctx.principal is None:
         ctx.principal = await request.app[AUTHENTICATOR](request)
     return ctx.principal
+
+
+def known_list_version(request: web.Request, resource: str) -> int | None:
+    """The workspace's version of a list as read together with the request's credential, or None."""
+    identity = request[REQUEST_CONTEXT].identity
+    return None if identity is None else identity.list_versions.get(resource)

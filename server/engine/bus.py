@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -36,60 +37,86 @@ def job_topic(job_id: str) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """A notice on a topic; `data` is small JSON (a log line, a status, ids)."""
+    """A notice on a topic; `data` is small JSON (a log line, a status, ids).
+
+    One event object reaches every subscriber of its topic in this process. `memo` holds what readers derive
+    from it once for all of them (a line's read model, its encodings), so a thousand followers of a job do
+    that work once per line, not once each.
+    """
 
     topic: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Subscription:
-    """A bounded queue of one subscriber; a full queue marks it overflowed instead of blocking the publisher.
+    """A bounded queue of one subscriber (one reader); a full queue marks it overflowed instead of blocking the
+    publisher.
 
     A reader that keeps up never sees `overflowed`; one that falls behind by more than the queue does, and
     either reads the store again (a notice-only reader) or ends its stream as lagged (a live log reader).
+    A reader waits on a future of its own that `deliver` resolves: no task and no `wait_for` per event (with
+    a thousand followers of a busy job, those were a large share of the work of every line).
     """
 
     def __init__(self, bus: EventBus, topics: Iterable[str], maxsize: int) -> None:
         self.bus, self.topics = bus, tuple(topics)
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._queue: deque[Event] = deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
         self.overflowed = False
 
     def deliver(self, event: Event) -> None:
         if self.overflowed:
             return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self._maxsize > 0 and len(self._queue) >= self._maxsize:
             self.overflowed = True
+        else:
+            self._queue.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self, timeout: float | None = None) -> Event | None:  # noqa: ASYNC109
         """The next event; None when events were dropped (re-read the store) or on timeout."""
+        if not self._queue and not self.overflowed:
+            waiter = self._waiter = self._loop.create_future()
+            timer = None if timeout is None else self._loop.call_later(timeout, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         if self.overflowed:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self.overflowed = False
+            self.drain()
             return None
-        if not self._queue.empty():  # A reader that keeps up skips wait_for's task and timer on every event.
-            return self._queue.get_nowait()
-        try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return None
+        return self._queue.popleft() if self._queue else None
+
+    def take_ready(self) -> list[Event]:
+        """Every event queued now, without waiting (a reader that handles a backlog in one go); leaves
+        `overflowed` as it is."""
+        ready = list(self._queue)
+        self._queue.clear()
+        return ready
 
     def drain(self) -> int:
         """Drop every queued event (a reader about to re-read the store); returns how many."""
-        count = 0
-        while not self._queue.empty():
-            self._queue.get_nowait()
-            count += 1
+        count = len(self._queue)
+        self._queue.clear()
         self.overflowed = False
         return count
 
     def close(self) -> None:
         """Stop receiving events."""
         self.bus.unsubscribe(self)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Relay(Protocol):

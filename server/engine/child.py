@@ -27,14 +27,11 @@ import orjson
 from server.engine.dataplane import (
     Cancelled,
     DataPlaneConfigError,
-    MappingResolver,
     Policy,
     RunContext,
     RunResult,
     StepFailed,
     StepStats,
-    execute_steps,
-    settle_staged,
 )
 
 # The parent's messages to the child: stop, or its answer once the child has staged every write.
@@ -74,6 +71,9 @@ Body = Callable[[JobPlan, RunContext], RunResult]
 
 def run_plan(plan: JobPlan, ctx: RunContext) -> RunResult:
     """The production body: the data plane over the plan's resolved datasets and connections."""
+    # Imported here: the forkserver has them loaded; the server, which only names this body, never runs it.
+    from server.engine.dataplane import MappingResolver, execute_steps, settle_staged
+
     resolver = MappingResolver(dict(plan.datasets), dict(plan.connections))
     if plan.action == "run":
         return execute_steps(plan.steps, resolver, ctx, plan.policy)

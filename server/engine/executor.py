@@ -17,7 +17,7 @@ from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
 from server.engine.forkserver import start_forkserver
 from server.engine.journal import Journal, LeaseLost
-from server.engine.leases import Claim, Expired, utcnow
+from server.engine.leases import Claim, Expired, keep_claiming, utcnow
 from server.engine.quality_runs import Settled
 from server.engine.runner import JobRun
 from server.engine.sweep import sweep
@@ -117,14 +117,7 @@ class Executor:
                 self.cancel(str(event.data.get("job_id")))
 
     async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.fill()
-            except Exception:
-                log.exception("Claiming jobs failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+        await keep_claiming(self.fill, self._wake, self.settings.job_poll_seconds, "jobs")
 
     async def _sweep_loop(self) -> None:
         # First at start (what a killed process of this machine left), then every few minutes at most.

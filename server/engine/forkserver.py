@@ -16,7 +16,9 @@ from multiprocessing.context import ForkServerProcess
 from typing import Any
 
 # Imported in the forkserver before it forks anything: the child then starts with them in memory.
-PRELOAD = ["server.engine.child", "server.engine.quality_bodies"]
+# The job bodies and the engines they import when they run (the server itself imports only the bodies).
+PRELOAD = ["server.engine.child", "server.engine.quality_bodies", "server.engine.dataplane.runner",
+           "server.engine.dataplane.recovery", "server.engine.dataplane.quality.api", "server.engine.profiling"]
 _lock = threading.Lock()
 
 

@@ -9,7 +9,11 @@ update alone).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,11 +22,27 @@ from tortoise.transactions import in_transaction
 
 from server.models.engine import Job, StagedWrite
 
+log = logging.getLogger("docc.engine")
+
 CANDIDATES = 5
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def keep_claiming(fill: Callable[[], Awaitable[object]], wake: asyncio.Event, poll_seconds: float,
+                        what: str) -> None:
+    """Claim with `fill` until cancelled: at once when `wake` is set, else every `poll_seconds`; a failed
+    round is logged (`Claiming <what> failed`) and the next one tries again."""
+    while True:
+        wake.clear()
+        try:
+            await fill()
+        except Exception:
+            log.exception("Claiming %s failed", what)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), poll_seconds)
 
 
 @dataclass(frozen=True)

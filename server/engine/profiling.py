@@ -18,10 +18,9 @@ import polars as pl
 from server.engine.child import JobPlan
 from server.engine.dataplane import DataPlaneConfigError, RunContext, RunResult, mask_connection
 from server.engine.dataplane.sources import open_source
+from server.engine.quality_bodies import PROFILE_FILE, PROFILE_STEP
 
 EXACT_DISTINCT_ROWS = 1_000_000
-PROFILE_FILE = "profile.json"
-STEP_ID = "profile"
 MAX_TEXT_BOUND = 200  # min/max of a text column are cut to this many characters
 
 
@@ -75,11 +74,11 @@ def profile_frame(frame: pl.LazyFrame, exact_limit: int = EXACT_DISTINCT_ROWS) -
     return {"row_count": rows, "columns": columns}
 
 
-def run_profile(plan: JobPlan, ctx: RunContext) -> RunResult:
-    """The body of a profiling process: profile the dataset, leave the figures in the plan's folder."""
+def profile_dataset(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The work of a profiling process (quality_bodies.run_profile): leave the figures in the plan's folder."""
     config = plan.steps[0]["config"]
     source, schema = plan.datasets[config["dataset_id"]]
-    ctx.on_step_start(STEP_ID)
+    ctx.on_step_start(PROFILE_STEP)
     try:
         scan = open_source(plan.policy, source, schema)
         try:

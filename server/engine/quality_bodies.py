@@ -1,5 +1,8 @@
 """What runs inside a quality run's process: the checks, the profile. Kept light (the data plane only, no
-ORM or settings) and imported by the forkserver, so a run's process starts in milliseconds."""
+ORM or settings) and imported by the forkserver, so a run's process starts in milliseconds.
+
+The server names these bodies when it starts a run, so it imports this module too: the engines behind
+them (Polars, sqlglot) are imported inside each body, which the forkserver has preloaded already."""
 
 from __future__ import annotations
 
@@ -10,13 +13,12 @@ import orjson
 
 from server.engine.child import JobPlan
 from server.engine.dataplane import RunContext, RunResult
-from server.engine.dataplane.quality import CheckSpec, evaluate_source
-from server.engine.profiling import PROFILE_FILE, run_profile
-
-__all__ = ["OUTCOMES_FILE", "PROFILE_FILE", "STEP_ID", "run_checks", "run_profile"]
+from server.engine.dataplane.quality import CheckSpec
 
 OUTCOMES_FILE = "outcomes.json"
 STEP_ID = "quality_check"
+PROFILE_FILE = "profile.json"
+PROFILE_STEP = "profile"
 
 
 def run_checks(plan: JobPlan, ctx: RunContext) -> RunResult:
@@ -26,9 +28,18 @@ def run_checks(plan: JobPlan, ctx: RunContext) -> RunResult:
     references = {key: value[0] for key, value in plan.datasets.items() if key != config["dataset_id"]}
     checks = [CheckSpec(**check) for check in config["checks"]]
     ctx.on_step_start(STEP_ID)
+    from server.engine.dataplane.quality.api import evaluate_source  # Imported here: see the module's note.
+
     outcomes = evaluate_source(source, checks, policy=plan.policy, schema_fields=schema["fields"],
                                references=references, sensitive=set(config["sensitive"]))
     assert plan.temp_dir is not None
     with open(os.path.join(plan.temp_dir, OUTCOMES_FILE), "wb") as handle:
         handle.write(orjson.dumps([asdict(outcome) for outcome in outcomes], default=str))
     return None  # type: ignore[return-value]
+
+
+def run_profile(plan: JobPlan, ctx: RunContext) -> RunResult:
+    """The body of a profiling process: profile the dataset, leave the figures in the plan's folder."""
+    from server.engine.profiling import profile_dataset  # Imported here: see the module's note.
+
+    return profile_dataset(plan, ctx)

@@ -27,9 +27,8 @@ from server.config import Settings
 from server.engine.bus import EventBus, Subscription, binding
 from server.engine.child import JobPlan
 from server.engine.dataplane import Policy
-from server.engine.leases import utcnow
-from server.engine.profiling import STEP_ID as PROFILE_STEP
-from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, STEP_ID, run_checks, run_profile
+from server.engine.leases import keep_claiming, utcnow
+from server.engine.quality_bodies import OUTCOMES_FILE, PROFILE_FILE, PROFILE_STEP, STEP_ID, run_checks, run_profile
 from server.engine.sandbox import ChildRun, Limits
 from server.models.datasets import Dataset
 from server.models.quality import DatasetProfile, QualityResult, QualityRule
@@ -60,16 +59,20 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
-    """The child's outcome for `key`, checked field by field (the child is not trusted); None if absent or bad."""
-    path = os.path.join(temp_dir, OUTCOMES_FILE)
+def _read_json(path: str) -> Any:
+    """The JSON document a job's process left at `path`; None when it is absent, too large or not JSON."""
     try:
         if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
             return None
         with open(path, "rb") as handle:
-            outcomes = orjson.loads(handle.read())
+            return orjson.loads(handle.read())
     except (OSError, orjson.JSONDecodeError):
         return None
+
+
+def read_outcome(temp_dir: str, key: str) -> dict[str, Any] | None:
+    """The child's outcome for `key`, checked field by field (the child is not trusted); None if absent or bad."""
+    outcomes = _read_json(os.path.join(temp_dir, OUTCOMES_FILE))
     found = next((o for o in outcomes if isinstance(o, dict) and o.get("key") == key), None) \
         if isinstance(outcomes, list) else None
     return checked_outcome(found)
@@ -95,14 +98,7 @@ def checked_outcome(found: Any) -> dict[str, Any] | None:
 def read_profile(temp_dir: str) -> dict[str, Any]:
     """The child's profile, checked (the child is not trusted), as the columns of the profile row."""
     bad = {"status": "failed", "error": "the profiling process gave no valid profile"}
-    path = os.path.join(temp_dir, PROFILE_FILE)
-    try:
-        if os.path.getsize(path) > MAX_OUTCOMES_BYTES:
-            return bad
-        with open(path, "rb") as handle:
-            profile = orjson.loads(handle.read())
-    except (OSError, orjson.JSONDecodeError):
-        return bad
+    profile = _read_json(os.path.join(temp_dir, PROFILE_FILE))
     if not isinstance(profile, dict):
         return bad
     if isinstance(profile.get("error"), str):
@@ -193,14 +189,7 @@ class QualityRunner:
                     batch.cancel(object_id)
 
     async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.fill()
-            except Exception:
-                log.exception("Claiming quality runs failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+        await keep_claiming(self.fill, self._wake, self.settings.job_poll_seconds, "quality runs")
 
     async def fill(self) -> None:
         """Claim and start runs (checks first, then profiles) while there is room: unclaimed ones, and

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from server.config import Settings
@@ -17,14 +16,15 @@ from server.engine import staging, writers
 from server.engine.bus import EventBus, binding
 from server.engine.child import Body, JobPlan
 from server.engine.dataplane import MappingResolver, Policy, StepStats, referenced_dataset_ids
-from server.engine.dataplane.quality_gate import reference_ids
+from server.engine.dataplane.gate_config import reference_ids
 from server.engine.journal import LEVELS, Journal, LeaseLost, reset_steps
 from server.engine.leases import Claim, release, renew, utcnow
 from server.engine.quality_runs import Settled
 from server.engine.quality_steps import expand_quality_steps, record_step_outcome
+from server.engine.run_controls import RunControls
 from server.engine.sandbox import ChildRun, Limits, Outcome
 from server.models.datasets import Dataset
-from server.models.engine import Job, JobAttempt, JobStep, Pipeline
+from server.models.engine import Job, JobStep, Pipeline
 
 log = logging.getLogger("docc.engine")
 
@@ -148,11 +148,7 @@ class JobRun:
         self.step_started: dict[str, Any] = {}
         self.saved_rules: dict[tuple[str, int], dict[str, Any]] = {}
         # The pipeline's run controls, as they were when the job was made.
-        self.controls: dict[str, Any] = dict(self.job.controls or {})
-        self.timeout: float | None = self.controls.get("timeout_s")
-        self.deadline: float | None = None
-        self.timed_out = False
-        self.attempt: int | None = None
+        self.controls = RunControls(self.journal, self.job.controls)
 
     def kill(self) -> None:
         """Stop the job's process now (the server is stopping and the grace period is over)."""
@@ -183,13 +179,12 @@ class JobRun:
             if self.takeover:
                 await reset_steps(self.job.id)
                 await self.journal.log("warning", None, f"lease expired; taken over by {self.owner}")
-            self.attempt = await self._begin_attempt()
-            if self.timeout is not None:
-                self.deadline = asyncio.get_running_loop().time() + self.timeout
-            await self.journal.log("info", None, f"job started by {self.owner} (attempt {self.attempt}"
-                                                 f"{self._of_attempts()})")
+            attempt = await self.controls.begin()
+            await self.journal.log("info", None, f"job started by {self.owner} (attempt {attempt}"
+                                                 f"{self.controls.of_attempts()})")
             await self.journal.update_job(progress=0.0)
-            if await self._wait_for_writers(plan):
+            if await self.controls.wait_for_writers(plan, self.token, self.lease_seconds, self.poll_seconds,
+                                                    self._cancelled):
                 await staging.register(self.job, plan.job_key)
                 ended = await self._run_child(plan)
                 if self.lost:
@@ -214,82 +209,6 @@ class JobRun:
         if level in LEVELS:
             self.log_level = LEVELS[level]
         self.journal.min_level = self.log_level
-
-    def _of_attempts(self) -> str:
-        count = int((self.controls.get("retries") or {}).get("count") or 0)
-        return f" of {count + 1}" if count else ""
-
-    async def _begin_attempt(self) -> int:
-        """The number of this run under the retry policy; a takeover continues the attempt it took over."""
-        last = await JobAttempt.filter(job_id=self.job.id).order_by("-number").first()
-        if last is not None and last.status == "running":
-            return last.number
-        number = (last.number if last is not None else 0) + 1
-        await JobAttempt.create(job_id=self.job.id, number=number, status="running", started_at=utcnow())
-        return number
-
-    async def _end_attempt(self, outcome: str, error: str | None) -> None:
-        await JobAttempt.filter(job_id=self.job.id, status="running").update(
-            status=outcome, error=error, finished_at=utcnow())
-
-    def _past_deadline(self) -> bool:
-        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
-
-    async def _wait_for_writers(self, plan: JobPlan) -> bool:
-        """Hold every destination of the job, waiting while another job writes one; False when the job
-        was cancelled or timed out meanwhile."""
-        keys = writers.destinations(plan)
-        if not keys:
-            return True
-        waited: tuple[str, str] | None = None
-        # Short: the wait ends soon after the writer lets go (a look is a read of a few rows by key).
-        tick = min(self.poll_seconds, 0.1)
-        loop = asyncio.get_running_loop()
-        renewed = loop.time()
-        while (blocked := await writers.acquire(self.job.id, keys, self.lease_seconds)) is not None:
-            if blocked != waited:
-                waited = blocked
-                text = f"waiting for the writer of {blocked[0]} ({blocked[1]})"
-                await self.journal.log("info", None, text)
-                await self.journal.update_job("progress", waiting_for=text)
-            if loop.time() - renewed >= self.lease_seconds / 3:
-                renewed = loop.time()
-                if not await renew(self.job.id, self.token, self.lease_seconds):
-                    raise LeaseLost(self.job.id)
-                await writers.renew(self.job.id, self.lease_seconds)
-            if self.cancel.is_set() or await self._cancel_requested():
-                return False
-            if self._past_deadline():
-                self.timed_out = True
-                return False
-            await asyncio.sleep(tick)
-        if waited is not None:
-            await self.journal.log("info", None, f"the writer of {waited[0]} is done; writing now")
-            await self.journal.update_job("progress", waiting_for=None)
-        return True
-
-    def _retry_delay(self, outcome: str) -> float | None:
-        """Seconds before the next attempt, or None when the job ends here."""
-        if outcome not in ("failed", "timed_out") or self.lost or self.shutdown or self.attempt is None:
-            return None
-        retries = self.controls.get("retries") or {}
-        if self.attempt > int(retries.get("count") or 0):
-            return None
-        delay = float(retries.get("delay") or 0) * float(retries.get("backoff") or 1) ** (self.attempt - 1)
-        cap = retries.get("max_delay")
-        return min(delay, float(cap)) if cap is not None else delay
-
-    async def _retry(self, outcome: str, error: str | None, delay: float) -> None:
-        """Give the job back to the queue for its next attempt, due after `delay` seconds."""
-        assert self.attempt is not None
-        await self.journal.close_open_steps("failed" if outcome == "failed" else "cancelled", error)
-        what = "failed" if outcome == "failed" else "timed out"
-        await self.journal.log("warning", None, f"attempt {self.attempt} {what}: {error}; retrying in {delay:g} s "
-                                                f"(attempt {self.attempt + 1}{self._of_attempts()})")
-        await self.journal.update_job(status="pending", error=error, progress=0.0, lease_owner=None,
-                                      lease_token=None, lease_expires_at=None,
-                                      run_after=utcnow() + timedelta(seconds=delay))
-        await reset_steps(self.job.id)
 
     async def _run_child(self, plan: JobPlan) -> Outcome:
         """Run the job's process, journaling its messages in order; returns how it ended."""
@@ -351,13 +270,12 @@ class JobRun:
         return Outcome("succeeded")
 
     async def _settle(self, outcome: str, error: str | None) -> None:
-        if outcome == "cancelled" and self.timed_out and not await self._cancel_requested():
-            outcome, error = "timed_out", f"timed out after {self.timeout:g} s"
+        outcome, error = await self.controls.outcome(outcome, error, self._cancel_requested)
         await writers.release(self.job.id)
-        await self._end_attempt(outcome, error)
-        delay = self._retry_delay(outcome)
+        await self.controls.end_attempt(outcome, error)
+        delay = self.controls.retry_delay(outcome, stopping=self.lost or self.shutdown)
         if delay is not None:
-            await self._retry(outcome, error, delay)
+            await self.controls.retry(outcome, error, delay)
             return
         await self.journal.close_open_steps("failed" if outcome == "failed" else "cancelled",
                                             "cancelled" if outcome == "cancelled" else error)
@@ -380,6 +298,10 @@ class JobRun:
 
     async def _cancel_requested(self) -> bool:
         return await Job.filter(id=self.job.id, cancel_requested=True).exists()
+
+    async def _cancelled(self) -> bool:
+        """Cancelled in this process, or asked to be from any."""
+        return self.cancel.is_set() or await self._cancel_requested()
 
     async def _write(self, queue: asyncio.Queue[tuple[Any, ...] | None]) -> None:
         while (item := await queue.get()) is not None:
@@ -456,9 +378,6 @@ class JobRun:
                     self.cancel.set()
                     return
                 await writers.renew(self.job.id, self.lease_seconds)
-            if await self._cancel_requested():
-                self.cancel.set()
-            elif self._past_deadline():
-                self.timed_out = True
+            if await self._cancel_requested() or self.controls.time_is_up():
                 self.cancel.set()
 

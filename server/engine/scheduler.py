@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiocron
@@ -23,10 +23,17 @@ log = logging.getLogger("docc.scheduler")
 
 # Called with a schedule id when its cron fires; makes the tick's job (or nothing when another process did).
 TickHandler = Callable[[str], Awaitable[Any]]
+Row = TypeVar("Row")
 
 
-class Scheduler:
-    """Keeps one crontab per active schedule of the database."""
+class CronTable(Generic[Row]):
+    """One crontab per armed row of the database, armed on start and re-armed on each change announced on
+    `topic` (`changed {<id_key>}`). Subclasses say which rows are armed and when each fires."""
+
+    topic: str
+    id_key: str
+    fire_failed: str  # the log line when a tick fails, with the row's id as %s
+    refresh_failed: str
 
     def __init__(self, on_tick: TickHandler, bus: EventBus | None = None) -> None:
         self.on_tick, self.bus = on_tick, bus if bus is not None else EventBus()
@@ -34,11 +41,21 @@ class Scheduler:
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
 
+    async def armed_rows(self) -> list[Row]:
+        """Every row that should have a crontab."""
+        raise NotImplementedError
+
+    async def load(self, row_id: str) -> Row | None:
+        raise NotImplementedError
+
+    def timing(self, row: Row) -> tuple[str, str | None, str]:
+        """The row's id, cron expression (None while it must not fire) and time zone."""
+        raise NotImplementedError
+
     async def start(self) -> None:
-        """Arm every active schedule and follow changes."""
-        self._subscription = self.bus.subscribe(SCHEDULES_TOPIC)
-        for schedule in await Schedule.filter(paused=False):
-            self.arm(schedule)
+        """Arm every armed row and follow changes."""
+        self._subscription = self.bus.subscribe(self.topic)
+        await self._arm_all()
         self._listener = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:
@@ -49,51 +66,71 @@ class Scheduler:
                 await self._listener
         if self._subscription is not None:
             self._subscription.close()
-        for schedule_id in list(self.crons):
-            self.disarm(schedule_id)
+        for row_id in list(self.crons):
+            self.disarm(row_id)
 
-    def arm(self, schedule: Schedule) -> None:
-        """(Re)start the crontab of a schedule; a paused one is only disarmed."""
-        self.disarm(schedule.id)
-        if schedule.paused:
+    async def _arm_all(self) -> None:
+        for row in await self.armed_rows():
+            self.arm(row)
+
+    def arm(self, row: Row) -> None:
+        """(Re)start the crontab of a row; one that must not fire is only disarmed."""
+        row_id, cron, timezone = self.timing(row)
+        self.disarm(row_id)
+        if cron is None:
             return
-        cron = aiocron.crontab(schedule.cron, func=self._fire, args=(schedule.id,), start=False,
-                               tz=ZoneInfo(schedule.timezone), loop=asyncio.get_running_loop())
-        cron.start()
-        self.crons[schedule.id] = cron
+        crontab = aiocron.crontab(cron, func=self._fire, args=(row_id,), start=False, tz=ZoneInfo(timezone),
+                                  loop=asyncio.get_running_loop())
+        crontab.start()
+        self.crons[row_id] = crontab
 
-    def disarm(self, schedule_id: str) -> None:
-        cron = self.crons.pop(schedule_id, None)
-        if cron is not None:
-            cron.stop()
+    def disarm(self, row_id: str) -> None:
+        crontab = self.crons.pop(row_id, None)
+        if crontab is not None:
+            crontab.stop()
 
-    async def refresh(self, schedule_id: str) -> None:
-        """Re-read one schedule and arm or disarm it."""
-        schedule = await Schedule.get_or_none(id=schedule_id)
-        if schedule is None:
-            self.disarm(schedule_id)
+    async def refresh(self, row_id: str) -> None:
+        """Re-read one row and arm or disarm it."""
+        row = await self.load(row_id)
+        if row is None:
+            self.disarm(row_id)
         else:
-            self.arm(schedule)
+            self.arm(row)
 
-    async def _fire(self, schedule_id: str) -> None:
+    async def _fire(self, row_id: str) -> None:
         try:
-            # The tick's new job is announced on this engine's bus, so its own executor wakes at once.
+            # What the tick starts is announced on this engine's bus, so its own executor wakes at once.
             with binding(self.bus):
-                await self.on_tick(schedule_id)
+                await self.on_tick(row_id)
         except Exception:
-            log.exception("Schedule %s failed to fire", schedule_id)
+            log.exception(self.fire_failed, row_id)
 
     async def _listen(self) -> None:
         assert self._subscription is not None
         while True:
             event = await self._subscription.get()
             try:
-                if event is None:  # Missed changes: re-read every schedule.
-                    for schedule_id in list(self.crons):
-                        await self.refresh(schedule_id)
-                    for schedule in await Schedule.filter(paused=False):
-                        self.arm(schedule)
+                if event is None:  # Missed changes: re-read every row.
+                    for row_id in list(self.crons):
+                        await self.refresh(row_id)
+                    await self._arm_all()
                 elif event.kind == "changed":
-                    await self.refresh(str(event.data.get("schedule_id")))
+                    await self.refresh(str(event.data.get(self.id_key)))
             except Exception:
-                log.exception("Refreshing schedules failed")
+                log.exception(self.refresh_failed)
+
+
+class Scheduler(CronTable[Schedule]):
+    """Keeps one crontab per active schedule of the database."""
+
+    topic, id_key = SCHEDULES_TOPIC, "schedule_id"
+    fire_failed, refresh_failed = "Schedule %s failed to fire", "Refreshing schedules failed"
+
+    async def armed_rows(self) -> list[Schedule]:
+        return await Schedule.filter(paused=False)
+
+    async def load(self, row_id: str) -> Schedule | None:
+        return await Schedule.get_or_none(id=row_id)
+
+    def timing(self, row: Schedule) -> tuple[str, str | None, str]:
+        return row.id, None if row.paused else row.cron, row.timezone

@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 from server.engine.child import JobPlan
 from server.engine.dataplane import MappingResolver
 from server.engine.dataplane.connections import parse_connection, split_table
-from server.engine.dataplane.sinks import Target, resolve_target
+from server.engine.dataplane.targets import Target, resolve_target
 from server.engine.leases import utcnow
 from server.models.engine import DestinationLease, Job, StagedWrite
 

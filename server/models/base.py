@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,18 +51,35 @@ class WorkspaceRow(Model):
         abstract = True
 
 
-async def select_one(model: type[Model], columns: Sequence[str], column: str, value: Any) -> dict[str, Any] | None:
+async def select_one(model: type[Model], columns: Sequence[str], column: str, value: Any, *,
+                     versions: Mapping[str, type[Model]] | None = None) -> dict[str, Any] | None:
     """One row of `model` where `column` equals `value`, as Python values, or None.
 
     Plain SQL for the few lookups on every request (the API key, a list's version): building the ORM
-    query and a model object costs several times more than running the statement.
+    query and a model object costs several times more than running the statement. `versions` names
+    version tables keyed by workspace (`workspace_id`, `version`): each one's version for the row's
+    workspace is read in the same statement, under its name (0 when the workspace has no row yet).
     """
     conn = connections.get(model._meta.default_connection or "default")
-    marker = "?" if conn.capabilities.dialect == "sqlite" else "$1"
-    names = ", ".join(f'"{name}"' for name in columns)
-    _, rows = await conn.execute_query(
-        f'SELECT {names} FROM "{model._meta.db_table}" WHERE "{column}" = {marker} LIMIT 1', [value])
+    named = tuple((versions or {}).items())
+    sql = _select_one_sql(model, tuple(columns), column, tuple((name, m._meta.db_table) for name, m in named),
+                          conn.capabilities.dialect)
+    _, rows = await conn.execute_query(sql, [value])
     if not rows:
         return None
-    fields_map = model._meta.fields_map
-    return {name: fields_map[name].to_python_value(rows[0][index]) for index, name in enumerate(columns)}
+    row, fields_map = rows[0], model._meta.fields_map
+    found = {name: fields_map[name].to_python_value(row[index]) for index, name in enumerate(columns)}
+    for offset, (name, _) in enumerate(named, start=len(columns)):
+        found[name] = int(row[offset] or 0)
+    return found
+
+
+@functools.cache
+def _select_one_sql(model: type[Model], columns: tuple[str, ...], column: str,
+                    versions: tuple[tuple[str, str], ...], dialect: str) -> str:
+    marker = "?" if dialect == "sqlite" else "$1"
+    selected = [f't."{name}"' for name in columns]
+    selected += [f'(SELECT v."version" FROM "{table}" v WHERE v."workspace_id" = t."workspace_id")'
+                 for _, table in versions]
+    return (f'SELECT {", ".join(selected)} FROM "{model._meta.db_table}" t WHERE t."{column}" = {marker} '
+            "LIMIT 1")

@@ -12,7 +12,7 @@ from resolvers.schema_compat import CompatibilityReport, SchemaDefinition, read_
 from resolvers.validation import parse
 from resolvers.views.datasets import DatasetView, SchemaVersionView
 from server.edge.bodies import read_json
-from server.edge.context import principal_of
+from server.edge.context import known_list_version, principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
@@ -78,7 +78,7 @@ async def list_datasets(request: web.Request) -> web.Response:
     async def build() -> web.Response:
         return page_response(request, await domain.list_datasets(principal, filters, paging), dataset_json)
 
-    version = await domain.list_version(principal)
+    version = await domain.list_version(principal, known=known_list_version(request, "datasets"))
     return await serve_list(request, "datasets", principal.workspace_id, version, build)
 
 

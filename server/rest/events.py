@@ -41,8 +41,8 @@ def event_json(view: JobEventView) -> dict[str, Any]:
 
 
 def _frame(writer: LogWriter, view: JobEventView) -> bytes:
-    body = orjson.dumps(event_json(view), option=orjson.OPT_UTC_Z)
     if writer.events:
+        body = orjson.dumps(event_json(view), option=orjson.OPT_UTC_Z)
         return b"id: %d\nevent: %s\ndata: %s\n\n" % (view.cursor, view.kind.encode(), body)
     return orjson.dumps({"type": "event", **event_json(view)}, option=orjson.OPT_UTC_Z) + b"\n"
 
@@ -56,7 +56,7 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
     resumed = last_event_id(request) if writer.events else None
     if resumed is not None:  # A reconnecting EventSource goes on after what it got, whatever it first asked.
         after = resumed
-    stream = await domain.follow_events(principal, wanted, after)
+    stream = await domain.follow_event_batches(principal, wanted, after)
     response = web.StreamResponse(headers={"Content-Type": writer.content_type, "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     pending = asyncio.ensure_future(anext(stream, None))
@@ -75,10 +75,11 @@ async def follow_events(request: web.Request) -> web.StreamResponse:
                 if not stop.is_set():
                     await response.write(writer.keepalive())
                 continue
-            item = pending.result()
-            if item is None:
+            batch = pending.result()
+            if batch is None:
                 break
-            await response.write(_frame(writer, item))
+            # What one read of the store found leaves in one write.
+            await response.write(b"".join(_frame(writer, view) for view in batch))
             pending = asyncio.ensure_future(anext(stream, None))
     except ConnectionResetError:
         # The reader hung up (it resumes with its cursor): the feed simply ends, nothing went wrong.

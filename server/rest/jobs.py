@@ -146,7 +146,7 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     if resumed is not None:  # A reconnecting EventSource goes on after what it got, whatever it first asked.
         after, tail, since = resumed, None, None
     await domain.get_job(principal, job_id)  # An unknown job still gets the envelope, before streaming starts.
-    stream = job_streams.follow_logs(principal, job_id, after or 0, tail=tail, since=since, level=level)
+    stream = job_streams.follow_log_batches(principal, job_id, after or 0, tail=tail, since=since, level=level)
     response = web.StreamResponse(headers={"Content-Type": writer.content_type, "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -159,12 +159,13 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     keeper = asyncio.create_task(_keep_alive(response, writer, last_write))
     try:
         async for item in stream:
-            if isinstance(item, job_streams.JobEnded):
+            if isinstance(item, list):
+                # Every line waiting for this reader leaves in one write, each encoded once for all readers.
+                await response.write(writer.lines(item, log_json))
+            elif isinstance(item, job_streams.JobEnded):
                 await response.write(writer.end({"status": item.job.status, "job": job_json(item.job)}))
-            elif isinstance(item, job_streams.Lagged):
-                await response.write(writer.lagged(item.cursor))
             else:
-                await response.write(writer.line(item.seq, log_json(item)))
+                await response.write(writer.lagged(item.cursor))
             last_write[0] = loop.time()
     except ConnectionResetError:
         # The reader hung up (it may resume with its cursor): the stream simply ends, nothing went wrong.

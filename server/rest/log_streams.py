@@ -12,12 +12,14 @@ cursor it reached (NDJSON `{"type": "lagged", "cursor": N}`; SSE a `lagged` even
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from resolvers.errors import ValidationError
+from resolvers.views.jobs import LogLineView
 
 NDJSON = "application/x-ndjson"
 EVENT_STREAM = "text/event-stream"
@@ -61,6 +63,18 @@ class LogWriter:
         if self.events:
             return b"id: %d\nevent: log\ndata: %s\n\n" % (seq, _json(body))
         return _json({"type": "log", **body}) + b"\n"
+
+    def lines(self, lines: Iterable[LogLineView], body: Callable[[LogLineView], dict[str, Any]]) -> bytes:
+        """The lines as one chunk. A live line is shared by all its followers: its bytes in this format are
+        made once, by the first follower that writes it, and kept in the line's memo for the others."""
+        key = self.content_type
+        chunks = []
+        for line in lines:
+            encoded = line.memo.get(key)
+            if encoded is None:
+                encoded = line.memo[key] = self.line(line.seq, body(line))
+            chunks.append(encoded)
+        return b"".join(chunks)
 
     def end(self, body: dict[str, Any]) -> bytes:
         if self.events:

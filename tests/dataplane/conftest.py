@@ -55,6 +55,18 @@ class Recorder:
         self.events.append(("end", sid))
         self.stats[sid] = stats
 
+    def cancel_once_staged(self, batch_rows: int) -> None:
+        """Write in batches of `batch_rows` and cancel the run as soon as the first batch is staged."""
+        self.ctx.batch_rows = batch_rows
+        log = self.ctx.log
+
+        def cancel_on_first_batch(level: str, step_id: str | None, message: str) -> None:
+            log(level, step_id, message)
+            if message.startswith("staged"):
+                self.ctx.cancel.set()
+
+        self.ctx.log = cancel_on_first_batch
+
 
 @pytest.fixture
 def policy(tmp_path) -> Policy:

@@ -113,15 +113,7 @@ def test_cancel_after_a_staged_batch_leaves_the_table_untouched(tmp_path, record
     source = big_source(tmp_path)
     db = seeded_warehouse(tmp_path)
     resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"warehouse": f"sqlite:///{db}"})
-    recorder.ctx.batch_rows = 10_000
-    log = recorder.ctx.log
-
-    def cancel_on_first_batch(level, step_id, message):
-        log(level, step_id, message)
-        if message.startswith("staged"):
-            recorder.ctx.cancel.set()
-
-    recorder.ctx.log = cancel_on_first_batch
+    recorder.cancel_once_staged(batch_rows=10_000)
     # when
     with pytest.raises(Cancelled):
         execute_steps(steps(CLEAN, {"destination": "warehouse.customers"}), resolve, recorder.ctx, recorder.policy)

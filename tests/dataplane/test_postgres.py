@@ -117,15 +117,7 @@ def test_cancel_mid_write_keeps_the_pg_table(tmp_path, recorder, pg_url):
     # given
     pg_exec(pg_url, "DROP TABLE IF EXISTS big", "CREATE TABLE big (id int)", "INSERT INTO big VALUES (7)")
     resolve = MappingResolver({"ds_in": (big_source(tmp_path), SCHEMA)}, {"warehouse": pg_url})
-    recorder.ctx.batch_rows = 10_000
-    log = recorder.ctx.log
-
-    def cancel_on_first_batch(level, step_id, message):
-        log(level, step_id, message)
-        if message.startswith("staged"):
-            recorder.ctx.cancel.set()
-
-    recorder.ctx.log = cancel_on_first_batch
+    recorder.cancel_once_staged(batch_rows=10_000)
     # when
     with pytest.raises(Cancelled):
         execute_steps(steps(CLEAN, {"destination": "warehouse.big"}), resolve, recorder.ctx, recorder.policy)

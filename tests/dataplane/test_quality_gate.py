@@ -9,7 +9,8 @@ from resolvers.errors import ValidationError
 from resolvers.principal import Principal
 from resolvers.quality.pipeline_checks import check_quality_steps
 from server.engine.dataplane import DataPlaneConfigError, StepFailed
-from server.engine.dataplane.quality_gate import check_gate_config, run_gate
+from server.engine.dataplane.gate_config import check_gate_config
+from server.engine.dataplane.quality_gate import run_gate
 from server.engine.quality_steps import expand_quality_steps
 from server.models.base import new_id
 from server.models.datasets import Dataset

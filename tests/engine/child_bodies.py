@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from typing import NoReturn
 
 from server.engine.child import JobPlan, run_plan
 from server.engine.dataplane import RunContext, RunResult
@@ -17,6 +18,14 @@ from server.engine.dataplane.errors import StepFailed
 
 HELD = "held by the test body"
 PID_PREFIX = "job process pid "
+
+
+def _hold_for_good(ctx: RunContext, step_id: str | None = None) -> NoReturn:
+    """Say which process holds (so a test can kill it), that it holds, then never return."""
+    ctx.log("info", step_id, f"{PID_PREFIX}{os.getpid()}")
+    ctx.log("info", step_id, HELD)
+    threading.Event().wait()
+    raise AssertionError("unreachable")
 
 
 def quick(_plan: JobPlan, ctx: RunContext) -> RunResult:
@@ -86,9 +95,7 @@ def held_forever(plan: JobPlan, ctx: RunContext) -> RunResult:
     def start(step_id: str) -> None:
         on_start(step_id)
         if step_id == "clean":
-            ctx.log("info", step_id, f"{PID_PREFIX}{os.getpid()}")
-            ctx.log("info", step_id, HELD)
-            threading.Event().wait()
+            _hold_for_good(ctx, step_id)
 
     ctx.on_step_start = start
     return run_plan(plan, ctx)
@@ -123,10 +130,7 @@ def held_before_publish(plan: JobPlan, ctx: RunContext) -> RunResult:
     """The real steps, held for good once every write is staged, before the parent is asked to publish."""
 
     def prepare(_records: list[dict]) -> bool:
-        ctx.log("info", None, f"{PID_PREFIX}{os.getpid()}")
-        ctx.log("info", None, HELD)
-        threading.Event().wait()
-        raise AssertionError("unreachable")
+        _hold_for_good(ctx)
 
     ctx.prepare = prepare
     return run_plan(plan, ctx)
@@ -139,10 +143,7 @@ def held_after_decision(plan: JobPlan, ctx: RunContext) -> RunResult:
     def prepare(records: list[dict]) -> bool:
         if not asked(records):
             return False
-        ctx.log("info", None, f"{PID_PREFIX}{os.getpid()}")
-        ctx.log("info", None, HELD)
-        threading.Event().wait()
-        raise AssertionError("unreachable")
+        _hold_for_good(ctx)
 
     ctx.prepare = prepare
     return run_plan(plan, ctx)

@@ -1,8 +1,8 @@
 """No list issues more SQL statements for 100 objects than for 10, on either surface.
 
 Each list (and each relation a GraphQL list page selects) is requested for 10 and then for 100 objects,
-and the statements the server sends to the database are counted by wrapping the ORM's connection
-clients: the two counts must be equal, or a statement is being sent per object (N+1).
+and the statements the server sends to the database are counted (the `statements` fixture of
+conftest.py): the two counts must be equal, or a statement is being sent per object (N+1).
 """
 
 from __future__ import annotations
@@ -11,33 +11,12 @@ import dataclasses
 from typing import Any
 
 import pytest
-from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 
 from server.crypto.stored import secrets_at_rest
 from server.db import database
 from tests.reads.rows import write_rows
 
 SMALL, LARGE = 10, 100
-EXECUTES = ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement sent through Tortoise while the test runs, in order."""
-    sent: list[str] = []
-    for client in (SqliteClient, SqliteTransactionWrapper, AsyncpgDBClient, TransactionWrapper):
-        for name in EXECUTES:
-            if name not in vars(client):
-                continue
-            original = vars(client)[name]
-
-            async def counted(self: Any, query: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                sent.append(query)
-                return await _original(self, query, *args, **kwargs)
-
-            monkeypatch.setattr(client, name, counted)
-    return sent
 
 
 @pytest.fixture

@@ -2,49 +2,29 @@
 
 Pure Python and Polars: no web framework and no ORM here. What it may touch is a `Policy` passed in
 explicitly (policy.py); see docs/dataplane.md for the config reference.
+
+Each export is imported from its module when first read (lazy.py): validating a step or a source
+loads no Polars, running one does.
 """
 
-from .connections import Connection, check_connection, mask_connection, parse_connection
-from .context import Resolver, RunContext, RunResult, StepStats
-from .errors import Cancelled, DataPlaneConfigError, DataPlaneError, StepFailed
-from .fill_types import check_fill_values
-from .graph import referenced_dataset_ids, validate_steps
-from .masking import mask_secrets
-from .paths import resolve_path
-from .policy import PgIdentity, Policy, policy_from_settings, prepare_data_dir
-from .recovery import settle_staged
-from .resolving import MappingResolver
-from .runner import execute_steps
-from .sources import validate_source
-from .types import polars_dtype
-from .validation import validate_step
+from .lazy import lazy_exports
 
-__all__ = [
-    "Cancelled",
-    "Connection",
-    "DataPlaneConfigError",
-    "DataPlaneError",
-    "MappingResolver",
-    "PgIdentity",
-    "Policy",
-    "Resolver",
-    "RunContext",
-    "RunResult",
-    "StepFailed",
-    "StepStats",
-    "check_connection",
-    "check_fill_values",
-    "execute_steps",
-    "mask_connection",
-    "mask_secrets",
-    "parse_connection",
-    "polars_dtype",
-    "policy_from_settings",
-    "prepare_data_dir",
-    "referenced_dataset_ids",
-    "resolve_path",
-    "settle_staged",
-    "validate_source",
-    "validate_step",
-    "validate_steps",
-]
+_EXPORTS = {
+    "Connection": "connections", "check_connection": "connections", "mask_connection": "connections",
+    "parse_connection": "connections",
+    "Resolver": "context", "RunContext": "context", "RunResult": "context", "StepStats": "context",
+    "Cancelled": "errors", "DataPlaneConfigError": "errors", "DataPlaneError": "errors", "StepFailed": "errors",
+    "check_fill_values": "fill_types",
+    "referenced_dataset_ids": "graph", "validate_steps": "graph",
+    "mask_secrets": "masking",
+    "resolve_path": "paths",
+    "PgIdentity": "policy", "Policy": "policy", "policy_from_settings": "policy", "prepare_data_dir": "policy",
+    "settle_staged": "recovery",
+    "MappingResolver": "resolving",
+    "execute_steps": "runner",
+    "validate_source": "source_config",
+    "polars_dtype": "types",
+    "validate_step": "validation",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .errors import DataPlaneConfigError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_LENGTH = 4_096
 MAX_TOKENS = 1_024
@@ -90,4 +92,6 @@ def _too_large(field: str, what: str, limit: str) -> DataPlaneConfigError:
 def sql_expression(text: str, field: str = "filter") -> pl.Expr:
     """The Polars expression of `text`, parsed only once it is within every bound; raises DataPlaneConfigError."""
     check_expression(text, field)
+    import polars as pl  # Imported here: measuring a text needs no Polars, parsing it does.
+
     return pl.sql_expr(text)

@@ -7,12 +7,12 @@ type is not known here is left to the run, which checks the value again with the
 
 from __future__ import annotations
 
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from .graph import plan_steps
-from .types import coerce_literal, polars_dtype, schema_dtypes
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def check_fill_values(steps: list[dict[str, Any]], schemas: dict[str, dict[str, Any] | None]) -> None:
@@ -21,6 +21,10 @@ def check_fill_values(steps: list[dict[str, Any]], schemas: dict[str, dict[str, 
     `schemas` maps dataset ids to their schema (`{"fields": [...]}`); the steps must have passed
     validate_steps.
     """
+    if not any(_fills(step) for step in steps):
+        return  # No value to convert: the types, and Polars with them, are not needed.
+    from .types import schema_dtypes  # Imported here: only a fill value needs Polars' conversions.
+
     plan = plan_steps(steps)
     index = {step["id"]: i for i, step in enumerate(steps)}
     known: dict[str, dict[str, pl.DataType]] = {}
@@ -43,8 +47,15 @@ def check_fill_values(steps: list[dict[str, Any]], schemas: dict[str, dict[str, 
         known[sid] = types
 
 
+def _fills(step: dict[str, Any]) -> bool:
+    nulls = (step.get("config") or {}).get("handle_nulls") if step.get("type") == "data_cleaner" else None
+    return isinstance(nulls, dict) and nulls.get("strategy") == "fill"
+
+
 def _cleaned(types: dict[str, pl.DataType], config: dict[str, Any], root_schema: dict[str, Any] | None,
              at: str) -> dict[str, pl.DataType]:
+    from .types import coerce_literal, polars_dtype, schema_dtypes
+
     cast = config.get("cast")
     if cast is True:
         types.update({c: t for c, t in schema_dtypes(root_schema).items() if c in types})

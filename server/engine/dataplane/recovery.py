@@ -15,7 +15,8 @@ from .context import Resolver, RunContext
 from .errors import DataPlaneError
 from .graph import plan_steps
 from .policy import Policy
-from .sinks import Prepared, Staged, Target, discard, resolve_target
+from .sinks import Prepared, Staged, discard
+from .targets import Target, resolve_target
 
 
 def _targets(steps: list[dict[str, Any]], resolve: Resolver, ctx: RunContext,

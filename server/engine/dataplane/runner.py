@@ -27,13 +27,15 @@ import polars as pl
 from .cleaner import build_cleaner, tap
 from .context import Resolver, RunContext, RunResult, StepStats, trimmed
 from .errors import Cancelled, DataPlaneConfigError, StepDataError, StepFailed
+from .gate_config import reference_ids
 from .graph import Plan, plan_steps, upstream_source
 from .masking import redact
 from .policy import Policy
 from .quality import CheckOutcome
-from .quality_gate import reference_ids, run_gate
-from .sinks import Prepared, Staged, discard, resolve_target, stage
+from .quality_gate import run_gate
+from .sinks import Prepared, Staged, discard, stage
 from .sources import open_source
+from .targets import resolve_target
 from .typed_files import inference_miss
 
 

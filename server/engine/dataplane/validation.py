@@ -8,7 +8,9 @@ from typing import Any
 from .connections import split_table
 from .errors import DataPlaneConfigError
 from .expressions import check_expression, sql_expression
-from .types import polars_dtype
+from .gate_config import check_gate_config
+from .source_config import file_format
+from .typenames import check_type
 
 STEP_TYPES = ("data_source", "data_cleaner", "data_sink", "quality_check")
 RESERVED_TYPES: tuple[str, ...] = ()
@@ -66,7 +68,7 @@ def _check_cast_type(value: Any, field: str) -> None:
     if not isinstance(spec, dict) or not set(spec) <= {"type", "precision", "scale", "items"}:
         raise _refuse(field, "Must be a type name or {type, precision, scale, items}")
     try:
-        polars_dtype(spec)
+        check_type(spec)
     except DataPlaneConfigError as exc:
         raise _refuse(field, exc.reason, exc.message) from None
 
@@ -136,16 +138,12 @@ def _check_sink(config: dict[str, Any], at: str) -> None:
                           "Must be '<connection>.<table>' or '<connection>.<schema>.<table>'")
         split_table(".".join(parts[1:]), dialect="postgresql", field=f"{at}.destination")
     elif "path" in config:
-        from .sources import file_format  # Imported here: sources pulls in the database drivers.
-
         file_format({k: config[k] for k in ("path", "format") if k in config}, field=at)
     elif not isinstance(config["dataset_id"], str) or not config["dataset_id"]:
         raise _refuse(f"{at}.dataset_id", "A dataset_id string is required")
 
 
 def _check_quality(config: dict[str, Any], at: str) -> None:
-    from .quality_gate import check_gate_config  # Imported here: the quality engine pulls in Polars and SQL.
-
     check_gate_config(config, at)
 
 

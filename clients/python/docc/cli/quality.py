@@ -3,6 +3,7 @@ job feed as one line per event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from docc.cli import Context, cli, pass_context
 from docc.cli.commands import datasets, limited
 from docc.cli.output import EXIT_CHECK_FAILED, EXIT_TIMEOUT, Out, read_document
+from docc.client import Client
 from docc.models.events import JobEvent
 from docc.models.quality import NOT_PASSED, RULE_TYPES, SEVERITIES, DatasetProfile
 
@@ -25,9 +27,9 @@ COLUMN_COLUMNS = ("name", "type", "null_count", "distinct_count", "min", "max", 
 OUTCOMES = ("passed", "failed", "error")
 
 
-def _outcome(status: str) -> None:
+def _outcome(status: str, not_passed: Collection[str] = NOT_PASSED) -> None:
     """A check's status as the exit code: 5 when it did not pass, 7 when it is still running."""
-    if status in NOT_PASSED:
+    if status in not_passed:
         raise click.exceptions.Exit(EXIT_CHECK_FAILED)
     if status == "running":
         raise click.exceptions.Exit(EXIT_TIMEOUT)
@@ -36,6 +38,17 @@ def _outcome(status: str) -> None:
 @cli.group()
 def quality() -> None:
     """Quality rules, their runs and results."""
+
+
+def _record_command(group: click.Group, name: str, argument: str, call: Callable[[Client, str], Any], doc: str,
+                    fields: Sequence[str] | None = None) -> None:
+    """Register `group name ARGUMENT`: one call of the SDK with the id, its answer shown as one record."""
+
+    @group.command(name, help=doc)
+    @click.argument(argument)
+    @pass_context
+    def command(state: Context, **given: str) -> None:
+        state.out.record(call(state.client, given[argument]), fields)
 
 
 @quality.group()
@@ -59,12 +72,7 @@ def list_rules(state: Context, dataset_id: str | None, rule_type: str | None, se
     state.out.table(limited(found, limit), RULE_COLUMNS)
 
 
-@rules.command("get")
-@click.argument("rule_id")
-@pass_context
-def get_rule(state: Context, rule_id: str) -> None:
-    """Show one rule."""
-    state.out.record(state.client.quality.rules.get(rule_id))
+_record_command(rules, "get", "rule_id", lambda client, rule_id: client.quality.rules.get(rule_id), "Show one rule.")
 
 
 @rules.command("create")
@@ -93,20 +101,10 @@ def delete_rule(state: Context, rule_id: str) -> None:
     state.out.errors.print(f"Deleted {rule_id}")
 
 
-@rules.command("enable")
-@click.argument("rule_id")
-@pass_context
-def enable_rule(state: Context, rule_id: str) -> None:
-    """Enable a rule: it runs on its schedule and counts in the quality score."""
-    state.out.record(state.client.quality.rules.enable(rule_id), RULE_COLUMNS)
-
-
-@rules.command("disable")
-@click.argument("rule_id")
-@pass_context
-def disable_rule(state: Context, rule_id: str) -> None:
-    """Disable a rule."""
-    state.out.record(state.client.quality.rules.disable(rule_id), RULE_COLUMNS)
+_record_command(rules, "enable", "rule_id", lambda client, rule_id: client.quality.rules.enable(rule_id),
+                "Enable a rule: it runs on its schedule and counts in the quality score.", RULE_COLUMNS)
+_record_command(rules, "disable", "rule_id", lambda client, rule_id: client.quality.rules.disable(rule_id),
+                "Disable a rule.", RULE_COLUMNS)
 
 
 @rules.command("run")
@@ -141,20 +139,11 @@ def results() -> None:
     """One result of a rule's run: show it, or cancel a running one."""
 
 
-@results.command("get")
-@click.argument("result_id")
-@pass_context
-def get_result(state: Context, result_id: str) -> None:
-    """Show one result."""
-    state.out.record(state.client.quality.results.get(result_id), RESULT_FIELDS)
-
-
-@results.command("cancel")
-@click.argument("result_id")
-@pass_context
-def cancel_result(state: Context, result_id: str) -> None:
-    """Stop a running check."""
-    state.out.record(state.client.quality.results.cancel(result_id), RESULT_FIELDS)
+_record_command(results, "get", "result_id", lambda client, result_id: client.quality.results.get(result_id),
+                "Show one result.", RESULT_FIELDS)
+_record_command(results, "cancel", "result_id",
+                lambda client, result_id: client.quality.results.cancel(result_id), "Stop a running check.",
+                RESULT_FIELDS)
 
 
 @datasets.command("profile")
@@ -169,10 +158,7 @@ def profile_dataset(state: Context, dataset_id: str, latest: bool, wait: float) 
     profile = (state.client.datasets.get_profile(dataset_id) if latest
                else state.client.datasets.profile(dataset_id, wait=wait))
     _show_profile(state.out, profile)
-    if profile.status == "failed":
-        raise click.exceptions.Exit(EXIT_CHECK_FAILED)
-    if profile.status == "running":
-        raise click.exceptions.Exit(EXIT_TIMEOUT)
+    _outcome(profile.status, not_passed=("failed",))
 
 
 def _show_profile(out: Out, profile: DatasetProfile) -> None:

@@ -7,7 +7,7 @@ the request models name the values the server accepts (the OpenAPI check keeps t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import Field
 
@@ -22,6 +22,26 @@ SEVERITIES: tuple[str, ...] = get_args(Severity)
 RESULT_STATUSES = ("running", "passed", "failed", "error", "cancelled")
 # A run that ended like this did not pass: `docc quality rules run --wait` exits non-zero on it.
 NOT_PASSED: frozenset[str] = frozenset({"failed", "error", "cancelled"})
+
+
+class _HasStatus(Protocol):
+    status: str
+
+
+class _Finishes:
+    """`finished` of an answer with a `status` (declared by each model, so field order stays its own)."""
+
+    @property
+    def finished(self: _HasStatus) -> bool:
+        return self.status != "running"
+
+
+class _Checked(_Finishes):
+    """`finished` and `passed` of a quality check's answer."""
+
+    @property
+    def passed(self: _HasStatus) -> bool:
+        return self.status == "passed"
 
 
 class RuleSchedule(Model):
@@ -57,7 +77,7 @@ class QualityRuleAck(Model):
     version: int
 
 
-class QualityResult(Model):
+class QualityResult(Model, _Checked):
     id: str
     rule_id: str
     dataset_id: str
@@ -81,28 +101,12 @@ class QualityResult(Model):
     # The pipeline job whose `quality_check` step ran the rule (trigger `pipeline`).
     job_id: str | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
 
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
-
-
-class QualityResultAck(Model):
+class QualityResultAck(Model, _Checked):
     """What a key holding write:quality but not read:quality learns of the run it started or cancelled."""
 
     id: str
     status: str
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
 
 
 class ColumnProfile(Model):
@@ -120,7 +124,7 @@ class ColumnProfile(Model):
     max_length: int | None = None
 
 
-class DatasetProfile(Model):
+class DatasetProfile(Model, _Finishes):
     id: str
     dataset_id: str
     schema_version: int
@@ -132,10 +136,6 @@ class DatasetProfile(Model):
     started_at: datetime
     finished_at: datetime | None = None
     duration_s: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
 
 
 class RuleScheduleSpec(Input):

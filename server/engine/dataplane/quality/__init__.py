@@ -4,20 +4,18 @@ Database sources (SQLite, PostgreSQL) are checked by SQL pushed down to the data
 rule; files (CSV, Parquet, JSON lines) and pipeline frames lazily in Polars. Both roads give the same
 counts for the same data. Nothing here raises on a bad rule or unreachable data: the outcome has
 status 'error' and the reason.
+
+The vocabulary (spec.py) and the save-time checks (checks.py) load no engine; the evaluators import
+Polars and sqlglot when first read.
 """
 
-from .api import check_pattern, check_select, evaluate_frame, evaluate_source
-from .spec import OUTCOME_STATUSES, RULE_TYPES, SAMPLE_LIMIT, VALUE_RULES, CheckOutcome, CheckSpec
+from ..lazy import lazy_exports
 
-__all__ = [
-    "OUTCOME_STATUSES",
-    "RULE_TYPES",
-    "SAMPLE_LIMIT",
-    "VALUE_RULES",
-    "CheckOutcome",
-    "CheckSpec",
-    "check_pattern",
-    "check_select",
-    "evaluate_frame",
-    "evaluate_source",
-]
+_EXPORTS = {
+    "check_pattern": "checks", "check_select": "checks",
+    "evaluate_frame": "api", "evaluate_source": "api",
+    "OUTCOME_STATUSES": "spec", "RULE_TYPES": "spec", "SAMPLE_LIMIT": "spec", "VALUE_RULES": "spec",
+    "CheckOutcome": "spec", "CheckSpec": "spec",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

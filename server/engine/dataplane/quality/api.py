@@ -25,12 +25,11 @@ from ..database import TableScan
 from ..errors import DataPlaneConfigError
 from ..paths import resolve_path
 from ..policy import Policy
-from ..sources import file_format, open_source, validate_source
+from ..source_config import file_format, validate_source
+from ..sources import open_source
 from ..types import cast_expr, polars_dtype, schema_dtypes
 from . import frames, rules, schemas, sqlroad
-from .customsql import select_problem
 from .outcomes import errored
-from .patterns import pattern_problem
 from .spec import RULE_TYPES, CheckOutcome, CheckSpec
 
 T = TypeVar("T")
@@ -336,14 +335,3 @@ def evaluate_source(source: dict, checks: list[CheckSpec], *, policy: Policy, sc
                                   references=references, sensitive=sensitive, secrets=secrets)
     finally:
         table.close()
-
-
-def check_pattern(pattern: str) -> str | None:
-    """Why `pattern` cannot be used by regex_match (Polars and PostgreSQL must agree on it), else None."""
-    return pattern_problem(pattern)
-
-
-def check_select(sql: str) -> str | None:
-    """Why a custom_sql condition is refused (not one read-only expression or SELECT), else None."""
-    return select_problem(sql)
-
