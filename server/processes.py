@@ -15,6 +15,8 @@ import os
 import signal
 from collections.abc import Callable
 
+from aiohttp.web_runner import GracefulExit
+
 from server.config import Settings
 
 log = logging.getLogger("docc")
@@ -41,6 +43,8 @@ def serve_processes(settings: Settings, serve_one: Callable[[], None]) -> int:
             code = 0
             try:
                 serve_one()
+            except GracefulExit:  # a second stop request while shutting down: still the stop asked for
+                pass
             except BaseException:  # anything that ends a child is logged, and ends it
                 log.exception("Server process failed")
                 code = 1
@@ -50,10 +54,15 @@ def serve_processes(settings: Settings, serve_one: Callable[[], None]) -> int:
     log.info("Started %d server processes on port %s: %s", len(children), settings.port, children)
 
     stopping: list[bool] = []
+    signalled: set[int] = set()
 
     def stop(signum: int, _frame: object) -> None:
+        # Each process is asked once: a second SIGTERM would interrupt aiohttp's own shutdown.
         stopping.append(True)
         for child in children:
+            if child in signalled:
+                continue
+            signalled.add(child)
             try:
                 os.kill(child, signal.SIGTERM)
             except ProcessLookupError:

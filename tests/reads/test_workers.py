@@ -122,3 +122,35 @@ async def test_a_set_stopped_while_it_starts_exits_cleanly(database_url, tmp_pat
     code, log = await asyncio.to_thread(_stop_at_once, database_url, tmp_path)
     # then: a process stopped before it set up its own handlers is a requested stop, not a failure
     assert code == 0, log[-4000:]
+
+
+def _serve_set(monkeypatch, serve_one) -> int:
+    """Run serve_processes with two forked copies of `serve_one`, the parent's signal handlers put back after."""
+    from server import processes
+
+    monkeypatch.setattr(processes, "_prepare", lambda settings: None)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        settings = Settings.from_env({"DOCC_WORKERS": "2", "DOCC_DATABASE_URL": "postgres://u@h/db"})
+        return processes.serve_processes(settings, serve_one)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def test_a_process_interrupted_while_it_shuts_down_is_a_clean_stop(monkeypatch):
+    from aiohttp.web_runner import GracefulExit
+
+    def interrupted() -> None:  # what aiohttp raises when a stop signal comes during its own shutdown
+        raise GracefulExit()
+
+    # when / then
+    assert _serve_set(monkeypatch, interrupted) == 0
+
+
+def test_a_process_that_fails_fails_the_set(monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("no port")
+
+    # when / then
+    assert _serve_set(monkeypatch, broken) == 1
