@@ -11,6 +11,8 @@ from typing import Any
 from tortoise import connections, fields
 from tortoise.models import Model
 
+from server.point_reads import reader_of
+
 
 def new_id(prefix: str) -> str:
     """An opaque id such as `ds_5f0c2a9e1b7d4c3a8e6f`."""
@@ -56,7 +58,8 @@ async def select_one(model: type[Model], columns: Sequence[str], column: str, va
     """One row of `model` where `column` equals `value`, as Python values, or None.
 
     Plain SQL for the few lookups on every request (the API key, a list's version): building the ORM
-    query and a model object costs several times more than running the statement. `versions` names
+    query and a model object costs several times more than running the statement. Outside a transaction
+    it runs on the database's point reader (server.point_reads), not through the ORM's connection. `versions` names
     version tables keyed by workspace (`workspace_id`, `version`): each one's version for the row's
     workspace is read in the same statement, under its name (0 when the workspace has no row yet).
     """
@@ -64,7 +67,11 @@ async def select_one(model: type[Model], columns: Sequence[str], column: str, va
     named = tuple((versions or {}).items())
     sql = _select_one_sql(model, tuple(columns), column, tuple((name, m._meta.db_table) for name, m in named),
                           conn.capabilities.dialect)
-    _, rows = await conn.execute_query(sql, [value])
+    # The connection's point reader when it has one (server.point_reads); None from it means "ask the ORM's".
+    reader = reader_of(conn)
+    rows = await reader.rows(sql, (value,)) if reader is not None else None
+    if rows is None:
+        _, rows = await conn.execute_query(sql, [value])
     if not rows:
         return None
     row, fields_map = rows[0], model._meta.fields_map
