@@ -137,7 +137,7 @@ class PostgresReader:
             if self._connection is None or self._connection.is_closed():
                 self._connection = await asyncpg.connect(**self._kwargs)
             found = await self._connection.fetch(sql, *params)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # A lost connection or a failing statement: the pool answers instead (and raises what it raises).
             log.debug("Point read fell back to the pool: %s", type(exc).__name__)
             await self._drop()

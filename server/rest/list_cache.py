@@ -23,7 +23,9 @@ _KEPT_HEADERS = ("X-Total-Count", "Link")
 @dataclass(frozen=True, slots=True)
 class CachedList:
     body: bytes
+    # The page's own headers (X-Total-Count, Link) and its ETag, ready to copy into an answer.
     headers: tuple[tuple[str, str], ...]
+    tag: str
 
 
 class ListCache(LruCache[tuple[str, ...], CachedList]):
@@ -42,10 +44,11 @@ def list_etag(key: tuple[str, ...]) -> str:
     return f'"l-{digest}"'
 
 
-def _matches(request: web.Request, tag: str) -> bool:
-    header = request.headers.get("If-None-Match")
+def _matches(header: str | None, tag: str) -> bool:
     if header is None:
         return False
+    if header == tag:  # what a client sends back, as a rule
+        return True
     candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
     return tag in candidates or "*" in candidates
 
@@ -54,17 +57,15 @@ async def serve_list(request: web.Request, resource: str, workspace_id: str, ver
                      build: Callable[[], Awaitable[web.Response]]) -> web.Response:
     """The page for this request from the cache, or built by `build` and kept; 304 when the client has it."""
     key = (resource, workspace_id, str(version), request.path, request.query_string)
-    tag = list_etag(key)
-    if _matches(request, tag):
-        return web.Response(status=304, headers={"ETag": tag})
     cache = request.app[LIST_CACHE]
     entry = cache.get(key)
+    tag = entry.tag if entry is not None else list_etag(key)
+    if _matches(request.headers.get("If-None-Match"), tag):
+        return web.Response(status=304, headers={"ETag": tag})
     if entry is None:
         built = await build()
         assert isinstance(built.body, bytes)
-        entry = CachedList(built.body, tuple((name, built.headers[name]) for name in _KEPT_HEADERS
-                                             if name in built.headers))
+        kept = tuple((name, built.headers[name]) for name in _KEPT_HEADERS if name in built.headers)
+        entry = CachedList(built.body, (*kept, ("ETag", tag)), tag)
         cache.put(key, entry)
-    response = web.Response(body=entry.body, content_type="application/json", headers=dict(entry.headers))
-    response.headers["ETag"] = tag
-    return response
+    return web.Response(body=entry.body, content_type="application/json", headers=dict(entry.headers))

@@ -15,7 +15,7 @@ EXECUTES = ("execute_query", "execute_query_dict", "execute_insert", "execute_ma
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement sent through Tortoise or a point reader (server.point_reads) while the test runs, in order."""
+    """Every SQL statement sent through Tortoise or a point reader (server.point_reads) during the test, in order."""
     sent: list[str] = []
     for client in (SqliteClient, SqliteTransactionWrapper, AsyncpgDBClient, TransactionWrapper):
         for name in EXECUTES:
