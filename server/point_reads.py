@@ -137,26 +137,29 @@ class PostgresReader:
             if self._connection is None or self._connection.is_closed():
                 self._connection = await asyncpg.connect(**self._kwargs)
             found = await self._connection.fetch(sql, *params)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # A lost connection or a failing statement: the pool answers instead (and raises what it raises).
+        except Exception as exc:
+            # A lost connection (asyncpg reports one in several ways) or a failing statement: the pool answers
+            # instead, and raises what it raises; the next lookup opens a new connection.
             log.debug("Point read fell back to the pool: %s", type(exc).__name__)
-            await self._drop()
+            self._drop()
             return None
         self.statements += 1
         return found
 
-    async def _drop(self) -> None:
+    def _drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close(timeout=2)
+            connection.terminate()
 
     async def close(self) -> None:
         if self._drainer is not None and not self._drainer.done():
             self._drainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._drainer
-        await self._drop()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
 
 
 PointReader = SqliteReader | PostgresReader

@@ -17,7 +17,7 @@ from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
 from server.rest.common import etag, if_match, page_request, page_response
-from server.rest.list_cache import serve_list
+from server.rest.list_cache import serve_list, serve_object
 
 
 def dataset_json(view: DatasetView) -> dict[str, Any]:
@@ -92,7 +92,14 @@ async def create_dataset(request: web.Request) -> web.Response:
 
 
 async def get_dataset(request: web.Request) -> web.Response:
-    return _with_etag(request, await domain.get_dataset(await principal_of(request), request.match_info["id"]))
+    principal = await principal_of(request)
+
+    async def build() -> web.Response:
+        return _with_etag(request, await domain.get_dataset(principal, request.match_info["id"]))
+
+    # Every field of the answer is in the dataset's row, which the list version counts: kept like a page.
+    version = await domain.list_version(principal, known=known_list_version(request, "datasets"))
+    return await serve_object(request, "dataset", principal.workspace_id, version, build)
 
 
 async def update_dataset(request: web.Request) -> web.Response:
