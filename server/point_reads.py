@@ -13,6 +13,9 @@ So each open database gets one reader, used by `select_one` only:
   by this process's ORM connection, by other processes and by plain SQL. It never holds a read open
   between statements (each result is fetched whole), it cannot write (`query_only`), and it never waits
   for a lock (`busy_timeout` 0): whatever goes wrong, the caller falls back to the ORM's connection.
+  Since it never writes, `PRAGMA data_version` changes exactly when any other connection has committed:
+  while it stands still, an answer it gave before is still the answer, and that check costs a third of the
+  lookup (answers are kept until the next change, at most `KEPT_ANSWERS` of them).
 - PostgreSQL: one dedicated asyncpg connection, outside the pool. It runs one statement at a time; requests
   that arrive while one runs wait for the next turn, and identical statements (the same key, the same
   workspace's version) waiting together run once. Every statement that answers a request starts after that
@@ -41,11 +44,16 @@ log = logging.getLogger("docc.db")
 Rows = Sequence[Sequence[Any]]
 
 
+KEPT_ANSWERS = 4096
+
+
 class SqliteReader:
     """A synchronous, read-only connection to the same SQLite file, for the event loop's thread."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._data_version: int | None = None
+        self._answers: dict[tuple[str, tuple[Any, ...]], Rows] = {}
         self.statements = 0
 
     @classmethod
@@ -68,8 +76,18 @@ class SqliteReader:
 
     async def rows(self, sql: str, params: Sequence[Any]) -> Rows | None:
         """Every row of one statement, or None when this reader cannot answer (the caller uses the ORM's)."""
+        key = (sql, tuple(params))
         try:
-            found = self._db.execute(sql, params).fetchall()
+            data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if data_version != self._data_version:
+                self._answers.clear()
+                self._data_version = data_version
+            found = self._answers.get(key)
+            if found is None:
+                found = self._db.execute(sql, params).fetchall()
+                if len(self._answers) >= KEPT_ANSWERS:
+                    self._answers.clear()
+                self._answers[key] = found
         except sqlite3.Error:
             # Locked, another thread, a closed file: the ORM's connection answers instead, or raises.
             return None
