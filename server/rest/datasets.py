@@ -69,13 +69,14 @@ def _with_etag(request: web.Request, row: DatasetView, status: int = 200) -> web
 
 async def list_datasets(request: web.Request) -> web.Response:
     principal = await principal_of(request)
-    query = request.query
-    filters = domain.DatasetFilter(
-        name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
-        source_type=query.get("source_type"), status=query.get("status"))
-    paging = page_request(request)
 
     async def build() -> web.Response:
+        # Parsed only to build a page: a kept page was built from this very query, so it was valid.
+        query = request.query
+        filters = domain.DatasetFilter(
+            name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
+            source_type=query.get("source_type"), status=query.get("status"))
+        paging = page_request(request)
         return page_response(request, await domain.list_datasets(principal, filters, paging), dataset_json)
 
     version = await domain.list_version(principal, known=known_list_version(request, "datasets"))

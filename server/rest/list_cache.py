@@ -66,15 +66,16 @@ async def serve_list(request: web.Request, resource: str, workspace_id: str, ver
     key = (resource, workspace_id, str(version), request.path, request.query_string)
     cache = request.app[LIST_CACHE]
     entry = cache.get(key)
-    tag = entry.tag if entry is not None else list_etag(key)
-    if _matches(request.headers.get("If-None-Match"), tag):
-        return web.Response(status=304, headers={"ETag": tag})
     if entry is None:
+        # Built before any 304: building is what checks the query (a kept page's query was valid).
         built = await build()
         assert isinstance(built.body, bytes)
+        tag = list_etag(key)
         kept = tuple((name, built.headers[name]) for name in _KEPT_HEADERS if name in built.headers)
         entry = CachedList(built.body, (*kept, ("ETag", tag)), tag)
         cache.put(key, entry)
+    if _matches(request.headers.get("If-None-Match"), entry.tag):
+        return web.Response(status=304, headers={"ETag": entry.tag})
     return web.Response(body=entry.body, content_type="application/json", headers=dict(entry.headers))
 
 
