@@ -56,17 +56,18 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as a single JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        given = record.__dict__
         entry: dict[str, Any] = {
             "time": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "message": scrub(record.getMessage()),
+            "message": scrub(record.msg if not record.args and type(record.msg) is str else record.getMessage()),
         }
         for name in _EXTRA_FIELDS:
-            value = getattr(record, name, None)
+            value = given.get(name)
             if value is None:
                 continue
-            if isinstance(value, str) and not (name == "request_id" and _OWN_REQUEST_ID.fullmatch(value)):
+            if type(value) is str and not (name == "request_id" and _OWN_REQUEST_ID.fullmatch(value)):
                 value = scrub(value)
             entry[name] = value
         if record.exc_info:

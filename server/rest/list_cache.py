@@ -30,7 +30,7 @@ class CachedList:
     body: bytes
     # The page's own headers (X-Total-Count, Link) and its ETag, ready to copy into an answer.
     headers: tuple[tuple[str, str], ...]
-    tag: str
+    tag: str = ""
 
 
 class ListCache(LruCache[tuple[str, ...], CachedList]):
