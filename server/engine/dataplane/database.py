@@ -276,6 +276,11 @@ class Publication:
         if not _table_exists(cur, dialect, schema_name, name):
             cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
             return True
+        if mode == "replace" and dialect == "sqlite" and _sqlite_interchangeable(cur, name, staging):
+            # Nothing but its rows would tell the old table from the staged one: swap them, do not copy.
+            cur.execute(f"DROP TABLE {target}")
+            cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
+            return True
         staged_columns = _columns(cur, dialect, schema_name, staging)
         if mode == "replace":
             _empty_table(cur, dialect, target)
@@ -374,6 +379,28 @@ def _empty_table(cur: Any, dialect: str, target: str) -> None:
         cur.execute("ROLLBACK TO SAVEPOINT docc_truncate")
         cur.execute(f"DELETE FROM {target}")
     cur.execute("RELEASE SAVEPOINT docc_truncate")
+
+
+def _sqlite_interchangeable(cur: Any, name: str, staging: str) -> bool:
+    """Whether SQLite table `name` is the staging table but for its rows: the same definition word for word,
+    and nothing else in the schema (an index, a trigger, a view, another table's foreign key) names it.
+
+    The check is by text and errs towards "no": a name that merely appears inside another object's SQL
+    keeps the copy, which is always right.
+    """
+    definitions = {}
+    for table in (name, staging):
+        cur.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        row = cur.fetchone()
+        head = f"CREATE TABLE {quote_ident(table)}"
+        if row is None or not isinstance(row[0], str) or not row[0].startswith(head):
+            return False
+        definitions[table] = row[0][len(head):]
+    if definitions[name] != definitions[staging]:
+        return False
+    cur.execute("SELECT COUNT(*) FROM sqlite_master WHERE name NOT IN (?, ?) AND (tbl_name = ? "
+                "OR instr(lower(sql), lower(?)) > 0)", (name, staging, name, name))
+    return cur.fetchone()[0] == 0
 
 
 def _columns(cur: Any, dialect: str, schema_name: str | None, name: str) -> list[str]:
