@@ -254,9 +254,10 @@ class Publication:
     """Staging tables of one database published in one open transaction: prepared now, committed on decision.
 
     Each `add` runs a table's swap inside the transaction: the target keeps its identity (its rows are
-    replaced by TRUNCATE, or DELETE where a foreign key forbids TRUNCATE, then INSERT ... SELECT), so
+    replaced by TRUNCATE, or DELETE where a foreign key references it, then INSERT ... SELECT), so
     indexes, constraints, grants, triggers and views on it survive; a missing target is created by
-    renaming the staging table. The staging table is dropped in the same transaction, so after a commit
+    renaming the staging table, and so is a target nothing but its rows tells from the staging table
+    (dropped first: there is nothing to keep, and nothing to copy). The staging table is dropped in the same transaction, so after a commit
     its absence means "published". A swap that cannot work (a column the target lacks, a constraint)
     fails in `add`, before anything is visible; `commit` only has to say COMMIT.
     """
