@@ -245,6 +245,7 @@ class SocketLines:
     def __init__(self, ws: TrackedWebSocket, message_type: str, operation_id: str, selection: Hashable,
                  data_of: Callable[[LogLineView], SharedData | None]) -> None:
         self.ws, self._data_of = ws, data_of
+        self._transport = ws._writer.transport  # type: ignore[union-attr]
         self._head = b'{"id":%s,"type":%s,"payload":{"data":' % (orjson.dumps(operation_id),
                                                                   orjson.dumps(message_type))
         self.key: Hashable = (message_type, operation_id, selection)
@@ -271,16 +272,15 @@ class SocketLines:
         return b"".join(frames)
 
     def write(self, data: bytes) -> None:
-        if self.closing():
+        ws = self.ws
+        if ws._closed or self._transport.is_closing():  # nothing after a close frame
             raise ConnectionResetError("Cannot write to closing transport")
-        self.ws._flush()  # what the socket queued before goes out first
-        self.ws._writer.transport.write(data)  # type: ignore[union-attr]
+        if ws._pending:
+            ws._flush()  # what the socket queued before goes out first
+        self._transport.write(data)
 
     def buffered(self) -> int:
-        writer = self.ws._writer
-        size = self.ws._pending_size
-        return size if writer is None else size + writer.transport.get_write_buffer_size()
+        return self.ws._pending_size + self._transport.get_write_buffer_size()
 
     def closing(self) -> bool:
-        writer = self.ws._writer
-        return self.ws.closed or writer is None or writer.transport.is_closing()
+        return self.ws._closed or self._transport.is_closing()
