@@ -22,7 +22,7 @@ from server.engine.journal import Journal
 from server.engine.service import EVENT_BUS
 from server.models.engine import Job
 from tests.rest.test_pipelines import example, make_dataset
-from tests.test_live_slow_watchers import Reader, seqs
+from tests.test_live_slow_watchers import Reader, all_fed, fanout_size, seqs
 
 JOB = "job_0123456789abcdef"
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws", "sse", "ndjson"]
@@ -208,11 +208,6 @@ async def running(start_app, settings, tmp_path):
     return app, job["id"], journal, base
 
 
-def fanout_size(client: Any, job_id: str) -> int:
-    found = client.app[EVENT_BUS].shared.get(job_topic(job_id))
-    return 0 if found is None else len(found)
-
-
 async def test_many_followers_over_every_protocol_see_every_line_once_and_in_order(running):
     # given five followers over each protocol, all live (each has read the first line)
     client, job_id, journal, base = running
@@ -220,7 +215,7 @@ async def test_many_followers_over_every_protocol_see_every_line_once_and_in_ord
     await journal.log("info", None, "first")
     got = [[await reader.next()] for reader in readers]
     # when the job writes lines in bursts, then ends
-    assert fanout_size(client, job_id) == len(readers)  # every one of them is fed by the job's fan-out
+    await all_fed(client, job_id, len(readers))  # every one of them is fed by the job's fan-out
     for burst in range(20):
         for number in range(burst % 4 + 1):
             await journal.log("warning" if number % 2 else "info", None, f"burst {burst} line {number}")
@@ -245,7 +240,7 @@ async def test_a_follower_that_disconnects_mid_stream_is_dropped_and_the_others_
     leaving, staying = [await Reader(client, protocol, job_id).open(base) for _ in range(2)]
     await journal.log("info", None, "first")
     assert await leaving.next() == await staying.next() == ("line", base + 1)
-    assert fanout_size(client, job_id) == 2
+    await all_fed(client, job_id, 2)
     # when one disconnects and lines keep coming
     await leaving.close()
     written, stayed = 1, [("line", base + 1)]

@@ -8,6 +8,7 @@ transport's, until the job's fan-out finds more unsent bytes there than its boun
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -116,6 +117,22 @@ class Reader:
             await self.ws.close()
 
 
+def fanout_size(client: Any, job_id: str) -> int:
+    """How many followers the job's fan-out feeds now."""
+    found = client.app[EVENT_BUS].shared.get(job_topic(job_id))
+    return 0 if found is None else len(found)
+
+
+async def all_fed(client: Any, job_id: str, readers: int) -> None:
+    """Wait until `readers` followers are fed by the job's fan-out: a follower that sent its last stored line
+    still looks at the store once more before it joins."""
+    for _ in range(2_000):
+        if fanout_size(client, job_id) == readers:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{fanout_size(client, job_id)} followers joined the fan-out, not {readers}")
+
+
 def fell_behind(bus: Any, job_id: str, readers: int) -> bool:
     """Whether one of `readers` followers of the job was found too slow: its queue overflowed, or the job's
     fan-out gave it back."""
@@ -138,6 +155,7 @@ async def test_a_slow_reader_is_told_it_lagged_and_resumes_while_a_fast_one_sees
     await journal.log("info", None, secrets.token_urlsafe(LINE_BYTES))
     fast_got = [await fast.next()]
     assert await slow.next() == ("line", base + 1)
+    await all_fed(client, job_id, 2)
     # when lines keep coming while the slow one reads nothing, until its queue overflows
     bus, written = client.app[EVENT_BUS], 1
     while not fell_behind(bus, job_id, readers=2):
