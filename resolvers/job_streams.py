@@ -9,6 +9,10 @@ following live is not fed from the store at its own pace (that would cost the se
 as long as it stays slow): its stream ends with `Lagged`, which carries the cursor it reached, and the
 client resumes from there with nothing lost. Falling behind while still reading stored lines is not lag:
 the reader reads the store again. Neither ever slows the job or another reader.
+
+A reader that brings its transport (a `LineSink`) gets its live lines from the job's fan-out instead
+(resolvers/job_fanout.py): written there once per wire form for all such readers, straight to their
+transports; its bound is then the unsent bytes its transport holds, and the rest is as above.
 """
 
 from __future__ import annotations

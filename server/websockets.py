@@ -61,7 +61,9 @@ class LegacyProtocolHandler(BaseGraphQLWSHandler):
 
     async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,
                                    variables: dict[str, object] | None) -> None:
-        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "data", operation_id))
+        task = asyncio.current_task()
+        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "data", operation_id,
+                                lambda: self.tasks.get(operation_id) is task))
         await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
@@ -69,7 +71,8 @@ class TransportProtocolHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws, whose operations' tasks may write their live lines directly (`next` messages)."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
-        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "next", operation.id))
+        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "next", operation.id,
+                                lambda: self.operations.get(operation.id) is operation))
         await super().run_operation(operation)
 
 
@@ -242,23 +245,24 @@ class SocketLines:
     selection) for every socket that has the same, and written straight to the socket's transport after what
     the socket already queued."""
 
-    def __init__(self, ws: TrackedWebSocket, message_type: str, operation_id: str, selection: Hashable,
-                 data_of: Callable[[LogLineView], SharedData | None]) -> None:
-        self.ws, self._data_of = ws, data_of
+    def __init__(self, ws: TrackedWebSocket, message_type: str, operation_id: str, alive: Callable[[], bool],
+                 selection: Hashable, data_of: Callable[[LogLineView], SharedData | None]) -> None:
+        self.ws, self._data_of, self._alive = ws, data_of, alive
         self._transport = ws._writer.transport  # type: ignore[union-attr]
         self._head = b'{"id":%s,"type":%s,"payload":{"data":' % (orjson.dumps(operation_id),
                                                                   orjson.dumps(message_type))
         self.key: Hashable = (message_type, operation_id, selection)
 
     @classmethod
-    def of(cls, adapter: Any, message_type: str, operation_id: str, selection: Hashable,
+    def of(cls, adapter: Any, message_type: str, operation_id: str, alive: Callable[[], bool], selection: Hashable,
            data_of: Callable[[LogLineView], SharedData | None]) -> SocketLines | None:
-        """The sink of the socket behind Strawberry's `adapter`, or None when its messages must go through
-        aiohttp's writer (permessage-deflate) or Strawberry's."""
+        """The sink of the operation `operation_id` (still running while `alive()`) on the socket behind
+        Strawberry's `adapter`, or None when its messages must go through aiohttp's writer (permessage-deflate)
+        or Strawberry's."""
         ws = getattr(adapter, "ws", None)
         if not isinstance(ws, TrackedWebSocket) or ws.compress or ws._writer is None:
             return None
-        return cls(ws, message_type, operation_id, selection, data_of)
+        return cls(ws, message_type, operation_id, alive, selection, data_of)
 
     def encode(self, lines: list[LogLineView]) -> bytes:
         frames = []
@@ -273,7 +277,9 @@ class SocketLines:
 
     def write(self, data: bytes) -> None:
         ws = self.ws
-        if ws._closed or self._transport.is_closing():  # nothing after a close frame
+        # Nothing after a close frame, nor once the client completed the operation (it may reuse the id at
+        # once, before the operation's task has seen its cancellation).
+        if ws._closed or self._transport.is_closing() or not self._alive():
             raise ConnectionResetError("Cannot write to closing transport")
         if ws._pending:
             ws._flush()  # what the socket queued before goes out first
@@ -283,4 +289,4 @@ class SocketLines:
         return self.ws._pending_size + self._transport.get_write_buffer_size()
 
     def closing(self) -> bool:
-        return self.ws._closed or self._transport.is_closing()
+        return self.ws._closed or self._transport.is_closing() or not self._alive()

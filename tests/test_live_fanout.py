@@ -209,13 +209,18 @@ async def running(start_app, settings, tmp_path):
 
 
 async def test_many_followers_over_every_protocol_see_every_line_once_and_in_order(running):
-    # given five followers over each protocol, all live (each has read the first line)
+    # given five followers over each protocol, and two over compressed websockets (which keep the usual
+    # road), all live (each has read the first line)
     client, job_id, journal, base = running
     readers = [await Reader(client, protocol, job_id).open(base) for protocol in PROTOCOLS for _ in range(5)]
+    compressed = [await Reader(client, protocol, job_id, compress=15).open(base)
+                  for protocol in ("graphql-transport-ws", "graphql-ws")]
     await journal.log("info", None, "first")
     got = [[await reader.next()] for reader in readers]
+    await all_fed(client, job_id, len(readers))  # the uncompressed ones are fed by the job's fan-out
+    readers += compressed
+    got += [[await reader.next()] for reader in compressed]
     # when the job writes lines in bursts, then ends
-    await all_fed(client, job_id, len(readers))  # every one of them is fed by the job's fan-out
     for burst in range(20):
         for number in range(burst % 4 + 1):
             await journal.log("warning" if number % 2 else "info", None, f"burst {burst} line {number}")

@@ -57,8 +57,8 @@ class Reader:
     """One follower of a job's log over one protocol; `next()` is ("line", seq), ("end", None) or
     ("lagged", cursor)."""
 
-    def __init__(self, client: Any, protocol: str, job_id: str) -> None:
-        self.client, self.protocol, self.job_id = client, protocol, job_id
+    def __init__(self, client: Any, protocol: str, job_id: str, compress: int = 0) -> None:
+        self.client, self.protocol, self.job_id, self.compress = client, protocol, job_id, compress
         self.resp: Any = None
         self.ws: Any = None
 
@@ -69,7 +69,7 @@ class Reader:
                                               headers={"Accept": accept})
             assert self.resp.status == 200
             return self
-        self.ws = await self.client.ws_connect("/graphql", protocols=[self.protocol])
+        self.ws = await self.client.ws_connect("/graphql", protocols=[self.protocol], compress=self.compress)
         await self.ws.send_json({"type": "connection_init", "payload": {}})
         assert (await self.ws.receive_json())["type"] == "connection_ack"
         start = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
