@@ -1,6 +1,7 @@
 """One fan-out per followed job: live lines encoded once per wire form and written straight to every
 follower's transport; gaps and the end send a follower to the store, a full transport makes it lagged, a
-closed one drops it.
+closed one drops it; a websocket operation's sink writes its protocol's message, and nothing once the
+operation is over.
 
 The first tests drive a fan-out with sinks that record what they are given; the last ones follow a job with
 many real clients over both websocket protocols, Server-Sent Events and NDJSON.
@@ -11,18 +12,23 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
+from aiohttp import web
 
 from resolvers.job_fanout import CannotEncode, JobFanout, follow_through
 from resolvers.views.jobs import LogLineView
+from schema.execution import SharedData
 from server.engine.bus import Event, EventBus, job_topic
 from server.engine.journal import Journal
 from server.engine.service import EVENT_BUS
 from server.models.engine import Job
+from server.websockets import SocketLines, TrackedWebSocket
 from tests.rest.test_pipelines import example, make_dataset
-from tests.test_live_slow_watchers import Reader, all_fed, fanout_size, seqs
+from tests.test_live_slow_watchers import SUBSCRIBE, Reader, all_fed, fanout_size, seqs
 
 JOB = "job_0123456789abcdef"
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws", "sse", "ndjson"]
@@ -260,3 +266,61 @@ async def test_a_follower_that_disconnects_mid_stream_is_dropped_and_the_others_
     assert seqs(stayed) == list(range(base + 1, base + written + 1)) and stayed[-1] == ("end", None)
     await staying.close()
     assert client.app[EVENT_BUS].shared == {}
+
+
+async def test_an_operation_completed_and_started_again_under_the_same_id_gets_each_line_once(running):
+    # given a graphql-transport-ws subscription "1" fed by the fan-out
+    client, job_id, journal, base = running
+    reader = await Reader(client, "graphql-transport-ws", job_id).open(base)
+    await journal.log("info", None, "first")
+    assert await reader.next() == ("line", base + 1)
+    await all_fed(client, job_id, 1)
+    # when the client completes it and subscribes again at once under the same id, from its cursor, while
+    # the job writes
+    await journal.log("info", None, "second")
+    await reader.ws.send_json({"id": "1", "type": "complete"})
+    await reader.ws.send_json({"id": "1", "type": "subscribe", "payload": {
+        "query": SUBSCRIBE, "variables": {"id": job_id, "after": base + 1}}})
+    for number in range(3, 8):
+        await journal.log("info", None, f"line {number}")
+    await journal.update_job(status="succeeded")
+    got = await reader.rest()
+    # then it saw line 2 at most twice (once from each operation, as the client asked for it again), and
+    # every later line exactly once, in order, then the end
+    later = [seq for seq in seqs(got) if seq > base + 2]
+    assert later == list(range(base + 3, base + 8)) and got[-1] == ("end", None)
+    assert 1 <= seqs(got).count(base + 2) <= 2
+    await reader.close()
+
+
+async def test_a_socket_sink_writes_the_protocol_message_and_nothing_once_its_operation_is_over(aiohttp_client):
+    # given a server socket whose operation "op-1" runs until `running` is cleared
+    running_now, outcome = [True], {}
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = TrackedWebSocket()
+        await ws.prepare(request)
+        sink = SocketLines.of(SimpleNamespace(ws=ws), "next", "op-1", lambda: running_now[0], "selection",
+                              lambda line: SharedData({"jobLogs": {"seq": line.seq, "message": line.message}}))
+        lines = [LogLineView(seq, datetime(2026, 12, 1, tzinfo=UTC), "info", None, f"é {seq}") for seq in (1, 2)]
+        # when it writes two lines, then the operation ends and it is asked to write another
+        sink.write(sink.encode(lines))
+        running_now[0] = False
+        outcome["closing"] = sink.closing()
+        try:
+            sink.write(sink.encode(lines[:1]))
+            outcome["late"] = "written"
+        except ConnectionError:
+            outcome["late"] = "refused"
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/ws") as ws:
+        messages = [orjson.loads(message.data) async for message in ws]
+    # then the client got the two protocol messages, whole, and nothing after the operation ended
+    assert messages == [{"id": "op-1", "type": "next",
+                         "payload": {"data": {"jobLogs": {"seq": seq, "message": f"é {seq}"}}}} for seq in (1, 2)]
+    assert outcome == {"closing": True, "late": "refused"}
