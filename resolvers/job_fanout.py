@@ -113,7 +113,7 @@ class JobFanout:
     def __init__(self, bus: EventBus, job_id: str) -> None:
         self.bus, self.topics = bus, (job_topic(job_id),)
         self._loop = asyncio.get_running_loop()
-        self._followers: list[JoinedFanout] = []
+        self._followers: dict[JoinedFanout, None] = {}  # in the order they joined; O(1) to drop one
         self._events: list[Event] = []
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = -math.inf
@@ -162,13 +162,12 @@ class JobFanout:
         if to_store:
             joined.done.set_result("store")
         else:
-            self._followers.append(joined)
+            self._followers[joined] = None
         return joined
 
     def leave(self, joined: JoinedFanout) -> None:
         """Stop feeding a follower (a no-op for one already given back); the last one out drops the fan-out."""
-        if joined in self._followers:
-            self._followers.remove(joined)
+        self._followers.pop(joined, None)
         if not joined.done.done():
             joined.done.set_result("closed")
         if not self._followers and self.bus.shared.get(self.topics[0]) is self:
@@ -231,7 +230,7 @@ class JobFanout:
         self._busy = self._loop.time() - self._last_flush
 
     def _give_back(self, joined: JoinedFanout, reason: str) -> None:
-        self._followers.remove(joined)
+        del self._followers[joined]
         if not joined.done.done():
             joined.done.set_result(reason)
 
