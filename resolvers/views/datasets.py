@@ -25,12 +25,24 @@ class FieldView(NamedTuple):
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> FieldView:
-        # Stored fields are the input model's dump, so their keys are these attributes.
-        return cls(**stored)
+        # Stored fields are the input model's dump, so their keys are these attributes. A page holds hundreds:
+        # the tuple is built directly rather than through the generated keyword constructor (half the time).
+        get = stored.get
+        return _new_field(cls, (stored["name"], stored["type"], get("nullable", True), get("description"),
+                                get("precision"), get("scale"), get("items"), get("values"), get("sensitive")))
 
     def as_dict(self) -> dict[str, Any]:
-        """The stored spelling: keys without a value are left out."""
-        return {name: value for name, value in zip(self._fields, self, strict=True) if value is not None}
+        """The stored spelling: keys without a value are left out (in this order on every database)."""
+        out = {"name": self[0], "type": self[1]}
+        for index in range(2, 9):
+            value = self[index]
+            if value is not None:
+                out[_FIELD_NAMES[index]] = value
+        return out
+
+
+_new_field = tuple.__new__
+_FIELD_NAMES = FieldView._fields
 
 
 def field_views(stored: list[dict[str, Any]]) -> tuple[FieldView, ...]:
@@ -59,6 +71,12 @@ class SourceView:
                    path=masked.get("path"), format=masked.get("format"), settings=masked)
 
 
+# The columns DatasetView.from_values reads, in its order.
+DATASET_COLUMNS = ("id", "name", "description", "status", "source", "schema_fields", "schema_version",
+                   "compatibility", "tags", "quality_score", "last_profiled", "revision", "created_at",
+                   "updated_at")
+
+
 @dataclass(frozen=True, slots=True)
 class DatasetView:
     """A dataset as it leaves the domain."""
@@ -77,6 +95,17 @@ class DatasetView:
     revision: int
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def from_values(cls, values: tuple[Any, ...]) -> DatasetView:
+        """From a plain row of DATASET_COLUMNS (server.models.rows): what list pages read."""
+        (id_, name, description, status, source, schema_fields, schema_version, compatibility, tags,
+         quality_score, last_profiled, revision, created_at, updated_at) = values
+        return cls(id=id_, name=name, description=description, status=status,
+                   source=SourceView.from_stored(source), fields=field_views(schema_fields),
+                   schema_version=schema_version, compatibility=compatibility, tags=tuple(tags),
+                   quality_score=quality_score, last_profiled=last_profiled, revision=revision,
+                   created_at=created_at, updated_at=updated_at)
 
     @classmethod
     def from_row(cls, row: Dataset) -> DatasetView:
