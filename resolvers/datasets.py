@@ -115,8 +115,9 @@ async def create_dataset(principal: Principal, spec: DatasetCreate, *, policy: P
     principal.require(WRITE)
     source = await check_source(spec.source, policy)
     fields = checked_fields(spec.schema_) if spec.schema_ is not None else []
-    await _ensure_name_free(principal, spec.name)
     tags = _unique_tags(spec.tags)
+    # The unique (workspace, name) index refuses a taken name inside the transaction, which then stores
+    # nothing: no statement of its own to look first (a create that succeeds is the common case).
     try:
         async with in_transaction():
             row = await Dataset.create(

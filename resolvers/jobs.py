@@ -38,7 +38,7 @@ from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
 from server.models.engine import LOG_LEVELS, Job, JobAttempt, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
-from server.models.rows import plain_rows
+from server.models.rows import plain_rows_in
 
 log = logging.getLogger("docc.scheduler")
 
@@ -93,13 +93,13 @@ async def plain_views_of(rows: list[tuple[Any, ...]]) -> list[JobView]:
     deleted: set[str] = set()
     if rows:
         ids = list(steps)
-        for step in await plain_rows(JobStep.filter(job_id__in=ids).order_by("position"), STEP_COLUMNS):
+        for step in await plain_rows_in(JobStep, STEP_COLUMNS, "job_id", ids, order=("position",)):
             steps[step[0]].append(step)
-        for attempt in await plain_rows(JobAttempt.filter(job_id__in=ids).order_by("number"), ATTEMPT_COLUMNS):
+        for attempt in await plain_rows_in(JobAttempt, ATTEMPT_COLUMNS, "job_id", ids, order=("number",)):
             attempts[attempt[0]].append(attempt)
         pipeline_ids = list({row[1] for row in rows})
-        deleted = {row[0] for row in await plain_rows(
-            Pipeline.filter(id__in=pipeline_ids, deleted_at__isnull=False), ("id",))}
+        deleted = {row[0] for row in await plain_rows_in(Pipeline, ("id", "deleted_at"), "id", pipeline_ids)
+                   if row[1] is not None}
     return [JobView.from_values(row, steps[row[0]], attempts[row[0]], row[1] in deleted) for row in rows]
 
 

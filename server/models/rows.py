@@ -91,13 +91,13 @@ def _converters(model: type[Model], columns: tuple[str, ...]) -> tuple[tuple[int
 async def plain_rows(query: QuerySet[Any], columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """The rows `query` selects, as tuples of `columns` (model field names) holding Python values."""
     names = tuple(columns)
+    converters = _converters(query.model, names)
     select = query.values_list(*names)
     # The query set's own statement and parameters (what awaiting it would send), without its row reader.
     select._choose_db_if_not_chosen()
     select._make_query()
     sql, params = select.query.get_parameterized_sql()
     _, raw = await select._db.execute_query(sql, params)
-    converters = _converters(query.model, names)
     return [_convert(row, converters) for row in raw]
 
 
@@ -111,25 +111,35 @@ def _convert(raw: Sequence[Any], converters: tuple[tuple[int, Converter], ...]) 
 
 
 @functools.lru_cache(maxsize=1024)
-def _by_ids_sql(model: type[Model], columns: tuple[str, ...], count: int, dialect: str) -> str:
-    fields_map = model._meta.fields_map
-    selected = ", ".join(f'"{fields_map[name].source_field or name}"' for name in columns)
+def _in_sql(model: type[Model], columns: tuple[str, ...], column: str, count: int, order: tuple[str, ...],
+            dialect: str) -> str:
+    def name(field: str) -> str:
+        return f'"{model._meta.fields_map[field].source_field or field}"'
+
     markers = ", ".join("?" if dialect == "sqlite" else f"${n}" for n in range(1, count + 1))
-    pk = model._meta.pk.source_field or model._meta.pk_attr
-    return f'SELECT {selected} FROM "{model._meta.db_table}" WHERE "{pk}" IN ({markers})'
+    sql = (f'SELECT {", ".join(name(field) for field in columns)} FROM "{model._meta.db_table}" '
+           f"WHERE {name(column)} IN ({markers})")
+    return sql + (f' ORDER BY {", ".join(name(field) for field in order)}' if order else "")
+
+
+async def plain_rows_in(model: type[Model], columns: Sequence[str], column: str, values: Sequence[Any],
+                        order: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """The rows of `model` whose `column` is one of `values`, as tuples of `columns`, ordered by `order`.
+
+    One statement whose SQL is built once per column set and number of values: for the rows that belong
+    to a page (a job's steps) and reads of one object by id, where building the query through the ORM
+    (a hundred bound values) costs more than running it.
+    """
+    if not values:
+        return []
+    names = tuple(columns)
+    converters = _converters(model, names)
+    conn = connections.get(model._meta.default_connection or "default")
+    sql = _in_sql(model, names, column, len(values), tuple(order), conn.capabilities.dialect)
+    _, raw = await conn.execute_query(sql, list(values))
+    return [_convert(row, converters) for row in raw]
 
 
 async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The rows of `model` whose primary key is in `ids` (in no particular order), as tuples of `columns`.
-
-    One statement whose SQL is built once per column set and number of ids: for reads of one object
-    (and DataLoaders), where building the query through the ORM costs more than running it.
-    """
-    if not ids:
-        return []
-    names = tuple(columns)
-    conn = connections.get(model._meta.default_connection or "default")
-    sql = _by_ids_sql(model, names, len(ids), conn.capabilities.dialect)
-    _, raw = await conn.execute_query(sql, list(ids))
-    converters = _converters(model, names)
-    return [_convert(row, converters) for row in raw]
+    """The rows of `model` whose primary key is in `ids` (in no particular order), as tuples of `columns`."""
+    return await plain_rows_in(model, columns, model._meta.pk_attr, ids)
