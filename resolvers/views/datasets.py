@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -45,8 +46,25 @@ _new_field = tuple.__new__
 _FIELD_NAMES = FieldView._fields
 
 
-def field_views(stored: list[dict[str, Any]]) -> tuple[FieldView, ...]:
+def field_views(stored: Iterable[dict[str, Any]]) -> tuple[FieldView, ...]:
     return tuple(FieldView.from_stored(item) for item in stored)
+
+
+# Every key order FieldView.as_dict gives (name, type and nullable, then any of the others in order): a stored
+# field in one of them, with no empty value, is already in that spelling (the input model's dump, as SQLite
+# keeps it).
+_SPELLINGS = frozenset(
+    ("name", "type", "nullable", *(name for bit, name in enumerate(_FIELD_NAMES[3:]) if mask >> bit & 1))
+    for mask in range(1 << (len(_FIELD_NAMES) - 3)))
+
+
+def stored_spelling(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored field in the spelling FieldView.as_dict gives, whatever order the database kept its keys in
+    (PostgreSQL's JSONB sorts them): the stored dict itself when it already is (the common case on a page of
+    hundreds), else a new one."""
+    if tuple(stored) in _SPELLINGS and None not in stored.values():
+        return stored
+    return FieldView.from_stored(stored).as_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +104,9 @@ class DatasetView:
     description: str
     status: str
     source: SourceView
-    fields: tuple[FieldView, ...]
+    # The schema's fields in their stored spelling (FieldView.as_dict): what REST answers as it is; `fields`
+    # gives them as FieldViews.
+    stored_fields: tuple[dict[str, Any], ...]
     schema_version: int
     compatibility: str
     tags: tuple[str, ...]
@@ -96,13 +116,19 @@ class DatasetView:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def fields(self) -> tuple[FieldView, ...]:
+        """The schema's fields (built when asked: a REST page needs only their stored spelling)."""
+        return field_views(self.stored_fields)
+
     @classmethod
     def from_values(cls, values: tuple[Any, ...]) -> DatasetView:
         """From a plain row of DATASET_COLUMNS (server.models.rows): what list pages read."""
         (id_, name, description, status, source, schema_fields, schema_version, compatibility, tags,
          quality_score, last_profiled, revision, created_at, updated_at) = values
         return cls(id=id_, name=name, description=description, status=status,
-                   source=SourceView.from_stored(source), fields=field_views(schema_fields),
+                   source=SourceView.from_stored(source),
+                   stored_fields=tuple(stored_spelling(item) for item in schema_fields),
                    schema_version=schema_version, compatibility=compatibility, tags=tuple(tags),
                    quality_score=quality_score, last_profiled=last_profiled, revision=revision,
                    created_at=created_at, updated_at=updated_at)
@@ -110,7 +136,8 @@ class DatasetView:
     @classmethod
     def from_row(cls, row: Dataset) -> DatasetView:
         return cls(id=row.id, name=row.name, description=row.description, status=row.status,
-                   source=SourceView.from_stored(row.source), fields=field_views(row.schema_fields),
+                   source=SourceView.from_stored(row.source),
+                   stored_fields=tuple(stored_spelling(item) for item in row.schema_fields),
                    schema_version=row.schema_version,
                    compatibility=row.compatibility, tags=tuple(row.tags), quality_score=row.quality_score,
                    last_profiled=row.last_profiled, revision=row.revision, created_at=row.created_at,

@@ -27,6 +27,9 @@ FIELDS = [{"name": "id", "type": "integer", "nullable": False},
           {"name": "tags", "type": "array", "nullable": True, "description": "labels", "items": "string",
            "sensitive": True}]
 
+# A field stored before `nullable` was always written, its keys in another order.
+LEGACY = {"type": "string", "description": None, "name": "legacy"}
+
 
 async def _world() -> dict[str, str]:
     """Datasets (a database source with a password, a profiled one, a foreign one) and jobs of a live and of a
@@ -36,7 +39,7 @@ async def _world() -> dict[str, str]:
                          schema_fields=FIELDS, tags=["x", "y"], created_at=STAMP)
     await Dataset.create(id="ds_plain2", workspace_id=WS, name="b", description="profiled", status="deprecated",
                          source_type="file", source={"type": "file", "path": "/d/b.csv", "format": "csv"},
-                         schema_fields=[], tags=[], quality_score=0.25, last_profiled=PRECISE, revision=7,
+                         schema_fields=[LEGACY], tags=[], quality_score=0.25, last_profiled=PRECISE, revision=7,
                          schema_version=3, compatibility="NONE", created_at=STAMP + timedelta(seconds=1))
     await Dataset.create(id="ds_plain3", workspace_id=OTHER, name="c", source_type="file",
                          source={"type": "file", "path": "/d/c.csv", "format": "csv"}, schema_fields=[], tags=[])
@@ -167,6 +170,9 @@ async def test_rest_timestamps_are_the_same_text_on_both_databases_and_in_list_a
     # then the RFC 3339 text in UTC with a Z, microseconds only when there are any, whatever the database
     assert got == next(item for item in listed if item["id"] == "ds_plain2")
     assert (got["created_at"], got["last_profiled"]) == ("2026-03-04T05:06:08Z", "2026-03-04T05:06:07.000123Z")
+    assert list(got["schema"]["fields"][0].items()) == [("name", "legacy"), ("type", "string"), ("nullable", True)]
+    first = await (await client.get("/api/v1/datasets/ds_plain1")).json()
+    assert [list(field.items()) for field in first["schema"]["fields"]] == [list(f.items()) for f in FIELDS]
     assert job == next(item for item in job_list if item["id"] == "job_done")
     assert (job["started_at"], job["finished_at"]) == ("2026-03-04T05:06:07Z", "2026-03-04T05:07:37.000123Z")
     assert job["steps"][0] == {"id": "a", "type": "data_source", "status": "succeeded", "rows_in": 10,
