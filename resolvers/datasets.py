@@ -13,13 +13,13 @@ from tortoise.transactions import in_transaction
 
 from resolvers.dataset_users import dataset_users
 from resolvers.errors import Conflict, PreconditionFailed, SchemaIncompatible, ValidationError
-from resolvers.ownership import load_many_owned, load_owned
+from resolvers.ownership import load_owned, owned_value, owned_values
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
 from resolvers.schema_compat import MODES, CompatibilityReport, SchemaDefinition, check_compatibility, checked_fields
 from resolvers.sources import SOURCE_TYPES, check_source
 from resolvers.validation import StrictInput
-from resolvers.views.datasets import DatasetView, SchemaVersionView
+from resolvers.views.datasets import DATASET_COLUMNS, DatasetView, SchemaVersionView
 from server.engine.dataplane import Policy
 from server.models.base import new_id, select_one
 from server.models.datasets import Dataset, DatasetListVersion, DatasetTag, SchemaVersion
@@ -115,8 +115,9 @@ async def create_dataset(principal: Principal, spec: DatasetCreate, *, policy: P
     principal.require(WRITE)
     source = await check_source(spec.source, policy)
     fields = checked_fields(spec.schema_) if spec.schema_ is not None else []
-    await _ensure_name_free(principal, spec.name)
     tags = _unique_tags(spec.tags)
+    # The unique (workspace, name) index refuses a taken name inside the transaction, which then stores
+    # nothing: no statement of its own to look first (a create that succeeds is the common case).
     try:
         async with in_transaction():
             row = await Dataset.create(
@@ -136,14 +137,14 @@ async def create_dataset(principal: Principal, spec: DatasetCreate, *, policy: P
 async def get_dataset(principal: Principal, dataset_id: str) -> DatasetView:
     """One dataset of the caller's workspace; raises NotFound."""
     principal.require(READ)
-    return DatasetView.from_row(await _load(principal, dataset_id))
+    return DatasetView.from_values(await owned_value(Dataset, "dataset", principal, dataset_id, DATASET_COLUMNS))
 
 
 async def get_datasets(principal: Principal, dataset_ids: list[str]) -> list[DatasetView | None]:
     """Datasets by id in the order asked, None where missing (for DataLoaders)."""
     principal.require(READ)
-    rows = await load_many_owned(Dataset, principal, dataset_ids)
-    return [DatasetView.from_row(row) if row is not None else None for row in rows]
+    rows = await owned_values(Dataset, principal, dataset_ids, DATASET_COLUMNS)
+    return [DatasetView.from_values(row) if row is not None else None for row in rows]
 
 
 async def list_datasets(principal: Principal, filters: DatasetFilter, page: PageRequest) -> Page[DatasetView]:
@@ -161,7 +162,7 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
         query = query.filter(status=filters.status)
     for tag in filters.tags:
         query = query.filter(id__in=Subquery(DatasetTag.filter(tag=tag).values("dataset_id")))
-    return (await paginate(query, page)).map(DatasetView.from_row)
+    return (await paginate(query, page, columns=DATASET_COLUMNS)).map(DatasetView.from_values)
 
 
 async def list_version(principal: Principal, known: int | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from resolvers.errors import NotFound
 from resolvers.principal import Principal
+from server.models.rows import plain_rows_by_id
 
 M = TypeVar("M")
 # Every stored id is `<prefix>_<hex>` (or a fixed name such as `ws_default`), at most 40 characters.
@@ -49,3 +50,22 @@ async def load_many_owned(model: type[M], principal: Principal, ids: list[str], 
                                          **conditions) if valid else []
     by_id = {row.id: row for row in rows}
     return [by_id.get(object_id) for object_id in ids]
+
+
+async def owned_values(model: type[Any], principal: Principal, ids: list[str],
+                       columns: tuple[str, ...]) -> list[tuple[Any, ...] | None]:
+    """The caller's rows as plain tuples of `columns` (the first is `id`) in the order of `ids`, None where
+    missing, malformed or foreign: one statement, no model objects (for reads of one object and DataLoaders)."""
+    valid = list(dict.fromkeys(object_id for object_id in ids if well_formed_id(object_id)))
+    rows = await plain_rows_by_id(model, (*columns, "workspace_id"), valid)
+    by_id = {row[0]: row[:-1] for row in rows if row[-1] == principal.workspace_id}
+    return [by_id.get(object_id) for object_id in ids]
+
+
+async def owned_value(model: type[Any], kind: str, principal: Principal, object_id: str,
+                      columns: tuple[str, ...]) -> tuple[Any, ...]:
+    """The caller's row with this id as a plain tuple of `columns`; raises NotFound (missing, malformed, foreign)."""
+    [row] = await owned_values(model, principal, [require_id(kind, object_id)], columns)
+    if row is None:
+        raise NotFound(kind, object_id)
+    return row

@@ -14,6 +14,7 @@ from tortoise.queryset import QuerySet
 
 from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
+from server.models.rows import plain_rows
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -80,8 +81,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return when, row_id
 
 
-async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True) -> Page[Any]:
-    """Run `query` for one page, in (created_at, id) order, with the total count."""
+async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True,
+                   columns: tuple[str, ...] | None = None) -> Page[Any]:
+    """Run `query` for one page, in (created_at, id) order, with the total count.
+
+    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects.
+    """
     total = await query.count()
     order = ("-created_at", "-id") if newest_first else ("created_at", "id")
     window = query.order_by(*order)
@@ -97,6 +102,7 @@ async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: boo
         window = window.filter(after)
     else:
         window = window.offset(offset)
-    rows = await window.limit(request.limit + 1)
+    window = window.limit(request.limit + 1)
+    rows = await plain_rows(window, columns) if columns is not None else await window
     return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
                 has_next=len(rows) > request.limit)

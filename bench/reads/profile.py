@@ -2,9 +2,10 @@
 
     python -m bench.reads.profile gql_list [--requests 200] [--time]
 
-Requires pyinstrument (`pip install -e '.[bench]'`; a development tool, not a dependency of the server). `--time`
-only times the requests (wall and CPU time of this process, client included). Machine load changes the
-totals, not where the time goes.
+A create sends a fresh name each time; a case with a write (`rest_list_written`) sends the create before
+each read, and its figures are for the pair. Requires pyinstrument (`pip install -e '.[bench]'`; a
+development tool, not a dependency of the server). `--time` only times the requests (wall and CPU time of
+this process, client included). Machine load changes the totals, not where the time goes.
 """
 
 from __future__ import annotations
@@ -51,15 +52,29 @@ async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
         cases = await asyncio.to_thread(build_cases, base, key)
         case = next(c for c in cases if c.name == case_name)
         headers = {"Authorization": f"Bearer {key}", **case.headers}
+        run = f"p{time.time_ns()}"
+        numbers = iter(range(10**9))
+
+        async def send() -> None:
+            # A create takes a fresh name each time; a case with a write sends it before each read.
+            if case.write is not None:
+                path, body = case.write
+                written = await client.post(path, headers={**headers, "Content-Type": "application/json"},
+                                            data=body.replace("@N@", f"{run}_{next(numbers)}"))
+                assert written.status == 201, await written.text()
+            body = case.body.replace("@N@", f"{run}_{next(numbers)}") if case.unique and case.body else case.body
+            answer = await client.request(case.method, case.path, headers=headers, data=body)
+            await answer.read()
+            assert answer.status < 400, await answer.text()
+
         for _ in range(20):  # warm caches and connections
-            await client.request(case.method, case.path, headers=headers, data=case.body)
+            await send()
         profiler = Profiler(interval=0.0005, async_mode="disabled")
         began, cpu = time.perf_counter(), time.process_time()
         if not timing_only:
             profiler.start()
         for _ in range(requests):
-            answer = await client.request(case.method, case.path, headers=headers, data=case.body)
-            await answer.read()
+            await send()
         spent, cpu = time.perf_counter() - began, time.process_time() - cpu
         if not timing_only:
             profiler.stop()

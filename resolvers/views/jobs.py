@@ -23,11 +23,21 @@ from server.models.engine import (
     JobStep,
 )
 
-__all__ = ["CONCURRENCY_POLICIES", "FINISHED", "JOB_STATUSES", "STEP_STATUSES", "TRIGGERS", "UNFINISHED",
-           "AttemptView", "JobStepView", "JobView", "LogLineView"]
+__all__ = ["ATTEMPT_COLUMNS", "CONCURRENCY_POLICIES", "FINISHED", "JOB_COLUMNS", "JOB_STATUSES", "STEP_COLUMNS",
+           "STEP_STATUSES", "TRIGGERS", "UNFINISHED", "AttemptView", "JobStepView", "JobView", "LogLineView"]
 # A job that is not finished yet holds its pipeline; a step a retry does not run again is skipped.
 UNFINISHED = tuple(status for status in JOB_STATUSES if status not in FINISHED)
 STEP_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
+
+
+# The columns JobView.from_values reads, in its order; a step's and an attempt's are led by their job's id and
+# then follow JobStepView's and AttemptView's fields.
+JOB_COLUMNS = ("id", "pipeline_id", "pipeline_version", "status", "trigger", "retry_of", "from_step", "scheduled_for",
+               "created_by", "created_at", "started_at", "finished_at", "progress", "statistics", "error",
+               "cancel_requested", "attempts", "waiting_for", "run_after")
+STEP_COLUMNS = ("job_id", "step_id", "type", "status", "rows_in", "rows_out", "duration_s", "error", "started_at",
+                "finished_at")
+ATTEMPT_COLUMNS = ("job_id", "number", "status", "error", "started_at", "finished_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +112,25 @@ class JobView:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @classmethod
+    def from_values(cls, values: tuple[Any, ...], steps: Iterable[tuple[Any, ...]],
+                    attempts: Iterable[tuple[Any, ...]], pipeline_deleted: bool = False) -> JobView:
+        """From plain rows (server.models.rows): the job's JOB_COLUMNS, its steps' STEP_COLUMNS in position
+        order and its attempts' ATTEMPT_COLUMNS by number (each step and attempt row led by the job id)."""
+        (id_, pipeline_id, pipeline_version, status, trigger, retry_of, from_step, scheduled_for, created_by,
+         created_at, started_at, finished_at, progress, statistics, error, cancel_requested, claims, waiting_for,
+         run_after) = values
+        duration = (finished_at - started_at).total_seconds() if finished_at and started_at else None
+        return cls(id=id_, pipeline_id=pipeline_id, pipeline_version=pipeline_version, status=status,
+                   trigger=trigger, retry_of=retry_of, from_step=from_step, scheduled_for=scheduled_for,
+                   created_by=created_by, created_at=created_at, started_at=started_at, finished_at=finished_at,
+                   duration_s=duration, percent_complete=round(progress * 100, 1), statistics=statistics,
+                   error=error, cancel_requested=cancel_requested, claims=claims,
+                   steps=tuple(JobStepView(*step[1:]) for step in steps),
+                   attempts=tuple(AttemptView(*attempt[1:]) for attempt in attempts),
+                   waiting_for=waiting_for, next_attempt_at=run_after if status == "pending" else None,
+                   pipeline_deleted=pipeline_deleted)
 
     @classmethod
     def from_row(cls, row: Job, steps: Iterable[JobStep], attempts: Iterable[JobAttempt],

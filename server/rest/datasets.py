@@ -30,7 +30,7 @@ def dataset_json(view: DatasetView) -> dict[str, Any]:
         "created_at": view.created_at,
         "updated_at": view.updated_at,
         "source": view.source.settings,
-        "schema": {"fields": [field.as_dict() for field in view.fields]},
+        "schema": {"fields": list(view.stored_fields)},
         "tags": list(view.tags),
         "quality_score": view.quality_score,
         "last_profiled": view.last_profiled,
