@@ -138,5 +138,5 @@ class Dataset:
     @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None
                              ) -> Connection[SchemaVersion]:
-        page = await domain.schema_history(info.context.principal, str(self.id), page_request(first, after))
+        page = await info.context.loaders.schema_history.load((str(self.id), page_request(first, after)))
         return connection(page, SchemaVersion.from_view)

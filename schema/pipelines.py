@@ -131,13 +131,12 @@ class Pipeline:
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")
     async def versions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[PipelineVersion]:
-        page = await domain.pipeline_versions(info.context.principal, str(self.id), page_request(first, after))
+        page = await info.context.loaders.pipeline_versions.load((str(self.id), page_request(first, after)))
         return connection(page, PipelineVersion.from_view)
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Jobs of this pipeline, newest first.")
     async def jobs(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Job]:
-        page = await jobs_domain.list_jobs(info.context.principal, jobs_domain.JobFilter(pipeline_id=str(self.id)),
-                                           page_request(first, after))
+        page = await info.context.loaders.pipeline_jobs.load((str(self.id), page_request(first, after)))
         return connection(page, Job.from_view)
 
 
