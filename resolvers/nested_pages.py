@@ -10,7 +10,7 @@ same order, the same total, offset and has_next.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from tortoise import connections
@@ -57,12 +57,11 @@ async def pages_by_parent(children: ChildList, workspace_id: str, keys: Sequence
         except ValidationError as error:
             found.update(((parent_id, request), error) for parent_id in parent_ids)
             continue
-        items = iter(await views([row for page in pages.values() for row in page.items]))
-        for parent_id in parent_ids:
-            page = pages.get(parent_id)
-            found[(parent_id, request)] = (NotFound(children.kind, parent_id) if page is None else
-                                           Page(items=[next(items) for _ in page.items], total=page.total,
-                                                limit=page.limit, offset=page.offset, has_next=page.has_next))
+        made = iter(await views([row for page in pages.values() for row in page.items]))
+        # Each page takes its rows' views in the order its rows were handed over (the pages' order).
+        viewed = {parent_id: replace(page, items=[next(made) for _ in page.items]) for parent_id, page in pages.items()}
+        found.update(((parent_id, request), viewed.get(parent_id) or NotFound(children.kind, parent_id))
+                     for parent_id in parent_ids)
     return [found[key] for key in keys]
 
 
