@@ -94,10 +94,10 @@ async def _pages(children: ChildList, workspace_id: str, parent_ids: list[str],
         _, rows = await conn.execute_query(sql, values)
         for row in rows:
             found = slices.setdefault(row["_parent"], _Slice(0, skipped, []))
-            if row["id"] is None:
+            if row["_rn"] is None:
                 continue  # a parent with no rows
             found.total, found.skipped = int(row["_total"]), int(row["_skipped"])
-            if row["_rn"] > found.skipped:  # not the first row kept only for the counts
+            if row["id"] is not None:  # a row of the page (not the first row, kept only for the counts)
                 found.rows.append(model._init_from_db(**row))  # as the ORM builds its rows
     return {parent_id: Page(items=found.rows, total=found.total, limit=request.limit, offset=found.skipped,
                             has_next=found.total > found.skipped + request.limit)
@@ -106,35 +106,43 @@ async def _pages(children: ChildList, workspace_id: str, parent_ids: list[str],
 
 def _statement(children: ChildList, dialect: str, workspace_id: str, parent_ids: list[str], request: PageRequest,
                cursor: tuple[Any, str] | None) -> tuple[str, list[Any]]:
-    """The statement and its values. Each parent's kept rows are its page, plus its first row (when the page
-    does not hold it) for the counts: with a cursor, a parent whose rows all precede it has an empty page
-    but still a total and rows skipped."""
+    """The statement and its values.
+
+    The parents' rows are numbered on their ids alone (one sort, which the counts share), and only the
+    rows of the pages are then read whole. Each parent keeps its page, and its first row for the counts
+    (read no further): with a cursor, a parent whose rows all precede it has an empty page but still a
+    total and rows skipped.
+    """
     values: list[Any] = []
 
     def bind(value: Any) -> str:
         values.append(value)
         return "?" if dialect == "sqlite" else f"${len(values)}"
 
-    model, parent = children.model, children.parent
-    partition = f't."{parent}"'
-    order = 't."created_at" DESC, t."id" DESC'
+    model, parent, table = children.model, children.parent, children.model._meta.db_table
+    window = f't."{parent}" ORDER BY t."created_at" DESC, t."id" DESC'
+    whole = f'(PARTITION BY {window} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)'
     if cursor is None:
         skipped = str(int(request.offset))
     else:
         stamp = model._meta.fields_map["created_at"].to_db_value(cursor[0], model)
         after = f't."created_at" < {bind(stamp)} OR (t."created_at" = {bind(stamp)} AND t."id" < {bind(cursor[1])})'
-        skipped = f"SUM(CASE WHEN {after} THEN 0 ELSE 1 END) OVER (PARTITION BY {partition})"
-    numbered = (f'SELECT t.*, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS "_rn", '
-                f'COUNT(*) OVER (PARTITION BY {partition}) AS "_total", {skipped} AS "_skipped" '
-                f'FROM "{model._meta.db_table}" t WHERE {partition} IN ({", ".join(bind(i) for i in parent_ids)})')
+        skipped = f"SUM(CASE WHEN {after} THEN 0 ELSE 1 END) OVER {whole}"
+    numbered = (f'SELECT t."id" AS "_id", t."{parent}" AS "_parent", '
+                f'ROW_NUMBER() OVER (PARTITION BY {window}) AS "_rn", COUNT(*) OVER {whole} AS "_total", '
+                f'{skipped} AS "_skipped" '
+                f'FROM "{table}" t WHERE t."{parent}" IN ({", ".join(bind(i) for i in parent_ids)})')
     if children.owner is None:
         numbered += f' AND t."workspace_id" = {bind(workspace_id)}'
-    kept = f'((c."_rn" > c."_skipped" AND c."_rn" <= c."_skipped" + {int(request.limit)}) OR c."_rn" = 1)'
+    kept = f'((n."_rn" > n."_skipped" AND n."_rn" <= n."_skipped" + {int(request.limit)}) OR n."_rn" = 1)'
+    rows = f'LEFT JOIN "{table}" c ON c."id" = n."_id" AND n."_rn" > n."_skipped"'
+    counts = 'n."_rn", n."_total", n."_skipped"'
     if children.owner is None:
-        return f'SELECT c."{parent}" AS "_parent", c.* FROM ({numbered}) c WHERE {kept} ORDER BY c."_rn"', values
+        return f'SELECT n."_parent", {counts}, c.* FROM ({numbered}) n {rows} WHERE {kept} ORDER BY n."_rn"', values
     owner = (f'p."id" IN ({", ".join(bind(i) for i in parent_ids)}) '
              f'AND p."workspace_id" = {bind(workspace_id)}')
     if children.live:
         owner += f' AND p."{children.live}" IS NULL'
-    return (f'SELECT p."id" AS "_parent", c.* FROM "{children.owner._meta.db_table}" p '
-            f'LEFT JOIN ({numbered}) c ON c."{parent}" = p."id" AND {kept} WHERE {owner} ORDER BY c."_rn"'), values
+    sql = (f'SELECT p."id" AS "_parent", {counts}, c.* FROM "{children.owner._meta.db_table}" p '
+           f'LEFT JOIN ({numbered}) n ON n."_parent" = p."id" AND {kept} {rows} WHERE {owner} ORDER BY n."_rn"')
+    return sql, values
