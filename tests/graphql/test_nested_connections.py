@@ -4,13 +4,17 @@ same request never shown what an earlier one loaded."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from server.engine.journal import Journal
+from server.engine.service import EVENT_BUS
 from tests.conftest import Caller, bearer
+from tests.examples import dataset_body
 from tests.graphql.helpers import gql
 from tests.reads.graphql_cache_world import make_world, pipeline_body, rest
 
@@ -128,3 +132,43 @@ async def test_each_mutation_of_a_request_reads_what_the_ones_before_it_wrote(cl
     assert "errors" not in answer, answer
     totals = {name: result["pipeline"]["versions"]["totalCount"] for name, result in answer["data"].items()}
     assert totals == {"a": 2, "b": 3}
+
+
+STATUS = """subscription Status($id: ID!) { jobStatus(jobId: $id) { status pipeline {
+  versions { totalCount } jobs { totalCount nodes { pipeline { versions { totalCount } } } }
+  datasets { schemaHistory { totalCount } } } } }"""
+
+
+async def next_event(ws: Any) -> dict[str, Any]:
+    while True:
+        message = await asyncio.wait_for(ws.receive_json(), 10)
+        if message["type"] == "next":
+            return message["payload"]["data"]["jobStatus"]["pipeline"]
+        assert message["type"] in {"ka", "ping", "pong"}, message
+
+
+def totals(pipeline: dict[str, Any]) -> tuple[int, int, int, list[int]]:
+    nested = {job["pipeline"]["versions"]["totalCount"] for job in pipeline["jobs"]["nodes"]}
+    assert len(nested) == 1
+    return (pipeline["versions"]["totalCount"], pipeline["jobs"]["totalCount"], nested.pop(),
+            [dataset["schemaHistory"]["totalCount"] for dataset in pipeline["datasets"]])
+
+
+async def test_each_event_of_a_subscription_reads_the_pages_anew(client, pipelines):
+    # given a subscription to one of copy's jobs, its first event read
+    job_id = (await rest(client, "GET", f"/jobs?pipeline_id={pipelines.copy}"))["data"][0]["id"]
+    dataset_id = (await rest(client, "GET", f"/pipelines/{pipelines.copy}"))["steps"][0]["config"]["dataset_id"]
+    async with client.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"authorization": client.headers["Authorization"]}})
+        assert (await asyncio.wait_for(ws.receive_json(), 10))["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": STATUS, "variables": {"id": job_id}}})
+        first = totals(await next_event(ws))
+        # when the pipeline gets a version and a job, its dataset a schema version, and the job changes
+        await rest(client, "PUT", f"/pipelines/{pipelines.copy}", {"description": "v5"})
+        await rest(client, "POST", f"/pipelines/{pipelines.copy}/run", status=202)
+        fields = [*dataset_body()["schema"]["fields"], {"name": "phone", "type": "string", "nullable": True}]
+        await rest(client, "PUT", f"/datasets/{dataset_id}/schema", {"fields": fields})
+        await Journal(job_id, bus=client.app[EVENT_BUS]).update_job(status="running")
+        second = totals(await next_event(ws))
+    # then the next event shows every change
+    assert (first, second) == ((4, 3, 4, [1]), (5, 4, 5, [2]))
