@@ -60,8 +60,9 @@ async def pages_by_parent(children: ChildList, workspace_id: str, keys: Sequence
         made = iter(await views([row for page in pages.values() for row in page.items]))
         # Each page takes its rows' views in the order its rows were handed over (the pages' order).
         viewed = {parent_id: replace(page, items=[next(made) for _ in page.items]) for parent_id, page in pages.items()}
-        found.update(((parent_id, request), viewed.get(parent_id) or NotFound(children.kind, parent_id))
-                     for parent_id in parent_ids)
+        for parent_id in parent_ids:
+            page = viewed.get(parent_id)
+            found[(parent_id, request)] = NotFound(children.kind, parent_id) if page is None else page
     return [found[key] for key in keys]
 
 
