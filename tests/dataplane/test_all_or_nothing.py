@@ -225,3 +225,165 @@ def test_replace_keeps_the_postgres_table_its_index_grant_and_view(tmp_path, rec
     assert granted["ok"].item() is True
     assert pg_query(pg_url, "SELECT id FROM adults ORDER BY id")["id"].to_list() == [1, 4]
     assert pg_staging(pg_url) == []
+
+
+def _root(db: str, table: str = "customers") -> int:
+    return sqlite_rows(db, f"SELECT rootpage FROM sqlite_master WHERE name = '{table}'")["rootpage"][0]
+
+
+def test_replace_swaps_a_plain_sqlite_table_instead_of_copying(tmp_path, recorder):
+    # given a table an earlier run created: nothing but its rows tells it from the next run's staging table
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    db = str(tmp_path / "wh.db")
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"wh": f"sqlite:///{db}"})
+    steps = two_sinks({"destination": "wh.customers"}, {"path": str(tmp_path / "o.csv")})
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    before = _root(db)
+    # when
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    # then the staged table took its place (another b-tree), with the same rows and nothing left over
+    assert _root(db) != before
+    assert sqlite_rows(db, "SELECT id, name, age, email FROM customers ORDER BY id").rows() == EXPECTED
+    assert sqlite_tables(db) == ["customers"]
+
+
+@pytest.mark.parametrize("naming", [
+    "CREATE INDEX customers_name ON customers (name)",
+    "CREATE VIEW named AS SELECT name FROM customers",
+    "CREATE TABLE audit (n INTEGER); CREATE TRIGGER counted AFTER INSERT ON audit "
+    "BEGIN SELECT COUNT(*) FROM customers; END",
+    "CREATE TABLE orders (customer INTEGER REFERENCES customers (id))",
+])
+def test_replace_copies_into_a_sqlite_table_that_something_names(tmp_path, recorder, naming):
+    # given a table an earlier run created, then an index, view, trigger or foreign key that names it
+    import sqlite3
+
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    db = str(tmp_path / "wh.db")
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"wh": f"sqlite:///{db}"})
+    steps = two_sinks({"destination": "wh.customers"}, {"path": str(tmp_path / "o.csv")})
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    with sqlite3.connect(db) as conn:
+        conn.executescript(naming)
+    before = _root(db)
+    schema = sqlite_rows(db, "SELECT name, sql FROM sqlite_master ORDER BY name").rows()
+    # when
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    # then the table is the same one, its rows replaced, and every object naming it is as it was
+    assert _root(db) == before
+    assert sqlite_rows(db, "SELECT id, name, age, email FROM customers ORDER BY id").rows() == EXPECTED
+    assert sqlite_rows(db, "SELECT name, sql FROM sqlite_master ORDER BY name").rows() == schema
+
+
+def test_replace_copies_into_a_sqlite_table_declared_otherwise(tmp_path, recorder):
+    # given a table with the same columns but declared by hand (other types, a constraint)
+    import sqlite3
+
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    db = str(tmp_path / "wh.db")
+    declared = 'CREATE TABLE "customers" ("id" INT NOT NULL, "name" TEXT, "age" INTEGER, "email" TEXT)'
+    with sqlite3.connect(db) as conn:
+        conn.execute(declared)
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"wh": f"sqlite:///{db}"})
+    # when
+    execute_steps(two_sinks({"destination": "wh.customers"}, {"path": str(tmp_path / "o.csv")}), resolve,
+                  recorder.ctx, recorder.policy)
+    # then the declaration is the one the user wrote
+    assert sqlite_rows(db, "SELECT sql FROM sqlite_master WHERE name = 'customers'")["sql"][0] == declared
+    assert sqlite_rows(db, "SELECT id, name, age, email FROM customers ORDER BY id").rows() == EXPECTED
+
+
+def test_a_swapped_table_comes_back_when_another_sink_fails(tmp_path, recorder):
+    # given a plain table an earlier run created, then a run whose second sink cannot be published
+    import sqlite3
+
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    db = str(tmp_path / "wh.db")
+    other = seeded_sqlite(str(tmp_path / "b.db"))
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"wh": f"sqlite:///{db}", "b": f"sqlite:///{other}"})
+    execute_steps(two_sinks({"destination": "wh.customers"}, {"path": str(tmp_path / "o.csv")}), resolve,
+                  recorder.ctx, recorder.policy)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM customers WHERE id > 1")
+    before = _root(db)
+    # when
+    with pytest.raises(StepFailed):
+        execute_steps(two_sinks({"destination": "wh.customers"}, {"destination": "b.customers", "mode": "append"}),
+                      resolve, recorder.ctx, recorder.policy)
+    # then the first table is the one it was, with its one row, and no staging table is left
+    assert _root(db) == before
+    assert sqlite_rows(db, "SELECT id FROM customers").rows() == [(1,)]
+    assert sqlite_tables(db) == ["customers"]
+
+
+def _pg_oid(url: str, table: str = "plain") -> int:
+    return pg_query(url, f"SELECT '{table}'::regclass::oid::bigint AS oid")["oid"].item()
+
+
+def _pg_run_twice(tmp_path, recorder, pg_url, *between: str) -> tuple[int, int]:
+    """Run a one-table pipeline into pg.plain, run `between`, run it again: the table's oid before and after."""
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"pg": pg_url})
+    steps = two_sinks({"destination": "pg.plain"}, {"path": str(tmp_path / "o.csv")})
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    if between:
+        pg_exec(pg_url, *between)
+    before = _pg_oid(pg_url)
+    execute_steps(steps, resolve, recorder.ctx, recorder.policy)
+    assert pg_query(pg_url, "SELECT id, name, age, email FROM plain ORDER BY id").rows() == EXPECTED
+    assert pg_staging(pg_url) == []
+    return before, _pg_oid(pg_url)
+
+
+def test_replace_swaps_a_plain_postgres_table_instead_of_copying(tmp_path, recorder, pg_url):
+    # given a table an earlier run created / when the next run replaces it
+    before, after = _pg_run_twice(tmp_path, recorder, pg_url)
+    # then the staged table took its place
+    assert after != before
+
+
+@pytest.mark.parametrize("naming", [
+    "CREATE INDEX plain_name ON plain (name)",
+    "CREATE VIEW named AS SELECT name FROM plain",
+    "COMMENT ON TABLE plain IS 'kept by hand'",
+    "GRANT SELECT ON plain TO PUBLIC",
+    "ALTER TABLE plain ALTER COLUMN name SET DEFAULT 'n/a'",
+    "ALTER TABLE plain ADD CONSTRAINT plain_id CHECK (id > 0)",
+    ("CREATE TABLE orders (customer bigint)", "ALTER TABLE plain ADD PRIMARY KEY (id)",
+     "ALTER TABLE orders ADD FOREIGN KEY (customer) REFERENCES plain (id)"),
+    "ALTER TABLE plain SET (fillfactor = 90)",
+    "CREATE TABLE child () INHERITS (plain)",
+])
+def test_replace_copies_into_a_postgres_table_that_something_names(tmp_path, recorder, pg_url, naming):
+    # given a table an earlier run created, then something that names it or makes it more than its rows
+    # when / then: the same table, its rows replaced
+    statements = naming if isinstance(naming, tuple) else (naming,)
+    before, after = _pg_run_twice(tmp_path, recorder, pg_url, *statements)
+    assert after == before
+
+
+def test_a_swapped_postgres_table_comes_back_when_another_sink_fails(tmp_path, recorder, pg_url):
+    # given a plain table an earlier run created, then a run whose second sink's directory is missing
+    source = write_customers(str(tmp_path / "in.csv"), "csv")
+    resolve = MappingResolver({"ds_in": (source, SCHEMA)}, {"pg": pg_url})
+    execute_steps(two_sinks({"destination": "pg.plain"}, {"path": str(tmp_path / "o.csv")}), resolve,
+                  recorder.ctx, recorder.policy)
+    pg_exec(pg_url, "DELETE FROM plain WHERE id > 1")
+    before = _pg_oid(pg_url)
+    # when
+    with pytest.raises(StepFailed):
+        execute_steps(two_sinks({"destination": "pg.plain"}, {"path": str(tmp_path / "missing" / "o.csv")}),
+                      resolve, recorder.ctx, recorder.policy)
+    # then
+    assert _pg_oid(pg_url) == before
+    assert pg_query(pg_url, "SELECT id FROM plain").rows() == [(1,)]
+    assert pg_staging(pg_url) == []
+
+
+@pytest.mark.parametrize("setting", ["ALTER TABLE plain ALTER COLUMN id SET (n_distinct = -0.5)",
+                                     "ALTER TABLE plain ALTER COLUMN id SET STATISTICS 500"])
+def test_replace_copies_into_a_postgres_table_with_column_settings(tmp_path, recorder, pg_url, setting):
+    # given a table an earlier run created, then a planner setting on one of its columns
+    # when / then: the setting is kept, so the table is
+    before, after = _pg_run_twice(tmp_path, recorder, pg_url, setting)
+    assert after == before

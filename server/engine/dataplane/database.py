@@ -254,9 +254,10 @@ class Publication:
     """Staging tables of one database published in one open transaction: prepared now, committed on decision.
 
     Each `add` runs a table's swap inside the transaction: the target keeps its identity (its rows are
-    replaced by TRUNCATE, or DELETE where a foreign key forbids TRUNCATE, then INSERT ... SELECT), so
+    replaced by TRUNCATE, or DELETE where a foreign key references it, then INSERT ... SELECT), so
     indexes, constraints, grants, triggers and views on it survive; a missing target is created by
-    renaming the staging table. The staging table is dropped in the same transaction, so after a commit
+    renaming the staging table, and so is a target nothing but its rows tells from the staging table
+    (dropped first: there is nothing to keep, and nothing to copy). The staging table is dropped in the same transaction, so after a commit
     its absence means "published". A swap that cannot work (a column the target lacks, a constraint)
     fails in `add`, before anything is visible; `commit` only has to say COMMIT.
     """
@@ -274,6 +275,11 @@ class Publication:
         if not _table_exists(cur, dialect, schema_name, staging):
             return False
         if not _table_exists(cur, dialect, schema_name, name):
+            cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
+            return True
+        if mode == "replace" and _interchangeable(cur, dialect, schema_name, name, staging):
+            # Nothing but its rows would tell the old table from the staged one: swap them, do not copy.
+            cur.execute(f"DROP TABLE {target}")
             cur.execute(f"ALTER TABLE {stage} RENAME TO {quote_ident(name)}")
             return True
         staged_columns = _columns(cur, dialect, schema_name, staging)
@@ -366,14 +372,79 @@ def _empty_table(cur: Any, dialect: str, target: str) -> None:
     if dialect == "sqlite":
         cur.execute(f"DELETE FROM {target}")
         return
-    # TRUNCATE is instant and transactional; a table referenced by a foreign key refuses it, DELETE does not.
-    cur.execute("SAVEPOINT docc_truncate")
-    try:
-        cur.execute(f"TRUNCATE {target}")
-    except Exception:
-        cur.execute("ROLLBACK TO SAVEPOINT docc_truncate")
-        cur.execute(f"DELETE FROM {target}")
-    cur.execute("RELEASE SAVEPOINT docc_truncate")
+    # TRUNCATE is instant and transactional; a table a foreign key references refuses it, DELETE does not.
+    # Asked first: after a failed statement the driver refuses everything until a full rollback.
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE contype = 'f' "
+                "AND confrelid = $1::regclass)", (target,))
+    referenced = bool(cur.fetchone()[0])
+    cur.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {target}")
+
+
+def _interchangeable(cur: Any, dialect: str, schema_name: str | None, name: str, staging: str) -> bool:
+    """Whether the table `name` could be dropped and `staging` renamed in its place with nothing but the rows
+    changing; every check errs towards "no", which keeps the copy (always right)."""
+    if dialect == "sqlite":
+        return _sqlite_interchangeable(cur, name, staging)
+    return _pg_interchangeable(cur, schema_name, name, staging)
+
+
+# One row per table: what a plain table's identity is made of beyond its rows. Equal for the target and its
+# staging table, with nothing depending on the target, means a swap is invisible but for the rows. Of the
+# column options only the documented ones (the planner's n_distinct overrides) are compared: a server may
+# keep private bookkeeping there that differs between any two tables.
+_PG_TABLE_FACTS = """
+SELECT c.relkind, c.relpersistence, c.relowner, c.relacl::text, c.reloptions::text, c.reltablespace,
+       c.relrowsecurity OR c.relforcerowsecurity OR c.relispartition OR c.relhassubclass, c.relreplident, c.relam,
+       (SELECT array_agg(ROW(a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attcollation, a.attacl,
+                             ARRAY(SELECT o FROM unnest(a.attoptions) o WHERE split_part(o, '=', 1)
+                                   IN ('n_distinct', 'n_distinct_inherited') ORDER BY o),
+                             a.attidentity, a.attgenerated, a.atthasdef, a.attstattarget)::text ORDER BY a.attnum)
+          FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+       (SELECT count(*) FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_catalog.pg_class'::regclass
+          AND d.refobjid = c.oid AND d.deptype <> 'i')
+     + (SELECT count(*) FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass
+          AND d.objid = c.oid AND d.refclassid <> 'pg_catalog.pg_namespace'::regclass)
+     + (SELECT count(*) FROM pg_catalog.pg_description x WHERE x.objoid = c.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_seclabel x WHERE x.objoid = c.oid)
+     + (SELECT count(*) FROM pg_catalog.pg_inherits x WHERE x.inhrelid = c.oid OR x.inhparent = c.oid)
+  FROM pg_catalog.pg_class c
+ WHERE c.oid = (quote_ident(COALESCE($1, current_schema())) || '.' || quote_ident($2))::regclass
+"""
+
+
+def _pg_interchangeable(cur: Any, schema_name: str | None, name: str, staging: str) -> bool:
+    """A PostgreSQL table nothing depends on or describes (no index, constraint, default, trigger, view, rule,
+    policy, publication, owned sequence, comment, inheritance), owned, granted and declared as the staging table."""
+    facts = []
+    for table in (name, staging):
+        cur.execute(_PG_TABLE_FACTS, (schema_name, table))
+        row = cur.fetchone()
+        if row is None or row[0] != "r" or row[6] or row[10]:
+            return False
+        facts.append(tuple(row))
+    return facts[0] == facts[1]
+
+
+def _sqlite_interchangeable(cur: Any, name: str, staging: str) -> bool:
+    """Whether SQLite table `name` is the staging table but for its rows: the same definition word for word,
+    and nothing else in the schema (an index, a trigger, a view, another table's foreign key) names it.
+
+    The check is by text and errs towards "no": a name that merely appears inside another object's SQL
+    keeps the copy, which is always right.
+    """
+    definitions = {}
+    for table in (name, staging):
+        cur.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        row = cur.fetchone()
+        head = f"CREATE TABLE {quote_ident(table)}"
+        if row is None or not isinstance(row[0], str) or not row[0].startswith(head):
+            return False
+        definitions[table] = row[0][len(head):]
+    if definitions[name] != definitions[staging]:
+        return False
+    cur.execute("SELECT COUNT(*) FROM sqlite_master WHERE name NOT IN (?, ?) AND (tbl_name = ? "
+                "OR instr(lower(sql), lower(?)) > 0)", (name, staging, name, name))
+    return cur.fetchone()[0] == 0
 
 
 def _columns(cur: Any, dialect: str, schema_name: str | None, name: str) -> list[str]:
