@@ -17,7 +17,9 @@ process(es) (`--loaders`). A follower told it lagged resumes from its cursor, as
 
 Reported per round: delivery latency from the write to the receipt (median, p99), lines lost (a line a
 follower never received, or received twice: must be 0), lag notices, lines still undelivered when
-`--deadline` seconds passed after the writer stopped, and the server's peak resident memory.
+`--deadline` seconds passed after the writer stopped, the server's peak resident memory, and the CPU time
+the server's processes spent from the first line to the end of the round (in all, and per line delivered:
+on a shared machine the figure that depends least on the other work).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from bench.reads.processes import MemoryWatch, base_env, free_port, python, scratch_database, started
+from bench.reads.processes import MemoryWatch, base_env, cpu_seconds, free_port, python, scratch_database, started
 
 SUBSCRIPTION = "subscription ($id: ID!, $after: Int!) { jobLogs(jobId: $id, after: $after) { " \
                "__typename ... on JobLogLine { seq message } } }"
@@ -153,6 +155,8 @@ class Tally:
 
 
 async def _ws_follower(session: Any, base: str, key: str, job_id: str, tally: Tally) -> None:
+    import aiohttp
+
     async with session.ws_connect(f"{base}/graphql", protocols=["graphql-transport-ws"], max_msg_size=0) as ws:
         await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
         assert (await ws.receive_json())["type"] == "connection_ack"
@@ -163,7 +167,10 @@ async def _ws_follower(session: Any, base: str, key: str, job_id: str, tally: Ta
             await ws.send_json({"id": str(operation), "type": "subscribe", "payload": {
                 "query": SUBSCRIPTION, "variables": {"id": job_id, "after": expected - 1}}})
             while True:
-                message = orjson.loads((await ws.receive()).data)
+                received = await ws.receive()
+                if received.type != aiohttp.WSMsgType.TEXT:
+                    raise RuntimeError(f"{received.type.name} {ws.close_code} {received.extra}")
+                message = orjson.loads(received.data)
                 if message["type"] == "complete":
                     return
                 if message["type"] == "ping":
@@ -192,20 +199,27 @@ async def _sse_follower(session: Any, base: str, key: str, job_id: str, tally: T
                                timeout=None) as resp:
             if expected == 1:
                 tally.connect()
-            event = None
-            async for raw in resp.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: ") and event == "log":
-                    body = orjson.loads(line[6:])
-                    expected = tally.line(body["message"], body["seq"], expected)
-                elif line.startswith("data: ") and event == "lagged":
-                    tally.lagged += 1
-                    expected = orjson.loads(line[6:])["cursor"] + 1
-                    break
-                elif line.startswith("data: ") and event == "end":
-                    return
+            # Whole events are parsed from what each read brings (a line at a time cost the load generator
+            # more than the server spent on them).
+            rest = b""
+            async for chunk in resp.content.iter_any():
+                *events, rest = (rest + chunk).split(b"\n\n")
+                for block in events:
+                    fields = dict(line.split(b": ", 1) for line in block.split(b"\n")
+                                  if b": " in line and not line.startswith(b":"))
+                    kind = fields.get(b"event")
+                    if kind == b"log":
+                        body = orjson.loads(fields[b"data"])
+                        expected = tally.line(body["message"], body["seq"], expected)
+                    elif kind == b"lagged":
+                        tally.lagged += 1
+                        expected = orjson.loads(fields[b"data"])["cursor"] + 1
+                        break
+                    elif kind == b"end":
+                        return
+                else:
+                    continue
+                break
 
 
 def load(kind: str, base: str, key: str, job_id: str, count: int, limit: float, ready: Any, results: Any) -> None:
@@ -258,6 +272,7 @@ def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str
         # Every follower is connected; give the last ones' subscriptions a moment to open. A line written
         # before one opens is not lost (each reads the store from the start), only counted late.
         time.sleep(args.settle)
+        spent = cpu_seconds(server.pid)
         if args.workers > 1:
             writer = subprocess.Popen(python("bench.live", "write", str(args.rate), str(args.seconds), job_id),
                                       env=env)
@@ -269,6 +284,7 @@ def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str
         if args.workers > 1:
             writer.wait()
         peak = memory.peak()
+        spent = cpu_seconds(server.pid) - spent
     latency: Counter[int] = Counter()
     received = lost = lagged = duplicates = failed = unfinished = top = 0
     first, last = float("inf"), 0.0
@@ -285,7 +301,8 @@ def _round(kind: str, args: argparse.Namespace, base: str, key: str, job_id: str
     print(f"| {kind} | {args.subscribers} | {args.rate} ({achieved:.0f} achieved) | {args.seconds} "
           f"| {_percentile(latency, 0.5):.1f} "
           f"| {_percentile(latency, 0.99):.1f} | {lost + duplicates} | {lagged} "
-          f"| {expected - received} | {unfinished} | {failed} | {peak:.0f} |", flush=True)
+          f"| {expected - received} | {unfinished} | {failed} | {peak:.0f} | {spent:.1f} "
+          f"| {1e6 * spent / max(received, 1):.1f} |", flush=True)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -309,8 +326,9 @@ def run(args: argparse.Namespace) -> None:
             print(f"Database: {'PostgreSQL' if args.postgres else 'SQLite'}; {args.workers} server process(es); "
                   f"{os.cpu_count()} CPUs on this machine, shared with the load generator", flush=True)
             print("| round | followers | lines/s | seconds | median ms | p99 ms | lost | lag notices "
-                  "| undelivered at deadline | unfinished followers | failed followers | server peak RSS MiB |")
-            print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                  "| undelivered at deadline | unfinished followers | failed followers | server peak RSS MiB "
+                  "| server CPU s | server CPU µs per delivered line |")
+            print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             with started(argv, env, f"{base}/healthz", folder / "server.log") as server:
                 for kind, job_id in zip(kinds, job_ids, strict=True):
                     _round(kind, args, base, key, job_id, server, env)

@@ -9,6 +9,10 @@ following live is not fed from the store at its own pace (that would cost the se
 as long as it stays slow): its stream ends with `Lagged`, which carries the cursor it reached, and the
 client resumes from there with nothing lost. Falling behind while still reading stored lines is not lag:
 the reader reads the store again. Neither ever slows the job or another reader.
+
+A reader that brings its transport (a `LineSink`) gets its live lines from the job's fan-out instead
+(resolvers/job_fanout.py): written there once per wire form for all such readers, straight to their
+transports; its bound is then the unsent bytes its transport holds, and the rest is as above.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import datetime
 from tortoise.queryset import QuerySet
 
 from resolvers.errors import NotFound, ValidationError
+from resolvers.job_fanout import HOT_SECONDS, IDLE_SECONDS, LINGER_SECONDS, LineSink, follow_through
 from resolvers.jobs import READ, levels_from, views_of
 from resolvers.ownership import well_formed_id
 from resolvers.principal import Principal
@@ -30,13 +35,9 @@ from server.engine.bus import Subscription, current_bus, job_topic
 from server.models.engine import Job, JobLog
 
 BATCH = 500
-# A safety net: without any event for this long, look at the store again.
-IDLE_SECONDS = 15.0
-# A follower whose last lines came less than HOT_SECONDS ago waits LINGER_SECONDS after the next one before it
-# takes what waits: on a busy job its lines then leave in batches (one wake-up and one write for several,
-# which also leaves the writer room to write them), not one by one; a quiet job's lines go out at once.
-HOT_SECONDS = 1.0
-LINGER_SECONDS = 0.01
+# IDLE_SECONDS (a safety net: without any event for this long, look at the store again), HOT_SECONDS and
+# LINGER_SECONDS (a follower of a busy job takes its lines in batches, one wake-up and one write for several)
+# are those of the fan-out: see resolvers/job_fanout.py.
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +96,28 @@ async def follow_logs(principal: Principal, job_id: str, after: int = 0, *, tail
 
 
 async def follow_log_batches(principal: Principal, job_id: str, after: int = 0, *, tail: int | None = None,
-                             since: datetime | None = None, level: str | None = None
+                             since: datetime | None = None, level: str | None = None, sink: LineSink | None = None
                              ) -> AsyncIterator[list[LogLineView] | JobEnded | Lagged]:
     """`follow_logs`, with the lines grouped as they come: each stored page, and every live line waiting in
     the reader's queue, is one non-empty list (a transport writes it at once). Live lines are shared by
-    every follower of the job (`LogLineView.shared`). Raises NotFound, ValidationError.
+    every follower of the job (`LogLineView.shared`).
+
+    With a `sink` (the follower's transport), live lines are not yielded: the job's fan-out writes them to
+    the sink directly (see resolvers/job_fanout.py); stored lines, the end and a lag notice are yielded as
+    usual, and the stream simply ends when the sink closes. Raises NotFound, ValidationError.
     """
     for name, value in (("after", after), ("tail", tail)):
         if value is not None and value < 0:
             raise ValidationError("Invalid cursor", field=name, reason="Must be at least 0")
     wanted = levels_from(level)
     since = aware(since, "since")
-    subscription = await _open(principal, job_id)
+    subscription: Subscription | None = await _open(principal, job_id)
+    bus = current_bus()
     try:
         cursor = max(after, await _start(job_id, tail, since, wanted))
         while True:
+            if subscription is None:  # given back by the fan-out: subscribe again before reading the store
+                subscription = bus.subscribe(job_topic(job_id))
             # The status is read before the lines: a finished job has stored all its lines by then.
             job = await Job.get(id=job_id)
             while rows := await JobLog.filter(job_id=job_id, seq__gt=cursor).order_by("seq").limit(BATCH):
@@ -119,6 +127,17 @@ async def follow_log_batches(principal: Principal, job_id: str, after: int = 0, 
             if job.status in FINISHED:
                 yield JobEnded(await _view(job))
                 return
+            if sink is not None:
+                handed, subscription = subscription, None
+                reason, cursor = await follow_through(bus, job_id, sink, handed, cursor, wanted)
+                if reason == "lagged":
+                    yield Lagged(cursor)
+                    return
+                if reason == "closed":
+                    return
+                if reason == "slow_path":
+                    sink = None
+                continue
             try:
                 async for lines in _live_lines(subscription, cursor):
                     cursor = lines[-1].seq
@@ -130,7 +149,8 @@ async def follow_log_batches(principal: Principal, job_id: str, after: int = 0, 
                 yield Lagged(cursor)
                 return
     finally:
-        subscription.close()
+        if subscription is not None:
+            subscription.close()
 
 
 async def _start(job_id: str, tail: int | None, since: datetime | None, wanted: tuple[str, ...] | None) -> int:

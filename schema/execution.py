@@ -13,10 +13,16 @@ Subscription events get one more shortcut (see `build_per_event_executor`): an e
 followers share (a live log line) and whose selection reads only plain fields has its result computed by
 the first follower with that selection and reused by the others, so a line followed by a thousand sockets
 is executed once per selection, not a thousand times.
+
+And a road around the per-message machinery altogether (`direct_sink`): a websocket operation whose
+selection is plain fields may hand its socket to the domain's fan-out, which writes the shared result's
+frame to every such socket itself (see server/websockets.py and resolvers/job_fanout.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import (
@@ -28,6 +34,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    OperationType,
     Undefined,
 )
 from graphql.execution.collect_fields import collect_fields
@@ -132,6 +139,36 @@ class _EventPlan:
         return SharedData({self.response_name: row})
 
 
+    def result(self, event: Any) -> SharedData | None:
+        """The event's data for this selection, computed once for every follower sharing the event (through
+        its `shared_results`); None when graphql-core must produce it."""
+        shared = event.shared_results
+        data = shared.get(self.key)
+        if data is None and (data := self.run(event)) is not None:
+            shared[self.key] = data
+        return data
+
+
+# The subscription operation running in this task (set when its executor is built), and how its socket takes
+# events directly (set by the websocket protocol handlers, per operation task): see `direct_sink`.
+_SUBSCRIPTION: ContextVar[PlainFieldsExecutionContext | None] = ContextVar("docc_subscription", default=None)
+SocketSinkFactory = Callable[[Any, Callable[[Any], SharedData | None]], Any]
+SOCKET_SINK: ContextVar[SocketSinkFactory | None] = ContextVar("docc_socket_sink", default=None)
+
+
+def direct_sink(event_type: type, event_of: Callable[[Any], Any]) -> Any:
+    """A sink that writes this subscription's events of `event_type` (made from a domain object by
+    `event_of`) straight to its socket, or None when they must go through the per-message machinery: not
+    over a websocket, a selection that is not all plain fields, a middleware, a compressed socket."""
+    executor, factory = _SUBSCRIPTION.get(), SOCKET_SINK.get()
+    if executor is None or factory is None:
+        return None
+    plan = executor._event_plan(event_type)
+    if plan is None:
+        return None
+    return factory(plan.key, lambda item: plan.result(event_of(item)))
+
+
 class _Ready:
     """A per-event executor whose result is already known."""
 
@@ -151,16 +188,19 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Each event of a subscription: an event that carries `shared_results` (a dict shared by every
         follower of it) and whose selection is all plain fields gets its result from there, computed by
         the first follower with the same selection. Anything else is executed as usual."""
-        shared = getattr(payload, "shared_results", None)
-        if isinstance(shared, dict):
+        if isinstance(getattr(payload, "shared_results", None), dict):
             plan = self._event_plan(type(payload))
-            if plan is not None:
-                data = shared.get(plan.key)
-                if data is None and (data := plan.run(payload)) is not None:
-                    shared[plan.key] = data
-                if data is not None:
-                    return _Ready(ExecutionResult(data, None))
+            if plan is not None and (data := plan.result(payload)) is not None:
+                return _Ready(ExecutionResult(data, None))
         return super().build_per_event_executor(payload)
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        built = super().build(*args, **kwargs)
+        # A subscription's resolver runs in the task that built its executor: it finds it there.
+        if isinstance(built, PlainFieldsExecutionContext) and built.operation.operation == OperationType.SUBSCRIPTION:
+            _SUBSCRIPTION.set(built)
+        return built
 
     def _event_plan(self, event_type: type) -> _EventPlan | None:
         """This operation's plan for events of `event_type` (decided once), None when it must execute."""

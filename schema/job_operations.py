@@ -15,6 +15,7 @@ from resolvers.pipelines import RUN
 from resolvers.views.jobs import JobView
 from schema.context import Info
 from schema.error_types import ConflictError, NotFoundError, ValidationError
+from schema.execution import direct_sink
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
 from schema.pipelines import Job, JobLogLine, JobStatus, JobTrigger, LogLevel
@@ -121,8 +122,11 @@ class JobSubscription:
                                          "extensions.cursor is the `after` to resubscribe with.")
     async def job_logs(self, info: Info, job_id: strawberry.ID, after: int = 0, tail: int | None = None,
                        level: LogLevel | None = None) -> AsyncGenerator[JobLogEvent, None]:
+        # Over a websocket, with a selection of plain fields, live lines go from the job's fan-out straight
+        # to the socket (see schema/execution.py); stored lines and the end come through here.
         stream = job_streams.follow_log_batches(info.context.principal, str(job_id), after, tail=tail,
-                                                level=level.value if level else None)
+                                                level=level.value if level else None,
+                                                sink=direct_sink(JobLogLine, JobLogLine.from_view))
         try:
             async for item in stream:
                 if isinstance(item, list):

@@ -11,6 +11,8 @@ from tortoise.backends.base import executor as tortoise_executor
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 
+from server.point_reads import close_reader, open_reader
+
 # One Tortoise app per domain keeps each domain's migrations independent.
 APPS: dict[str, str] = {
     "core": "server.models.core",
@@ -56,9 +58,15 @@ async def database(database_url: str, migrate: bool = True) -> AsyncIterator[Non
     # opens SQLite and then PostgreSQL under "default" (the test suite) would reuse `?` markers.
     tortoise_executor.EXECUTOR_CACHE.clear()
     ctx = await Tortoise.init(config=config)
+    client = None
     try:
         if migrate:
             await apply_migrations(config)
+        # The per-request lookups get a connection of their own (server.point_reads).
+        client = get_connection("default")
+        open_reader(client)
         yield
     finally:
+        if client is not None:
+            await close_reader(client)
         await ctx.close_connections()

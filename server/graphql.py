@@ -45,6 +45,7 @@ from server.websockets import (
     LegacyProtocolHandler,
     SocketAdapter,
     TrackedWebSocket,
+    TransportProtocolHandler,
     close_when_idle,
     hold_operation,
     hold_socket,
@@ -78,6 +79,7 @@ class DoccGraphQLView(GraphQLView):
     """Authenticates and charges each request, builds the shared Context, answers HTTP failures with the envelope."""
 
     graphql_ws_handler_class = LegacyProtocolHandler
+    graphql_transport_ws_handler_class = TransportProtocolHandler
     websocket_adapter_class = SocketAdapter  # type: ignore[assignment]
 
     def __init__(self, settings: Settings) -> None:

@@ -13,6 +13,10 @@
 - Writes: every message is encoded with orjson; the `data` a subscription event shares with its other
   followers (see schema/execution.py) is encoded once for all of them. The messages one socket sends in one
   turn of the event loop (a follower that had several lines waiting) leave in one write, not one each.
+- Live job lines skip the per-message machinery: each operation task knows its id and protocol, so a
+  `jobLogs` subscription whose selection is plain fields hands the job's fan-out a `SocketLines` sink, and
+  the fan-out writes one frame per line and (operation id, selection), the same bytes to every socket that
+  shares them. A socket that negotiated permessage-deflate keeps the usual road.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import asyncio
 import json
 import struct
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,10 +34,13 @@ from aiohttp import WSMsgType, web
 from aiohttp.client_exceptions import ClientConnectionResetError
 from strawberry.aiohttp.views import AiohttpWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from resolvers.errors import RateLimited
-from schema.execution import SharedData
+from resolvers.job_fanout import CannotEncode
+from resolvers.views.jobs import LogLineView
+from schema.execution import SOCKET_SINK, SharedData
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
@@ -43,12 +51,29 @@ _HELD = web.RequestKey("docc_ws_held_credential", str)
 
 
 class LegacyProtocolHandler(BaseGraphQLWSHandler):
-    """graphql-ws as its clients expect: a refused `connection_init` closes the socket with 4403."""
+    """graphql-ws as its clients expect: a refused `connection_init` closes the socket with 4403. Each
+    operation's task may write its live lines directly (`SocketLines`, as `data` messages)."""
 
     async def send_message(self, message: Any) -> None:
         await super().send_message(message)
         if message.get("type") == "connection_error" and message.get("payload") is not None:
             await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
+
+    async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,
+                                   variables: dict[str, object] | None) -> None:
+        task = asyncio.current_task()
+        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "data", operation_id,
+                                lambda: self.tasks.get(operation_id) is task))
+        await super().handle_async_results(operation_id, query, operation_name, variables)
+
+
+class TransportProtocolHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws, whose operations' tasks may write their live lines directly (`next` messages)."""
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        SOCKET_SINK.set(partial(SocketLines.of, self.websocket, "next", operation.id,
+                                lambda: self.operations.get(operation.id) is operation))
+        await super().run_operation(operation)
 
 
 async def hold_socket(request: web.Request, ws: web.WebSocketResponse, rate_key: str, limit: int) -> bool:
@@ -212,3 +237,56 @@ class SocketAdapter(AiohttpWebSocketAdapter):
             await self.ws.send_text(encode_message(message))
         except (RuntimeError, ClientConnectionResetError) as exc:
             raise WebSocketDisconnected from exc
+
+
+class SocketLines:
+    """One websocket operation as a sink of a job's fan-out (resolvers/job_fanout.py): each live line is a
+    `next` (or `data`) message whose payload is the line's shared result, framed once per (operation id,
+    selection) for every socket that has the same, and written straight to the socket's transport after what
+    the socket already queued."""
+
+    def __init__(self, ws: TrackedWebSocket, message_type: str, operation_id: str, alive: Callable[[], bool],
+                 selection: Hashable, data_of: Callable[[LogLineView], SharedData | None]) -> None:
+        self.ws, self._data_of, self._alive = ws, data_of, alive
+        self._transport = ws._writer.transport  # type: ignore[union-attr]
+        self._head = b'{"id":%s,"type":%s,"payload":{"data":' % (orjson.dumps(operation_id),
+                                                                  orjson.dumps(message_type))
+        self.key: Hashable = (message_type, operation_id, selection)
+
+    @classmethod
+    def of(cls, adapter: Any, message_type: str, operation_id: str, alive: Callable[[], bool], selection: Hashable,
+           data_of: Callable[[LogLineView], SharedData | None]) -> SocketLines | None:
+        """The sink of the operation `operation_id` (still running while `alive()`) on the socket behind
+        Strawberry's `adapter`, or None when its messages must go through aiohttp's writer (permessage-deflate)
+        or Strawberry's."""
+        ws = getattr(adapter, "ws", None)
+        if not isinstance(ws, TrackedWebSocket) or ws.compress or ws._writer is None:
+            return None
+        return cls(ws, message_type, operation_id, alive, selection, data_of)
+
+    def encode(self, lines: list[LogLineView]) -> bytes:
+        frames = []
+        for line in lines:
+            data = self._data_of(line)
+            if data is None:
+                raise CannotEncode(line.seq)
+            if data.encoded is None:
+                data.encoded = orjson.dumps(data)
+            frames.append(_text_frame(b"%s%s}}" % (self._head, data.encoded)))
+        return b"".join(frames)
+
+    def write(self, data: bytes) -> None:
+        ws = self.ws
+        # Nothing after a close frame, nor once the client completed the operation (it may reuse the id at
+        # once, before the operation's task has seen its cancellation).
+        if ws._closed or self._transport.is_closing() or not self._alive():
+            raise ConnectionResetError("Cannot write to closing transport")
+        if ws._pending:
+            ws._flush()  # what the socket queued before goes out first
+        self._transport.write(data)
+
+    def buffered(self) -> int:
+        return self.ws._pending_size + self._transport.get_write_buffer_size()
+
+    def closing(self) -> bool:
+        return self.ws._closed or self._transport.is_closing() or not self._alive()

@@ -1,12 +1,14 @@
 """Slow watchers of a job's log: one that falls behind by more than its queue is told so with its cursor and
 its stream ends; the fast one beside it sees every line; the slow one resumes from its cursor with no gap.
 
-The slow reader is a real client that stops reading its socket: the server's writes to it block, and the
-live lines pile up in its bounded queue until it overflows.
+The slow reader is a real client that stops reading its socket: the kernel's buffers fill up, then its
+transport's, until the job's fan-out finds more unsent bytes there than its bound and gives it back as lagged
+(a reader on the usual road instead fills its bounded queue until it overflows).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -55,8 +57,8 @@ class Reader:
     """One follower of a job's log over one protocol; `next()` is ("line", seq), ("end", None) or
     ("lagged", cursor)."""
 
-    def __init__(self, client: Any, protocol: str, job_id: str) -> None:
-        self.client, self.protocol, self.job_id = client, protocol, job_id
+    def __init__(self, client: Any, protocol: str, job_id: str, compress: int = 0) -> None:
+        self.client, self.protocol, self.job_id, self.compress = client, protocol, job_id, compress
         self.resp: Any = None
         self.ws: Any = None
 
@@ -67,7 +69,7 @@ class Reader:
                                               headers={"Accept": accept})
             assert self.resp.status == 200
             return self
-        self.ws = await self.client.ws_connect("/graphql", protocols=[self.protocol])
+        self.ws = await self.client.ws_connect("/graphql", protocols=[self.protocol], compress=self.compress)
         await self.ws.send_json({"type": "connection_init", "payload": {}})
         assert (await self.ws.receive_json())["type"] == "connection_ack"
         start = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
@@ -115,6 +117,31 @@ class Reader:
             await self.ws.close()
 
 
+def fanout_size(client: Any, job_id: str) -> int:
+    """How many followers the job's fan-out feeds now."""
+    found = client.app[EVENT_BUS].shared.get(job_topic(job_id))
+    return 0 if found is None else len(found)
+
+
+async def all_fed(client: Any, job_id: str, readers: int) -> None:
+    """Wait until `readers` followers are fed by the job's fan-out: a follower that sent its last stored line
+    still looks at the store once more before it joins."""
+    for _ in range(2_000):
+        if fanout_size(client, job_id) == readers:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{fanout_size(client, job_id)} followers joined the fan-out, not {readers}")
+
+
+def fell_behind(bus: Any, job_id: str, readers: int) -> bool:
+    """Whether one of `readers` followers of the job was found too slow: its queue overflowed, or the job's
+    fan-out gave it back."""
+    topic = job_topic(job_id)
+    fanout = bus.shared.get(topic)
+    return any(getattr(receiver, "overflowed", False) for receiver in bus.subscriptions(topic)) \
+        or (fanout is not None and len(fanout) < readers)
+
+
 def seqs(items: list[tuple[str, int | None]]) -> list[int]:
     return [seq for kind, seq in items if kind == "line"]
 
@@ -128,9 +155,10 @@ async def test_a_slow_reader_is_told_it_lagged_and_resumes_while_a_fast_one_sees
     await journal.log("info", None, secrets.token_urlsafe(LINE_BYTES))
     fast_got = [await fast.next()]
     assert await slow.next() == ("line", base + 1)
+    await all_fed(client, job_id, 2)
     # when lines keep coming while the slow one reads nothing, until its queue overflows
     bus, written = client.app[EVENT_BUS], 1
-    while not any(sub.overflowed for sub in bus.subscriptions(job_topic(job_id))):
+    while not fell_behind(bus, job_id, readers=2):
         assert written < MAX_LINES, "the slow reader never fell behind"
         await journal.log("info", None, secrets.token_urlsafe(LINE_BYTES))
         written += 1

@@ -1,7 +1,7 @@
 """Read bench: the server on a seeded scratch database against a bare aiohttp ceiling, under wrk.
 
     python -m bench.reads [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--workers 1 2]
-                          [--seconds 5] [--connections 16] [--soak 300]
+                          [--seconds 5] [--connections 16] [--soak 300] [--cases rest_list rest_get ...]
 
 Seeds 1,000 datasets (8-field schemas, tags), 200 pipelines and 10,000 jobs (steps, logs) into a new
 SQLite file, or a new PostgreSQL database on the given server (dropped at the end); starts
@@ -84,7 +84,8 @@ def _measure(base: str, ceiling_base: str, case: Case, key: str, server_pid: int
 
 
 def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Namespace) -> None:
-    cases = build_cases(base, key)
+    every = build_cases(base, key)
+    cases = [case for case in every if not args.cases or case.name in args.cases]
     seen = record(base, key, cases, folder / "bodies")
     idle, roles = MemoryWatch(server_pid).now(), memory_by_role(server_pid)
     ceiling_port = free_port()
@@ -105,11 +106,12 @@ def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Na
             print(f"| {label} | {figures.rps:,.0f} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} | {figures.errors} "
                   f"| {peak:.0f} | {ceiling.rps:,.0f} | {figures.rps / ceiling.rps:.3f} | {cpu:.2f} "
                   f"| {ceiling_cpu:.3f} | {ceiling_cpu / cpu if cpu else 0:.3f} |", flush=True)
-    print(f"GraphQL list page / REST list: {rps['gql_list'] / rps['rest_list']:.2f} by req/s, "
-          f"{cpus['rest_list'] / cpus['gql_list']:.2f} by CPU per request; GraphQL one field / REST get: "
-          f"{rps['gql_one'] / rps['rest_get']:.2f} by req/s, {cpus['rest_get'] / cpus['gql_one']:.2f} by CPU")
+    if {"gql_list", "rest_list", "gql_one", "rest_get"} <= rps.keys():
+        print(f"GraphQL list page / REST list: {rps['gql_list'] / rps['rest_list']:.2f} by req/s, "
+              f"{cpus['rest_list'] / cpus['gql_list']:.2f} by CPU per request; GraphQL one field / REST get: "
+              f"{rps['gql_one'] / rps['rest_get']:.2f} by req/s, {cpus['rest_get'] / cpus['gql_one']:.2f} by CPU")
     if args.soak:
-        _soak(base, cases, key, server_pid, args)
+        _soak(base, every, key, server_pid, args)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -135,6 +137,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes (DOCC_WORKERS)")
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration of each case")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--cases", nargs="+", choices=sorted(LABELS), metavar="CASE",
+                        help="only these cases (default: all): " + ", ".join(LABELS))
     parser.add_argument("--soak", type=int, default=0, help="then load the lists this long (s), showing memory")
     run(parser.parse_args())
 

@@ -5,6 +5,8 @@ through it and does not import the authentication package."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -37,10 +39,32 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 REQUEST_CONTEXT = web.RequestKey("docc_context", RequestContext)
 
 
+class _RequestIds:
+    """New request ids: `req_` and 24 hex digits, a random half per process and a counter.
+
+    A request id names a request in logs and answers; it must be unique, not secret, so it does not cost a
+    call into the kernel's random source every request. A forked child draws its own random half.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self._prefix = f"req_{secrets.token_hex(6)}"
+        self._counter = itertools.count(secrets.randbits(40))
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_REQUEST_IDS = _RequestIds()
+
+
 def request_id_for(request: web.Request) -> str:
     """The caller's X-Request-ID when it is sane, else a new one."""
-    given = request.headers.get("X-Request-ID", "")
-    return given if _CALLER_ID.match(given) else f"req_{secrets.token_hex(12)}"
+    given = request.headers.get("X-Request-ID")
+    return given if given is not None and _CALLER_ID.match(given) else _REQUEST_IDS.new()
 
 
 async def principal_of(request: web.Request) -> Principal:

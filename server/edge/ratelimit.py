@@ -50,8 +50,9 @@ class Decision:
 
     def headers(self) -> dict[str, str]:
         """The X-RateLimit-* and RateLimit-* headers (plus Retry-After when refused)."""
-        values = {"Limit": str(self.limit), "Remaining": str(self.remaining), "Reset": str(self.reset)}
-        headers = {f"{prefix}RateLimit-{name}": value for prefix in ("X-", "") for name, value in values.items()}
+        limit, remaining, reset = str(self.limit), str(self.remaining), str(self.reset)
+        headers = {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": reset,
+                   "RateLimit-Limit": limit, "RateLimit-Remaining": remaining, "RateLimit-Reset": reset}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers

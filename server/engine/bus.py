@@ -119,6 +119,16 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+class Receiver(Protocol):
+    """Anything the bus hands a topic's events to, on its own loop: a `Subscription`, or a reader shared by
+    many followers (one fan-out per followed job, see resolvers/job_fanout.py)."""
+
+    topics: tuple[str, ...]
+    _loop: asyncio.AbstractEventLoop
+
+    def deliver(self, event: Event) -> None: ...
+
+
 class Relay(Protocol):
     """Carries events to the other processes that share the database."""
 
@@ -131,8 +141,11 @@ class EventBus:
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self.node_id = f"node_{secrets.token_hex(6)}"
         self.queue_size = queue_size
-        self._subscribers: dict[str, set[Subscription]] = {}
+        self._subscribers: dict[str, set[Receiver]] = {}
         self._relays: list[Relay] = []
+        # Readers shared by every follower of a topic in this process (made and dropped by the domain), so
+        # two apps in one process never share one.
+        self.shared: dict[str, Any] = {}
 
     def subscribe(self, *topics: str, maxsize: int | None = None) -> Subscription:
         """A new subscription to `topics` (a queue of `maxsize` or the bus's size), bound to the running loop;
@@ -142,11 +155,16 @@ class EventBus:
             self._subscribers.setdefault(topic, set()).add(subscription)
         return subscription
 
-    def subscriptions(self, topic: str) -> tuple[Subscription, ...]:
-        """The subscriptions of this process to `topic` now."""
+    def add_receiver(self, receiver: Receiver) -> None:
+        """Hand the events of the receiver's topics to it from now on (until `unsubscribe`)."""
+        for topic in receiver.topics:
+            self._subscribers.setdefault(topic, set()).add(receiver)
+
+    def subscriptions(self, topic: str) -> tuple[Receiver, ...]:
+        """The subscriptions (and other receivers) of this process to `topic` now."""
         return tuple(self._subscribers.get(topic, ()))
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def unsubscribe(self, subscription: Receiver) -> None:
         for topic in subscription.topics:
             members = self._subscribers.get(topic)
             if members is not None:

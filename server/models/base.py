@@ -11,6 +11,8 @@ from typing import Any
 from tortoise import connections, fields
 from tortoise.models import Model
 
+from server.point_reads import reader_of
+
 
 def new_id(prefix: str) -> str:
     """An opaque id such as `ds_5f0c2a9e1b7d4c3a8e6f`."""
@@ -56,22 +58,34 @@ async def select_one(model: type[Model], columns: Sequence[str], column: str, va
     """One row of `model` where `column` equals `value`, as Python values, or None.
 
     Plain SQL for the few lookups on every request (the API key, a list's version): building the ORM
-    query and a model object costs several times more than running the statement. `versions` names
-    version tables keyed by workspace (`workspace_id`, `version`): each one's version for the row's
-    workspace is read in the same statement, under its name (0 when the workspace has no row yet).
+    query and a model object costs several times more than running the statement. Outside a transaction
+    it runs on the database's point reader (server.point_reads), not through the ORM's connection.
+    `versions` names version tables keyed by workspace (`workspace_id`, `version`): each one's version for
+    the row's workspace is read in the same statement, under its name (0 when the workspace has no row yet).
     """
-    conn = connections.get(model._meta.default_connection or "default")
-    named = tuple((versions or {}).items())
-    sql = _select_one_sql(model, tuple(columns), column, tuple((name, m._meta.db_table) for name, m in named),
-                          conn.capabilities.dialect)
-    _, rows = await conn.execute_query(sql, [value])
-    if not rows:
+    row = await select_row(model, columns, column, value, versions=versions)
+    if row is None:
         return None
-    row, fields_map = rows[0], model._meta.fields_map
+    fields_map = model._meta.fields_map
     found = {name: fields_map[name].to_python_value(row[index]) for index, name in enumerate(columns)}
-    for offset, (name, _) in enumerate(named, start=len(columns)):
+    for offset, name in enumerate(versions or (), start=len(columns)):
         found[name] = int(row[offset] or 0)
     return found
+
+
+async def select_row(model: type[Model], columns: Sequence[str], column: str, value: Any, *,
+                     versions: Mapping[str, type[Model]] | None = None) -> Sequence[Any] | None:
+    """select_one's row as the database returns it (columns, then versions), for callers that convert it
+    themselves (and may skip converting a row they have seen before)."""
+    conn = connections.get(model._meta.default_connection or "default")
+    tables = tuple((name, m._meta.db_table) for name, m in (versions or {}).items())
+    sql = _select_one_sql(model, tuple(columns), column, tables, conn.capabilities.dialect)
+    # The connection's point reader when it has one (server.point_reads); None from it means "ask the ORM's".
+    reader = reader_of(conn)
+    rows = await reader.rows(sql, (value,)) if reader is not None else None
+    if rows is None:
+        _, rows = await conn.execute_query(sql, [value])
+    return rows[0] if rows else None
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
 from server.rest.common import etag, if_match, page_request, page_response
-from server.rest.list_cache import serve_list
+from server.rest.list_cache import serve_list, serve_object
 
 
 def dataset_json(view: DatasetView) -> dict[str, Any]:
@@ -69,13 +69,14 @@ def _with_etag(request: web.Request, row: DatasetView, status: int = 200) -> web
 
 async def list_datasets(request: web.Request) -> web.Response:
     principal = await principal_of(request)
-    query = request.query
-    filters = domain.DatasetFilter(
-        name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
-        source_type=query.get("source_type"), status=query.get("status"))
-    paging = page_request(request)
 
     async def build() -> web.Response:
+        # Parsed only to build a page: a kept page was built from this very query, so it was valid.
+        query = request.query
+        filters = domain.DatasetFilter(
+            name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
+            source_type=query.get("source_type"), status=query.get("status"))
+        paging = page_request(request)
         return page_response(request, await domain.list_datasets(principal, filters, paging), dataset_json)
 
     version = await domain.list_version(principal, known=known_list_version(request, "datasets"))
@@ -92,7 +93,14 @@ async def create_dataset(request: web.Request) -> web.Response:
 
 
 async def get_dataset(request: web.Request) -> web.Response:
-    return _with_etag(request, await domain.get_dataset(await principal_of(request), request.match_info["id"]))
+    principal = await principal_of(request)
+
+    async def build() -> web.Response:
+        return _with_etag(request, await domain.get_dataset(principal, request.match_info["id"]))
+
+    # Every field of the answer is in the dataset's row, which the list version counts: kept like a page.
+    version = await domain.list_version(principal, known=known_list_version(request, "datasets"))
+    return await serve_object(request, "dataset", principal.workspace_id, version, build)
 
 
 async def update_dataset(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from server.edge.context import principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
 from server.rest.common import int_param, page_request, page_response
-from server.rest.log_streams import LogWriter, last_event_id, wants_events
+from server.rest.log_streams import LogWriter, ResponseLines, last_event_id, wants_events
 
 KEEPALIVE_SECONDS = 15.0
 _DURATION = re.compile(r"([0-9]{1,6})(s|m|h|d)")
@@ -146,7 +146,6 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     if resumed is not None:  # A reconnecting EventSource goes on after what it got, whatever it first asked.
         after, tail, since = resumed, None, None
     await domain.get_job(principal, job_id)  # An unknown job still gets the envelope, before streaming starts.
-    stream = job_streams.follow_log_batches(principal, job_id, after or 0, tail=tail, since=since, level=level)
     response = web.StreamResponse(headers={"Content-Type": writer.content_type, "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -156,6 +155,14 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
     # its own does it, rather than a timeout around every line: that cost a task and a timer per line.
     loop = asyncio.get_running_loop()
     last_write = [loop.time()]
+
+    def wrote() -> None:
+        last_write[0] = loop.time()
+
+    # Live lines go straight from the job's fan-out to this response's transport (see log_streams.py).
+    sink = ResponseLines.of(response, writer, log_json, wrote)
+    stream = job_streams.follow_log_batches(principal, job_id, after or 0, tail=tail, since=since, level=level,
+                                            sink=sink)
     keeper = asyncio.create_task(_keep_alive(response, writer, last_write))
     try:
         async for item in stream:
@@ -175,7 +182,8 @@ async def _follow(request: web.Request, principal: Any, job_id: str, after: int 
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         await stream.aclose()
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # the stream also ends when the reader hung up
+        await response.write_eof()
     return response
 
 

@@ -7,12 +7,15 @@ a comment line keeps a quiet stream alive through proxies.
 A reader that falls behind the live lines by more than its queue gets a last `lagged` message with the
 cursor it reached (NDJSON `{"type": "lagged", "cursor": N}`; SSE a `lagged` event whose id is N, so an
 `EventSource` resumes from there by itself) and the stream ends.
+
+Live lines reach a plain response through `ResponseLines`: the job's fan-out writes each batch's bytes
+(one encoding per format, and per chunked framing) straight to every follower's transport.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import orjson
@@ -89,3 +92,52 @@ class LogWriter:
 
     def keepalive(self) -> bytes:
         return b": keep-alive\n\n" if self.events else b'{"type":"keepalive"}\n'
+
+
+class ResponseLines:
+    """A streamed response as a sink of the job's fan-out (resolvers/job_fanout.py): the live lines' bytes, in
+    the writer's format and the response's framing, go straight to its transport.
+
+    Only for a plain response (no compression, no declared length), prepared, with its headers sent. What the
+    response itself writes (stored lines, keep-alives, the end) goes to the same transport, in order: every
+    write of either kind is made at once, never held back.
+    """
+
+    def __init__(self, response: web.StreamResponse, writer: LogWriter,
+                 body: Callable[[LogLineView], dict[str, Any]], on_write: Callable[[], None]) -> None:
+        payload = response._payload_writer
+        self._payload = payload
+        self._chunked = bool(payload is not None and payload.chunked)
+        self._writer, self._body, self._on_write = writer, body, on_write
+        self.key: Hashable = (writer.content_type, self._chunked)
+
+    @classmethod
+    def of(cls, response: web.StreamResponse, writer: LogWriter, body: Callable[[LogLineView], dict[str, Any]],
+           on_write: Callable[[], None]) -> ResponseLines | None:
+        """The sink of `response`, or None when the response must write through aiohttp (compressed, with a
+        declared length, or a transport gone)."""
+        payload = response._payload_writer
+        if payload is None or payload._compress is not None or payload.length is not None \
+                or payload._on_chunk_sent is not None or payload.transport is None:
+            return None
+        payload.send_headers()
+        return cls(response, writer, body, on_write)
+
+    def encode(self, lines: list[LogLineView]) -> bytes:
+        data = self._writer.lines(lines, self._body)
+        return b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data
+
+    def write(self, data: bytes) -> None:
+        transport = self._payload.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport.write(data)
+        self._on_write()
+
+    def buffered(self) -> int:
+        transport = self._payload.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    def closing(self) -> bool:
+        transport = self._payload.transport
+        return transport is None or transport.is_closing()

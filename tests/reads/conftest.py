@@ -8,12 +8,14 @@ import pytest
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 
+from server.point_reads import PostgresReader, SqliteReader
+
 EXECUTES = ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")
 
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement sent through Tortoise while the test runs, in order."""
+    """Every SQL statement sent through Tortoise or a point reader (server.point_reads) during the test, in order."""
     sent: list[str] = []
     for client in (SqliteClient, SqliteTransactionWrapper, AsyncpgDBClient, TransactionWrapper):
         for name in EXECUTES:
@@ -26,4 +28,14 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
                 return await _original(self, query, *args, **kwargs)
 
             monkeypatch.setattr(client, name, counted)
+    for reader in (SqliteReader, PostgresReader):
+        original_rows = vars(reader)["rows"]
+
+        async def read(self: Any, query: str, params: Any, _original: Any = original_rows) -> Any:
+            found = await _original(self, query, params)
+            if found is not None:  # None: the reader could not answer, and Tortoise is asked (and counted)
+                sent.append(query)
+            return found
+
+        monkeypatch.setattr(reader, "rows", read)
     return sent

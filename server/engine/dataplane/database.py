@@ -257,9 +257,10 @@ class Publication:
     replaced by TRUNCATE, or DELETE where a foreign key references it, then INSERT ... SELECT), so
     indexes, constraints, grants, triggers and views on it survive; a missing target is created by
     renaming the staging table, and so is a target nothing but its rows tells from the staging table
-    (dropped first: there is nothing to keep, and nothing to copy). The staging table is dropped in the same transaction, so after a commit
-    its absence means "published". A swap that cannot work (a column the target lacks, a constraint)
-    fails in `add`, before anything is visible; `commit` only has to say COMMIT.
+    (dropped first: there is nothing to keep, and nothing to copy). The staging table is dropped in the
+    same transaction, so after a commit its absence means "published". A swap that cannot work (a column
+    the target lacks, a constraint) fails in `add`, before anything is visible; `commit` only has to say
+    COMMIT.
     """
 
     def __init__(self, policy: Policy, url: str, *, named: bool = False) -> None:
