@@ -12,7 +12,8 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from resolvers.dataset_users import dataset_users
-from resolvers.errors import Conflict, PreconditionFailed, SchemaIncompatible, ValidationError
+from resolvers.errors import Conflict, DoccError, PreconditionFailed, SchemaIncompatible, ValidationError
+from resolvers.nested_pages import ChildList, PageKey, each, pages_by_parent
 from resolvers.ownership import load_owned, owned_value, owned_values
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.principal import Principal
@@ -333,3 +334,13 @@ async def schema_history(principal: Principal, dataset_id: str, page: PageReques
     principal.require(READ)
     row = await _load(principal, dataset_id)
     return (await paginate(SchemaVersion.filter(dataset_id=row.id), page)).map(SchemaVersionView.from_row)
+
+
+SCHEMA_HISTORY = ChildList(SchemaVersion, parent="dataset_id", owner=Dataset, kind="dataset")
+
+
+async def schema_histories(principal: Principal, keys: list[PageKey]) -> list[Page[SchemaVersionView] | DoccError]:
+    """`schema_history` of each (dataset id, page request) in key order, one statement for all (for
+    DataLoaders); raises Forbidden; a missing dataset's entry is NotFound, a bad cursor's ValidationError."""
+    principal.require(READ)
+    return await pages_by_parent(SCHEMA_HISTORY, principal.workspace_id, keys, each(SchemaVersionView.from_row))

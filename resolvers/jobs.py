@@ -11,7 +11,8 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from resolvers.errors import Conflict, NotFound, ValidationError, echo
+from resolvers.errors import Conflict, DoccError, NotFound, ValidationError, echo
+from resolvers.nested_pages import ChildList, PageKey, pages_by_parent
 from resolvers.ownership import load_owned, owned_value, owned_values, require_id, well_formed_id
 from resolvers.pagination import Page, PageRequest, paginate
 from resolvers.pipelines import RUN
@@ -258,6 +259,16 @@ async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest)
         query = query.filter(created_at__lt=filters.created_before)
     rows = await paginate(query, page, columns=JOB_COLUMNS)
     return replace(rows, items=await plain_views_of(rows.items))  # type: ignore[arg-type]
+
+
+PIPELINE_JOBS = ChildList(Job, parent="pipeline_id")
+
+
+async def jobs_of_pipelines(principal: Principal, keys: list[PageKey]) -> list[Page[JobView] | DoccError]:
+    """`list_jobs` filtered by each (pipeline id, page request) in key order, one statement for all (for
+    DataLoaders); raises Forbidden; a bad cursor's entry is ValidationError."""
+    principal.require(READ)
+    return await pages_by_parent(PIPELINE_JOBS, principal.workspace_id, keys, views_of)
 
 
 async def cancel_job(principal: Principal, job_id: str) -> JobView:

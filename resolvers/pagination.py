@@ -65,7 +65,8 @@ def encode_cursor(row: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor names; raises ValidationError for anything this server did not make."""
     invalid = ValidationError("Invalid cursor", field="after", reason="Not a cursor returned by this server")
     # A cursor this server made is well under 100 characters; its id part reaches the ORM as a filter value.
     if len(cursor) > MAX_CURSOR_LENGTH:
@@ -92,7 +93,7 @@ async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: boo
     window = query.order_by(*order)
     offset = request.offset
     if request.after is not None:
-        stamp, row_id = _decode_cursor(request.after)
+        stamp, row_id = decode_cursor(request.after)
         if newest_first:
             after = Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=row_id)
         else:

@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from resolvers import datasets, jobs, pipelines
+from resolvers.nested_pages import PageKey
 from resolvers.principal import Principal
 from resolvers.quality import rules as quality_rules
 from resolvers.quality import runs as quality_runs
@@ -31,6 +32,13 @@ class Loaders:
             load_fn=lambda keys: quality_rules.rules_of_datasets(principal, list(keys)))
         self.latest_quality_results: DataLoader[str, Any] = DataLoader(
             load_fn=lambda keys: quality_runs.latest_results_of_datasets(principal, list(keys)))
+        # Keyed by (parent id, page request): a page of each parent's nested connection, all in one statement.
+        self.schema_history: DataLoader[PageKey, Any] = DataLoader(
+            load_fn=lambda keys: datasets.schema_histories(principal, list(keys)))
+        self.pipeline_versions: DataLoader[PageKey, Any] = DataLoader(
+            load_fn=lambda keys: pipelines.versions_of_pipelines(principal, list(keys)))
+        self.pipeline_jobs: DataLoader[PageKey, Any] = DataLoader(
+            load_fn=lambda keys: jobs.jobs_of_pipelines(principal, list(keys)))
 
 
 @dataclass

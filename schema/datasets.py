@@ -13,7 +13,7 @@ from resolvers.schema_compat import FIELD_TYPES, MODES
 from resolvers.schema_compat import CompatibilityReport as Report
 from resolvers.sources import SOURCE_TYPES
 from resolvers.views.datasets import DatasetView, FieldView, SchemaVersionView
-from schema.context import Info
+from schema.context import Info, Loaders
 from schema.enums import domain_enum
 from schema.pagination import Connection, connection, page_request
 from schema.permissions import needs
@@ -112,9 +112,11 @@ class Dataset:
     revision: int = strawberry.field(description="Bumped on every change; pass as expectedRevision.")
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
+    # Set under a subscription event (through a job's pipeline): that event's own loaders, never the socket's.
+    loaders: strawberry.Private[Loaders | None] = None
 
     @classmethod
-    def from_view(cls, view: DatasetView) -> Dataset:
+    def from_view(cls, view: DatasetView, loaders: Loaders | None = None) -> Dataset:
         source = view.source
         return cls(
             id=strawberry.ID(view.id), name=view.name, description=view.description, status=view.status,
@@ -123,20 +125,23 @@ class Dataset:
             fields=_fields(view.fields), schema_version=view.schema_version,
             compatibility=view.compatibility, tags=list(view.tags), quality_score=view.quality_score,
             last_profiled=view.last_profiled, revision=view.revision, created_at=view.created_at,
-            updated_at=view.updated_at)
+            updated_at=view.updated_at, loaders=loaders)
+
+    def _loaders(self, info: Info) -> Loaders:
+        return self.loaders or info.context.loaders
 
     @strawberry.field(extensions=needs(quality_domain.READ), description="The dataset's quality rules, oldest first.")
     async def quality_rules(self, info: Info) -> list[QualityRule]:
-        return [QualityRule.from_view(rule) for rule in await info.context.loaders.quality_rules.load(str(self.id))]
+        return [QualityRule.from_view(rule) for rule in await self._loaders(info).quality_rules.load(str(self.id))]
 
     @strawberry.field(extensions=needs(quality_domain.READ),
                       description="The newest finished result of each of the dataset's rules.")
     async def latest_quality_results(self, info: Info) -> list[QualityResult]:
-        found = await info.context.loaders.latest_quality_results.load(str(self.id))
+        found = await self._loaders(info).latest_quality_results.load(str(self.id))
         return [QualityResult.from_view(result) for result in found]
 
     @strawberry.field(extensions=needs(domain.READ), description="Stored schema versions, newest first.")
     async def schema_history(self, info: Info, first: int = 20, after: str | None = None
                              ) -> Connection[SchemaVersion]:
-        page = await domain.schema_history(info.context.principal, str(self.id), page_request(first, after))
+        page = await self._loaders(info).schema_history.load((str(self.id), page_request(first, after)))
         return connection(page, SchemaVersion.from_view)

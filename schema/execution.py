@@ -259,6 +259,26 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                  is event_type]
         return found[0] if len(found) == 1 else None
 
+    def execute_fields_serially(self, parent_type: GraphQLObjectType, source_value: Any, path: Any,
+                                grouped_field_set: Any, position_context: Any) -> Any:
+        """The fields of a mutation, one after the other, each with fresh DataLoaders: what one mutation
+        loaded (a page of versions, a dataset) must not stand in for what a later one of the same request
+        reads after its write."""
+        context = self.context_value
+        if len(grouped_field_set) < 2 or not hasattr(context, "fresh_loaders"):
+            return super().execute_fields_serially(parent_type, source_value, path, grouped_field_set,
+                                                   position_context)
+        serially = super().execute_fields_serially
+
+        async def each() -> dict[str, Any]:
+            results: dict[str, Any] = {}
+            for name, details in grouped_field_set.items():
+                context.loaders = context.fresh_loaders()
+                found = serially(parent_type, source_value, path, {name: details}, position_context)
+                results.update(await found if self.is_awaitable(found) else found)
+            return results
+        return each()
+
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Any,
                        grouped_field_set: Any, position_context: Any) -> Any:
         manager = self.middleware_manager

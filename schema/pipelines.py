@@ -109,16 +109,21 @@ class Pipeline:
     retries: RetryPolicy | None = strawberry.field(description="The retry policy; null: no retries.")
     timeout: float | None = strawberry.field(description="Seconds an attempt may run; null: no limit of its own.")
     view: strawberry.Private[PipelineView]
+    # Set under a subscription event (a job's pipeline): that event's own loaders, never the socket's.
+    loaders: strawberry.Private[Loaders | None] = None
 
     @classmethod
-    def from_view(cls, view: PipelineView) -> Pipeline:
+    def from_view(cls, view: PipelineView, loaders: Loaders | None = None) -> Pipeline:
         return cls(id=strawberry.ID(view.id), name=view.name, description=view.description,
                    steps=[PipelineStep.from_dict(s) for s in view.steps], version=view.version,
                    created_by=view.created_by, created_at=view.created_at, updated_at=view.updated_at,
                    log_level=LogLevel(view.log_level) if view.log_level else None,
                    concurrency=ConcurrencyPolicy(view.concurrency),
                    retries=RetryPolicy.from_view(view.retries) if view.retries else None, timeout=view.timeout_s,
-                   view=view)
+                   view=view, loaders=loaders)
+
+    def _loaders(self, info: Info) -> Loaders:
+        return self.loaders or info.context.loaders
 
     @strawberry.field(extensions=needs(domain.READ), description="The schedule, or null.")
     def schedule(self) -> PipelineSchedule | None:
@@ -126,19 +131,18 @@ class Pipeline:
 
     @strawberry.field(extensions=needs("read:datasets"), description="Datasets the steps read or write.")
     async def datasets(self, info: Info) -> list[Dataset]:
-        views = await info.context.loaders.dataset.load_many(list(self.view.dataset_ids))
-        return [Dataset.from_view(view) for view in views if view is not None]
+        views = await self._loaders(info).dataset.load_many(list(self.view.dataset_ids))
+        return [Dataset.from_view(view, self.loaders) for view in views if view is not None]
 
     @strawberry.field(extensions=needs(domain.READ), description="Saved versions, newest first.")
     async def versions(self, info: Info, first: int = 20, after: str | None = None) -> Connection[PipelineVersion]:
-        page = await domain.pipeline_versions(info.context.principal, str(self.id), page_request(first, after))
+        page = await self._loaders(info).pipeline_versions.load((str(self.id), page_request(first, after)))
         return connection(page, PipelineVersion.from_view)
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Jobs of this pipeline, newest first.")
     async def jobs(self, info: Info, first: int = 20, after: str | None = None) -> Connection[Job]:
-        page = await jobs_domain.list_jobs(info.context.principal, jobs_domain.JobFilter(pipeline_id=str(self.id)),
-                                           page_request(first, after))
-        return connection(page, Job.from_view)
+        page = await self._loaders(info).pipeline_jobs.load((str(self.id), page_request(first, after)))
+        return connection(page, lambda view: Job.from_view(view, self.loaders))
 
 
 @strawberry.type(description="What one step of a job did.")
@@ -242,7 +246,7 @@ class Job:
     @strawberry.field(extensions=needs(domain.READ), description="The pipeline, or null once deleted.")
     async def pipeline(self, info: Info) -> Pipeline | None:
         view = await self._loaders(info).pipeline.load(str(self.pipeline_id))
-        return Pipeline.from_view(view) if view else None
+        return Pipeline.from_view(view, self.loaders) if view else None
 
     @strawberry.field(extensions=needs(jobs_domain.READ), description="Per step: status, rows, duration, error.")
     def steps(self) -> list[JobStep]:

@@ -70,9 +70,8 @@ def _items(body: Any) -> list[Any]:
     return body["data"] if "data" in body else body["lines"] if "lines" in body else body["logs"]
 
 
-# Connections nested under each object of a page (a page of its own per parent) still cost statements per
-# parent: the domain pages one parent at a time. Reported; strict, so the mark goes once they are batched.
-PER_PARENT = pytest.mark.xfail(strict=True, reason="nested connection paged per parent (N+1)")
+# Connections nested under each object of a page (a page of its own per parent) load through DataLoaders
+# too: one statement pages every parent's connection at once.
 GRAPHQL_LISTS = {
     "datasets": ("datasets(first: $n)", "edges { node { id name tags fields { name type } } }"),
     "datasets > schemaHistory": ("datasets(first: $n)", "edges { node { id schemaHistory(first: 2) { totalCount "
@@ -98,8 +97,7 @@ GRAPHQL_LISTS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=PER_PARENT) if ">" in name and "quality" not in name
-                                  else name for name in GRAPHQL_LISTS])
+@pytest.mark.parametrize("name", list(GRAPHQL_LISTS))
 async def test_graphql_lists_send_as_many_statements_for_100_objects_as_for_10(ids, client, statements, name):
     field, selection = GRAPHQL_LISTS[name]
     query = f"query List($n: Int!) {{ {field.format(**ids)} {{ {selection} }} }}"
