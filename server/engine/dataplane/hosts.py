@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 
 from .errors import DataPlaneConfigError
 from .policy import Policy
@@ -51,13 +53,47 @@ def _address(text: str) -> IPAddress:
     return address
 
 
-def resolve(host: str) -> tuple[str, ...]:
-    """Every address `host` resolves to, as the C library resolves it (empty when it does not)."""
+# Answers are kept briefly, and lookups of one name at the same moment share one query: resolvers drop
+# or delay a burst of identical queries (seen here: five seconds, the C library's retry time, for one in
+# a handful of concurrent saves naming one host). Keeping an answer widens nothing: every check applies
+# to the addresses it was given, and a job connects to exactly those.
+RESOLVED_SECONDS = 30.0
+UNRESOLVED_SECONDS = 5.0
+_KEPT_NAMES = 1024
+_answers: dict[str, tuple[float, tuple[str, ...]]] = {}
+_lookups: dict[str, threading.Lock] = {}
+_lookups_guard = threading.Lock()
+
+
+def _lookup(host: str) -> tuple[str, ...]:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return ()
     return tuple(dict.fromkeys(str(_address(info[4][0])) for info in infos))
+
+
+def resolve(host: str) -> tuple[str, ...]:
+    """Every address `host` resolves to, as the C library resolves it (empty when it does not).
+
+    An answer is reused for `RESOLVED_SECONDS` (`UNRESOLVED_SECONDS` for a name that did not resolve),
+    and callers asking for the same name together wait for one lookup.
+    """
+    kept = _answers.get(host)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    with _lookups_guard:
+        if len(_lookups) >= _KEPT_NAMES:  # at worst a name is then looked up twice at once
+            _lookups.clear()
+            _answers.clear()
+        lock = _lookups.setdefault(host, threading.Lock())
+    with lock:
+        kept = _answers.get(host)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        addresses = _lookup(host)
+        _answers[host] = (time.monotonic() + (RESOLVED_SECONDS if addresses else UNRESOLVED_SECONDS), addresses)
+    return addresses
 
 
 def blocked(address: IPAddress) -> bool:
