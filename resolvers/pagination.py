@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 
 from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
-from server.models.rows import plain_rows
+from server.models.rows import RowBuilder, built_page, built_rows, plain_rows
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -83,10 +83,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True,
-                   columns: tuple[str, ...] | None = None) -> Page[Any]:
+                   columns: tuple[str, ...] | None = None, builder: RowBuilder[Any] | None = None) -> Page[Any]:
     """Run `query` for one page, in (created_at, id) order, with the total count.
 
-    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects.
+    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects;
+    with `builder`, what it builds of each row.
     """
     total = await query.count()
     order = ("-created_at", "-id") if newest_first else ("created_at", "id")
@@ -104,6 +105,22 @@ async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: boo
     else:
         window = window.offset(offset)
     window = window.limit(request.limit + 1)
-    rows = await plain_rows(window, columns) if columns is not None else await window
+    if builder is not None:
+        rows = await built_rows(window, builder)
+    else:
+        rows = await plain_rows(window, columns) if columns is not None else await window
     return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
+                has_next=len(rows) > request.limit)
+
+
+async def paginate_built(builder: RowBuilder[Any], where: dict[str, Any], request: PageRequest,
+                         newest_first: bool = True) -> Page[Any]:
+    """`paginate` for a list filtered only by equal columns (`where`), with `builder`'s read models as items:
+    an offset page is read with statements built once (server.models.rows.built_page); a cursor page goes
+    through the ORM as any other."""
+    if request.after is not None:
+        return await paginate(builder.model.filter(**where), request, newest_first, builder=builder)
+    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
+    total, rows = await built_page(builder, where, order, request.limit + 1, request.offset)
+    return Page(items=rows[: request.limit], total=total, limit=request.limit, offset=request.offset,
                 has_next=len(rows) > request.limit)

@@ -54,6 +54,7 @@ async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
         headers = {"Authorization": f"Bearer {key}", **case.headers}
         run = f"p{time.time_ns()}"
         numbers = iter(range(10**9))
+        reads = {"cpu": 0.0, "wall": 0.0}
 
         async def send() -> None:
             # A create takes a fresh name each time; a case with a write sends it before each read.
@@ -63,12 +64,16 @@ async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
                                             data=body.replace("@N@", f"{run}_{next(numbers)}"))
                 assert written.status == 201, await written.text()
             body = case.body.replace("@N@", f"{run}_{next(numbers)}") if case.unique and case.body else case.body
+            began, cpu = time.perf_counter(), time.process_time()
             answer = await client.request(case.method, case.path, headers=headers, data=body)
             await answer.read()
+            reads["wall"] += time.perf_counter() - began
+            reads["cpu"] += time.process_time() - cpu
             assert answer.status < 400, await answer.text()
 
         for _ in range(20):  # warm caches and connections
             await send()
+        reads.update(cpu=0.0, wall=0.0)
         profiler = Profiler(interval=0.0005, async_mode="disabled")
         began, cpu = time.perf_counter(), time.process_time()
         if not timing_only:
@@ -81,6 +86,9 @@ async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
         print(f"{requests} requests of {case_name}: {1000 * spent / requests:.2f} ms each, "
               f"{1000 * cpu / requests:.2f} ms CPU of this process each ({'timed' if timing_only else 'profiled'})")
+        if case.write is not None:
+            print(f"  of which the reads alone: {1000 * reads['wall'] / requests:.2f} ms each, "
+                  f"{1000 * reads['cpu'] / requests:.2f} ms CPU each")
     finally:
         await client.close()
 

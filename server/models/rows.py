@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from tortoise import connections, fields
@@ -20,9 +20,11 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from server.crypto.fields import SealedJSONField, SealedTextField
+from server.crypto.keys import active_keyring
 from server.models.base import Timestamp
 
 Converter = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -88,17 +90,61 @@ def _converters(model: type[Model], columns: tuple[str, ...]) -> tuple[tuple[int
     return tuple(found)
 
 
-async def plain_rows(query: QuerySet[Any], columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """The rows `query` selects, as tuples of `columns` (model field names) holding Python values."""
-    names = tuple(columns)
-    converters = _converters(query.model, names)
+class RowBuilder(Generic[T]):
+    """Builds a read model from one stored row of `columns` of `model`, and keeps what it built by the
+    row's stored values: the same stored values (under the same secret keyring) always build the same
+    object, so a row unchanged since it was last read is neither converted nor built again, and a changed
+    row is a new key. Nothing is invalidated or expires; the least recently read rows fall out first.
+
+    What it builds is shared between requests, so it must be immutable (the frozen views are, and their
+    dicts and lists are only read).
+    """
+
+    def __init__(self, model: type[Model], columns: Sequence[str], build: Callable[[tuple[Any, ...]], T],
+                 capacity: int = 2048) -> None:
+        self.model = model
+        self.columns = tuple(columns)
+        self._build = build
+        self._kept = functools.lru_cache(maxsize=capacity)(self._fresh)
+
+    def _fresh(self, keyring: object, raw: tuple[Any, ...]) -> T:
+        return self._build(_convert(raw, _converters(self.model, self.columns)))
+
+    def __call__(self, raw: Sequence[Any]) -> T:
+        row = tuple(raw)
+        try:
+            hash(row)
+        except TypeError:  # a value the driver decoded into a dict or list: built every time
+            return self._fresh(None, row)
+        return self._kept(active_keyring(), row)
+
+    def cache_info(self) -> Any:
+        """Hits, misses and size of what is kept (functools' figures)."""
+        return self._kept.cache_info()
+
+
+async def _raw_rows(query: QuerySet[Any], names: tuple[str, ...]) -> list[Any]:
     select = query.values_list(*names)
     # The query set's own statement and parameters (what awaiting it would send), without its row reader.
     select._choose_db_if_not_chosen()
     select._make_query()
     sql, params = select.query.get_parameterized_sql()
     _, raw = await select._db.execute_query(sql, params)
-    return [_convert(row, converters) for row in raw]
+    return raw
+
+
+async def plain_rows(query: QuerySet[Any], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows `query` selects, as tuples of `columns` (model field names) holding Python values."""
+    names = tuple(columns)
+    converters = _converters(query.model, names)
+    return [_convert(row, converters) for row in await _raw_rows(query, names)]
+
+
+async def built_rows(query: QuerySet[Any], builder: RowBuilder[T]) -> list[T]:
+    """The rows `query` selects, each made into a read model by `builder` (kept while its row is unchanged)."""
+    if builder.model is not query.model:
+        raise ValueError(f"A builder of {builder.model.__name__} rows cannot read {query.model.__name__}")
+    return [builder(row) for row in await _raw_rows(query, builder.columns)]
 
 
 def _convert(raw: Sequence[Any], converters: tuple[tuple[int, Converter], ...]) -> tuple[Any, ...]:
@@ -143,3 +189,37 @@ async def plain_rows_in(model: type[Model], columns: Sequence[str], column: str,
 async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of `model` whose primary key is in `ids` (in no particular order), as tuples of `columns`."""
     return await plain_rows_in(model, columns, model._meta.pk_attr, ids)
+
+
+@functools.lru_cache(maxsize=256)
+def _page_sql(model: type[Model], columns: tuple[str, ...], where: tuple[str, ...], order: tuple[str, ...],
+              dialect: str) -> tuple[str, str]:
+    def name(field: str) -> str:
+        return f'"{model._meta.fields_map[field].source_field or field}"'
+
+    markers = iter("?" if dialect == "sqlite" else f"${n}" for n in range(1, len(where) + 3))
+    table = f'"{model._meta.db_table}"'
+    condition = " AND ".join(f"{name(column)} = {next(markers)}" for column in where)
+    clause = f" WHERE {condition}" if condition else ""
+    ordering = ", ".join(f"{name(field.lstrip('-'))}{' DESC' if field.startswith('-') else ''}" for field in order)
+    count = f"SELECT COUNT(*) FROM {table}{clause}"
+    page = (f'SELECT {", ".join(name(field) for field in columns)} FROM {table}{clause} '
+            f"ORDER BY {ordering} LIMIT {next(markers)} OFFSET {next(markers)}")
+    return count, page
+
+
+async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Sequence[str], limit: int,
+                     offset: int) -> tuple[int, list[T]]:
+    """How many rows of the builder's model match `where` (column = value, all of them), and `limit` of them
+    from `offset` in `order` (field names, `-` for descending), each made into a read model by `builder`.
+
+    Two statements whose SQL is built once per model, columns, condition columns and order: the hot list
+    pages (a workspace's datasets), where building them through the ORM costs more than running them.
+    """
+    model = builder.model
+    conn = connections.get(model._meta.default_connection or "default")
+    count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), conn.capabilities.dialect)
+    values = list(where.values())
+    _, counted = await conn.execute_query(count_sql, values)
+    _, raw = await conn.execute_query(page_sql, [*values, limit, offset])
+    return int(counted[0][0]), [builder(row) for row in raw]

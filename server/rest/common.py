@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from yarl import URL
 
@@ -77,6 +79,33 @@ def page_response(request: web.Request, page: Page[Any], shape: Callable[[Any], 
     if rels:
         headers["Link"] = ", ".join(rels)
     return json_response(body, headers=headers)
+
+
+class EncodedShape:
+    """`shape` of a read model, encoded as JSON once per model object and reused while that object is
+    read again.
+
+    A page's items come from a builder that keeps one immutable view per stored state of a row
+    (server.models.rows.RowBuilder), so an unchanged row is the same object on the next page and its JSON
+    is spliced in as it is (orjson.Fragment); a changed row is a new object. Entries are matched by identity
+    and hold their object, so an id is never reused while its entry lives; at most `capacity` are kept.
+    """
+
+    def __init__(self, shape: Callable[[Any], Any], capacity: int = 2048) -> None:
+        self.shape = shape
+        self.capacity = capacity
+        self._kept: OrderedDict[int, tuple[Any, orjson.Fragment]] = OrderedDict()
+
+    def __call__(self, item: Any) -> orjson.Fragment:
+        entry = self._kept.get(id(item))
+        if entry is not None and entry[0] is item:
+            self._kept.move_to_end(id(item))
+            return entry[1]
+        fragment = orjson.Fragment(orjson.dumps(self.shape(item), option=orjson.OPT_UTC_Z))
+        self._kept[id(item)] = (item, fragment)
+        if len(self._kept) > self.capacity:
+            self._kept.popitem(last=False)
+        return fragment
 
 
 def etag(object_id: str, revision: int) -> str:

@@ -16,7 +16,7 @@ from server.edge.context import known_list_version, principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
 from server.engine.service import POLICY
-from server.rest.common import etag, if_match, page_request, page_response
+from server.rest.common import EncodedShape, etag, if_match, page_request, page_response
 from server.rest.list_cache import serve_list, serve_object
 
 
@@ -35,6 +35,10 @@ def dataset_json(view: DatasetView) -> dict[str, Any]:
         "quality_score": view.quality_score,
         "last_profiled": view.last_profiled,
     }
+
+
+# A list page's datasets: the views come from the domain's row builder, one object per stored state.
+_LISTED_JSON = EncodedShape(dataset_json)
 
 
 def schema_json(version: SchemaVersionView) -> dict[str, Any]:
@@ -77,7 +81,7 @@ async def list_datasets(request: web.Request) -> web.Response:
             name=query.get("name"), tags=tuple(t for t in query.get("tags", "").split(",") if t),
             source_type=query.get("source_type"), status=query.get("status"))
         paging = page_request(request)
-        return page_response(request, await domain.list_datasets(principal, filters, paging), dataset_json)
+        return page_response(request, await domain.list_datasets(principal, filters, paging), _LISTED_JSON)
 
     version = await domain.list_version(principal, known=known_list_version(request, "datasets"))
     return await serve_list(request, "datasets", principal.workspace_id, version, build)
