@@ -3,7 +3,7 @@
     python -m bench.reads.profile gql_list [--requests 200] [--time]
 
 A create sends a fresh name each time; a case with a write (`rest_list_written`) sends the create before
-each read, and its figures are for the pair. Requires pyinstrument (`pip install -e '.[bench]'`; a
+each read: its figures are for the pair, then for the reads alone. Requires pyinstrument (`pip install -e '.[bench]'`; a
 development tool, not a dependency of the server). `--time` only times the requests (wall and CPU time of
 this process, client included). Machine load changes the totals, not where the time goes.
 """

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import pytest
 
+from resolvers.datasets import LISTED_DATASET
 from server.point_reads import _READERS, PostgresReader, SqliteReader
 from tests.examples import CREATE_DATASET
 
@@ -207,3 +208,17 @@ async def test_a_failing_statement_is_left_to_the_orm(postgres_reader):
     # then: no answer from the reader (the ORM's connection runs it and raises its own error), and it still works
     assert found is None
     assert (await postgres_reader.rows("SELECT $1::text", ("ok",)))[0][0] == "ok"
+
+
+async def test_a_page_read_after_a_write_shows_each_changed_column_and_reuses_the_unchanged_rows(client, outside):
+    # given: two datasets read on a page (each view kept by its row's stored values)
+    first, second = await create(client, "orders"), await create(client, "sales")
+    assert (await client.get(LIST)).status == 200
+    hits = LISTED_DATASET.cache_info().hits
+    # when: one column of one row changes by plain SQL, its revision and update time untouched
+    await outside(f"UPDATE datasets SET quality_score = 0.25 WHERE id = '{first}'")
+    page = await client.get(LIST)
+    # then: the change is on the page, and only the changed row was built again
+    by_id = {item["id"]: item for item in (await page.json())["data"]}
+    assert by_id[first]["quality_score"] == 0.25 and by_id[second]["quality_score"] is None
+    assert LISTED_DATASET.cache_info().hits - hits == 1
