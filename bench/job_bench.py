@@ -1,6 +1,7 @@
 """End-to-end throughput: a pipeline run as a DOCC job over HTTP, next to the same work in direct Polars.
 
     python -m bench.job_bench --rows 1000000 [--postgres postgres://postgres@127.0.0.1:5432/test] [--overlap]
+                              [--sinks 2]
 
 Starts the server in this process on a temporary SQLite control database, creates the dataset and the
 pipeline through the REST API, then times `POST /pipelines/{id}/run` until the job's log stream reports
@@ -10,6 +11,9 @@ The direct figure is the same cleaning written by hand (bench.pipeline_bench.dir
 `--overlap` starts two runs of one pipeline (`concurrency: allow`) into the same table at once and times
 until both have ended: the second waits for the first's writer lease, then writes. Its direct figure is
 the same cleaning written twice, one after the other.
+
+`--sinks 2` gives the pipeline two sinks, two tables with the same rows: the job stages both and
+publishes them together. Its direct figure collects once and writes both tables.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ async def _run_two(client: TestClient, headers: dict[str, str], pipeline_id: str
 
 
 async def through_jobs(path: Path, uri: str, repeat: int, overlap: bool = False,
-                       between: Callable[[], None] = lambda: None) -> tuple[float, int]:
+                       between: Callable[[], None] = lambda: None, sinks: int = 1) -> tuple[float, int]:
     """Best wall time of `repeat` jobs (pairs of overlapping jobs), and the rows the last one wrote.
 
     `between` runs before each job (the direct figure), so both sides see the same machine load.
@@ -78,7 +82,9 @@ async def through_jobs(path: Path, uri: str, repeat: int, overlap: bool = False,
                 "name": "bench", "concurrency": "allow" if overlap else "queue", "steps": [
                     {"id": "input", "type": "data_source", "config": {"dataset_id": dataset["id"]}},
                     {"id": "clean", "type": "data_cleaner", "config": CLEANER},
-                    {"id": "output", "type": "data_sink", "config": {"destination": "bench.bench_job"}}]})).json()
+                    *({"id": f"output_{n}", "type": "data_sink",
+                       "config": {"destination": f"bench.bench_job_{n}" if sinks > 1 else "bench.bench_job"}}
+                      for n in range(sinks))]})).json()
             best, written = float("inf"), 0
             for _ in range(repeat):
                 await asyncio.to_thread(between)
@@ -90,7 +96,7 @@ async def through_jobs(path: Path, uri: str, repeat: int, overlap: bool = False,
             return best, written
 
 
-def measure(label: str, rows: int, path: Path, uri: str, repeat: int, overlap: bool = False) -> None:
+def measure(label: str, rows: int, path: Path, uri: str, repeat: int, overlap: bool = False, sinks: int = 1) -> None:
     """Print both rates and their ratio; a direct run goes before each job (pair), best of each kept."""
     direct_best, direct_written = float("inf"), 0
 
@@ -98,12 +104,13 @@ def measure(label: str, rows: int, path: Path, uri: str, repeat: int, overlap: b
         nonlocal direct_best, direct_written
         start = time.perf_counter()
         for _ in range(2 if overlap else 1):
-            direct_written = direct(path, uri, "bench_direct")
+            direct_written = direct(path, uri, "bench_direct", sinks)
         direct_best = min(direct_best, time.perf_counter() - start)
 
-    job_best, job_written = asyncio.run(through_jobs(path, uri, repeat, overlap, between=direct_once))
+    job_best, job_written = asyncio.run(through_jobs(path, uri, repeat, overlap, between=direct_once, sinks=sinks))
     rows = rows * 2 if overlap else rows
     label = f"{label} x2" if overlap else label
+    label = f"{label}, {sinks} sinks" if sinks > 1 else label
     print(f"{label:10} direct Polars {rows / direct_best:>12,.0f} rows/s ({direct_best:.2f} s)   "
           f"DOCC job {rows / job_best:>12,.0f} rows/s ({job_best:.2f} s)   "
           f"ratio {direct_best / job_best:.2f}   rows written {job_written:,} / {direct_written:,}")
@@ -116,13 +123,14 @@ def main() -> None:
     parser.add_argument("--postgres", help="PostgreSQL URL to write into (tables bench_direct, bench_job)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--overlap", action="store_true", help="Two runs into one table at once")
+    parser.add_argument("--sinks", type=int, default=1, help="tables the pipeline writes with the same rows")
     args = parser.parse_args()
     path = generate(args.rows)
     print(f"input {path} ({args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB)")
     with tempfile.TemporaryDirectory(prefix="docc-bench-") as tmp:
-        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat, args.overlap)
+        measure("sqlite", args.rows, path, f"sqlite:///{tmp}/bench.db", args.repeat, args.overlap, args.sinks)
     if args.postgres:
-        measure("postgresql", args.rows, path, args.postgres, args.repeat, args.overlap)
+        measure("postgresql", args.rows, path, args.postgres, args.repeat, args.overlap, args.sinks)
 
 
 if __name__ == "__main__":
