@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from resolvers.errors import DoccError
@@ -13,6 +14,7 @@ from server.edge.bodies import NulCharacter
 from server.edge.context import REQUEST_CONTEXT, RequestContext, request_id_for
 from server.edge.ratelimit import RATE_LIMITS, STANDARD, address_key
 from server.edge.responses import domain_response, error_response, http_response
+from server.logs import fast_sink, json_line
 
 log = logging.getLogger("docc.access")
 errors_log = logging.getLogger("docc.errors")
@@ -86,11 +88,20 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def _access_line(request: web.Request, status: int, request_id: str, started: float) -> None:
     """The request's access log line. Built here rather than through `log.info`, which would look up the
-    caller's frame and format the message from arguments on every request; the record is the same."""
+    caller's frame and format the message from arguments on every request; the line is the same. With the
+    server's own log configuration the line is formatted straight from its fields (no LogRecord: making
+    one cost more than the rest of the line), the same bytes the record would have given."""
     resource = request.match_info.route.resource
     method, path = request.method, request.path
-    record = log.makeRecord(log.name, logging.INFO, __file__, 0, f"{method} {path} {status}", None, None)
-    record.request_id, record.method, record.path, record.status = request_id, method, path, status
-    record.route = resource.canonical if resource is not None else None
-    record.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    fields = {"request_id": request_id, "method": method, "path": path, "status": status,
+              "route": resource.canonical if resource is not None else None,
+              "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+    message = f"{method} {path} {status}"
+    sink = fast_sink(log)
+    if sink is not None:
+        entry = json_line(time.time(), "INFO", log.name, message, fields)
+        sink.write_line(orjson.dumps(entry).decode())
+        return
+    record = log.makeRecord(log.name, logging.INFO, __file__, 0, message, None, None)
+    record.__dict__.update(fields)
     log.handle(record)
