@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -39,7 +40,7 @@ from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
 from server.models.engine import LOG_LEVELS, Job, JobAttempt, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
-from server.models.rows import plain_rows_in
+from server.models.rows import KeptBuild, converted, plain_rows_in, raw_rows_in
 
 log = logging.getLogger("docc.scheduler")
 
@@ -89,19 +90,25 @@ async def views_of(rows: list[Job]) -> list[JobView]:
 async def plain_views_of(rows: list[tuple[Any, ...]]) -> list[JobView]:
     """Read models of jobs the caller owns from plain rows of JOB_COLUMNS: their steps, attempts and deleted
     pipelines in one statement each, whatever the number of jobs, and no model objects."""
+    return await _views_with_children(rows, plain_rows_in, JobView.from_values)
+
+
+async def _views_with_children(rows: list[tuple[Any, ...]], rows_in: Callable[..., Awaitable[list[tuple[Any, ...]]]],
+                               make: Callable[..., JobView]) -> list[JobView]:
+    # Each job's steps and attempts read by `rows_in` (plain or stored values), one statement each.
     steps: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in rows}
     attempts: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in rows}
     deleted: set[str] = set()
     if rows:
         ids = list(steps)
-        for step in await plain_rows_in(JobStep, STEP_COLUMNS, "job_id", ids, order=("position",)):
+        for step in await rows_in(JobStep, STEP_COLUMNS, "job_id", ids, order=("position",)):
             steps[step[0]].append(step)
-        for attempt in await plain_rows_in(JobAttempt, ATTEMPT_COLUMNS, "job_id", ids, order=("number",)):
+        for attempt in await rows_in(JobAttempt, ATTEMPT_COLUMNS, "job_id", ids, order=("number",)):
             attempts[attempt[0]].append(attempt)
         pipeline_ids = list({row[1] for row in rows})
         deleted = {row[0] for row in await plain_rows_in(Pipeline, ("id", "deleted_at"), "id", pipeline_ids)
                    if row[1] is not None}
-    return [JobView.from_values(row, steps[row[0]], attempts[row[0]], row[1] in deleted) for row in rows]
+    return [make(row, steps[row[0]], attempts[row[0]], row[1] in deleted) for row in rows]
 
 
 async def _view(row: Job) -> JobView:
@@ -257,8 +264,25 @@ async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest)
         query = query.filter(created_at__gte=filters.created_after)
     if filters.created_before:
         query = query.filter(created_at__lt=filters.created_before)
-    rows = await paginate(query, page, columns=JOB_COLUMNS)
-    return replace(rows, items=await plain_views_of(rows.items))  # type: ignore[arg-type]
+    rows = await paginate(query, page, columns=JOB_COLUMNS, raw=True)
+    return replace(rows, items=await _listed_views(rows.items))  # type: ignore[arg-type]
+
+
+def _listed_job(job: tuple[Any, ...], steps: tuple[tuple[Any, ...], ...], attempts: tuple[tuple[Any, ...], ...],
+                pipeline_deleted: bool) -> JobView:
+    return JobView.from_values(converted(Job, JOB_COLUMNS, job), [converted(JobStep, STEP_COLUMNS, s) for s in steps],
+                               [converted(JobAttempt, ATTEMPT_COLUMNS, a) for a in attempts], pipeline_deleted)
+
+
+# A page's jobs as views, each built once per stored state of its row, its steps' and attempts' rows: a job
+# list polled while a few jobs run converts only those.
+LISTED_JOB = KeptBuild(_listed_job)
+
+
+async def _listed_views(rows: list[tuple[Any, ...]]) -> list[JobView]:
+    """plain_views_of for stored rows of JOB_COLUMNS, built through LISTED_JOB."""
+    return await _views_with_children(rows, raw_rows_in, lambda job, steps, attempts, deleted: LISTED_JOB(
+        job, tuple(steps), tuple(attempts), deleted))
 
 
 PIPELINE_JOBS = ChildList(Job, parent="pipeline_id")

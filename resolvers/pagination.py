@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 
 from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
-from server.models.rows import RowBuilder, built_page, built_rows, plain_rows
+from server.models.rows import RowBuilder, built_page, built_rows, plain_rows, raw_rows
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -83,11 +83,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True,
-                   columns: tuple[str, ...] | None = None, builder: RowBuilder[Any] | None = None) -> Page[Any]:
+                   columns: tuple[str, ...] | None = None, builder: RowBuilder[Any] | None = None,
+                   raw: bool = False) -> Page[Any]:
     """Run `query` for one page, in (created_at, id) order, with the total count.
 
-    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects;
-    with `builder`, what it builds of each row.
+    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects,
+    as the database stored them with `raw`; with `builder`, what it builds of each row.
     """
     total = await query.count()
     order = ("-created_at", "-id") if newest_first else ("created_at", "id")
@@ -107,8 +108,10 @@ async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: boo
     window = window.limit(request.limit + 1)
     if builder is not None:
         rows = await built_rows(window, builder)
+    elif columns is not None:
+        rows = [tuple(row) for row in await raw_rows(window, columns)] if raw else await plain_rows(window, columns)
     else:
-        rows = await plain_rows(window, columns) if columns is not None else await window
+        rows = await window
     return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
                 has_next=len(rows) > request.limit)
 

@@ -90,40 +90,64 @@ def _converters(model: type[Model], columns: tuple[str, ...]) -> tuple[tuple[int
     return tuple(found)
 
 
-class RowBuilder(Generic[T]):
-    """Builds a read model from one stored row of `columns` of `model`, and keeps what it built by the
-    row's stored values: the same stored values (under the same secret keyring) always build the same
-    object, so a row unchanged since it was last read is neither converted nor built again, and a changed
-    row is a new key. Nothing is invalidated or expires; the least recently read rows fall out first.
+class KeptBuild(Generic[T]):
+    """What `build` makes of stored values (hashable: raw rows, tuples of them, flags), kept by those values
+    under the secret keyring in use: the same stored values always build the same object, so values unchanged
+    since they were last read are neither converted nor built again, and changed values are a new key.
+    Nothing is invalidated or expires; the least recently read fall out first.
 
     What it builds is shared between requests, so it must be immutable (the frozen views are, and their
     dicts and lists are only read).
     """
 
-    def __init__(self, model: type[Model], columns: Sequence[str], build: Callable[[tuple[Any, ...]], T],
-                 capacity: int = 2048) -> None:
-        self.model = model
-        self.columns = tuple(columns)
+    def __init__(self, build: Callable[..., T], capacity: int = 2048) -> None:
         self._build = build
         self._kept = functools.lru_cache(maxsize=capacity)(self._fresh)
 
-    def _fresh(self, keyring: object, raw: tuple[Any, ...]) -> T:
-        return self._build(_convert(raw, _converters(self.model, self.columns)))
+    def _fresh(self, keyring: object, *values: Any) -> T:
+        return self._build(*values)
 
-    def __call__(self, raw: Sequence[Any]) -> T:
-        row = tuple(raw)
+    def __call__(self, *values: Any) -> T:
         try:
-            hash(row)
+            hash(values)
         except TypeError:  # a value the driver decoded into a dict or list: built every time
-            return self._fresh(None, row)
-        return self._kept(active_keyring(), row)
+            return self._build(*values)
+        return self._kept(active_keyring(), *values)
 
     def cache_info(self) -> Any:
         """Hits, misses and size of what is kept (functools' figures)."""
         return self._kept.cache_info()
 
 
-async def _raw_rows(query: QuerySet[Any], names: tuple[str, ...]) -> list[Any]:
+class RowBuilder(Generic[T]):
+    """Builds a read model from one stored row of `columns` of `model`, kept by the row's stored values
+    (KeptBuild): a row unchanged since it was last read is neither converted nor built again."""
+
+    def __init__(self, model: type[Model], columns: Sequence[str], build: Callable[[tuple[Any, ...]], T],
+                 capacity: int = 2048) -> None:
+        self.model = model
+        self.columns = tuple(columns)
+        self._build = build
+        self._kept = KeptBuild(self._fresh, capacity)
+
+    def _fresh(self, raw: tuple[Any, ...]) -> T:
+        return self._build(converted(self.model, self.columns, raw))
+
+    def __call__(self, raw: Sequence[Any]) -> T:
+        return self._kept(tuple(raw))
+
+    def cache_info(self) -> Any:
+        """Hits, misses and size of what is kept (functools' figures)."""
+        return self._kept.cache_info()
+
+
+def converted(model: type[Model], columns: tuple[str, ...], raw: Sequence[Any]) -> tuple[Any, ...]:
+    """A stored row of `columns` of `model` as Python values (what plain_rows gives)."""
+    return _convert(raw, _converters(model, columns))
+
+
+async def raw_rows(query: QuerySet[Any], names: tuple[str, ...]) -> list[Any]:
+    """The rows `query` selects, as tuples of `names` (model field names) as the database stored them."""
     select = query.values_list(*names)
     # The query set's own statement and parameters (what awaiting it would send), without its row reader.
     select._choose_db_if_not_chosen()
@@ -137,14 +161,14 @@ async def plain_rows(query: QuerySet[Any], columns: Sequence[str]) -> list[tuple
     """The rows `query` selects, as tuples of `columns` (model field names) holding Python values."""
     names = tuple(columns)
     converters = _converters(query.model, names)
-    return [_convert(row, converters) for row in await _raw_rows(query, names)]
+    return [_convert(row, converters) for row in await raw_rows(query, names)]
 
 
 async def built_rows(query: QuerySet[Any], builder: RowBuilder[T]) -> list[T]:
     """The rows `query` selects, each made into a read model by `builder` (kept while its row is unchanged)."""
     if builder.model is not query.model:
         raise ValueError(f"A builder of {builder.model.__name__} rows cannot read {query.model.__name__}")
-    return [builder(row) for row in await _raw_rows(query, builder.columns)]
+    return [builder(row) for row in await raw_rows(query, builder.columns)]
 
 
 def _convert(raw: Sequence[Any], converters: tuple[tuple[int, Converter], ...]) -> tuple[Any, ...]:
@@ -176,14 +200,19 @@ async def plain_rows_in(model: type[Model], columns: Sequence[str], column: str,
     to a page (a job's steps) and reads of one object by id, where building the query through the ORM
     (a hundred bound values) costs more than running it.
     """
+    converters = _converters(model, tuple(columns))
+    return [_convert(row, converters) for row in await raw_rows_in(model, columns, column, values, order)]
+
+
+async def raw_rows_in(model: type[Model], columns: Sequence[str], column: str, values: Sequence[Any],
+                      order: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """plain_rows_in's rows as the database stored them (tuples), for builders that key on them."""
     if not values:
         return []
-    names = tuple(columns)
-    converters = _converters(model, names)
     conn = connections.get(model._meta.default_connection or "default")
-    sql = _in_sql(model, names, column, len(values), tuple(order), conn.capabilities.dialect)
+    sql = _in_sql(model, tuple(columns), column, len(values), tuple(order), conn.capabilities.dialect)
     _, raw = await conn.execute_query(sql, list(values))
-    return [_convert(row, converters) for row in raw]
+    return [tuple(row) for row in raw]
 
 
 async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequence[Any]) -> list[tuple[Any, ...]]:

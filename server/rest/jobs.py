@@ -18,7 +18,7 @@ from resolvers.views.jobs import AttemptView, JobStepView, JobView, LogLineView
 from server.edge.context import principal_of
 from server.edge.responses import json_response
 from server.edge.routes import Route, full_response
-from server.rest.common import int_param, page_request, page_response
+from server.rest.common import EncodedShape, int_param, page_request, page_response
 from server.rest.log_streams import LogWriter, ResponseLines, last_event_id, wants_events
 
 KEEPALIVE_SECONDS = 15.0
@@ -44,6 +44,10 @@ def job_json(view: JobView) -> dict[str, Any]:
         "next_attempt_at": view.next_attempt_at, "attempts": [attempt_json(attempt) for attempt in view.attempts],
         "pipeline_deleted": view.pipeline_deleted, "steps": [step_json(step) for step in view.steps],
     }
+
+
+# A list page's jobs: the views come from the domain's kept builder, one object per stored state.
+_LISTED_JSON = EncodedShape(job_json)
 
 
 def attempt_json(view: AttemptView) -> dict[str, Any]:
@@ -87,7 +91,7 @@ async def list_jobs(request: web.Request) -> web.Response:
                                created_after=_time(request, "created_after"),
                                created_before=_time(request, "created_before"))
     page = await domain.list_jobs(principal, filters, page_request(request))
-    return page_response(request, page, job_json)
+    return page_response(request, page, _LISTED_JSON)
 
 
 async def get_job(request: web.Request) -> web.Response:

@@ -220,3 +220,26 @@ async def test_a_new_id_reads_back(db):
     # then
     assert view == DatasetView.from_row(await Dataset.get(id=row.id))
     assert view.created_at.tzinfo is UTC
+
+
+async def test_a_job_page_rebuilds_a_job_whose_step_attempt_or_pipeline_changed_and_reuses_the_others(db):
+    # given: a page read once (each job's view kept by its stored rows)
+    await _world()
+    listed = jobs.LISTED_JOB
+    first = {view.id: view for view in (await jobs.list_jobs(ADMIN, jobs.JobFilter(), PageRequest(limit=10))).items}
+    # when: only a step's row changes (its job's row untouched), then read again
+    await JobStep.filter(job_id="job_done", step_id="a").update(rows_out=99)
+    hits = listed.cache_info().hits
+    second = {view.id: view for view in (await jobs.list_jobs(ADMIN, jobs.JobFilter(), PageRequest(limit=10))).items}
+    # then: that job is built anew with the change, the two others are the very views read before
+    assert second["job_done"].steps[0].rows_out == 99 and second["job_done"] is not first["job_done"]
+    assert second["job_wait"] is first["job_wait"] and second["job_run"] is first["job_run"]
+    assert listed.cache_info().hits - hits == 2
+    # when: an attempt is added to one job, and another job's pipeline is deleted
+    await JobAttempt.create(job_id="job_run", number=1, status="running", started_at=STAMP)
+    await Pipeline.filter(id="pl_live").update(deleted_at=STAMP)
+    third = {view.id: view for view in (await jobs.list_jobs(ADMIN, jobs.JobFilter(), PageRequest(limit=10))).items}
+    # then
+    assert [attempt.number for attempt in third["job_run"].attempts] == [1]
+    assert third["job_run"].pipeline_deleted is True and third["job_done"].pipeline_deleted is True
+    assert third["job_wait"] is first["job_wait"]
