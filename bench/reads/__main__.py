@@ -31,6 +31,7 @@ from bench.reads.processes import (
     memory_by_role,
     python,
     scratch_database,
+    settled_memory,
     started,
     wait_http,
 )
@@ -87,12 +88,14 @@ def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Na
     every = build_cases(base, key)
     cases = [case for case in every if not args.cases or case.name in args.cases]
     seen = record(base, key, cases, folder / "bodies")
-    idle, roles = MemoryWatch(server_pid).now(), memory_by_role(server_pid)
+    idle, proportional = settled_memory(server_pid)
+    roles = memory_by_role(server_pid)
     ceiling_port = free_port()
     ceiling_base = f"http://127.0.0.1:{ceiling_port}"
     with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), dict(os.environ),
                  f"{ceiling_base}/rest_list", folder / "ceiling.log") as ceiling_process:
-        print(f"\n{args.current_workers} server process(es); idle resident memory {idle:.0f} MiB ({roles} MiB); "
+        print(f"\n{args.current_workers} server process(es); idle resident memory, once settled, {idle:.0f} MiB "
+              f"({roles} MiB; {proportional:.0f} MiB proportional, shared pages counted once); "
               f"wrk -t1 -c{args.connections} -d{args.seconds}s")
         print(HEADER)
         rps: dict[str, float] = {}
@@ -125,6 +128,8 @@ def run(args: argparse.Namespace) -> None:
             seeded = subprocess.run(python("bench.reads.seed"), env=env, capture_output=True, text=True, check=True)
             key = seeded.stdout.strip().splitlines()[-1]
             base = f"http://127.0.0.1:{port}"
+            if args.api_only:  # the API processes of a deployment whose jobs run on worker processes
+                env.update(DOCC_RUN_JOBS="false", DOCC_RUN_SCHEDULES="false")
             for workers in args.workers:
                 env["DOCC_WORKERS"] = args.current_workers = str(workers)
                 with started(python("server"), env, f"{base}/healthz", folder / f"server-{workers}.log") as server:
@@ -140,6 +145,8 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", choices=sorted(LABELS), metavar="CASE",
                         help="only these cases (default: all): " + ", ".join(LABELS))
     parser.add_argument("--soak", type=int, default=0, help="then load the lists this long (s), showing memory")
+    parser.add_argument("--api-only", action="store_true",
+                        help="DOCC_RUN_JOBS=false DOCC_RUN_SCHEDULES=false: no job forkserver in the server's tree")
     run(parser.parse_args())
 
 

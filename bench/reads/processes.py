@@ -49,6 +49,31 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional memory of one process, in MiB: each page shared with other processes counted as its share,
+    so a tree's sum counts shared pages (libraries, copy-on-write after a fork) once (0 once it is gone)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def settled_memory(pid: int, steady_seconds: float = 3.0, limit_seconds: float = 60.0) -> tuple[float, float]:
+    """The tree's resident and proportional memory once it stopped moving (within 1 MiB for `steady_seconds`):
+    the job forkserver imports the data plane in the background after start-up, which an earlier reading
+    would miss."""
+    deadline, last, since = time.monotonic() + limit_seconds, -1.0, time.monotonic()
+    while time.monotonic() < deadline:
+        now = sum(rss_mib(member) for member in tree(pid))
+        if abs(now - last) > 1.0:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= steady_seconds:
+            break
+        time.sleep(0.25)
+    return sum(rss_mib(member) for member in tree(pid)), sum(pss_mib(member) for member in tree(pid))
+
+
 def memory_by_role(pid: int) -> str:
     """Resident memory of each process of the tree, named by role: the API processes first."""
     parts = []
