@@ -8,6 +8,7 @@ its own schema inside it, and drops both afterwards.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -100,6 +101,17 @@ def test_settings(database_url: str, tmp_path: Any, **values: Any) -> Settings:
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # A helper, not a test.
 
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """The root logger's handlers and level as before each test: a test that runs `docc-server` in-process
+    configures logging onto its captured stderr, which is closed once it ends."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
