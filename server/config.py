@@ -42,6 +42,13 @@ def _job_log_level(env: Mapping[str, str]) -> str:
     return value
 
 
+def _job_forkserver(env: Mapping[str, str]) -> str:
+    value = (env.get("DOCC_JOB_FORKSERVER") or "on-demand").lower()
+    if value not in ("on-demand", "always"):
+        raise SettingsError(f"DOCC_JOB_FORKSERVER must be on-demand or always, not {value!r}")
+    return value
+
+
 def _retention_days(env: Mapping[str, str]) -> float:
     raw = env.get("DOCC_JOB_RETENTION_DAYS")
     if raw is None or raw == "" or raw == "0":
@@ -241,6 +248,11 @@ class Settings:
     job_memory_mb: int = 4096
     job_timeout_seconds: float = 3600.0
     job_cancel_grace_seconds: float = 10.0
+    # The forkserver job processes fork from (Polars and the data plane imported, about 100 MiB):
+    # "on-demand" starts it with the first job and stops it after job_forkserver_idle_seconds without one;
+    # "always" starts it with the server and keeps it.
+    job_forkserver: str = "on-demand"
+    job_forkserver_idle_seconds: float = 300.0
     # How often a process running jobs looks for what killed processes staged and left behind.
     staging_sweep_seconds: float = 60.0
     # Lines of a job's log below this level (debug < info < warning < error) are not stored.
@@ -302,6 +314,8 @@ class Settings:
             job_memory_mb=_positive(env, "DOCC_JOB_MEMORY_MB", 4096),
             job_timeout_seconds=_float(env, "DOCC_JOB_TIMEOUT_SECONDS", 3600.0),
             job_cancel_grace_seconds=_float(env, "DOCC_JOB_CANCEL_GRACE_SECONDS", 10.0),
+            job_forkserver=_job_forkserver(env),
+            job_forkserver_idle_seconds=_float(env, "DOCC_JOB_FORKSERVER_IDLE_SECONDS", 300.0),
             staging_sweep_seconds=_float(env, "DOCC_STAGING_SWEEP_SECONDS", 60.0),
             job_log_level=_job_log_level(env),
             job_retention_days=_retention_days(env),

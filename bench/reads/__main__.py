@@ -93,7 +93,7 @@ def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Na
     ceiling_port = free_port()
     ceiling_base = f"http://127.0.0.1:{ceiling_port}"
     with started(python("bench.reads.ceiling", str(ceiling_port), str(folder / "bodies")), dict(os.environ),
-                 f"{ceiling_base}/rest_list", folder / "ceiling.log") as ceiling_process:
+                 f"{ceiling_base}/{cases[0].name}", folder / "ceiling.log") as ceiling_process:
         print(f"\n{args.current_workers} server process(es); idle resident memory, once settled, {idle:.0f} MiB "
               f"({roles} MiB; {proportional:.0f} MiB proportional, shared pages counted once); "
               f"wrk -t1 -c{args.connections} -d{args.seconds}s")
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{port}"
             if args.api_only:  # the API processes of a deployment whose jobs run on worker processes
                 env.update(DOCC_RUN_JOBS="false", DOCC_RUN_SCHEDULES="false")
+            env["DOCC_JOB_FORKSERVER"] = args.forkserver
             for workers in args.workers:
                 env["DOCC_WORKERS"] = args.current_workers = str(workers)
                 with started(python("server"), env, f"{base}/healthz", folder / f"server-{workers}.log") as server:
@@ -147,6 +148,8 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=0, help="then load the lists this long (s), showing memory")
     parser.add_argument("--api-only", action="store_true",
                         help="DOCC_RUN_JOBS=false DOCC_RUN_SCHEDULES=false: no job forkserver in the server's tree")
+    parser.add_argument("--forkserver", choices=["on-demand", "always"], default="on-demand",
+                        help="DOCC_JOB_FORKSERVER: always holds the job forkserver (the data plane) from start-up")
     run(parser.parse_args())
 
 

@@ -15,7 +15,7 @@ from server.engine.admission import RunLimits, claim_next, next_attempt_due
 from server.engine.bus import JOBS_TOPIC, EventBus, Subscription
 from server.engine.child import Body
 from server.engine.dataplane import Policy, policy_from_settings
-from server.engine.forkserver import start_forkserver
+from server.engine.forkserver import start_forkserver, stop_if_idle
 from server.engine.journal import Journal, LeaseLost
 from server.engine.leases import Claim, Expired, keep_claiming, utcnow
 from server.engine.quality_runs import Settled
@@ -72,11 +72,14 @@ class Executor:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        """Start the job processes' forkserver and claim jobs in the background."""
-        await asyncio.to_thread(start_forkserver)
+        """Claim jobs in the background; start the job processes' forkserver now, or stop it when idle."""
         self._subscription = self.bus.subscribe(JOBS_TOPIC)
         self._background = [asyncio.create_task(self._loop()), asyncio.create_task(self._listen()),
                             asyncio.create_task(self._sweep_loop())]
+        if self.settings.job_forkserver == "always":
+            await asyncio.to_thread(start_forkserver)
+        else:
+            self._background.append(asyncio.create_task(self._forkserver_loop()))
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop claiming; running jobs stop at their next batch (or are killed) and go back to the queue."""
@@ -127,6 +130,17 @@ class Executor:
             except Exception:
                 log.exception("Sweeping leftovers failed")
             await asyncio.sleep(max(self.settings.staging_sweep_seconds, 1.0))
+
+    async def _forkserver_loop(self) -> None:
+        # The first job starts the forkserver; this stops it once no job process has used it for a while.
+        idle = self.settings.job_forkserver_idle_seconds
+        while True:
+            await asyncio.sleep(min(max(idle / 4, 0.05), 30.0))
+            try:
+                if await asyncio.to_thread(stop_if_idle, idle):
+                    log.info("Stopped the job forkserver after %g s without a job", idle)
+            except Exception:
+                log.exception("Stopping the idle job forkserver failed")
 
     async def sweep(self) -> int:
         """Finish or remove what ended jobs left behind; returns how many jobs were swept."""

@@ -9,8 +9,11 @@ same way but without that step, so a job starts in tens of milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
+from collections.abc import Iterator
 from multiprocessing import forkserver, popen_forkserver, spawn
 from multiprocessing.context import ForkServerProcess
 from typing import Any
@@ -19,7 +22,13 @@ from typing import Any
 # The job bodies and the engines they import when they run (the server itself imports only the bodies).
 PRELOAD = ["server.engine.child", "server.engine.quality_bodies", "server.engine.dataplane.runner",
            "server.engine.dataplane.recovery", "server.engine.dataplane.quality.api", "server.engine.profiling"]
+# Taken by every start, launch and stop of the forkserver.
 _lock = threading.Lock()
+# Job processes launched (or about to be) that may still run: the forkserver is their parent, and its exit
+# kills them, so it is only stopped while this is 0. `_last_use` is when the count last went to 0.
+_uses = 0
+_last_use = time.monotonic()
+_uses_lock = threading.Lock()
 
 
 def _without_main(name: str) -> dict[str, Any]:
@@ -43,6 +52,8 @@ class _JobPopen(popen_forkserver.Popen):
 
     def _launch(self, process_obj: Any) -> None:
         with _lock:
+            # Started here, not by the launch's own check, if it is not running: a restart keeps the rules.
+            _ensure_running()
             popen_forkserver.spawn.get_preparation_data = _without_main
             try:
                 super()._launch(process_obj)
@@ -66,9 +77,49 @@ def start_forkserver() -> None:
     are kept out of the forkserver from the start. Settings were read at start-up; nothing else reads them.
     """
     with _lock:
-        forkserver.set_forkserver_preload(PRELOAD)
-        hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("DOCC_")}
-        try:
-            forkserver.ensure_running()
-        finally:
-            os.environ.update(hidden)
+        _ensure_running()
+
+
+def _ensure_running() -> None:
+    # Called with _lock held.
+    forkserver.set_forkserver_preload(PRELOAD)
+    hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("DOCC_")}
+    try:
+        forkserver.ensure_running()
+    finally:
+        os.environ.update(hidden)
+
+
+def forkserver_running() -> bool:
+    """Whether this process has a forkserver (started and not stopped)."""
+    return forkserver._forkserver._forkserver_pid is not None
+
+
+@contextlib.contextmanager
+def in_use() -> Iterator[None]:
+    """Hold the forkserver for the life of one job process: enter before the launch, leave after the exit."""
+    global _uses, _last_use
+    with _uses_lock:
+        _uses += 1
+    try:
+        yield
+    finally:
+        with _uses_lock:
+            _uses -= 1
+            if not _uses:
+                _last_use = time.monotonic()
+
+
+def stop_if_idle(idle_seconds: float) -> bool:
+    """Stop the forkserver when no job process has used it for `idle_seconds`; True if it was stopped.
+
+    It holds Polars, Arrow, ADBC and sqlglot (about 100 MiB); the next job starts it again. A launch
+    that comes after the check waits for the lock and then starts a new one.
+    """
+    with _lock:
+        with _uses_lock:
+            idle = not _uses and time.monotonic() - _last_use >= idle_seconds
+        if not idle or not forkserver_running():
+            return False
+        forkserver._forkserver._stop()
+        return True

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from server.engine import child
+from server.engine import child, forkserver
 from server.engine.dataplane import StepStats
-from server.engine.forkserver import JobProcess, start_forkserver
+from server.engine.forkserver import JobProcess
 
 log = logging.getLogger("docc.engine")
 
@@ -173,7 +173,12 @@ class ChildRun:
 
     async def run(self) -> Outcome:
         """Run the child to its end and say how the job ended; the child never outlives this call."""
-        await asyncio.to_thread(start_forkserver)
+        # The forkserver is the child's parent: it is not stopped for idleness while this runs.
+        with forkserver.in_use():
+            return await self._run()
+
+    async def _run(self) -> Outcome:
+        await asyncio.to_thread(forkserver.start_forkserver)
         parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
         process = JobProcess(target=child.main, args=(self.plan, child_conn, self.body),
                              name=f"docc-job-{self.plan.job_id}", daemon=True)
