@@ -109,10 +109,11 @@ class KeptBuild(Generic[T]):
 
     def __call__(self, *values: Any) -> T:
         try:
-            hash(values)
-        except TypeError:  # a value the driver decoded into a dict or list: built every time
+            return self._kept(active_keyring(), *values)
+        except TypeError:
+            # A value the driver decoded into a dict or list cannot be a key: built every time. (A TypeError
+            # of the build itself is raised again by this second build.)
             return self._build(*values)
-        return self._kept(active_keyring(), *values)
 
     def cache_info(self) -> Any:
         """Hits, misses and size of what is kept (functools' figures)."""

@@ -54,6 +54,17 @@ def test_values_that_cannot_be_kept_are_built_every_time(builder):
     assert one == two and one is not two and len(builder.built) == 2
 
 
+def test_a_type_error_of_the_build_itself_reaches_the_caller():
+    def build(values: tuple) -> Named:
+        raise TypeError("not a score")
+
+    with use_keyring(Keyring.generate()):
+        made = RowBuilder(Dataset, COLUMNS, build)
+        with pytest.raises(TypeError, match="not a score"):
+            made(("ds_1", "orders", None))
+        assert made.cache_info().currsize == 0
+
+
 def test_at_most_capacity_rows_are_kept(builder):
     for n in range(5):
         builder((f"ds_{n}", "x", None))
