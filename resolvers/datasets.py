@@ -170,7 +170,7 @@ async def list_datasets(principal: Principal, filters: DatasetFilter, page: Page
         query = query.filter(status=filters.status)
     for tag in filters.tags:
         query = query.filter(id__in=Subquery(DatasetTag.filter(tag=tag).values("dataset_id")))
-    return await paginate(query, page, builder=LISTED_DATASET)
+    return await paginate(query, page, read=LISTED_DATASET.read)
 
 
 async def list_version(principal: Principal, known: int | None = None) -> int:

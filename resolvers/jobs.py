@@ -40,7 +40,7 @@ from server.engine.journal import Journal, step_rows
 from server.engine.leases import utcnow
 from server.models.base import new_id
 from server.models.engine import LOG_LEVELS, Job, JobAttempt, JobLog, JobStep, Pipeline, PipelineVersion, Schedule
-from server.models.rows import KeptBuild, converted, plain_rows_in, raw_rows_in
+from server.models.rows import KeptBuild, converted, plain_rows_in, raw_rows_in, stored_rows
 
 log = logging.getLogger("docc.scheduler")
 
@@ -264,7 +264,7 @@ async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest)
         query = query.filter(created_at__gte=filters.created_after)
     if filters.created_before:
         query = query.filter(created_at__lt=filters.created_before)
-    rows = await paginate(query, page, columns=JOB_COLUMNS, raw=True)
+    rows = await paginate(query, page, read=JOB_ROWS)
     return replace(rows, items=await _listed_views(rows.items))  # type: ignore[arg-type]
 
 
@@ -277,6 +277,8 @@ def _listed_job(job: tuple[Any, ...], steps: tuple[tuple[Any, ...], ...], attemp
 # A page's jobs as views, each built once per stored state of its row, its steps' and attempts' rows: a job
 # list polled while a few jobs run converts only those.
 LISTED_JOB = KeptBuild(_listed_job)
+# A page of jobs as stored: the views are kept by those values (LISTED_JOB).
+JOB_ROWS = stored_rows(JOB_COLUMNS)
 
 
 async def _listed_views(rows: list[tuple[Any, ...]]) -> list[JobView]:

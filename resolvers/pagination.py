@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -14,13 +14,15 @@ from tortoise.queryset import QuerySet
 
 from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
-from server.models.rows import RowBuilder, built_page, built_rows, plain_rows, raw_rows
+from server.models.rows import RowBuilder, built_page
 
 T = TypeVar("T")
 U = TypeVar("U")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 200
+# What turns a page's query set into its items (server.models.rows: `RowBuilder.read`, `stored_rows`).
+RowReader = Callable[[QuerySet[Any]], Awaitable[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return when, row_id
 
 
+def _order(newest_first: bool) -> tuple[str, str]:
+    return ("-created_at", "-id") if newest_first else ("created_at", "id")
+
+
+def _page(rows: Sequence[Any], total: int, request: PageRequest, offset: int) -> Page[Any]:
+    # `rows` holds one row past the page when there is a next page.
+    return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
+                has_next=len(rows) > request.limit)
+
+
+async def _models(window: QuerySet[Any]) -> list[Any]:
+    return await window
+
+
 async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: bool = True,
-                   columns: tuple[str, ...] | None = None, builder: RowBuilder[Any] | None = None,
-                   raw: bool = False) -> Page[Any]:
+                   read: RowReader | None = None) -> Page[Any]:
     """Run `query` for one page, in (created_at, id) order, with the total count.
 
-    With `columns`, the items are plain tuples of those columns (server.models.rows) instead of model objects,
-    as the database stored them with `raw`; with `builder`, what it builds of each row.
+    The items are model objects, or what `read` makes of the page's query set (plain rows, read models).
     """
     total = await query.count()
-    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
-    window = query.order_by(*order)
+    window = query.order_by(*_order(newest_first))
     offset = request.offset
     if request.after is not None:
         stamp, row_id = decode_cursor(request.after)
@@ -105,15 +118,8 @@ async def paginate(query: QuerySet[Any], request: PageRequest, newest_first: boo
         window = window.filter(after)
     else:
         window = window.offset(offset)
-    window = window.limit(request.limit + 1)
-    if builder is not None:
-        rows = await built_rows(window, builder)
-    elif columns is not None:
-        rows = [tuple(row) for row in await raw_rows(window, columns)] if raw else await plain_rows(window, columns)
-    else:
-        rows = await window
-    return Page(items=list(rows[: request.limit]), total=total, limit=request.limit, offset=offset,
-                has_next=len(rows) > request.limit)
+    rows = await (read or _models)(window.limit(request.limit + 1))
+    return _page(rows, total, request, offset)
 
 
 async def paginate_built(builder: RowBuilder[Any], where: dict[str, Any], request: PageRequest,
@@ -122,8 +128,6 @@ async def paginate_built(builder: RowBuilder[Any], where: dict[str, Any], reques
     an offset page is read with statements built once (server.models.rows.built_page); a cursor page goes
     through the ORM as any other."""
     if request.after is not None:
-        return await paginate(builder.model.filter(**where), request, newest_first, builder=builder)
-    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
-    total, rows = await built_page(builder, where, order, request.limit + 1, request.offset)
-    return Page(items=rows[: request.limit], total=total, limit=request.limit, offset=request.offset,
-                has_next=len(rows) > request.limit)
+        return await paginate(builder.model.filter(**where), request, newest_first, read=builder.read)
+    total, rows = await built_page(builder, where, _order(newest_first), request.limit + 1, request.offset)
+    return _page(rows, total, request, request.offset)

@@ -10,7 +10,7 @@ those the model's fields would give, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -137,6 +137,10 @@ class RowBuilder(Generic[T]):
     def __call__(self, raw: Sequence[Any]) -> T:
         return self._kept(tuple(raw))
 
+    async def read(self, query: QuerySet[Any]) -> list[T]:
+        """What this builder makes of each row `query` selects."""
+        return await built_rows(query, self)
+
     def cache_info(self) -> Any:
         """Hits, misses and size of what is kept (functools' figures)."""
         return self._kept.cache_info()
@@ -156,6 +160,16 @@ async def raw_rows(query: QuerySet[Any], names: tuple[str, ...]) -> list[Any]:
     sql, params = select.query.get_parameterized_sql()
     _, raw = await select._db.execute_query(sql, params)
     return raw
+
+
+def stored_rows(columns: Sequence[str]) -> Callable[[QuerySet[Any]], Awaitable[list[tuple[Any, ...]]]]:
+    """A reader of the rows a query selects, as tuples of `columns` as the database stored them."""
+    names = tuple(columns)
+
+    async def read(query: QuerySet[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await raw_rows(query, names)]
+
+    return read
 
 
 async def plain_rows(query: QuerySet[Any], columns: Sequence[str]) -> list[tuple[Any, ...]]:
