@@ -74,8 +74,11 @@ class SqliteReader:
             return None
         return cls(connection)
 
-    async def rows(self, sql: str, params: Sequence[Any]) -> Rows | None:
-        """Every row of one statement, or None when this reader cannot answer (the caller uses the ORM's)."""
+    async def rows(self, sql: str, params: Sequence[Any], keep: bool = True) -> Rows | None:
+        """Every row of one statement, or None when this reader cannot answer (the caller uses the ORM's).
+
+        `keep=False` for statements with many rows (a list's page): their answer is not kept.
+        """
         key = (sql, tuple(params))
         try:
             data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
@@ -85,9 +88,10 @@ class SqliteReader:
             found = self._answers.get(key)
             if found is None:
                 found = self._db.execute(sql, params).fetchall()
-                if len(self._answers) >= KEPT_ANSWERS:
-                    self._answers.clear()
-                self._answers[key] = found
+                if keep:
+                    if len(self._answers) >= KEPT_ANSWERS:
+                        self._answers.clear()
+                    self._answers[key] = found
         except sqlite3.Error:
             # Locked, another thread, a closed file: the ORM's connection answers instead, or raises.
             return None

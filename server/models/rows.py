@@ -22,6 +22,7 @@ from tortoise.queryset import QuerySet
 from server.crypto.fields import SealedJSONField, SealedTextField
 from server.crypto.keys import active_keyring
 from server.models.base import Timestamp
+from server.point_reads import SqliteReader, reader_of
 
 Converter = Callable[[Any], Any]
 T = TypeVar("T")
@@ -264,6 +265,15 @@ async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Seque
     conn = connections.get(model._meta.default_connection or "default")
     count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), conn.capabilities.dialect)
     values = list(where.values())
-    _, counted = await conn.execute_query(count_sql, values)
-    _, raw = await conn.execute_query(page_sql, [*values, limit, offset])
+    # On SQLite, the point reader (server.point_reads) answers without the hop to the ORM's thread; its page
+    # is not kept there (the builder keeps the views). On PostgreSQL that reader is one connection, one
+    # statement at a time: pages go through the pool.
+    reader = reader_of(conn)
+    counted = raw = None
+    if isinstance(reader, SqliteReader):
+        counted = await reader.rows(count_sql, values)
+        raw = await reader.rows(page_sql, [*values, limit, offset], keep=False) if counted is not None else None
+    if counted is None or raw is None:
+        _, counted = await conn.execute_query(count_sql, values)
+        _, raw = await conn.execute_query(page_sql, [*values, limit, offset])
     return int(counted[0][0]), [builder(row) for row in raw]

@@ -31,8 +31,9 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for reader in (SqliteReader, PostgresReader):
         original_rows = vars(reader)["rows"]
 
-        async def read(self: Any, query: str, params: Any, _original: Any = original_rows) -> Any:
-            found = await _original(self, query, params)
+        async def read(self: Any, query: str, params: Any, *args: Any, _original: Any = original_rows,
+                       **kwargs: Any) -> Any:
+            found = await _original(self, query, params, *args, **kwargs)
             if found is not None:  # None: the reader could not answer, and Tortoise is asked (and counted)
                 sent.append(query)
             return found

@@ -222,3 +222,21 @@ async def test_a_page_read_after_a_write_shows_each_changed_column_and_reuses_th
     by_id = {item["id"]: item for item in (await page.json())["data"]}
     assert by_id[first]["quality_score"] == 0.25 and by_id[second]["quality_score"] is None
     assert LISTED_DATASET.cache_info().hits - hits == 1
+
+
+async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_is_not_kept_there(client):
+    # given: a page read, then a write that ends the cached page
+    await create(client, "orders")
+    assert (await client.get(LIST)).status == 200
+    reader = the_reader()
+    if not isinstance(reader, SqliteReader):
+        pytest.skip("on PostgreSQL the point reader is one connection: pages go through the pool")
+    await create(client, "sales")
+    before = reader.statements
+    # when: the page is read again
+    page = await client.get(LIST)
+    # then: the key's lookup, the count and the page all ran on the point reader, with the write seen
+    assert [item["name"] for item in (await page.json())["data"]] == ["sales", "orders"]
+    assert reader.statements - before == 3
+    # and the page's rows are not among the answers the reader keeps (only the small lookups are)
+    assert all(len(rows) <= 1 for rows in reader._answers.values())
