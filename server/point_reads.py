@@ -15,7 +15,9 @@ So each open database gets one reader, used by `select_one` only:
   for a lock (`busy_timeout` 0): whatever goes wrong, the caller falls back to the ORM's connection.
   Since it never writes, `PRAGMA data_version` changes exactly when any other connection has committed:
   while it stands still, an answer it gave before is still the answer, and that check costs a third of the
-  lookup (answers are kept until the next change, at most `KEPT_ANSWERS` of them).
+  lookup (answers are kept until the next change, at most `KEPT_ANSWERS` of them). A statement that
+  runs past `SQLITE_STEP_BUDGET` steps (a few milliseconds) is stopped and left to the ORM's connection,
+  so the event loop is never held longer than that.
 - PostgreSQL: one dedicated asyncpg connection, outside the pool. It runs one statement at a time; requests
   that arrive while one runs wait for the next turn, and identical statements (the same key, the same
   workspace's version) waiting together run once. Every statement that answers a request starts after that
@@ -45,6 +47,14 @@ Rows = Sequence[Sequence[Any]]
 
 
 KEPT_ANSWERS = 4096
+# SQLite virtual-machine steps one statement of the SQLite reader may take (a few milliseconds of CPU) before
+# it is stopped and left to the ORM's connection: the reader runs on the event loop's thread, and a count
+# over a very large workspace must not hold the loop. A key lookup takes none, a 100-row page a few thousand.
+SQLITE_STEP_BUDGET = 100_000
+
+
+def _over_budget() -> int:
+    return 1  # called once the budget is spent: a non-zero answer interrupts the statement
 
 
 class SqliteReader:
@@ -69,6 +79,7 @@ class SqliteReader:
                 return None
             connection.execute("PRAGMA query_only = 1")
             connection.execute("PRAGMA busy_timeout = 0")
+            connection.set_progress_handler(_over_budget, SQLITE_STEP_BUDGET)
         except sqlite3.Error:
             connection.close()
             return None
@@ -93,7 +104,8 @@ class SqliteReader:
                         self._answers.clear()
                     self._answers[key] = found
         except sqlite3.Error:
-            # Locked, another thread, a closed file: the ORM's connection answers instead, or raises.
+            # Locked, over its step budget, another thread, a closed file: the ORM's connection answers
+            # instead, or raises.
             return None
         self.statements += 1
         return found

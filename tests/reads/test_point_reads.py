@@ -240,3 +240,27 @@ async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_
     assert reader.statements - before == 3
     # and the page's rows are not among the answers the reader keeps (only the small lookups are)
     assert all(len(rows) <= 1 for rows in reader._answers.values())
+
+
+async def test_a_sqlite_statement_past_the_step_budget_is_left_to_the_orm(tmp_path):
+    # given: a reader of a WAL file holding a table
+    path = str(tmp_path / "budget.db")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode = wal")
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.execute("INSERT INTO t VALUES (1)")
+    reader = SqliteReader.open(path)
+    assert reader is not None
+    try:
+        # when: a small statement, then one that steps far past the budget (a count over a million rows)
+        small = await reader.rows("SELECT n FROM t", ())
+        large = await reader.rows("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000) "
+                                  "SELECT COUNT(*) FROM c", ())
+        # then: the small one is answered; the large one is stopped and left to the caller (None), and the
+        # reader still answers afterwards
+        assert [tuple(row) for row in small] == [(1,)]
+        assert large is None
+        assert [tuple(row) for row in await reader.rows("SELECT n + 1 FROM t", ())] == [(2,)]
+    finally:
+        await reader.close()
+        setup.close()
