@@ -27,8 +27,9 @@ from server.models.datasets import Dataset, DatasetListVersion, DatasetTag, Sche
 from server.models.rows import RowBuilder
 
 # A page's datasets as views, each built once per stored state of its row: a list read right after a write
-# converts (decrypts the source, decodes the schema) only the rows that changed.
-LISTED_DATASET = RowBuilder(Dataset, DATASET_COLUMNS, DatasetView.from_values)
+# loads and converts (decrypts the source, decodes the schema) only the rows whose stamp changed
+# (migration datasets 0006).
+LISTED_DATASET = RowBuilder(Dataset, DATASET_COLUMNS, DatasetView.from_values, stamp="row_stamp")
 
 READ, WRITE = "read:datasets", "write:datasets"
 STATUSES = ("active", "inactive", "deprecated")

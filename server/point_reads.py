@@ -90,8 +90,12 @@ class SqliteReader:
 
         `keep=False` for statements with many rows (a list's page): their answer is not kept.
         """
-        key = (sql, tuple(params))
         try:
+            if not keep:  # nothing kept to check: the statement alone
+                found = self._db.execute(sql, params).fetchall()
+                self.statements += 1
+                return found
+            key = (sql, tuple(params))
             data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if data_version != self._data_version:
                 self._answers.clear()
@@ -99,10 +103,9 @@ class SqliteReader:
             found = self._answers.get(key)
             if found is None:
                 found = self._db.execute(sql, params).fetchall()
-                if keep:
-                    if len(self._answers) >= KEPT_ANSWERS:
-                        self._answers.clear()
-                    self._answers[key] = found
+                if len(self._answers) >= KEPT_ANSWERS:
+                    self._answers.clear()
+                self._answers[key] = found
         except sqlite3.Error:
             # Locked, over its step budget, another thread, a closed file: the ORM's connection answers
             # instead, or raises.

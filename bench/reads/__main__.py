@@ -100,11 +100,12 @@ def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Na
         print(HEADER)
         rps: dict[str, float] = {}
         cpus: dict[str, float] = {}
+        ceilings: dict[str, float] = {}
         for case in cases:
             wait_http(f"{base}/healthz")
             figures, ceiling, cpu, ceiling_cpu, peak = _measure(base, ceiling_base, case, key, server_pid,
                                                                  ceiling_process.pid, args)
-            rps[case.name], cpus[case.name] = figures.rps, cpu
+            rps[case.name], cpus[case.name], ceilings[case.name] = figures.rps, cpu, ceiling_cpu
             label = LABELS[case.name] + (f" ({seen[case.name]['status']})" if case.name == "rest_list_304" else "")
             print(f"| {label} | {figures.rps:,.0f} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f} | {figures.errors} "
                   f"| {peak:.0f} | {ceiling.rps:,.0f} | {figures.rps / ceiling.rps:.3f} | {cpu:.2f} "
@@ -113,6 +114,11 @@ def _table(base: str, key: str, server_pid: int, folder: Path, args: argparse.Na
         print(f"GraphQL list page / REST list: {rps['gql_list'] / rps['rest_list']:.2f} by req/s, "
               f"{cpus['rest_list'] / cpus['gql_list']:.2f} by CPU per request; GraphQL one field / REST get: "
               f"{rps['gql_one'] / rps['rest_get']:.2f} by req/s, {cpus['rest_get'] / cpus['gql_one']:.2f} by CPU")
+    if {"rest_list_written", "rest_create", "rest_list"} <= cpus.keys():
+        # wrk counts both requests of a pair: the read alone is the pair's CPU less a create's, from this run.
+        alone = 2 * cpus["rest_list_written"] - cpus["rest_create"]
+        print(f"List read right after a create, alone (the pair's CPU less the create case's): {alone:.2f} ms of CPU, "
+              f"{ceilings['rest_list'] / alone if alone > 0 else 0:.3f} of the list's ceiling")
     if args.soak:
         _soak(base, every, key, server_pid, args)
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise.transactions import in_transaction
@@ -24,27 +27,40 @@ from bench.reads.cases import build_cases
 from bench.reads.processes import base_env
 
 
-async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
-    from pyinstrument import Profiler
-
+async def seeded_copy() -> tuple[Any, str, Path]:
+    """Settings of a fresh copy of the seeded profile database, the seeded admin key, and the copy's folder
+    (the caller removes it). The seed is made once and kept: the next run starts in seconds; each run reads
+    and writes its own copy, so every run starts from the same rows (creates would otherwise grow the lists
+    run after run)."""
     from bench.reads.seed import seed
-    from server.app import create_app
     from server.config import Settings
     from server.crypto.stored import secrets_at_rest
     from server.db import database
 
-    # Seeded once and kept: the next profile starts in seconds.
     folder = Path(tempfile.gettempdir()) / "docc-read-profile"
     folder.mkdir(exist_ok=True)
-    env = base_env(f"sqlite://{folder / 'docc.db'}", folder, 0)
+    seeded = folder / "seeded.db"
+    env = base_env(f"sqlite://{seeded}", folder, 0)
     env.pop("DOCC_SECRET_KEY")
     env.update({"DOCC_RUN_SCHEDULES": "false", "DOCC_LOG_LEVEL": "WARNING",
                 "DOCC_SECRET_KEY_FILE": str(folder / "docc.key")})
-    settings = Settings.from_env(env)
-    if not (folder / "api.key").exists():
+    if not (folder / "api.key").exists() or not seeded.exists():
+        settings = Settings.from_env(env)
         async with database(settings.database_url), secrets_at_rest(settings), in_transaction():
             (folder / "api.key").write_text(await seed())
-    key = (folder / "api.key").read_text()
+    scratch = Path(tempfile.mkdtemp(prefix="docc-profile-run-"))
+    with sqlite3.connect(seeded) as source, sqlite3.connect(scratch / "docc.db") as copy:
+        source.backup(copy)
+    env["DOCC_DATABASE_URL"] = f"sqlite://{scratch / 'docc.db'}"
+    return Settings.from_env(env), (folder / "api.key").read_text(), scratch
+
+
+async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
+    from pyinstrument import Profiler
+
+    from server.app import create_app
+
+    settings, key, scratch = await seeded_copy()
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     try:
@@ -91,6 +107,7 @@ async def _profile(case_name: str, requests: int, timing_only: bool) -> None:
                   f"{1000 * reads['cpu'] / requests:.2f} ms CPU each")
     finally:
         await client.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:

@@ -32,6 +32,19 @@ class LruCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry
 
+    def get_many(self, keys: list[K]) -> list[V | None]:
+        """`get` of each key in turn, in one call (a page's rows)."""
+        entries, found = self._entries, []
+        for key in keys:
+            entry = entries.get(key)
+            if entry is not None:
+                entries.move_to_end(key)
+            found.append(entry)
+        hits = sum(entry is not None for entry in found)
+        self.hits += hits
+        self.misses += len(found) - hits
+        return found
+
     def put(self, key: K, entry: V) -> None:
         self._entries[key] = entry
         self._entries.move_to_end(key)

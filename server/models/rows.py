@@ -21,6 +21,7 @@ from tortoise.queryset import QuerySet
 
 from server.crypto.fields import SealedJSONField, SealedTextField
 from server.crypto.keys import active_keyring
+from server.edge.cache import LruCache
 from server.models.base import Timestamp
 from server.point_reads import SqliteReader, reader_of
 
@@ -123,14 +124,22 @@ class KeptBuild(Generic[T]):
 
 class RowBuilder(Generic[T]):
     """Builds a read model from one stored row of `columns` of `model`, kept by the row's stored values
-    (KeptBuild): a row unchanged since it was last read is neither converted nor built again."""
+    (KeptBuild): a row unchanged since it was last read is neither converted nor built again.
+
+    `stamp` names a column that triggers change on every write to a row (datasets' `row_stamp`, not a
+    field of the model): pages of such a builder (`built_page`) read each row's key and stamp first, and
+    keep their read models by those, so that rows seen before are not even loaded again.
+    """
 
     def __init__(self, model: type[Model], columns: Sequence[str], build: Callable[[tuple[Any, ...]], T],
-                 capacity: int = 2048) -> None:
+                 capacity: int = 2048, stamp: str | None = None) -> None:
         self.model = model
         self.columns = tuple(columns)
         self._build = build
         self._kept = KeptBuild(self._fresh, capacity)
+        self.stamp = stamp
+        self.stamped: LruCache[tuple[Any, ...], T] = LruCache(capacity)
+        self._key_index = self.columns.index(model._meta.pk_attr) if stamp is not None else 0
 
     def _fresh(self, raw: tuple[Any, ...]) -> T:
         return self._build(converted(self.model, self.columns, raw))
@@ -145,6 +154,28 @@ class RowBuilder(Generic[T]):
     def cache_info(self) -> Any:
         """Hits, misses and size of what is kept (functools' figures)."""
         return self._kept.cache_info()
+
+    async def by_stamps(self, keyed: Sequence[Sequence[Any]], read: Statement, dialect: str) -> list[T] | None:
+        """The read models of rows named by (key, stamp), in that order: those kept under the same stamp and
+        the keyring in use as they are, the others loaded in one statement (`read`) and kept. None when a
+        named row is gone by then (deleted since its stamp was read): the caller reads the page again whole.
+        """
+        keyring = active_keyring()
+        found = self.stamped.get_many([(keyring, key, stamp) for key, stamp in keyed])
+        missing = [row[0] for row, view in zip(keyed, found, strict=True) if view is None]
+        if not missing:
+            return found  # type: ignore[return-value]
+        loaded: dict[Any, T] = {}
+        model = self.model
+        sql = _in_sql(model, (self.stamp, *self.columns), model._meta.pk_attr, len(missing), (), dialect)
+        for stamp, *raw in await read(sql, missing):
+            key = raw[self._key_index]
+            loaded[key] = view = self._fresh(tuple(raw))
+            self.stamped.put((keyring, key, stamp), view)
+        try:
+            return [view if view is not None else loaded[row[0]] for row, view in zip(keyed, found, strict=True)]
+        except KeyError:
+            return None
 
 
 def converted(model: type[Model], columns: tuple[str, ...], raw: Sequence[Any]) -> tuple[Any, ...]:
@@ -196,16 +227,23 @@ def _convert(raw: Sequence[Any], converters: tuple[tuple[int, Converter], ...]) 
     return tuple(values)
 
 
+def _column(model: type[Model], name: str) -> str:
+    """The quoted column of a field of `model`, or `name` itself for a column the model does not map (a stamp)."""
+    field = model._meta.fields_map.get(name)
+    return f'"{(field.source_field if field is not None else None) or name}"'
+
+
+def _connection(model: type[Model]) -> Any:
+    return connections.get(model._meta.default_connection or "default")
+
+
 @functools.lru_cache(maxsize=1024)
 def _in_sql(model: type[Model], columns: tuple[str, ...], column: str, count: int, order: tuple[str, ...],
             dialect: str) -> str:
-    def name(field: str) -> str:
-        return f'"{model._meta.fields_map[field].source_field or field}"'
-
     markers = ", ".join("?" if dialect == "sqlite" else f"${n}" for n in range(1, count + 1))
-    sql = (f'SELECT {", ".join(name(field) for field in columns)} FROM "{model._meta.db_table}" '
-           f"WHERE {name(column)} IN ({markers})")
-    return sql + (f' ORDER BY {", ".join(name(field) for field in order)}' if order else "")
+    sql = (f'SELECT {", ".join(_column(model, field) for field in columns)} FROM "{model._meta.db_table}" '
+           f"WHERE {_column(model, column)} IN ({markers})")
+    return sql + (f' ORDER BY {", ".join(_column(model, field) for field in order)}' if order else "")
 
 
 async def plain_rows_in(model: type[Model], columns: Sequence[str], column: str, values: Sequence[Any],
@@ -225,7 +263,7 @@ async def raw_rows_in(model: type[Model], columns: Sequence[str], column: str, v
     """plain_rows_in's rows as the database stored them (tuples), for builders that key on them."""
     if not values:
         return []
-    conn = connections.get(model._meta.default_connection or "default")
+    conn = _connection(model)
     sql = _in_sql(model, tuple(columns), column, len(values), tuple(order), conn.capabilities.dialect)
     _, raw = await conn.execute_query(sql, list(values))
     return [tuple(row) for row in raw]
@@ -239,18 +277,38 @@ async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequ
 @functools.lru_cache(maxsize=256)
 def _page_sql(model: type[Model], columns: tuple[str, ...], where: tuple[str, ...], order: tuple[str, ...],
               dialect: str) -> tuple[str, str]:
-    def name(field: str) -> str:
-        return f'"{model._meta.fields_map[field].source_field or field}"'
-
     markers = iter("?" if dialect == "sqlite" else f"${n}" for n in range(1, len(where) + 3))
     table = f'"{model._meta.db_table}"'
-    condition = " AND ".join(f"{name(column)} = {next(markers)}" for column in where)
+    condition = " AND ".join(f"{_column(model, column)} = {next(markers)}" for column in where)
     clause = f" WHERE {condition}" if condition else ""
-    ordering = ", ".join(f"{name(field.lstrip('-'))}{' DESC' if field.startswith('-') else ''}" for field in order)
+    ordering = ", ".join(f"{_column(model, field.lstrip('-'))}{' DESC' if field.startswith('-') else ''}"
+                         for field in order)
     count = f"SELECT COUNT(*) FROM {table}{clause}"
-    page = (f'SELECT {", ".join(name(field) for field in columns)} FROM {table}{clause} '
+    page = (f'SELECT {", ".join(_column(model, field) for field in columns)} FROM {table}{clause} '
             f"ORDER BY {ordering} LIMIT {next(markers)} OFFSET {next(markers)}")
     return count, page
+
+
+# Runs one statement and gives its rows: the point reader where it answers, else the ORM's connection.
+Statement = Callable[[str, Sequence[Any]], Awaitable[Sequence[Sequence[Any]]]]
+
+
+def statement_runner(conn: Any) -> Statement:
+    """How `built_page` runs its statements on `conn`: on SQLite the point reader (server.point_reads) answers
+    without the hop to the ORM's thread, and does not keep the answers (the builder keeps the views); a
+    statement it cannot answer (over its step budget, a locked file) goes to the ORM's connection. On
+    PostgreSQL that reader is one connection, one statement at a time: pages go through the pool."""
+    reader = reader_of(conn)
+
+    async def run(sql: str, params: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        if isinstance(reader, SqliteReader):
+            found = await reader.rows(sql, params, keep=False)
+            if found is not None:
+                return found
+        _, rows = await conn.execute_query(sql, list(params))
+        return rows
+
+    return run
 
 
 async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Sequence[str], limit: int,
@@ -258,22 +316,21 @@ async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Seque
     """How many rows of the builder's model match `where` (column = value, all of them), and `limit` of them
     from `offset` in `order` (field names, `-` for descending), each made into a read model by `builder`.
 
-    Two statements whose SQL is built once per model, columns, condition columns and order: the hot list
-    pages (a workspace's datasets), where building them through the ORM costs more than running them.
+    Statements whose SQL is built once per model, columns, condition columns and order: the hot list
+    pages (a workspace's datasets), where building them through the ORM costs more than running them. With
+    a stamped builder the page reads keys and stamps, and loads only the rows not seen under their stamp
+    (RowBuilder.by_stamps): a count, the page, and at most one more statement.
     """
     model = builder.model
-    conn = connections.get(model._meta.default_connection or "default")
-    count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), conn.capabilities.dialect)
+    conn = _connection(model)
+    dialect = conn.capabilities.dialect
+    run = statement_runner(conn)
     values = list(where.values())
-    # On SQLite, the point reader (server.point_reads) answers without the hop to the ORM's thread; its page
-    # is not kept there (the builder keeps the views). On PostgreSQL that reader is one connection, one
-    # statement at a time: pages go through the pool.
-    reader = reader_of(conn)
-    counted = raw = None
-    if isinstance(reader, SqliteReader):
-        counted = await reader.rows(count_sql, values)
-        raw = await reader.rows(page_sql, [*values, limit, offset], keep=False) if counted is not None else None
-    if counted is None or raw is None:
-        _, counted = await conn.execute_query(count_sql, values)
-        _, raw = await conn.execute_query(page_sql, [*values, limit, offset])
-    return int(counted[0][0]), [builder(row) for row in raw]
+    count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), dialect)
+    total = int((await run(count_sql, values))[0][0])
+    if builder.stamp is not None:
+        _, stamped_sql = _page_sql(model, (model._meta.pk_attr, builder.stamp), tuple(where), tuple(order), dialect)
+        built = await builder.by_stamps(await run(stamped_sql, [*values, limit, offset]), run, dialect)
+        if built is not None:
+            return total, built
+    return total, [builder(row) for row in await run(page_sql, [*values, limit, offset])]

@@ -62,6 +62,7 @@ def _link(request: web.Request, offset: int, limit: int) -> str:
 def page_response(request: web.Request, page: Page[Any], shape: Callable[[Any], Any],
                   items: Iterable[Any] | None = None) -> web.Response:
     """A list body `{data, meta, links}` with `Link` and `X-Total-Count` headers."""
+    listed = page.items if items is None else items
     links: dict[str, str | None] = {"self": _link(request, page.offset, page.limit), "next": None,
                                     "prev": None}
     if page.has_next:
@@ -69,7 +70,7 @@ def page_response(request: web.Request, page: Page[Any], shape: Callable[[Any], 
     if page.has_previous:
         links["prev"] = _link(request, max(page.offset - page.limit, 0), page.limit)
     body = {
-        "data": [shape(item) for item in (page.items if items is None else items)],
+        "data": shape.many(listed) if isinstance(shape, EncodedShape) else [shape(item) for item in listed],
         "meta": {"total": page.total, "limit": page.limit, "offset": page.offset,
                  "page": page.offset // page.limit + 1, "per_page": page.limit},
         "links": links,
@@ -106,6 +107,18 @@ class EncodedShape:
         if len(self._kept) > self.capacity:
             self._kept.popitem(last=False)
         return fragment
+
+    def many(self, items: Iterable[Any]) -> list[orjson.Fragment]:
+        """Each item's fragment, in order (a page): what calling this on each gives, in one call."""
+        kept, found = self._kept, []
+        for item in items:
+            entry = kept.get(id(item))
+            if entry is not None and entry[0] is item:
+                kept.move_to_end(id(item))
+                found.append(entry[1])
+            else:
+                found.append(self(item))
+        return found
 
 
 def etag(object_id: str, revision: int) -> str:

@@ -214,14 +214,15 @@ async def test_a_page_read_after_a_write_shows_each_changed_column_and_reuses_th
     # given: two datasets read on a page (each view kept by its row's stored values)
     first, second = await create(client, "orders"), await create(client, "sales")
     assert (await client.get(LIST)).status == 200
-    hits = LISTED_DATASET.cache_info().hits
+    kept = LISTED_DATASET.stamped
+    hits, misses = kept.hits, kept.misses
     # when: one column of one row changes by plain SQL, its revision and update time untouched
     await outside(f"UPDATE datasets SET quality_score = 0.25 WHERE id = '{first}'")
     page = await client.get(LIST)
-    # then: the change is on the page, and only the changed row was built again
+    # then: the change is on the page (its row has a new stamp), and only the changed row was loaded again
     by_id = {item["id"]: item for item in (await page.json())["data"]}
     assert by_id[first]["quality_score"] == 0.25 and by_id[second]["quality_score"] is None
-    assert LISTED_DATASET.cache_info().hits - hits == 1
+    assert (kept.hits - hits, kept.misses - misses) == (1, 1)
 
 
 async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_is_not_kept_there(client):
@@ -235,9 +236,10 @@ async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_
     before = reader.statements
     # when: the page is read again
     page = await client.get(LIST)
-    # then: the key's lookup, the count and the page all ran on the point reader, with the write seen
+    # then: the key's lookup, the count, the page's keys and stamps, and the load of the one new row all
+    # ran on the point reader, with the write seen
     assert [item["name"] for item in (await page.json())["data"]] == ["sales", "orders"]
-    assert reader.statements - before == 3
+    assert reader.statements - before == 4
     # and the page's rows are not among the answers the reader keeps (only the small lookups are)
     assert all(len(rows) <= 1 for rows in reader._answers.values())
 

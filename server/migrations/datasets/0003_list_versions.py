@@ -7,6 +7,8 @@ Triggers rather than application code: a row changed by any process (API, worker
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
+from server.migrations.by_dialect import run_sql
+
 _SQLITE = [
     f"""CREATE TRIGGER IF NOT EXISTS datasets_list_version_{event.lower()} AFTER {event} ON datasets
     BEGIN
@@ -31,12 +33,6 @@ _POSTGRES = [
 ]
 
 
-async def create_triggers(apps, schema_editor) -> None:
-    statements = _SQLITE if schema_editor.DIALECT == "sqlite" else _POSTGRES
-    for statement in statements:
-        await schema_editor.client.execute_script(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("datasets", "0002_sealed_source")]
 
@@ -52,5 +48,5 @@ class Migration(migrations.Migration):
             options={"table": "dataset_list_versions", "app": "datasets", "pk_attr": "workspace_id"},
             bases=["Model"],
         ),
-        ops.RunPython(create_triggers, reverse_code=ops.RunPython.noop),
+        ops.RunPython(run_sql(_SQLITE, _POSTGRES), reverse_code=ops.RunPython.noop),
     ]

@@ -11,6 +11,8 @@ row is visible to every process.
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
+from server.migrations.by_dialect import run_sql
+
 _FINISHED = "('succeeded', 'failed', 'cancelled')"
 _NOW = "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')"
 
@@ -96,12 +98,6 @@ _POSTGRES = [
 ]
 
 
-async def create_triggers(apps, schema_editor) -> None:
-    statements = _SQLITE if schema_editor.DIALECT == "sqlite" else _POSTGRES
-    for statement in statements:
-        await schema_editor.client.execute_script(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("engine", "0003_list_order_indexes")]
 
@@ -136,5 +132,5 @@ class Migration(migrations.Migration):
             options={"table": "job_event_counters", "app": "engine", "pk_attr": "workspace_id"},
             bases=["Model"],
         ),
-        ops.RunPython(create_triggers, reverse_code=ops.RunPython.noop),
+        ops.RunPython(run_sql(_SQLITE, _POSTGRES), reverse_code=ops.RunPython.noop),
     ]

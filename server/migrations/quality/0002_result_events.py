@@ -13,6 +13,8 @@
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
+from server.migrations.by_dialect import run_sql
+
 _BACKFILL = """UPDATE quality_rules SET latest_result_id = (
     SELECT r.id FROM quality_results r
     WHERE r.rule_id = quality_rules.id AND r.status IN ('passed', 'failed', 'error')
@@ -76,12 +78,6 @@ _POSTGRES = [
 ]
 
 
-async def create_triggers(apps, schema_editor) -> None:
-    statements = _SQLITE if schema_editor.DIALECT == "sqlite" else _POSTGRES
-    for statement in statements:
-        await schema_editor.client.execute_script(statement)
-
-
 class AddFeedField(ops.AddField):
     """A column of the job feed's table (a model of the engine app), added by this app's migration."""
 
@@ -108,5 +104,5 @@ class Migration(migrations.Migration):
         ops.RunSQL(_BACKFILL, reverse_sql=""),
         AddFeedField(model_name="JobEvent", name="rule_id", field=fields.CharField(null=True, max_length=40)),
         AddFeedField(model_name="JobEvent", name="result_id", field=fields.CharField(null=True, max_length=40)),
-        ops.RunPython(create_triggers, reverse_code=ops.RunPython.noop),
+        ops.RunPython(run_sql(_SQLITE, _POSTGRES), reverse_code=ops.RunPython.noop),
     ]
