@@ -24,12 +24,13 @@ from resolvers.views.datasets import DATASET_COLUMNS, DatasetView, SchemaVersion
 from server.engine.dataplane import Policy
 from server.models.base import new_id, select_one
 from server.models.datasets import Dataset, DatasetListVersion, DatasetTag, SchemaVersion
-from server.models.rows import RowBuilder
+from server.models.rows import RowBuilder, Tally
 
 # A page's datasets as views, each built once per stored state of its row: a list read right after a write
 # loads and converts (decrypts the source, decodes the schema) only the rows whose stamp changed
 # (migration datasets 0006).
-LISTED_DATASET = RowBuilder(Dataset, DATASET_COLUMNS, DatasetView.from_values, stamp="row_stamp")
+LISTED_DATASET = RowBuilder(Dataset, DATASET_COLUMNS, DatasetView.from_values, stamp="row_stamp",
+                            tally=Tally("dataset_list_versions", "dataset_count", "workspace_id"))
 
 READ, WRITE = "read:datasets", "write:datasets"
 STATUSES = ("active", "inactive", "deprecated")

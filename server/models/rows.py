@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -122,22 +123,39 @@ class KeptBuild(Generic[T]):
         return self._kept.cache_info()
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Where triggers keep how many rows a model has per value of one column: `column` of `table`'s row whose
+    `key` is that value (datasets: `dataset_count` of `dataset_list_versions` by `workspace_id`)."""
+
+    table: str
+    column: str
+    key: str
+
+    def sql(self, dialect: str) -> str:
+        marker = "?" if dialect == "sqlite" else "$1"
+        return f'SELECT "{self.column}" FROM "{self.table}" WHERE "{self.key}" = {marker}'
+
+
 class RowBuilder(Generic[T]):
     """Builds a read model from one stored row of `columns` of `model`, kept by the row's stored values
     (KeptBuild): a row unchanged since it was last read is neither converted nor built again.
 
     `stamp` names a column that triggers change on every write to a row (datasets' `row_stamp`, not a
     field of the model): pages of such a builder (`built_page`) read each row's key and stamp first, and
-    keep their read models by those, so that rows seen before are not even loaded again.
+    keep their read models by those, so that rows seen before are not even loaded again. `tally` says where
+    triggers keep the number of rows per value of one column: a page filtered by that column alone reads its
+    total there instead of counting the rows.
     """
 
     def __init__(self, model: type[Model], columns: Sequence[str], build: Callable[[tuple[Any, ...]], T],
-                 capacity: int = 2048, stamp: str | None = None) -> None:
+                 capacity: int = 2048, stamp: str | None = None, tally: Tally | None = None) -> None:
         self.model = model
         self.columns = tuple(columns)
         self._build = build
         self._kept = KeptBuild(self._fresh, capacity)
         self.stamp = stamp
+        self.tally = tally
         self.stamped: LruCache[tuple[Any, ...], T] = LruCache(capacity)
         self._key_index = self.columns.index(model._meta.pk_attr) if stamp is not None else 0
 
@@ -319,7 +337,9 @@ async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Seque
     Statements whose SQL is built once per model, columns, condition columns and order: the hot list
     pages (a workspace's datasets), where building them through the ORM costs more than running them. With
     a stamped builder the page reads keys and stamps, and loads only the rows not seen under their stamp
-    (RowBuilder.by_stamps): a count, the page, and at most one more statement.
+    (RowBuilder.by_stamps): a count, the page, and at most one more statement. The count is the builder's
+    tally where it has one for `where` (one row read, however many rows match); without its row (no trigger
+    has written it yet) the rows are counted.
     """
     model = builder.model
     conn = _connection(model)
@@ -327,7 +347,9 @@ async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Seque
     run = statement_runner(conn)
     values = list(where.values())
     count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), dialect)
-    total = int((await run(count_sql, values))[0][0])
+    tally = builder.tally
+    kept = await run(tally.sql(dialect), values) if tally is not None and tuple(where) == (tally.key,) else ()
+    total = int((kept or await run(count_sql, values))[0][0])
     if builder.stamp is not None:
         _, stamped_sql = _page_sql(model, (model._meta.pk_attr, builder.stamp), tuple(where), tuple(order), dialect)
         built = await builder.by_stamps(await run(stamped_sql, [*values, limit, offset]), run, dialect)
