@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from resolvers.errors import Conflict, DoccError, NotFound, ValidationError, echo
 from resolvers.nested_pages import ChildList, PageKey, pages_by_parent
 from resolvers.ownership import load_owned, owned_value, owned_values, require_id, well_formed_id
-from resolvers.pagination import Page, PageRequest, paginate
+from resolvers.pagination import Page, PageRequest, paginate, paginate_stored
 from resolvers.pipelines import RUN
 from resolvers.principal import Principal
 from resolvers.run_controls import controls_of
@@ -253,18 +253,20 @@ async def list_jobs(principal: Principal, filters: JobFilter, page: PageRequest)
         raise ValidationError("Invalid filter", field="status", reason=f"Expected one of {', '.join(JOB_STATUSES)}")
     if filters.trigger is not None and filters.trigger not in TRIGGERS:
         raise ValidationError("Invalid filter", field="trigger", reason=f"Expected one of {', '.join(TRIGGERS)}")
-    query = Job.filter(workspace_id=principal.workspace_id)
-    if filters.pipeline_id:
-        query = query.filter(pipeline_id=filters.pipeline_id)
-    if filters.status:
-        query = query.filter(status=filters.status)
-    if filters.trigger:
-        query = query.filter(trigger=filters.trigger)
-    if filters.created_after:
-        query = query.filter(created_at__gte=filters.created_after)
-    if filters.created_before:
-        query = query.filter(created_at__lt=filters.created_before)
-    rows = await paginate(query, page, read=JOB_ROWS)
+    equal = {"workspace_id": principal.workspace_id, "pipeline_id": filters.pipeline_id, "status": filters.status,
+             "trigger": filters.trigger}
+    where = {column: value for column, value in equal.items() if value}
+    if filters.created_after or filters.created_before:
+        query = Job.filter(**where)
+        if filters.created_after:
+            query = query.filter(created_at__gte=filters.created_after)
+        if filters.created_before:
+            query = query.filter(created_at__lt=filters.created_before)
+        rows = await paginate(query, page, read=JOB_ROWS)
+    else:
+        # Only equal columns: the statements are built once, not through the ORM's query builder (most of a
+        # polled page's CPU before).
+        rows = await paginate_stored(Job, JOB_COLUMNS, where, page)
     return replace(rows, items=await _listed_views(rows.items))  # type: ignore[arg-type]
 
 

@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from resolvers.errors import ValidationError
 from resolvers.ownership import well_formed_id
-from server.models.rows import RowBuilder, built_page
+from server.models.rows import RowBuilder, built_page, stored_page, stored_rows
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -130,4 +131,15 @@ async def paginate_built(builder: RowBuilder[Any], where: dict[str, Any], reques
     if request.after is not None:
         return await paginate(builder.model.filter(**where), request, newest_first, read=builder.read)
     total, rows = await built_page(builder, where, _order(newest_first), request.limit + 1, request.offset)
+    return _page(rows, total, request, request.offset)
+
+
+async def paginate_stored(model: type[Model], columns: Sequence[str], where: dict[str, Any], request: PageRequest,
+                          newest_first: bool = True) -> Page[tuple[Any, ...]]:
+    """`paginate` for a list filtered only by equal columns (`where`), with the rows as stored (tuples of
+    `columns`) as items: an offset page with statements built once (server.models.rows.stored_page), a cursor
+    page through the ORM."""
+    if request.after is not None:
+        return await paginate(model.filter(**where), request, newest_first, read=stored_rows(columns))
+    total, rows = await stored_page(model, columns, where, _order(newest_first), request.limit + 1, request.offset)
     return _page(rows, total, request, request.offset)

@@ -292,19 +292,29 @@ async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequ
     return await plain_rows_in(model, columns, model._meta.pk_attr, ids)
 
 
+def _where_sql(model: type[Model], where: tuple[str, ...], dialect: str) -> str:
+    markers = ["?" if dialect == "sqlite" else f"${n}" for n in range(1, len(where) + 1)]
+    condition = " AND ".join(f"{_column(model, column)} = {marker}"
+                             for column, marker in zip(where, markers, strict=True))
+    return f" WHERE {condition}" if condition else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _count_sql(model: type[Model], where: tuple[str, ...], dialect: str) -> str:
+    return f'SELECT COUNT(*) FROM "{model._meta.db_table}"{_where_sql(model, where, dialect)}'
+
+
 @functools.lru_cache(maxsize=256)
 def _page_sql(model: type[Model], columns: tuple[str, ...], where: tuple[str, ...], order: tuple[str, ...],
-              dialect: str) -> tuple[str, str]:
-    markers = iter("?" if dialect == "sqlite" else f"${n}" for n in range(1, len(where) + 3))
+              dialect: str) -> str:
+    markers = iter("?" if dialect == "sqlite" else f"${n}" for n in range(len(where) + 1, len(where) + 3))
     table = f'"{model._meta.db_table}"'
-    condition = " AND ".join(f"{_column(model, column)} = {next(markers)}" for column in where)
-    clause = f" WHERE {condition}" if condition else ""
+    clause = _where_sql(model, where, dialect)
     ordering = ", ".join(f"{_column(model, field.lstrip('-'))}{' DESC' if field.startswith('-') else ''}"
                          for field in order)
-    count = f"SELECT COUNT(*) FROM {table}{clause}"
     page = (f'SELECT {", ".join(_column(model, field) for field in columns)} FROM {table}{clause} '
             f"ORDER BY {ordering} LIMIT {next(markers)} OFFSET {next(markers)}")
-    return count, page
+    return page
 
 
 # Runs one statement and gives its rows: the point reader where it answers, else the ORM's connection.
@@ -329,6 +339,26 @@ def statement_runner(conn: Any) -> Statement:
     return run
 
 
+async def _total(run: Statement, model: type[Model], where: dict[str, Any], dialect: str,
+                 tally: Tally | None = None) -> int:
+    """How many rows of `model` match `where`: read from `tally` when it keeps that number, else counted."""
+    values = list(where.values())
+    kept = await run(tally.sql(dialect), values) if tally is not None and tuple(where) == (tally.key,) else ()
+    return int((kept or await run(_count_sql(model, tuple(where), dialect), values))[0][0])
+
+
+async def stored_page(model: type[Model], columns: Sequence[str], where: dict[str, Any], order: Sequence[str],
+                      limit: int, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
+    """built_page's count and page for callers that build from stored rows themselves (a job list page builds
+    each job with its steps): the rows as the database stored them, tuples of `columns`."""
+    conn = _connection(model)
+    dialect = conn.capabilities.dialect
+    run = statement_runner(conn)
+    total = await _total(run, model, where, dialect)
+    page_sql = _page_sql(model, tuple(columns), tuple(where), tuple(order), dialect)
+    return total, [tuple(row) for row in await run(page_sql, [*where.values(), limit, offset])]
+
+
 async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Sequence[str], limit: int,
                      offset: int) -> tuple[int, list[T]]:
     """How many rows of the builder's model match `where` (column = value, all of them), and `limit` of them
@@ -346,12 +376,10 @@ async def built_page(builder: RowBuilder[T], where: dict[str, Any], order: Seque
     dialect = conn.capabilities.dialect
     run = statement_runner(conn)
     values = list(where.values())
-    count_sql, page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), dialect)
-    tally = builder.tally
-    kept = await run(tally.sql(dialect), values) if tally is not None and tuple(where) == (tally.key,) else ()
-    total = int((kept or await run(count_sql, values))[0][0])
+    page_sql = _page_sql(model, builder.columns, tuple(where), tuple(order), dialect)
+    total = await _total(run, model, where, dialect, builder.tally)
     if builder.stamp is not None:
-        _, stamped_sql = _page_sql(model, (model._meta.pk_attr, builder.stamp), tuple(where), tuple(order), dialect)
+        stamped_sql = _page_sql(model, (model._meta.pk_attr, builder.stamp), tuple(where), tuple(order), dialect)
         built = await builder.by_stamps(await run(stamped_sql, [*values, limit, offset]), run, dialect)
         if built is not None:
             return total, built
