@@ -17,7 +17,8 @@ So each open database gets one reader, used by `select_one` only:
   while it stands still, an answer it gave before is still the answer, and that check costs a third of the
   lookup (answers are kept until the next change, at most `KEPT_ANSWERS` of them). A statement that
   runs past `SQLITE_STEP_BUDGET` steps (a few milliseconds) is stopped and left to the ORM's connection,
-  so the event loop is never held longer than that.
+  so the event loop is never held longer than that; the same statement with the same parameters then goes
+  to the ORM's connection at once.
 - PostgreSQL: one dedicated asyncpg connection, outside the pool. It runs one statement at a time; requests
   that arrive while one runs wait for the next turn, and identical statements (the same key, the same
   workspace's version) waiting together run once. Every statement that answers a request starts after that
@@ -64,6 +65,10 @@ class SqliteReader:
         self._db = connection
         self._data_version: int | None = None
         self._answers: dict[tuple[str, tuple[Any, ...]], Rows] = {}
+        # Statements (with their parameters) stopped at the step budget: sent to the ORM's connection at once
+        # from then on, so a count over a large workspace polled again and again spends its few milliseconds
+        # on the event loop once, not on every request (at most KEPT_ANSWERS of them, the oldest forgotten).
+        self._too_long: dict[tuple[str, tuple[Any, ...]], None] = {}
         self.statements = 0
 
     @classmethod
@@ -90,12 +95,14 @@ class SqliteReader:
 
         `keep=False` for statements with many rows (a list's page): their answer is not kept.
         """
+        key = (sql, tuple(params))
+        if key in self._too_long:
+            return None
         try:
             if not keep:  # nothing kept to check: the statement alone
                 found = self._db.execute(sql, params).fetchall()
                 self.statements += 1
                 return found
-            key = (sql, tuple(params))
             data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if data_version != self._data_version:
                 self._answers.clear()
@@ -106,9 +113,13 @@ class SqliteReader:
                 if len(self._answers) >= KEPT_ANSWERS:
                     self._answers.clear()
                 self._answers[key] = found
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
             # Locked, over its step budget, another thread, a closed file: the ORM's connection answers
             # instead, or raises.
+            if isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted":
+                if len(self._too_long) >= KEPT_ANSWERS:
+                    del self._too_long[next(iter(self._too_long))]
+                self._too_long[key] = None
             return None
         self.statements += 1
         return found

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from resolvers.datasets import LISTED_DATASET
-from server.point_reads import _READERS, PostgresReader, SqliteReader
+from server.point_reads import _READERS, SQLITE_STEP_BUDGET, PostgresReader, SqliteReader
 from tests.examples import CREATE_DATASET
 
 LIST = "/api/v1/datasets?per_page=100"
@@ -263,6 +263,21 @@ async def test_a_sqlite_statement_past_the_step_budget_is_left_to_the_orm(tmp_pa
         assert [tuple(row) for row in small] == [(1,)]
         assert large is None
         assert [tuple(row) for row in await reader.rows("SELECT n + 1 FROM t", ())] == [(2,)]
+        # and the large one, asked again, is left to the caller at once, without a step: the progress handler,
+        # which counts every budget spent, is not called again
+        spent = 0
+
+        def counting() -> int:
+            nonlocal spent
+            spent += 1
+            return 1
+
+        reader._db.set_progress_handler(counting, SQLITE_STEP_BUDGET)
+        again = await reader.rows("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                                  "WHERE i < 1000000) SELECT COUNT(*) FROM c", ())
+        assert again is None and spent == 0
+        # while the same statement shape with other parameters still runs on the reader
+        assert [tuple(row) for row in await reader.rows("SELECT n + ? FROM t", (2,))] == [(3,)]
     finally:
         await reader.close()
         setup.close()
