@@ -199,7 +199,8 @@ class ChildRun:
             await asyncio.to_thread(process.join)
             self.exitcode = process.exitcode
             await self._finish_reader(parent_conn, reader_done)
-            self.conn = None
+            # A stopping server may still ask this run to kill: with no process left, that is a no-op.
+            self.conn, self.process = None, None
             parent_conn.close()
             process.close()
         return self._outcome()

@@ -48,6 +48,15 @@ async def test_the_real_steps_run_in_the_child_and_report_back(tmp_path):
     assert ("log", "info", "input", "rows in 4, rows out 4") in events
 
 
+async def test_a_kill_after_the_run_ended_is_a_no_op(tmp_path):
+    # given a run whose process has exited and been released (a stopping server kills every run it still holds)
+    run, outcome, _ = await run_child(plan_for(tmp_path))
+    # when
+    run.kill("stop")
+    # then nothing is raised and the outcome stays the one reported
+    assert (outcome.status, run.killed, run.exitcode) == ("succeeded", None, 0)
+
+
 async def test_resident_memory_over_the_limit_is_killed_by_the_watchdog(tmp_path):
     # given a body that touches as much memory as the limit, on top of the interpreter's own
     plan = plan_for(tmp_path, memory_mb=400)
