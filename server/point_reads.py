@@ -52,10 +52,11 @@ KEPT_ANSWERS = 4096
 # it is stopped and left to the ORM's connection: the reader runs on the event loop's thread, and a count
 # over a very large workspace must not hold the loop. A key lookup takes none, a 100-row page a few thousand.
 SQLITE_STEP_BUDGET = 100_000
-
-
-def _over_budget() -> int:
-    return 1  # called once the budget is spent: a non-zero answer interrupts the statement
+# How often (in steps) SQLite calls the reader's progress handler, which counts the budget. SQLite itself counts a
+# prepared statement's steps across all its runs (the sqlite3 module reuses prepared statements), so a handler
+# called "every budget" would stop a small statement on the run that happens to cross the next multiple: the
+# handler counts each run's calls instead, from zero.
+PROGRESS_STEPS = 1_000
 
 
 class SqliteReader:
@@ -69,7 +70,14 @@ class SqliteReader:
         # from then on, so a count over a large workspace polled again and again spends its few milliseconds
         # on the event loop once, not on every request (at most KEPT_ANSWERS of them, the oldest forgotten).
         self._too_long: dict[tuple[str, tuple[Any, ...]], None] = {}
+        self._progress_calls = 0
         self.statements = 0
+        connection.set_progress_handler(self._progress, PROGRESS_STEPS)
+
+    def _progress(self) -> int:
+        """SQLite's progress handler: a non-zero answer interrupts the running statement (its budget is spent)."""
+        self._progress_calls += 1
+        return self._progress_calls > SQLITE_STEP_BUDGET // PROGRESS_STEPS
 
     @classmethod
     def open(cls, filename: str) -> SqliteReader | None:
@@ -84,7 +92,6 @@ class SqliteReader:
                 return None
             connection.execute("PRAGMA query_only = 1")
             connection.execute("PRAGMA busy_timeout = 0")
-            connection.set_progress_handler(_over_budget, SQLITE_STEP_BUDGET)
         except sqlite3.Error:
             connection.close()
             return None
@@ -98,6 +105,7 @@ class SqliteReader:
         key = (sql, tuple(params))
         if key in self._too_long:
             return None
+        self._progress_calls = 0  # each run has the whole budget
         try:
             if not keep:  # nothing kept to check: the statement alone
                 found = self._db.execute(sql, params).fetchall()
@@ -109,6 +117,7 @@ class SqliteReader:
                 self._data_version = data_version
             found = self._answers.get(key)
             if found is None:
+                self._progress_calls = 0
                 found = self._db.execute(sql, params).fetchall()
                 if len(self._answers) >= KEPT_ANSWERS:
                     self._answers.clear()

@@ -244,6 +244,32 @@ async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_
     assert all(len(rows) <= 1 for rows in reader._answers.values())
 
 
+async def test_a_sqlite_statement_within_the_budget_is_answered_however_often_it_runs(tmp_path):
+    # given: a reader of a WAL file, and a statement of some thousands of steps (a page of a few thousand rows)
+    path = str(tmp_path / "often.db")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode = wal")
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(2000)])
+    reader = SqliteReader.open(path)
+    assert reader is not None
+    try:
+        # when: it runs a few hundred times (SQLite counts a reused statement's steps across its runs, together
+        # far past the budget of one run), kept and not kept
+        answers = [await reader.rows("SELECT COUNT(*) FROM t WHERE n >= ?", (0,), keep=False) for _ in range(300)]
+        kept = []
+        for _ in range(300):
+            setup.execute("UPDATE t SET n = n WHERE n = 0")  # another connection commits: the answer is not kept
+            kept.append(await reader.rows("SELECT COUNT(*) FROM t WHERE n >= ?", (1,)))
+        # then: every run was answered by the reader, none was stopped or left to the ORM
+        assert all(found is not None and tuple(found[0]) == (2000,) for found in answers)
+        assert all(found is not None and tuple(found[0]) == (1999,) for found in kept)
+        assert not reader._too_long
+    finally:
+        await reader.close()
+        setup.close()
+
+
 async def test_a_sqlite_statement_past_the_step_budget_is_left_to_the_orm(tmp_path):
     # given: a reader of a WAL file holding a table
     path = str(tmp_path / "budget.db")
