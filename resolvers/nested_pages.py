@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tortoise import connections
 from tortoise.models import Model
 
 from resolvers.errors import DoccError, NotFound, ValidationError
 from resolvers.ownership import well_formed_id
 from resolvers.pagination import Page, PageRequest, decode_cursor
+from server.models.base import connection_of
 
 T = TypeVar("T")
 # One (parent id, page request) per nested connection that a query selects.
@@ -90,7 +90,7 @@ async def _pages(children: ChildList, workspace_id: str, parent_ids: list[str],
     slices: dict[str, _Slice] = {} if children.owner else {parent_id: _Slice(0, skipped, []) for parent_id in wanted}
     if wanted:
         model = children.model
-        conn = connections.get(model._meta.default_connection or "default")
+        conn = connection_of(model)
         sql, values = _statement(children, conn.capabilities.dialect, workspace_id, wanted, request, cursor)
         _, rows = await conn.execute_query(sql, values)
         for row in rows:

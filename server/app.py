@@ -23,7 +23,7 @@ from server.edge.parse_errors import install as install_parse_errors
 from server.edge.ratelimit import RATE_LIMITS, RateLimits
 from server.edge.responses import json_response
 from server.edge.routes import Route, add_routes, public
-from server.engine.bus import EventBus, binding
+from server.engine.bus import EventBus, bind, unbind
 from server.engine.job_event_retention import job_event_retention
 from server.engine.service import ENGINE, EVENT_BUS, POLICY, engine
 from server.graphql import OPEN_SOCKETS, DoccGraphQLView, close_sockets
@@ -60,8 +60,11 @@ async def bind_event_bus(request: web.Request,
                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """The domain publishes to (and job streams subscribe on) this app's bus while it serves the request;
     tasks the request starts (GraphQL subscriptions on a websocket) inherit the binding."""
-    with binding(request.app[EVENT_BUS]):
+    token = bind(request.app[EVENT_BUS])
+    try:
         return await handler(request)
+    finally:
+        unbind(token)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -79,6 +79,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+# This process's id, kept by a fork hook: os.getpid() is a system call, and the access log asks on every line.
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes the lines logged in one turn of an event loop together.
 
@@ -96,7 +108,7 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
         self._waiting: list[str] = []
-        self._owner = self._pid = os.getpid()
+        self._owner = self._pid = _pid
         # The loop asked to write the waiting lines at the end of its turn.
         self._turn: asyncio.AbstractEventLoop | None = None
 
@@ -127,7 +139,7 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def _forked(self) -> bool:
         """True in a forked child of the process that made the handler; the lines it copied from its parent
         (the parent writes them) are dropped the first time."""
-        pid = os.getpid()
+        pid = _pid
         if pid == self._owner:
             return False
         if pid != self._pid:

@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -208,14 +208,25 @@ class EventBus:
 _BOUND: ContextVar[EventBus | None] = ContextVar("docc_event_bus", default=None)
 
 
+def bind(bus: EventBus) -> Token[EventBus | None]:
+    """Make `bus` the one the domain publishes to and subscribes on (and tasks started from here), until `unbind`
+    is given the token: the per-request form of `binding`, without a generator per request."""
+    return _BOUND.set(bus)
+
+
+def unbind(token: Token[EventBus | None]) -> None:
+    """Put back the bus bound before `bind` gave `token`."""
+    _BOUND.reset(token)
+
+
 @contextlib.contextmanager
 def binding(bus: EventBus) -> Iterator[EventBus]:
     """Make `bus` the one the domain publishes to and subscribes on, within this block (and tasks it starts)."""
-    token = _BOUND.set(bus)
+    token = bind(bus)
     try:
         yield bus
     finally:
-        _BOUND.reset(token)
+        unbind(token)
 
 
 def bound_bus() -> EventBus | None:

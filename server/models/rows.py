@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from tortoise import connections, fields
+from tortoise import fields
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from server.crypto.fields import SealedJSONField, SealedTextField
 from server.crypto.keys import active_keyring
 from server.edge.cache import LruCache
-from server.models.base import Timestamp
+from server.models.base import Timestamp, connection_of
 from server.point_reads import SqliteReader, reader_of
 
 Converter = Callable[[Any], Any]
@@ -252,7 +252,7 @@ def _column(model: type[Model], name: str) -> str:
 
 
 def _connection(model: type[Model]) -> Any:
-    return connections.get(model._meta.default_connection or "default")
+    return connection_of(model)
 
 
 @functools.lru_cache(maxsize=1024)
