@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 
 from resolvers.keys import KeyCreate, store_key
 from server.app import create_app
@@ -26,6 +28,7 @@ from server.config import Settings
 from server.crypto.stored import secrets_at_rest
 from server.db import database
 from server.models.core import Workspace
+from server.point_reads import PostgresReader, SqliteReader
 
 POSTGRES_URL = os.environ.get("DOCC_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
@@ -216,3 +219,36 @@ def reader(http: TestClient, credentials: dict[str, str]) -> Caller:
 def other_client(http: TestClient, credentials: dict[str, str]) -> Caller:
     """The same app, as an admin key of another workspace (ws_other)."""
     return Caller(http, bearer(credentials["other"]))
+
+
+# The ways Tortoise sends a statement: each is counted by the `statements` fixture.
+EXECUTES = ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement sent through Tortoise or a point reader (server.point_reads) during the test, in order."""
+    sent: list[str] = []
+    for client in (SqliteClient, SqliteTransactionWrapper, AsyncpgDBClient, TransactionWrapper):
+        for name in EXECUTES:
+            if name not in vars(client):
+                continue
+            original = vars(client)[name]
+
+            async def counted(self: Any, query: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                sent.append(query)
+                return await _original(self, query, *args, **kwargs)
+
+            monkeypatch.setattr(client, name, counted)
+    for reader in (SqliteReader, PostgresReader):
+        original_rows = vars(reader)["rows"]
+
+        async def read(self: Any, query: str, params: Any, *args: Any, _original: Any = original_rows,
+                       **kwargs: Any) -> Any:
+            found = await _original(self, query, params, *args, **kwargs)
+            if found is not None:  # None: the reader could not answer, and Tortoise is asked (and counted)
+                sent.append(query)
+            return found
+
+        monkeypatch.setattr(reader, "rows", read)
+    return sent

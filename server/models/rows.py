@@ -283,8 +283,8 @@ async def raw_rows_in(model: type[Model], columns: Sequence[str], column: str, v
         return []
     conn = _connection(model)
     sql = _in_sql(model, tuple(columns), column, len(values), tuple(order), conn.capabilities.dialect)
-    _, raw = await conn.execute_query(sql, list(values))
-    return [tuple(row) for row in raw]
+    # On SQLite the point reader answers (a page's children: no hop to the ORM's thread), as for the page itself.
+    return [tuple(row) for row in await statement_runner(conn)(sql, values)]
 
 
 async def plain_rows_by_id(model: type[Model], columns: Sequence[str], ids: Sequence[Any]) -> list[tuple[Any, ...]]:

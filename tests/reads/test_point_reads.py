@@ -20,6 +20,7 @@ import pytest
 from resolvers.datasets import LISTED_DATASET
 from server.point_reads import _READERS, SQLITE_STEP_BUDGET, PostgresReader, SqliteReader
 from tests.examples import CREATE_DATASET
+from tests.reads.graphql_cache_world import make_world, rest
 
 LIST = "/api/v1/datasets?per_page=100"
 Sql = Callable[[str], Awaitable[None]]
@@ -242,6 +243,25 @@ async def test_on_sqlite_a_page_read_after_a_write_runs_on_the_point_reader_and_
     assert reader.statements - before == 4
     # and the page's rows are not among the answers the reader keeps (only the small lookups are)
     assert all(len(rows) <= 1 for rows in reader._answers.values())
+
+
+async def test_on_sqlite_a_job_page_and_its_steps_attempts_and_pipelines_run_on_the_point_reader(client, tmp_path):
+    # given: two queued runs of a two-step pipeline (no job runs in this app)
+    reader = the_reader()
+    if not isinstance(reader, SqliteReader):
+        pytest.skip("on PostgreSQL the point reader is one connection: pages go through the pool")
+    world = await make_world(client, tmp_path)
+    runs = [(await rest(client, "POST", f"/pipelines/{world.pipeline}/run", status=202))["id"] for _ in range(2)]
+    before = reader.statements
+    # when
+    page = await client.get("/api/v1/jobs?per_page=100")
+    # then: the key's lookup, the count, the page, and the page's steps, attempts and pipelines all ran on the
+    # point reader, and the page holds both runs with their steps
+    assert page.status == 200, await page.text()
+    jobs = (await page.json())["data"]
+    assert [job["id"] for job in jobs] == runs[::-1]
+    assert all([step["id"] for step in job["steps"]] == ["input", "output"] for job in jobs)
+    assert reader.statements - before == 6
 
 
 async def test_a_sqlite_statement_within_the_budget_is_answered_however_often_it_runs(tmp_path):
